@@ -1,0 +1,111 @@
+/* rf_conf: the runfleet configuration file (libconfig syntax), loaded through
+ * one declarative table that parses, validates, applies environment
+ * overrides and documents every setting. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "rf_cron.h"
+
+/* Exit code for a configuration that cannot be loaded. */
+#define RF_CONF_EXIT_INVALID 2
+
+typedef struct rf_scraper_conf {
+        char *name;
+        char *url;        /* http:// or https:// */
+        int timeout_ms;   /* one call, connect included */
+} rf_scraper_conf_t;
+
+typedef struct rf_workflow_conf {
+        char *name;
+        char *schedule;           /* as written: 5-field cron or "@every 30s" */
+        rf_cron_t *cron;          /* parsed schedule, owned */
+        char **scrapers;          /* names, each resolved in rf_conf_t.scrapers */
+        size_t scraper_count;
+        int deadline_ms;          /* the whole execution */
+        bool enabled;
+} rf_workflow_conf_t;
+
+/* A librdkafka property passed through verbatim ("security.protocol" = "SASL_SSL"). */
+typedef struct rf_kv {
+        char *key;
+        char *value;
+} rf_kv_t;
+
+typedef struct rf_conf {
+        char *path;
+
+        struct {
+                char *brokers;            /* env RUNFLEET_KAFKA_BROKERS */
+                char *topic;              /* "runfleet.decisions" */
+                char *dlq_topic;          /* "runfleet.decisions.dlq" */
+                char *group;              /* "runfleet-workers" */
+                int partitions;           /* 12 */
+                int replication_factor;   /* 1 */
+                int delivery_timeout_ms;  /* producer: message.timeout.ms, 30000 */
+                int session_timeout_ms;   /* consumer, 10000 */
+                int max_poll_interval_ms; /* consumer, 300000 */
+                rf_kv_t *properties;      /* extra librdkafka properties */
+                size_t property_count;
+        } kafka;
+
+        struct {
+                char *url;                /* env RUNFLEET_DATABASE_URL; libpq conninfo or URI */
+        } database;
+
+        struct {
+                char *timezone;           /* IANA zone schedules are read in, "UTC" */
+                int every_ms;             /* default loop period for evaluate --every, 60000 */
+        } producer;
+
+        struct {
+                int max_in_flight;        /* executions at once, 1000 */
+                int lease_ms;             /* execution lease, 30000 */
+                int heartbeat_ms;         /* lease renewal period, 5000; < lease_ms */
+                int commit_interval_ms;   /* offset commit batching, 1000 */
+                int drain_timeout_ms;     /* SIGTERM drain bound, 20000 */
+                int max_response_bytes;   /* body bytes read per call, 65536 */
+        } worker;
+
+        struct {
+                int interval_ms;          /* sweep period, 5000 */
+                int grace_ms;             /* unexecuted decision age before re-produce, 60000; > kafka.delivery_timeout_ms */
+                int max_attempts;         /* attempts before DEAD, 5 */
+                int backoff_ms;           /* first retry backoff, doubled per attempt, 10000 */
+        } reaper;
+
+        struct {
+                char *listen;             /* "127.0.0.1" */
+                int port;                 /* 0 = off */
+        } http;
+
+        rf_scraper_conf_t *scrapers;
+        size_t scraper_count;
+        rf_workflow_conf_t *workflows;
+        size_t workflow_count;
+} rf_conf_t;
+
+/* Loads @p path (or, when NULL, $RUNFLEET_CONFIG), applies environment
+ * overrides and validates. The caller owns *ret_conf (rf_conf_destroy()).
+ * On failure returns a negative errno and writes "file:line: what is wrong"
+ * to @p errstr. */
+int rf_conf_load(const char *path, rf_conf_t **ret_conf, char *errstr, size_t errstr_size);
+
+/* Same as rf_conf_load() from a string; @p name stands in for the file name
+ * in messages. For tests and fuzzing. */
+int rf_conf_load_string(const char *text, const char *name, rf_conf_t **ret_conf,
+                        char *errstr, size_t errstr_size);
+
+void rf_conf_destroy(rf_conf_t *conf);
+
+/* Lookups by name; NULL when absent. The result is owned by @p conf. */
+const rf_scraper_conf_t *rf_conf_scraper(const rf_conf_t *conf, const char *name);
+const rf_workflow_conf_t *rf_conf_workflow(const rf_conf_t *conf, const char *name);
+
+/* Writes the effective configuration in libconfig syntax, secrets masked. */
+void rf_conf_print(const rf_conf_t *conf, FILE *out);
+
+/* Writes one line per setting: name, type, default, environment variable, description. */
+void rf_conf_help(FILE *out);

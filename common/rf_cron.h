@@ -1,0 +1,23 @@
+/* rf_cron: schedules. A 5-field cron expression (minute hour day-of-month
+ * month day-of-week; lists, ranges, steps, names) or "@every <duration>"
+ * ("@every 30s", "@every 5m"), evaluated in an IANA time zone. */
+#pragma once
+
+#include <stdint.h>
+#include <stddef.h>
+
+typedef struct rf_cron rf_cron_t;
+
+/* Parses @p expr. The caller owns *ret_cron. Returns 0, or -EINVAL with the
+ * reason (naming the field at fault) in @p errstr. */
+int rf_cron_parse(const char *expr, rf_cron_t **ret_cron, char *errstr, size_t errstr_size);
+
+void rf_cron_destroy(rf_cron_t *cron);
+
+/* The latest fire time <= @p now_s (unix seconds) in zone @p tz (NULL = UTC),
+ * into *ret_fire_s. Returns 0, or -ENOENT when there is none within the last
+ * 366 days. */
+int rf_cron_prev(const rf_cron_t *cron, const char *tz, int64_t now_s, int64_t *ret_fire_s);
+
+/* The earliest fire time > @p after_s in zone @p tz (NULL = UTC). Returns 0 or -ENOENT. */
+int rf_cron_next(const rf_cron_t *cron, const char *tz, int64_t after_s, int64_t *ret_fire_s);

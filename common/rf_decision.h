@@ -1,0 +1,44 @@
+/* rf_decision: the RUN decision message, runfleet.v1.RunDecision
+ * (schemas/run_decision.avsc), in Avro single-object encoding:
+ * C3 01, the schema's 8-byte little-endian CRC-64-AVRO fingerprint, then the
+ * Avro binary body. Older writer schemas are resolved to the current reader
+ * schema by fingerprint. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RF_SOE_HEADER_LEN 10
+
+typedef struct rf_decision {
+        char *decision_id;      /* uuid, text form */
+        char *workflow;
+        char **scrapers;        /* scraper names */
+        size_t scraper_count;
+        int64_t decided_at_ms;  /* unix epoch ms */
+        int32_t attempt;        /* 1 for the first produce */
+        char *reason;
+        int64_t deadline_ms;    /* budget for the whole execution, ms */
+        char *replay_of;        /* decision_id of the original, or NULL */
+        char *trace_id;
+} rf_decision_t;
+
+/* A zeroed decision; every field is owned by it (rf_decision_destroy()). */
+rf_decision_t *rf_decision_new(void);
+void rf_decision_destroy(rf_decision_t *d);
+
+/* Copies @p names into d->scrapers, replacing what was there. */
+int rf_decision_set_scrapers(rf_decision_t *d, char *const *names, size_t count);
+
+/* Encodes @p d. The caller owns *ret_buf (free()). Returns 0 or a negative errno. */
+int rf_decision_encode(const rf_decision_t *d, void **ret_buf, size_t *ret_len,
+                       char *errstr, size_t errstr_size);
+
+/* Decodes one message value. The caller owns *ret_decision. Returns 0, or
+ * -EBADMSG with a one-line reason in @p errstr; never reads past @p len and
+ * never allocates more than a bound proportional to @p len. */
+int rf_decision_decode(const void *buf, size_t len, rf_decision_t **ret_decision,
+                       char *errstr, size_t errstr_size);
+
+/* The current schema's fingerprint (CRC-64-AVRO of its Parsing Canonical Form). */
+uint64_t rf_decision_fingerprint(void);

@@ -1,0 +1,2 @@
+#include "rf_test.h"
+int main(void) { return rf_test_finish(); }
