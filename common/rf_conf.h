@@ -104,6 +104,11 @@ void rf_conf_destroy(rf_conf_t *conf);
 const rf_scraper_conf_t *rf_conf_scraper(const rf_conf_t *conf, const char *name);
 const rf_workflow_conf_t *rf_conf_workflow(const rf_conf_t *conf, const char *name);
 
+/* A copy of a libpq conninfo ("host=h password=x") or postgresql:// URI with
+ * the password replaced by "****", for messages and rf_conf_print(). The
+ * caller frees the result; NULL when out of memory. */
+char *rf_conf_mask_dsn(const char *dsn);
+
 /* Writes the effective configuration in libconfig syntax, secrets masked. */
 void rf_conf_print(const rf_conf_t *conf, FILE *out);
 

@@ -16,8 +16,18 @@ void rf_cron_destroy(rf_cron_t *cron);
 
 /* The latest fire time <= @p now_s (unix seconds) in zone @p tz (NULL = UTC),
  * into *ret_fire_s. Returns 0, or -ENOENT when there is none within the last
- * 366 days. */
+ * 366 days, or -EINVAL when @p tz is not a known zone (rf_tz_valid()).
+ * DST: a local time skipped by a spring-forward jump does not fire that day;
+ * a local time repeated by a fall-back fires once, at its first occurrence.
+ * "@every" fires at unix-epoch multiples of its period, whatever the zone. */
 int rf_cron_prev(const rf_cron_t *cron, const char *tz, int64_t now_s, int64_t *ret_fire_s);
 
-/* The earliest fire time > @p after_s in zone @p tz (NULL = UTC). Returns 0 or -ENOENT. */
+/* The earliest fire time > @p after_s in zone @p tz (NULL = UTC). Returns 0,
+ * -ENOENT when there is none within the next 8 years, or -EINVAL for an
+ * unknown zone. */
 int rf_cron_next(const rf_cron_t *cron, const char *tz, int64_t after_s, int64_t *ret_fire_s);
+
+/* 1 when @p tz names a compiled zone file under /usr/share/zoneinfo (or
+ * $TZDIR), e.g. "America/New_York"; "UTC" is always valid. Names with ".."
+ * or a leading '/' are refused. */
+int rf_tz_valid(const char *tz);
