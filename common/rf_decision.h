@@ -1,5 +1,5 @@
 /* rf_decision: the RUN decision message, runfleet.v1.RunDecision
- * (schemas/run_decision.avsc), in Avro single-object encoding:
+ * (schemas/run_decision.v1.avsc), in Avro single-object encoding:
  * C3 01, the schema's 8-byte little-endian CRC-64-AVRO fingerprint, then the
  * Avro binary body. Older writer schemas are resolved to the current reader
  * schema by fingerprint. */
@@ -9,6 +9,9 @@
 #include <stdint.h>
 
 #define RF_SOE_HEADER_LEN 10
+
+/* Bound on decision->scraper_count, checked by encode and decode. */
+#define RF_DECISION_MAX_SCRAPERS 256
 
 typedef struct rf_decision {
         char *decision_id;      /* uuid, text form */
@@ -42,3 +45,17 @@ int rf_decision_decode(const void *buf, size_t len, rf_decision_t **ret_decision
 
 /* The current schema's fingerprint (CRC-64-AVRO of its Parsing Canonical Form). */
 uint64_t rf_decision_fingerprint(void);
+
+/* FOR TESTS AND TOOLS: makes @p schema_json (a runfleet.v1.RunDecision
+ * writer schema that is not embedded, e.g. from a newer producer) a known
+ * writer, so rf_decision_decode() resolves its messages to the current
+ * reader schema. Registering a known schema again is a no-op. Programs do
+ * not call this: the embedded schemas/run_decision.v*.avsc are always known.
+ * Returns 0, or -EINVAL (not a valid schema, or not resolvable to the
+ * reader) / -ENOMEM with the reason in @p errstr. Thread-safe. */
+int rf_decision_register_writer_schema(const char *schema_json, char *errstr, size_t errstr_size);
+
+/* FOR TESTS AND LEAK CHECKERS: frees the schemas loaded at first use (they
+ * otherwise live until exit), so valgrind reports nothing "possibly lost".
+ * The last rf_decision_* call in the process; none may run concurrently. */
+void rf_decision_free_schemas(void);
