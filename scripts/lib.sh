@@ -1,0 +1,150 @@
+# shellcheck shell=bash
+# Shared helpers for scripts/*: sourced, never run.
+#
+#   RF_ROOT        the repository root, resolved from this file's own path
+#   RF_STATE_DIR   $RUNFLEET_STATE_DIR, default $RF_ROOT/.runfleet (absolute)
+#   RF_PROG        the calling script's name, for messages
+#
+# Messages go to stderr as "PROG: ..." and errors as "PROG: error: ...", one
+# line each, so a failing step says what failed and where to look.
+
+RF_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RF_PROG=$(basename "$0")
+RF_STATE_DIR=${RUNFLEET_STATE_DIR:-$RF_ROOT/.runfleet}
+case $RF_STATE_DIR in
+/*) ;;
+*) RF_STATE_DIR=$PWD/$RF_STATE_DIR ;;
+esac
+
+rf_info() { printf '%s: %s\n' "$RF_PROG" "$*" >&2; }
+rf_die() {
+        printf '%s: error: %s\n' "$RF_PROG" "$*" >&2
+        exit 1
+}
+
+# rf_pid_running PIDFILE [CMDLINE-SUBSTRING]
+# True when PIDFILE names a live process (not a zombie) whose command line
+# contains the substring, so a pid reused by another program does not count.
+rf_pid_running() {
+        local pidfile=$1 want=${2:-} pid state
+        [[ -r $pidfile ]] || return 1
+        read -r pid <"$pidfile" 2>/dev/null || return 1
+        [[ $pid =~ ^[0-9]+$ ]] || return 1
+        [[ -r /proc/$pid/stat ]] || return 1
+        state=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+        [[ $state != Z && -n $state ]] || return 1
+        if [[ -n $want ]]; then
+                tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$want" || return 1
+        fi
+        return 0
+}
+
+# rf_pid_alive PID: the process exists and is not a zombie.
+rf_pid_alive() {
+        local state
+        [[ -r /proc/$1/stat ]] || return 1
+        state=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+        [[ -n $state && $state != Z ]]
+}
+
+# rf_port_open PORT [HOST]: something accepts TCP connections there.
+rf_port_open() {
+        local port=$1 host=${2:-127.0.0.1}
+        (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null
+}
+
+# rf_check_port NAME VALUE: VALUE is a TCP port number, or die.
+rf_check_port() {
+        if ! [[ $2 =~ ^[0-9]+$ ]] || (($2 < 1 || $2 > 65535)); then
+                rf_die "$1 must be a TCP port number (1-65535), got '$2'"
+        fi
+}
+
+# rf_stop_pid PID NAME TIMEOUT_S: SIGTERM, wait up to TIMEOUT_S, then
+# SIGKILL. Returns 0 once the process is gone.
+rf_stop_pid() {
+        local pid=$1 name=$2 timeout=$3 i
+        rf_pid_alive "$pid" || return 0
+        kill -TERM "$pid" 2>/dev/null || true
+        for ((i = 0; i < timeout * 10; i++)); do
+                rf_pid_alive "$pid" || return 0
+                sleep 0.1
+        done
+        rf_info "$name (pid $pid) did not stop within ${timeout}s of SIGTERM; sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+        for ((i = 0; i < 50; i++)); do
+                rf_pid_alive "$pid" || return 0
+                sleep 0.1
+        done
+        return 1
+}
+
+# rf_kill9_pid PID: SIGKILL and wait until it is gone (at most 5 s).
+rf_kill9_pid() {
+        local pid=$1 i
+        kill -KILL "$pid" 2>/dev/null || true
+        for ((i = 0; i < 50; i++)); do
+                rf_pid_alive "$pid" || return 0
+                sleep 0.1
+        done
+        return 1
+}
+
+# rf_tail_hint LOGFILE: the last line of a log, for one-line errors.
+rf_tail_hint() {
+        local last
+        last=$(tail -n 1 "$1" 2>/dev/null | cut -c1-200) || true
+        [[ -n $last ]] && printf ' (last log line: %s)' "$last"
+        return 0
+}
+
+# ---- Kafka jars ------------------------------------------------------------
+
+RF_KAFKA_LIB=$RF_ROOT/kafka/lib
+RF_KAFKA_POM=$RF_ROOT/kafka/pom.xml
+
+# rf_kafka_jars_present: kafka/lib holds a complete copy for the current
+# kafka/pom.xml (the marker is written only after mvn succeeded).
+rf_kafka_jars_present() {
+        local want have
+        want=$(sha256sum "$RF_KAFKA_POM" | cut -d' ' -f1)
+        have=$(cat "$RF_KAFKA_LIB/.pom.sha256" 2>/dev/null) || return 1
+        [[ $want == "$have" ]] && compgen -G "$RF_KAFKA_LIB/kafka_2.13-*.jar" >/dev/null
+}
+
+# rf_ensure_kafka_jars: resolves the broker's jars into kafka/lib with
+# Maven unless they are already there. Tries offline first, so a machine
+# with a warm ~/.m2 needs no network.
+rf_ensure_kafka_jars() {
+        local sum
+        rf_kafka_jars_present && return 0
+        command -v mvn >/dev/null || rf_die "mvn not found; run scripts/install-deps"
+        rf_info "resolving Kafka jars into kafka/lib with Maven"
+        # A stale or half-written copy (other pom, interrupted run) would
+        # put two versions on the classpath: start clean.
+        rm -rf "$RF_KAFKA_LIB"
+        if ! mvn -q -B -o -Dstyle.color=never -f "$RF_KAFKA_POM" package >/dev/null 2>&1; then
+                rm -rf "$RF_KAFKA_LIB"
+                mvn -q -B -Dstyle.color=never -f "$RF_KAFKA_POM" package ||
+                        rf_die "mvn could not resolve the Kafka jars (kafka/pom.xml); is Maven Central reachable?"
+        fi
+        compgen -G "$RF_KAFKA_LIB/kafka_2.13-*.jar" >/dev/null ||
+                rf_die "mvn succeeded but $RF_KAFKA_LIB has no kafka_2.13 jar"
+        sum=$(sha256sum "$RF_KAFKA_POM" | cut -d' ' -f1)
+        printf '%s\n' "$sum" >"$RF_KAFKA_LIB/.pom.sha256"
+}
+
+# rf_java: prints the java binary, checking it is Java 17 or newer.
+rf_java() {
+        local java ver
+        if [[ -n ${JAVA_HOME:-} && -x $JAVA_HOME/bin/java ]]; then
+                java=$JAVA_HOME/bin/java
+        else
+                java=$(command -v java) || rf_die "java not found; run scripts/install-deps"
+        fi
+        ver=$("$java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p')
+        if ! [[ ${ver%%.*} =~ ^[0-9]+$ ]] || ((${ver%%.*} < 17)); then
+                rf_die "Kafka 4.x needs Java 17 or newer; $java is '${ver:-unknown}'"
+        fi
+        printf '%s\n' "$java"
+}
