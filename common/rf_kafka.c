@@ -1,1 +1,245 @@
-/* placeholder: being written */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rf_kafka.h"
+#include "rf_log.h"
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *facility, const char *buf) {
+        rf_log_level_t lvl = level <= 3 ? RF_LOG_ERROR : level <= 4 ? RF_LOG_WARN
+                                                        : level <= 6 ? RF_LOG_INFO : RF_LOG_DEBUG;
+        rf_log(lvl, "kafka.log", json_pack("{s:s, s:s}", "client", rd_kafka_name(rk), "facility", facility),
+               "%s", buf);
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+        (void)opaque;
+        rf_log(err == RD_KAFKA_RESP_ERR__FATAL ? RF_LOG_ERROR : RF_LOG_WARN, "kafka.error",
+               json_pack("{s:s, s:s}", "client", rd_kafka_name(rk), "code", rd_kafka_err2name(err)),
+               "%s", reason);
+}
+
+static int set(rd_kafka_conf_t *kc, const char *name, const char *value, char *errstr, size_t errstr_size) {
+        char why[512];
+
+        if (rd_kafka_conf_set(kc, name, value, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
+                snprintf(errstr, errstr_size, "kafka property %s: %s", name, why);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static int set_int(rd_kafka_conf_t *kc, const char *name, int value, char *errstr, size_t errstr_size) {
+        char buf[32];
+
+        snprintf(buf, sizeof(buf), "%d", value);
+        return set(kc, name, buf, errstr, errstr_size);
+}
+
+/* Common settings first, then the file's pass-through properties, so an
+ * operator can override anything we chose (except what correctness needs,
+ * which the callers set afterwards). */
+static int base_conf(const rf_conf_t *conf, const char *client_id, rd_kafka_conf_t **ret_kc,
+                     char *errstr, size_t errstr_size) {
+        rd_kafka_conf_t *kc = rd_kafka_conf_new();
+        int r;
+
+        r = set(kc, "bootstrap.servers", conf->kafka.brokers, errstr, errstr_size);
+        if (r == 0)
+                r = set(kc, "client.id", client_id, errstr, errstr_size);
+        if (r == 0)
+                r = set(kc, "socket.keepalive.enable", "true", errstr, errstr_size);
+        for (size_t i = 0; r == 0 && i < conf->kafka.property_count; i++)
+                r = set(kc, conf->kafka.properties[i].key, conf->kafka.properties[i].value, errstr,
+                        errstr_size);
+        if (r < 0) {
+                rd_kafka_conf_destroy(kc);
+                return r;
+        }
+        rd_kafka_conf_set_log_cb(kc, log_cb);
+        rd_kafka_conf_set_error_cb(kc, error_cb);
+        *ret_kc = kc;
+        return 0;
+}
+
+static int new_handle(rd_kafka_type_t type, rd_kafka_conf_t *kc, rd_kafka_t **ret_rk, char *errstr,
+                      size_t errstr_size) {
+        char why[512];
+        rd_kafka_t *rk = rd_kafka_new(type, kc, why, sizeof(why));
+
+        if (!rk) {
+                rd_kafka_conf_destroy(kc);
+                snprintf(errstr, errstr_size, "kafka: %s", why);
+                return -EINVAL;
+        }
+        *ret_rk = rk;
+        return 0;
+}
+
+int rf_kafka_producer_new(const rf_conf_t *conf, const char *client_id, rf_kafka_dr_cb_t *dr_cb,
+                          void *opaque, rd_kafka_t **ret_rk, char *errstr, size_t errstr_size) {
+        rd_kafka_conf_t *kc;
+        int r;
+
+        r = base_conf(conf, client_id, &kc, errstr, errstr_size);
+        if (r < 0)
+                return r;
+        r = set(kc, "enable.idempotence", "true", errstr, errstr_size);
+        if (r == 0)
+                r = set(kc, "acks", "all", errstr, errstr_size);
+        if (r == 0)
+                r = set_int(kc, "message.timeout.ms", conf->kafka.delivery_timeout_ms, errstr, errstr_size);
+        if (r == 0)
+                r = set(kc, "linger.ms", "5", errstr, errstr_size);
+        if (r < 0) {
+                rd_kafka_conf_destroy(kc);
+                return r;
+        }
+        if (dr_cb)
+                rd_kafka_conf_set_dr_msg_cb(kc, dr_cb);
+        rd_kafka_conf_set_opaque(kc, opaque);
+        return new_handle(RD_KAFKA_PRODUCER, kc, ret_rk, errstr, errstr_size);
+}
+
+int rf_kafka_consumer_new(const rf_conf_t *conf, const char *client_id,
+                          void (*rebalance_cb)(rd_kafka_t *, rd_kafka_resp_err_t,
+                                               rd_kafka_topic_partition_list_t *, void *),
+                          void *opaque, rd_kafka_t **ret_rk, char *errstr, size_t errstr_size) {
+        rd_kafka_conf_t *kc;
+        rd_kafka_t *rk;
+        int r;
+
+        r = base_conf(conf, client_id, &kc, errstr, errstr_size);
+        if (r < 0)
+                return r;
+        r = set(kc, "group.id", conf->kafka.group, errstr, errstr_size);
+        /* offsets are committed by the worker only once the execution record is durable */
+        if (r == 0)
+                r = set(kc, "enable.auto.commit", "false", errstr, errstr_size);
+        if (r == 0)
+                r = set(kc, "enable.auto.offset.store", "false", errstr, errstr_size);
+        if (r == 0)
+                r = set(kc, "auto.offset.reset", "earliest", errstr, errstr_size);
+        if (r == 0)
+                r = set(kc, "partition.assignment.strategy", "cooperative-sticky", errstr, errstr_size);
+        if (r == 0)
+                r = set_int(kc, "session.timeout.ms", conf->kafka.session_timeout_ms, errstr, errstr_size);
+        if (r == 0)
+                r = set_int(kc, "max.poll.interval.ms", conf->kafka.max_poll_interval_ms, errstr,
+                            errstr_size);
+        if (r < 0) {
+                rd_kafka_conf_destroy(kc);
+                return r;
+        }
+        if (rebalance_cb)
+                rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
+        rd_kafka_conf_set_opaque(kc, opaque);
+        r = new_handle(RD_KAFKA_CONSUMER, kc, &rk, errstr, errstr_size);
+        if (r < 0)
+                return r;
+        rd_kafka_poll_set_consumer(rk);
+        *ret_rk = rk;
+        return 0;
+}
+
+int rf_kafka_check_reachable(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t errstr_size) {
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms);
+
+        if (err) {
+                snprintf(errstr, errstr_size, "kafka: no broker answered within %d ms (%s)", timeout_ms,
+                         rd_kafka_err2str(err));
+                return -ENOTCONN;
+        }
+        rd_kafka_metadata_destroy(md);
+        return 0;
+}
+
+int rf_kafka_ensure_topics(rd_kafka_t *rk, const rf_conf_t *conf, int timeout_ms, int *ret_created,
+                           char *errstr, size_t errstr_size) {
+        const char *names[] = { conf->kafka.topic, conf->kafka.dlq_topic };
+        rd_kafka_NewTopic_t *topics[2] = { NULL, NULL };
+        rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
+        rd_kafka_AdminOptions_t *options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+        rd_kafka_event_t *ev = NULL;
+        char why[512];
+        int created = 0, r = 0;
+
+        rd_kafka_AdminOptions_set_operation_timeout(options, timeout_ms, why, sizeof(why));
+        for (int i = 0; i < 2; i++) {
+                topics[i] = rd_kafka_NewTopic_new(names[i], conf->kafka.partitions,
+                                                  conf->kafka.replication_factor, why, sizeof(why));
+                if (!topics[i]) {
+                        snprintf(errstr, errstr_size, "kafka: topic %s: %s", names[i], why);
+                        r = -EINVAL;
+                        goto out;
+                }
+        }
+        rd_kafka_CreateTopics(rk, topics, 2, options, queue);
+        ev = rd_kafka_queue_poll(queue, timeout_ms + 2000);
+        if (!ev || rd_kafka_event_error(ev)) {
+                snprintf(errstr, errstr_size, "kafka: creating topics: %s",
+                         ev ? rd_kafka_event_error_string(ev) : "timed out");
+                r = -ETIMEDOUT;
+                goto out;
+        } else {
+                size_t n;
+                const rd_kafka_topic_result_t **res =
+                        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+                for (size_t i = 0; i < n; i++) {
+                        rd_kafka_resp_err_t err = rd_kafka_topic_result_error(res[i]);
+                        if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+                                created++;
+                        else if (err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+                                snprintf(errstr, errstr_size, "kafka: creating topic %s: %s",
+                                         rd_kafka_topic_result_name(res[i]),
+                                         rd_kafka_topic_result_error_string(res[i]));
+                                r = -EIO;
+                                goto out;
+                        }
+                }
+        }
+        if (ret_created)
+                *ret_created = created;
+out:
+        if (ev)
+                rd_kafka_event_destroy(ev);
+        for (int i = 0; i < 2; i++)
+                if (topics[i])
+                        rd_kafka_NewTopic_destroy(topics[i]);
+        rd_kafka_AdminOptions_destroy(options);
+        rd_kafka_queue_destroy(queue);
+        return r;
+}
+
+int rf_kafka_produce_decision(rd_kafka_t *rk, const char *topic, const rf_decision_t *d,
+                              void *msg_opaque, char *errstr, size_t errstr_size) {
+        rd_kafka_headers_t *hdrs = rd_kafka_headers_new(3);
+        char attempt[16];
+        void *buf = NULL;
+        size_t len = 0;
+        rd_kafka_resp_err_t err;
+        int r;
+
+        r = rf_decision_encode(d, &buf, &len, errstr, errstr_size);
+        if (r < 0) {
+                rd_kafka_headers_destroy(hdrs);
+                return r;
+        }
+        snprintf(attempt, sizeof(attempt), "%d", (int)d->attempt);
+        rd_kafka_header_add(hdrs, "decision_id", -1, d->decision_id, -1);
+        rd_kafka_header_add(hdrs, "attempt", -1, attempt, -1);
+        rd_kafka_header_add(hdrs, "trace_id", -1, d->trace_id ? d->trace_id : "", -1);
+        /* RD_KAFKA_MSG_F_FREE: librdkafka takes @buf over on success */
+        err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(d->workflow, strlen(d->workflow)),
+                                RD_KAFKA_V_VALUE(buf, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+                                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
+        if (err) {
+                free(buf);
+                rd_kafka_headers_destroy(hdrs);
+                snprintf(errstr, errstr_size, "kafka: producing to %s: %s", topic, rd_kafka_err2str(err));
+                return -EIO;
+        }
+        return 0;
+}

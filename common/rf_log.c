@@ -1,1 +1,90 @@
-/* placeholder: being written */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rf_log.h"
+
+static const char *log_program = "runfleet";
+static int log_json = -1; /* -1: decide from isatty(2) on first use */
+static rf_log_level_t log_min_level = RF_LOG_INFO;
+/* librdkafka and libcurl callbacks may log from their own threads; one lock
+ * keeps each line whole. */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *const level_names[] = { "debug", "info", "warn", "error" };
+
+void rf_log_init(const char *program) {
+        log_program = program;
+}
+
+void rf_log_set_json(bool json) {
+        log_json = json;
+}
+
+void rf_log_set_min_level(rf_log_level_t level) {
+        log_min_level = level;
+}
+
+static void format_time(char *buf, size_t size) {
+        struct timespec ts;
+        struct tm tm;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gmtime_r(&ts.tv_sec, &tm);
+        size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(buf + n, size - n, ".%03ldZ", ts.tv_nsec / 1000000);
+}
+
+static void write_human(const char *when, rf_log_level_t level, const char *event, const char *msg,
+                        json_t *fields) {
+        const char *key;
+        json_t *value;
+
+        fprintf(stderr, "%s %-5s %-12s %-24s %s", when + 11, level_names[level], log_program, event, msg);
+        json_object_foreach(fields, key, value) {
+                char *text = json_is_string(value) ? NULL : json_dumps(value, JSON_ENCODE_ANY);
+                fprintf(stderr, " %s=%s", key, text ? text : json_string_value(value));
+                free(text);
+        }
+        fputc('\n', stderr);
+}
+
+void rf_log(rf_log_level_t level, const char *event, json_t *fields, const char *fmt, ...) {
+        char when[40], msg[2048];
+        va_list ap;
+
+        if (level < log_min_level) {
+                json_decref(fields);
+                return;
+        }
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        format_time(when, sizeof(when));
+
+        pthread_mutex_lock(&log_lock);
+        if (log_json < 0)
+                log_json = !isatty(STDERR_FILENO);
+        if (log_json) {
+                json_t *line = json_pack("{s:s, s:s, s:s, s:s, s:s}", "time", when, "level",
+                                         level_names[level], "program", log_program, "event", event,
+                                         "msg", msg);
+                char *text;
+
+                if (fields)
+                        json_object_update_missing(line, fields);
+                text = json_dumps(line, JSON_COMPACT);
+                if (text)
+                        fprintf(stderr, "%s\n", text);
+                free(text);
+                json_decref(line);
+        } else {
+                write_human(when, level, event, msg, fields);
+        }
+        fflush(stderr);
+        pthread_mutex_unlock(&log_lock);
+        json_decref(fields);
+}

@@ -1,1 +1,151 @@
-/* placeholder: being written */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rf_pg.h"
+
+struct rf_pg {
+        PGconn *conn;
+};
+
+static void copy_conn_error(PGconn *conn, char *errstr, size_t errstr_size) {
+        const char *msg = conn ? PQerrorMessage(conn) : "out of memory";
+        size_t len;
+
+        snprintf(errstr, errstr_size, "database: %s", msg);
+        /* libpq ends messages with a newline and sometimes spans lines; keep one line */
+        for (char *p = errstr; *p; p++)
+                if (*p == '\n')
+                        *p = ' ';
+        len = strlen(errstr);
+        while (len > 0 && errstr[len - 1] == ' ')
+                errstr[--len] = '\0';
+}
+
+static void ignore_notice(void *arg, const char *message) {
+        (void)arg;
+        (void)message;
+}
+
+int rf_pg_connect(const char *url, const char *application_name, rf_pg_t **ret_pg,
+                  char *errstr, size_t errstr_size) {
+        const char *keys[] = { "dbname", "application_name", "connect_timeout", NULL };
+        const char *values[] = { url, application_name, "10", NULL };
+        rf_pg_t *pg = calloc(1, sizeof(*pg));
+
+        if (!pg)
+                return -ENOMEM;
+        /* expand_dbname=1: "dbname" may hold a whole conninfo string or URI */
+        pg->conn = PQconnectdbParams(keys, values, 1);
+        if (!pg->conn || PQstatus(pg->conn) != CONNECTION_OK) {
+                copy_conn_error(pg->conn, errstr, errstr_size);
+                rf_pg_destroy(pg);
+                return -ENOTCONN;
+        }
+        PQsetNoticeProcessor(pg->conn, ignore_notice, NULL);
+        *ret_pg = pg;
+        return 0;
+}
+
+void rf_pg_destroy(rf_pg_t *pg) {
+        if (!pg)
+                return;
+        PQfinish(pg->conn);
+        free(pg);
+}
+
+int rf_pg_ok(rf_pg_t *pg) {
+        return pg && PQstatus(pg->conn) == CONNECTION_OK;
+}
+
+PGconn *rf_pg_conn(rf_pg_t *pg) {
+        return pg->conn;
+}
+
+static int ensure_connected(rf_pg_t *pg, char *errstr, size_t errstr_size) {
+        if (PQstatus(pg->conn) == CONNECTION_OK)
+                return 0;
+        PQreset(pg->conn);
+        if (PQstatus(pg->conn) != CONNECTION_OK) {
+                copy_conn_error(pg->conn, errstr, errstr_size);
+                return -ENOTCONN;
+        }
+        PQsetNoticeProcessor(pg->conn, ignore_notice, NULL);
+        return 0;
+}
+
+int rf_pg_exec(rf_pg_t *pg, const char *sql, int nparams, const char *const *params,
+               PGresult **ret_res, char *errstr, size_t errstr_size) {
+        PGresult *res;
+        ExecStatusType st;
+        int r;
+
+        r = ensure_connected(pg, errstr, errstr_size);
+        if (r < 0)
+                return r;
+        res = PQexecParams(pg->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+        st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+                if (ret_res)
+                        *ret_res = res;
+                else
+                        PQclear(res);
+                return 0;
+        }
+        if (PQstatus(pg->conn) != CONNECTION_OK) {
+                copy_conn_error(pg->conn, errstr, errstr_size);
+                r = -ENOTCONN;
+        } else {
+                const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+                const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+                snprintf(errstr, errstr_size, "database: %s (SQLSTATE %s)",
+                         msg ? msg : PQerrorMessage(pg->conn), state ? state : "?");
+                r = -EIO;
+        }
+        PQclear(res);
+        return r;
+}
+
+int rf_pg_try_advisory_lock(rf_pg_t *pg, long long key, char *errstr, size_t errstr_size) {
+        char keybuf[32];
+        const char *params[] = { keybuf };
+        PGresult *res;
+        int r;
+
+        snprintf(keybuf, sizeof(keybuf), "%lld", key);
+        r = rf_pg_exec(pg, "SELECT pg_try_advisory_lock($1::bigint)", 1, params, &res, errstr,
+                       errstr_size);
+        if (r < 0)
+                return r;
+        r = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+        PQclear(res);
+        return r;
+}
+
+char *rf_pg_array_literal(char *const *items, size_t count) {
+        size_t size = 3;
+        char *out, *p;
+
+        for (size_t i = 0; i < count; i++)
+                size += 2 * strlen(items[i]) + 3;
+        out = malloc(size);
+        if (!out)
+                return NULL;
+        p = out;
+        *p++ = '{';
+        for (size_t i = 0; i < count; i++) {
+                if (i)
+                        *p++ = ',';
+                *p++ = '"';
+                for (const char *s = items[i]; *s; s++) {
+                        if (*s == '"' || *s == '\\')
+                                *p++ = '\\';
+                        *p++ = *s;
+                }
+                *p++ = '"';
+        }
+        *p++ = '}';
+        *p = '\0';
+        return out;
+}

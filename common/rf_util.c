@@ -1,1 +1,127 @@
-/* placeholder: being written */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <uuid/uuid.h>
+
+#include "rf_util.h"
+
+int64_t rf_now_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t rf_mono_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void rf_uuid_new(char out[37]) {
+        uuid_t u;
+
+        uuid_generate_random(u);
+        uuid_unparse_lower(u, out);
+}
+
+int rf_duration_parse(const char *text, int64_t *ret_ms) {
+        static const struct {
+                const char *suffix;
+                int64_t ms;
+        } units[] = { { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }, { "", 1000 } };
+        char *end;
+        long long n;
+
+        if (!text || !isdigit((unsigned char)*text))
+                return -EINVAL;
+        errno = 0;
+        n = strtoll(text, &end, 10);
+        if (errno || n < 0 || n > 1000LL * 24 * 3600)
+                return -EINVAL;
+        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+                if (strcmp(end, units[i].suffix) == 0) {
+                        *ret_ms = n * units[i].ms;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+int rf_time_parse(const char *text, int64_t *ret_ms) {
+        struct tm tm = { 0 };
+        const char *rest;
+        int off_sign = 0, off_h = 0, off_m = 0;
+        int64_t ms = 0;
+
+        if (!text)
+                return -EINVAL;
+        if (text[0] == '@') {
+                char *end;
+                long long s = strtoll(text + 1, &end, 10);
+                if (end == text + 1 || *end)
+                        return -EINVAL;
+                *ret_ms = s * 1000;
+                return 0;
+        }
+        rest = strptime(text, "%Y-%m-%d", &tm);
+        if (!rest)
+                return -EINVAL;
+        if (*rest == 'T' || *rest == ' ') {
+                rest = strptime(rest + 1, "%H:%M", &tm);
+                if (!rest)
+                        return -EINVAL;
+                if (*rest == ':') {
+                        char *end;
+                        double sec = strtod(rest + 1, &end);
+                        if (end == rest + 1 || sec < 0 || sec >= 61)
+                                return -EINVAL;
+                        tm.tm_sec = (int)sec;
+                        ms = (int64_t)((sec - (int)sec) * 1000 + 0.5);
+                        rest = end;
+                }
+        }
+        if (*rest == 'Z' || *rest == 'z') {
+                rest++;
+        } else if (*rest == '+' || *rest == '-') {
+                off_sign = *rest == '-' ? -1 : 1;
+                if (sscanf(rest + 1, "%2d", &off_h) != 1)
+                        return -EINVAL;
+                rest += 3;
+                if (*rest == ':')
+                        rest++;
+                if (isdigit((unsigned char)*rest)) {
+                        if (sscanf(rest, "%2d", &off_m) != 1)
+                                return -EINVAL;
+                        rest += 2;
+                }
+        }
+        if (*rest)
+                return -EINVAL;
+        *ret_ms = (int64_t)timegm(&tm) * 1000 + ms - off_sign * (off_h * 3600 + off_m * 60) * 1000LL;
+        return 0;
+}
+
+void rf_time_format(int64_t ms, char *buf, size_t size) {
+        time_t s = (time_t)(ms / 1000);
+        struct tm tm;
+        size_t n;
+
+        gmtime_r(&s, &tm);
+        n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(buf + n, size - n, ".%03dZ", (int)(ms % 1000));
+}
+
+void rf_process_id(char *buf, size_t size) {
+        char host[64] = "host";
+        char uuid[37];
+
+        gethostname(host, sizeof(host) - 1);
+        host[sizeof(host) - 1] = '\0';
+        rf_uuid_new(uuid);
+        snprintf(buf, size, "%s-%d-%.4s", host, (int)getpid(), uuid);
+}

@@ -1,0 +1,41 @@
+/* rf_kafka: librdkafka handles configured from rf_conf_t the same way in
+ * every program (brokers, pass-through properties, logging), the topic
+ * set-up that `migrate` performs, and producing a decision. */
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+
+#include "rf_conf.h"
+#include "rf_decision.h"
+
+typedef void (rf_kafka_dr_cb_t)(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
+
+/* An idempotent producer (acks=all) with @p dr_cb as its delivery report
+ * callback (may be NULL) and @p opaque as the handle's opaque. The caller
+ * owns *ret_rk (rd_kafka_destroy()). */
+int rf_kafka_producer_new(const rf_conf_t *conf, const char *client_id, rf_kafka_dr_cb_t *dr_cb,
+                          void *opaque, rd_kafka_t **ret_rk, char *errstr, size_t errstr_size);
+
+/* A consumer in conf->kafka.group with auto-commit and auto offset store off,
+ * cooperative-sticky assignment and @p rebalance_cb. The caller owns *ret_rk
+ * (rd_kafka_consumer_close() then rd_kafka_destroy()). */
+int rf_kafka_consumer_new(const rf_conf_t *conf, const char *client_id,
+                          void (*rebalance_cb)(rd_kafka_t *, rd_kafka_resp_err_t,
+                                               rd_kafka_topic_partition_list_t *, void *),
+                          void *opaque, rd_kafka_t **ret_rk, char *errstr, size_t errstr_size);
+
+/* Fails with a clear message when no broker answers a metadata request
+ * within @p timeout_ms. */
+int rf_kafka_check_reachable(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t errstr_size);
+
+/* Creates the decisions and DLQ topics when missing. *ret_created gets how
+ * many were created now. */
+int rf_kafka_ensure_topics(rd_kafka_t *rk, const rf_conf_t *conf, int timeout_ms, int *ret_created,
+                           char *errstr, size_t errstr_size);
+
+/* Encodes @p d and queues it on @p topic, keyed by workflow, with headers
+ * decision_id, attempt and trace_id; @p msg_opaque reaches the delivery
+ * report. Returns 0 or a negative errno. */
+int rf_kafka_produce_decision(rd_kafka_t *rk, const char *topic, const rf_decision_t *d,
+                              void *msg_opaque, char *errstr, size_t errstr_size);

@@ -1,0 +1,41 @@
+/* rf_pg: one PostgreSQL connection (libpq) with reconnect-on-use, and the
+ * statements every program shares. */
+#pragma once
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+typedef struct rf_pg rf_pg_t;
+
+/* Connects to @p url (a libpq conninfo string or URI). The caller owns
+ * *ret_pg (rf_pg_destroy()). Returns 0 or -ENOTCONN with libpq's reason. */
+int rf_pg_connect(const char *url, const char *application_name, rf_pg_t **ret_pg,
+                  char *errstr, size_t errstr_size);
+
+void rf_pg_destroy(rf_pg_t *pg);
+
+/* Runs one statement with text parameters (NULL entries are SQL NULL).
+ * Re-establishes a lost connection first. On success the caller owns
+ * *ret_res (PQclear(); pass NULL to discard). Returns 0, -ENOTCONN when the
+ * server cannot be reached, or -EIO for an SQL error (SQLSTATE and message
+ * in @p errstr). */
+int rf_pg_exec(rf_pg_t *pg, const char *sql, int nparams, const char *const *params,
+               PGresult **ret_res, char *errstr, size_t errstr_size);
+
+/* True while the connection is usable. */
+int rf_pg_ok(rf_pg_t *pg);
+
+/* The connection, for callers that need libpq directly. Owned by @p pg. */
+PGconn *rf_pg_conn(rf_pg_t *pg);
+
+/* Takes a session-level advisory lock without waiting. Returns 1 when held,
+ * 0 when another session holds it, or a negative errno. */
+int rf_pg_try_advisory_lock(rf_pg_t *pg, long long key, char *errstr, size_t errstr_size);
+
+/* Formats a text[] literal ("{a,b}") of @p items into a new string (free()). */
+char *rf_pg_array_literal(char *const *items, size_t count);
+
+/* Advisory lock keys, one per singleton role. */
+#define RF_LOCK_MIGRATE 0x72666d01LL
+#define RF_LOCK_REAPER 0x72666d02LL
+#define RF_LOCK_EVALUATOR 0x72666d03LL

@@ -1,0 +1,99 @@
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rf_log.h"
+#include "rf_program.h"
+
+volatile sig_atomic_t rf_stop_requested;
+
+static void on_stop(int sig) {
+        (void)sig;
+        rf_stop_requested = 1;
+}
+
+void rf_program_signals(void) {
+        struct sigaction sa;
+
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_stop;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        signal(SIGPIPE, SIG_IGN);
+}
+
+static void print_usage(const rf_program_t *prog, FILE *out) {
+        fprintf(out, "usage: %s [-c FILE] [--print-config] %s\n", prog->name, prog->usage);
+        fprintf(out, "\ncommon options:\n"
+                     "  -c, --config FILE   configuration file (default: $RUNFLEET_CONFIG)\n"
+                     "  --print-config      print the effective configuration, secrets masked, and exit\n"
+                     "  -h, --help          this text and every configuration setting\n"
+                     "  -V, --version       print the version and exit\n");
+}
+
+int rf_program_options(rf_program_t *prog, int argc, char **argv) {
+        static const struct option options[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "print-config", no_argument, NULL, 'P' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
+                { NULL, 0, NULL, 0 },
+        };
+        int c;
+
+        /* '+': stop at the subcommand; its own options are parsed after it */
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "+c:hV", options, NULL)) != -1) {
+                switch (c) {
+                case 'c':
+                        prog->config_path = optarg;
+                        break;
+                case 'P':
+                        prog->print_config = true;
+                        break;
+                case 'h':
+                        print_usage(prog, stdout);
+                        fprintf(stdout, "\nconfiguration settings (file, default, environment):\n");
+                        rf_conf_help(stdout);
+                        exit(RF_EXIT_OK);
+                case 'V':
+                        printf("%s %s\n", prog->name, RF_VERSION);
+                        exit(RF_EXIT_OK);
+                default:
+                        print_usage(prog, stderr);
+                        return -1;
+                }
+        }
+        return optind;
+}
+
+rf_conf_t *rf_program_load(rf_program_t *prog) {
+        rf_conf_t *conf = NULL;
+        char errstr[1024];
+
+        rf_log_init(prog->name);
+        if (rf_conf_load(prog->config_path, &conf, errstr, sizeof(errstr)) < 0) {
+                fprintf(stderr, "%s: %s\n", prog->name, errstr);
+                exit(RF_EXIT_USAGE);
+        }
+        if (prog->print_config) {
+                rf_conf_print(conf, stdout);
+                rf_conf_destroy(conf);
+                exit(RF_EXIT_OK);
+        }
+        return conf;
+}
+
+int rf_program_fail(const rf_program_t *prog, int code, const char *fmt, ...) {
+        va_list ap;
+
+        fprintf(stderr, "%s: ", prog->name);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        return code;
+}

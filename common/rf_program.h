@@ -1,0 +1,42 @@
+/* rf_program: what every runfleet program does the same way at start-up:
+ * common options (-c, --help, --version, --print-config), loading the
+ * configuration, and SIGTERM/SIGINT turning into a stop request. */
+#pragma once
+
+#include <signal.h>
+#include <stdbool.h>
+
+#include "rf_conf.h"
+
+/* Exit codes shared by the programs. */
+#define RF_EXIT_OK 0
+#define RF_EXIT_FAILURE 1
+#define RF_EXIT_USAGE 2 /* bad options or configuration */
+
+typedef struct rf_program {
+        const char *name;   /* "runfleet-worker" */
+        const char *usage;  /* text after "usage: NAME ", may span lines */
+        const char *config_path;
+        bool print_config;
+} rf_program_t;
+
+/* Set by SIGTERM or SIGINT; loops check it and drain. */
+extern volatile sig_atomic_t rf_stop_requested;
+
+/* Installs the stop handlers and ignores SIGPIPE. */
+void rf_program_signals(void);
+
+/* Consumes the common options from argv (getopt-style, before the
+ * subcommand), handling --help and --version itself (exits). Returns the
+ * index of the first argument it did not consume, or -1 on a bad option
+ * (after printing the usage line to stderr). */
+int rf_program_options(rf_program_t *prog, int argc, char **argv);
+
+/* Loads the configuration (or exits with RF_EXIT_USAGE and a one-line
+ * error); handles --print-config (prints and exits 0). Initialises logging. */
+rf_conf_t *rf_program_load(rf_program_t *prog);
+
+/* Prints "NAME: message" to stderr (one line) and returns @p code, for
+ * failures before logging matters or in interactive commands. */
+int rf_program_fail(const rf_program_t *prog, int code, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));

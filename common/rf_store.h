@@ -1,0 +1,43 @@
+/* rf_store: decisions in PostgreSQL and their hand-over to Kafka. A RUN
+ * decision is always inserted before it is produced, so a crash between the
+ * two leaves a row the reaper finds, never a message without a record. */
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rf_decision.h"
+#include "rf_pg.h"
+
+/* The columns rf_store_decision_from_row() reads, in its order. */
+#define RF_STORE_DECISION_COLUMNS                                                             \
+        "decision_id, workflow, array_to_json(scrapers)::text, "                             \
+        "(extract(epoch FROM decided_at) * 1000)::bigint, attempt, reason, deadline_ms, "    \
+        "replay_of, trace_id"
+
+/* Builds a decision from row @p row of @p res, selected with
+ * RF_STORE_DECISION_COLUMNS. The caller owns *ret_decision. */
+int rf_store_decision_from_row(PGresult *res, int row, rf_decision_t **ret_decision);
+
+/* Inserts @p d (decision_id, trace_id and decided_at filled in when empty).
+ * @p action is "RUN" or "SKIP"; @p tick_ms >= 0 names the schedule tick, and
+ * then -EEXIST means another evaluator already decided that tick. */
+int rf_store_insert_decision(rf_pg_t *pg, rf_decision_t *d, const char *action, int64_t tick_ms,
+                             char *errstr, size_t errstr_size);
+
+/* Delivery report callback for producers made for rf_store_publish(). */
+void rf_store_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
+
+/* Produces each of @p decisions to @p topic, waits up to @p timeout_ms for
+ * Kafka to acknowledge them and records delivered_at for those it did.
+ * *ret_delivered gets how many were acknowledged; the rest stay for the
+ * reaper. Returns 0 when all were delivered, else -EIO with the first
+ * reason in @p errstr. */
+int rf_store_publish(rd_kafka_t *rk, rf_pg_t *pg, const char *topic, rf_decision_t *const *decisions,
+                     size_t count, int timeout_ms, size_t *ret_delivered, char *errstr,
+                     size_t errstr_size);
+
+/* A test-only fault point: when RUNFLEET_FAULT names @p point, the process
+ * exits at once with status 86, as a crash there would. */
+void rf_fault_point(const char *point);

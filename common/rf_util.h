@@ -1,0 +1,28 @@
+/* rf_util: clocks, ids and durations shared by the programs. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Wall-clock time, unix epoch milliseconds. */
+int64_t rf_now_ms(void);
+
+/* Monotonic milliseconds, for timeouts and intervals. */
+int64_t rf_mono_ms(void);
+
+/* A random (v4) UUID in lower-case text form into @p out (37 bytes). */
+void rf_uuid_new(char out[37]);
+
+/* Parses "250ms", "30s", "5m", "1h" (a bare number is seconds) into
+ * milliseconds. Returns 0 or -EINVAL. */
+int rf_duration_parse(const char *text, int64_t *ret_ms);
+
+/* Parses an ISO-8601 time "2026-11-27T13:00:00Z", "2026-11-27 13:00:00+00",
+ * "2026-11-27" (midnight UTC) or "@<unix seconds>" into epoch ms. Returns 0 or -EINVAL. */
+int rf_time_parse(const char *text, int64_t *ret_ms);
+
+/* Formats epoch ms as "2026-11-27T13:00:00.000Z" into @p buf. */
+void rf_time_format(int64_t ms, char *buf, size_t size);
+
+/* An id for this process: "<host>-<pid>-<4 hex>", into @p buf. */
+void rf_process_id(char *buf, size_t size);

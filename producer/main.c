@@ -1,0 +1,46 @@
+/* runfleet-producer: decides which workflows run, records each decision in
+ * PostgreSQL and publishes the RUN decisions to Kafka. */
+#include <stdio.h>
+#include <string.h>
+
+#include "producer.h"
+#include "rf_log.h"
+
+static const struct {
+        const char *name;
+        int (*run)(const rf_program_t *, const rf_conf_t *, int, char **);
+} commands[] = {
+        { "migrate", producer_migrate },
+        { "evaluate", producer_evaluate },
+        { "trigger", producer_trigger },
+};
+
+int main(int argc, char **argv) {
+        rf_program_t prog = {
+                .name = "runfleet-producer",
+                .usage = "COMMAND [ARGS]\n\ncommands:\n"
+                         "  migrate                        apply SQL migrations and create the Kafka topics\n"
+                         "  evaluate [--every DURATION]    decide RUN/SKIP for every workflow (once, or in a\n"
+                         "                                 loop aligned to the clock, e.g. --every 60s)\n"
+                         "  trigger WORKFLOW [--reason T]  decide RUN for one workflow now",
+        };
+        rf_conf_t *conf;
+        int first, code = RF_EXIT_USAGE;
+
+        first = rf_program_options(&prog, argc, argv);
+        if (first < 0)
+                return RF_EXIT_USAGE;
+        if (first >= argc && !prog.print_config)
+                return rf_program_fail(&prog, RF_EXIT_USAGE, "no command given (try --help)");
+        conf = rf_program_load(&prog);
+        rf_program_signals();
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+                if (strcmp(argv[first], commands[i].name) == 0) {
+                        code = commands[i].run(&prog, conf, argc - first, argv + first);
+                        goto out;
+                }
+        code = rf_program_fail(&prog, RF_EXIT_USAGE, "unknown command '%s' (try --help)", argv[first]);
+out:
+        rf_conf_destroy(conf);
+        return code;
+}

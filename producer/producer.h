@@ -1,0 +1,9 @@
+/* runfleet-producer subcommands. Each returns the process exit code. */
+#pragma once
+
+#include "rf_conf.h"
+#include "rf_program.h"
+
+int producer_migrate(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv);
+int producer_evaluate(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv);
+int producer_trigger(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv);

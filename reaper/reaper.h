@@ -1,0 +1,22 @@
+/* runfleet-reaper: finds RUN decisions nothing is working on and hands them
+ * to Kafka again, so an orphaned decision cannot last. */
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+
+#include "rf_conf.h"
+#include "rf_pg.h"
+
+typedef struct sweep_stats {
+        int abandoned;    /* RUNNING executions whose lease ran out */
+        int unexecuted;   /* produced (or not) but never started, past the grace period */
+        int retried;      /* FAILED, TIMED_OUT or ABANDONED, re-produced after backoff */
+        int dead;         /* out of attempts */
+        int delivered;    /* re-produced decisions Kafka acknowledged */
+        int skipped;      /* 1 when another reaper held the sweep lock */
+} sweep_stats_t;
+
+/* One sweep. Returns 0, or a negative errno with the reason in @p errstr. */
+int reaper_sweep(const rf_conf_t *conf, rf_pg_t *pg, rd_kafka_t *rk, sweep_stats_t *stats, char *errstr,
+                 size_t errstr_size);

@@ -1,0 +1,156 @@
+/* One sweep of the reaper. The database work happens in one transaction
+ * under a transaction-level advisory lock, so replicas take turns and a
+ * replica that dies mid-sweep leaves nothing half-done: every decision it
+ * had marked for re-production carries a fresh produced_at and is found
+ * again by the grace-period rule if its message never reached Kafka. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reaper.h"
+#include "rf_log.h"
+#include "rf_store.h"
+
+/* Expired leases: the worker is gone (or stalled); its execution is
+ * ABANDONED, which fences a late finish, and the decision becomes FAILED so
+ * the retry rule below picks it up. */
+static const char *const sql_abandon =
+        "WITH expired AS ("
+        "  UPDATE runfleet.executions SET status = 'ABANDONED', finished_at = now(),"
+        "         error = 'lease expired (worker ' || worker_id || ')'"
+        "   WHERE status = 'RUNNING' AND lease_until < now()"
+        "  RETURNING decision_id, attempt)"
+        " UPDATE runfleet.decisions d SET state = 'FAILED', state_at = now()"
+        "   FROM expired e WHERE d.decision_id = e.decision_id AND d.attempt = e.attempt"
+        "    AND d.state = 'RUNNING'"
+        " RETURNING d.decision_id";
+
+/* Out of attempts: DEAD, and said loudly. */
+static const char *const sql_dead =
+        "UPDATE runfleet.decisions SET state = 'DEAD', state_at = now()"
+        " WHERE action = 'RUN' AND state = 'FAILED' AND attempt >= $1"
+        " RETURNING decision_id, workflow, attempt, trace_id";
+
+/* Re-produce, attempt + 1: (a) PENDING with no execution of its attempt past
+ * the grace period (never produced, lost, or never consumed), (b) FAILED
+ * past an exponential backoff (base * 2^(attempt-1), capped at 2^10). */
+static const char *const sql_reproduce =
+        "WITH picked AS ("
+        "  SELECT d.decision_id AS picked_id,"
+        "         CASE WHEN d.state = 'PENDING' THEN 'unexecuted' ELSE 'retry' END AS cause"
+        "    FROM runfleet.decisions d"
+        "   WHERE d.action = 'RUN' AND ("
+        "         (d.state = 'PENDING' AND d.produced_at < now() - make_interval(secs => $1 / 1000.0)"
+        "          AND NOT EXISTS (SELECT 1 FROM runfleet.executions e"
+        "                           WHERE e.decision_id = d.decision_id AND e.attempt = d.attempt))"
+        "      OR (d.state = 'FAILED' AND d.attempt < $3 AND d.state_at < now() -"
+        "          make_interval(secs => $2 / 1000.0 * power(2, least(d.attempt - 1, 10)))))"
+        "   ORDER BY d.decided_at LIMIT 1000 FOR UPDATE SKIP LOCKED)"
+        " UPDATE runfleet.decisions d SET attempt = d.attempt + 1, produced_at = now(),"
+        "        delivered_at = NULL, state = 'PENDING', state_at = now()"
+        "   FROM picked p WHERE d.decision_id = p.picked_id"
+        " RETURNING " RF_STORE_DECISION_COLUMNS ", p.cause";
+
+static void log_dead(PGresult *res) {
+        for (int i = 0; i < PQntuples(res); i++)
+                rf_log_error("decision.dead",
+                             json_pack("{s:s, s:s, s:i, s:s}", "decision_id", PQgetvalue(res, i, 0), "workflow",
+                                       PQgetvalue(res, i, 1), "attempt", atoi(PQgetvalue(res, i, 2)), "trace_id",
+                                       PQgetvalue(res, i, 3)),
+                             "%s: decision %s is DEAD after %s attempts", PQgetvalue(res, i, 1),
+                             PQgetvalue(res, i, 0), PQgetvalue(res, i, 2));
+}
+
+int reaper_sweep(const rf_conf_t *conf, rf_pg_t *pg, rd_kafka_t *rk, sweep_stats_t *stats, char *errstr,
+                 size_t errstr_size) {
+        char grace[16], backoff[16], max_attempts[16], lock[32];
+        const char *lock_params[] = { lock };
+        const char *dead_params[] = { max_attempts };
+        const char *repro_params[] = { grace, backoff, max_attempts };
+        PGresult *res = NULL;
+        rf_decision_t **ds = NULL;
+        size_t n = 0, delivered = 0;
+        int r;
+
+        memset(stats, 0, sizeof(*stats));
+        snprintf(grace, sizeof(grace), "%d", conf->reaper.grace_ms);
+        snprintf(backoff, sizeof(backoff), "%d", conf->reaper.backoff_ms);
+        snprintf(max_attempts, sizeof(max_attempts), "%d", conf->reaper.max_attempts);
+        snprintf(lock, sizeof(lock), "%lld", RF_LOCK_REAPER);
+
+        r = rf_pg_exec(pg, "BEGIN", 0, NULL, NULL, errstr, errstr_size);
+        if (r < 0)
+                return r;
+        r = rf_pg_exec(pg, "SELECT pg_try_advisory_xact_lock($1::bigint)", 1, lock_params, &res, errstr,
+                       errstr_size);
+        if (r < 0)
+                goto rollback;
+        if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+                stats->skipped = 1;
+                PQclear(res);
+                res = NULL;
+                goto rollback;
+        }
+        PQclear(res);
+
+        r = rf_pg_exec(pg, sql_abandon, 0, NULL, &res, errstr, errstr_size);
+        if (r < 0)
+                goto rollback;
+        stats->abandoned = PQntuples(res);
+        PQclear(res);
+
+        r = rf_pg_exec(pg, sql_dead, 1, dead_params, &res, errstr, errstr_size);
+        if (r < 0)
+                goto rollback;
+        stats->dead = PQntuples(res);
+        log_dead(res);
+        PQclear(res);
+
+        r = rf_pg_exec(pg, sql_reproduce, 3, repro_params, &res, errstr, errstr_size);
+        if (r < 0)
+                goto rollback;
+        ds = calloc((size_t)PQntuples(res) + 1, sizeof(*ds));
+        if (!ds) {
+                r = -ENOMEM;
+                PQclear(res);
+                goto rollback;
+        }
+        for (int i = 0; i < PQntuples(res); i++) {
+                if (rf_store_decision_from_row(res, i, &ds[n]) < 0)
+                        continue;
+                if (strcmp(PQgetvalue(res, i, 9), "unexecuted") == 0)
+                        stats->unexecuted++;
+                else
+                        stats->retried++;
+                n++;
+        }
+        PQclear(res);
+        res = NULL;
+        r = rf_pg_exec(pg, "COMMIT", 0, NULL, NULL, errstr, errstr_size);
+        if (r < 0)
+                goto out;
+
+        for (size_t i = 0; i < n; i++)
+                rf_log_info("decision.reproduced",
+                            json_pack("{s:s, s:s, s:i, s:s}", "decision_id", ds[i]->decision_id, "workflow",
+                                      ds[i]->workflow, "attempt", (int)ds[i]->attempt, "trace_id", ds[i]->trace_id),
+                            "%s: re-producing decision %s as attempt %d", ds[i]->workflow, ds[i]->decision_id,
+                            (int)ds[i]->attempt);
+        /* after COMMIT: a crash here is covered by the grace-period rule */
+        r = rf_store_publish(rk, pg, conf->kafka.topic, ds, n, conf->kafka.delivery_timeout_ms + 5000, &delivered,
+                             errstr, errstr_size);
+        stats->delivered = (int)delivered;
+        goto out;
+
+rollback:
+        {
+                char ignored[256];
+                rf_pg_exec(pg, "ROLLBACK", 0, NULL, NULL, ignored, sizeof(ignored));
+        }
+out:
+        for (size_t i = 0; i < n; i++)
+                rf_decision_destroy(ds[i]);
+        free(ds);
+        return r;
+}

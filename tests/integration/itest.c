@@ -1,0 +1,446 @@
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "itest.h"
+#include "rf_util.h"
+
+#define SKIP 77
+
+void itest_sleep_ms(int ms) {
+        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+        nanosleep(&ts, NULL);
+}
+
+static const char *env_or_missing(const char *name) {
+        const char *v = getenv(name);
+
+        if (v && *v)
+                return v;
+        if (getenv("RUNFLEET_REQUIRE_SERVICES") && strcmp(getenv("RUNFLEET_REQUIRE_SERVICES"), "1") == 0) {
+                fprintf(stderr, "FAIL: %s is not set and services are required (start them with scripts/services)\n",
+                        name);
+                exit(1);
+        }
+        fprintf(stderr, "SKIP: %s is not set (source .runfleet/local.env after scripts/services start)\n", name);
+        exit(SKIP);
+}
+
+/* Replaces the dbname of a URI "postgresql://.../olddb?x" with @p db. */
+static void url_with_db(const char *url, const char *db, char *out, size_t size) {
+        const char *scheme = strstr(url, "://");
+        const char *slash = scheme ? strchr(scheme + 3, '/') : NULL;
+        const char *query = slash ? strchr(slash, '?') : NULL;
+
+        if (!slash) {
+                snprintf(out, size, "%s dbname=%s", url, db); /* conninfo form */
+                return;
+        }
+        snprintf(out, size, "%.*s/%s%s", (int)(slash - url), url, db, query ? query : "");
+}
+
+void itest_init(itest_t *t, const char *name) {
+        char errstr[512], sql[256], suffix[16], uuid[37];
+        rf_pg_t *admin = NULL;
+
+        memset(t, 0, sizeof(*t));
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        snprintf(t->name, sizeof(t->name), "%s", name);
+        snprintf(t->brokers, sizeof(t->brokers), "%s", env_or_missing("RUNFLEET_KAFKA_BROKERS"));
+        snprintf(t->admin_url, sizeof(t->admin_url), "%s", env_or_missing("RUNFLEET_DATABASE_URL"));
+        snprintf(t->fake_url, sizeof(t->fake_url), "%s", env_or_missing("RUNFLEET_FAKE_SCRAPER_URL"));
+        snprintf(t->bin_dir, sizeof(t->bin_dir), "%s", env_or_missing("RUNFLEET_BUILD_ROOT"));
+
+        /* the test's config files name their own database and topics; the
+         * shared services' variables must not override them */
+        unsetenv("RUNFLEET_KAFKA_BROKERS");
+        unsetenv("RUNFLEET_DATABASE_URL");
+        unsetenv("RUNFLEET_CONFIG");
+
+        rf_uuid_new(uuid);
+        snprintf(suffix, sizeof(suffix), "%.8s", uuid);
+        snprintf(t->db_name, sizeof(t->db_name), "itest_%s_%s", name, suffix);
+        snprintf(t->topic, sizeof(t->topic), "itest.%s.%s", name, suffix);
+        snprintf(t->dlq_topic, sizeof(t->dlq_topic), "itest.%s.%s.dlq", name, suffix);
+        snprintf(t->group, sizeof(t->group), "itest-%s-%s", name, suffix);
+        snprintf(t->dir, sizeof(t->dir), "%s/itest-logs/%s-%s", t->bin_dir, name, suffix);
+        {
+                char cmd[600];
+                snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", t->dir);
+                if (system(cmd) != 0) {
+                        fprintf(stderr, "FAIL: cannot create %s\n", t->dir);
+                        exit(1);
+                }
+        }
+        if (rf_pg_connect(t->admin_url, "itest", &admin, errstr, sizeof(errstr)) < 0) {
+                fprintf(stderr, "FAIL: %s\n", errstr);
+                exit(1);
+        }
+        snprintf(sql, sizeof(sql), "CREATE DATABASE %s", t->db_name);
+        if (rf_pg_exec(admin, sql, 0, NULL, NULL, errstr, sizeof(errstr)) < 0) {
+                fprintf(stderr, "FAIL: %s\n", errstr);
+                exit(1);
+        }
+        rf_pg_destroy(admin);
+        url_with_db(t->admin_url, t->db_name, t->db_url, sizeof(t->db_url));
+        if (rf_pg_connect(t->db_url, "itest", &t->pg, errstr, sizeof(errstr)) < 0) {
+                fprintf(stderr, "FAIL: %s\n", errstr);
+                exit(1);
+        }
+        printf("# %s: logs in %s\n", name, t->dir);
+}
+
+static char *replace_all(const char *text, const char *needle, const char *with) {
+        size_t n = 0, nl = strlen(needle), wl = strlen(with);
+        const char *p;
+        char *out, *o;
+
+        for (p = text; (p = strstr(p, needle)); p += nl)
+                n++;
+        out = malloc(strlen(text) + n * wl + 1);
+        for (o = out, p = text;;) {
+                const char *hit = strstr(p, needle);
+                if (!hit) {
+                        strcpy(o, p);
+                        break;
+                }
+                memcpy(o, p, (size_t)(hit - p));
+                o += hit - p;
+                memcpy(o, with, wl);
+                o += wl;
+                p = hit + nl;
+        }
+        return out;
+}
+
+const char *itest_config(itest_t *t, const char *fmt, ...) {
+        static int seq;
+        char *body = NULL, *text;
+        va_list ap;
+        FILE *f;
+
+        va_start(ap, fmt);
+        if (vasprintf(&body, fmt, ap) < 0)
+                body = NULL;
+        va_end(ap);
+        text = replace_all(body ? body : "", "@FAKE@", t->fake_url);
+        snprintf(t->config, sizeof(t->config), "%s/runfleet-%d.cfg", t->dir, ++seq);
+        f = fopen(t->config, "w");
+        if (!f) {
+                fprintf(stderr, "FAIL: cannot write %s\n", t->config);
+                exit(1);
+        }
+        fprintf(f,
+                "kafka = {\n  brokers = \"%s\";\n  topic = \"%s\";\n  dlq_topic = \"%s\";\n"
+                "  group = \"%s\";\n  partitions = 3;\n  delivery_timeout_ms = 5000;\n"
+                "  session_timeout_ms = 6000;\n};\n"
+                "database = {\n  url = \"%s\";\n};\n%s\n",
+                t->brokers, t->topic, t->dlq_topic, t->group, t->db_url, text);
+        fclose(f);
+        free(body);
+        free(text);
+        return t->config;
+}
+
+static pid_t spawn_v(itest_t *t, const char *log, char *const *env, int out_fd, const char *program, va_list ap) {
+        char *argv[32];
+        char path[700];
+        int argc = 0;
+        pid_t pid;
+
+        snprintf(path, sizeof(path), "%s/%s", t->bin_dir,
+                 strcmp(program, "runfleet-producer") == 0 ? "producer/runfleet-producer"
+                 : strcmp(program, "runfleet-worker") == 0 ? "worker/runfleet-worker"
+                 : strcmp(program, "runfleet-reaper") == 0 ? "reaper/runfleet-reaper"
+                                                           : program);
+        argv[argc++] = path;
+        for (const char *a; argc < 31 && (a = va_arg(ap, const char *));)
+                argv[argc++] = (char *)a;
+        argv[argc] = NULL;
+
+        pid = fork();
+        if (pid == 0) {
+                int fd = out_fd;
+                if (fd < 0) {
+                        char file[700];
+                        snprintf(file, sizeof(file), "%s/%s.log", t->dir, log);
+                        fd = open(file, O_WRONLY | O_CREAT | O_APPEND, 0644);
+                }
+                dup2(fd, STDOUT_FILENO);
+                dup2(fd, STDERR_FILENO);
+                setenv("RUNFLEET_CONFIG", t->config, 1);
+                for (int i = 0; env && env[i]; i++)
+                        putenv(env[i]);
+                execv(path, argv);
+                fprintf(stderr, "exec %s: %s\n", path, strerror(errno));
+                _exit(127);
+        }
+        return pid;
+}
+
+static void remember(itest_t *t, pid_t pid, const char *log) {
+        if (t->proc_count < ITEST_MAX_PROCS) {
+                snprintf(t->proc_logs[t->proc_count], sizeof(t->proc_logs[0]), "%s/%s.log", t->dir, log);
+                t->procs[t->proc_count++] = pid;
+        }
+}
+
+pid_t itest_spawn(itest_t *t, const char *log, const char *program, ...) {
+        va_list ap;
+        pid_t pid;
+
+        va_start(ap, program);
+        pid = spawn_v(t, log, NULL, -1, program, ap);
+        va_end(ap);
+        remember(t, pid, log);
+        return pid;
+}
+
+pid_t itest_spawn_env(itest_t *t, const char *log, char *const *env, const char *program, ...) {
+        va_list ap;
+        pid_t pid;
+
+        va_start(ap, program);
+        pid = spawn_v(t, log, env, -1, program, ap);
+        va_end(ap);
+        remember(t, pid, log);
+        return pid;
+}
+
+int itest_wait(pid_t pid, int timeout_ms) {
+        int64_t until = rf_mono_ms() + timeout_ms;
+        int status;
+
+        while (rf_mono_ms() < until) {
+                pid_t r = waitpid(pid, &status, WNOHANG);
+                if (r == pid)
+                        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                if (r < 0)
+                        return -1;
+                itest_sleep_ms(20);
+        }
+        return -1;
+}
+
+int itest_run(itest_t *t, char *out, size_t out_size, int timeout_ms, char *const *env, const char *program, ...) {
+        char file[700];
+        va_list ap;
+        pid_t pid;
+        int fd, code;
+        ssize_t n;
+
+        snprintf(file, sizeof(file), "%s/run-%d.out", t->dir, (int)rf_mono_ms());
+        fd = open(file, O_RDWR | O_CREAT | O_TRUNC, 0644);
+        va_start(ap, program);
+        pid = spawn_v(t, NULL, env, fd, program, ap);
+        va_end(ap);
+        code = itest_wait(pid, timeout_ms);
+        if (code < 0) {
+                kill(pid, SIGKILL);
+                waitpid(pid, NULL, 0);
+        }
+        lseek(fd, 0, SEEK_SET);
+        n = read(fd, out, out_size - 1);
+        out[n > 0 ? n : 0] = '\0';
+        close(fd);
+        return code;
+}
+
+char *itest_read_log(itest_t *t, pid_t pid) {
+        for (int i = 0; i < t->proc_count; i++)
+                if (t->procs[i] == pid) {
+                        FILE *f = fopen(t->proc_logs[i], "r");
+                        char *buf;
+                        long n;
+                        if (!f)
+                                return strdup("");
+                        fseek(f, 0, SEEK_END);
+                        n = ftell(f);
+                        fseek(f, 0, SEEK_SET);
+                        buf = calloc(1, (size_t)n + 1);
+                        if (fread(buf, 1, (size_t)n, f) != (size_t)n)
+                                buf[0] = '\0';
+                        fclose(f);
+                        return buf;
+                }
+        return strdup("");
+}
+
+void itest_migrate(itest_t *t) {
+        char out[4096];
+        int code = itest_run(t, out, sizeof(out), 60000, NULL, "runfleet-producer", "migrate", NULL);
+
+        if (code != 0) {
+                fprintf(stderr, "FAIL: migrate exited %d:\n%s\n", code, out);
+                exit(1);
+        }
+}
+
+static long long query_v(itest_t *t, const char *fmt, va_list ap) {
+        char *sql = NULL, errstr[512];
+        PGresult *res = NULL;
+        long long v = -1;
+
+        if (vasprintf(&sql, fmt, ap) < 0)
+                return -1;
+        if (rf_pg_exec(t->pg, sql, 0, NULL, &res, errstr, sizeof(errstr)) < 0) {
+                fprintf(stderr, "query failed: %s: %s\n", sql, errstr);
+        } else {
+                if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
+                        v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+                PQclear(res);
+        }
+        free(sql);
+        return v;
+}
+
+long long itest_query_ll(itest_t *t, const char *fmt, ...) {
+        va_list ap;
+        long long v;
+
+        va_start(ap, fmt);
+        v = query_v(t, fmt, ap);
+        va_end(ap);
+        return v;
+}
+
+bool itest_wait_for(itest_t *t, long long expect, int timeout_ms, const char *fmt, ...) {
+        int64_t until = rf_mono_ms() + timeout_ms;
+        long long v = -1;
+
+        while (true) {
+                va_list ap;
+                va_start(ap, fmt);
+                v = query_v(t, fmt, ap);
+                va_end(ap);
+                if (v == expect)
+                        return true;
+                if (rf_mono_ms() >= until)
+                        break;
+                itest_sleep_ms(250);
+        }
+        fprintf(stderr, "timed out after %d ms waiting for %lld (last %lld): ", timeout_ms, expect, v);
+        {
+                va_list ap;
+                va_start(ap, fmt);
+                vfprintf(stderr, fmt, ap);
+                va_end(ap);
+        }
+        fputc('\n', stderr);
+        return false;
+}
+
+static size_t collect(char *data, size_t size, size_t nmemb, void *userp) {
+        char **buf = userp;
+        size_t old = *buf ? strlen(*buf) : 0, n = size * nmemb;
+        char *b = realloc(*buf, old + n + 1);
+
+        if (!b)
+                return 0;
+        memcpy(b + old, data, n);
+        b[old + n] = '\0';
+        *buf = b;
+        return n;
+}
+
+json_t *itest_fake_stats(itest_t *t) {
+        char url[300];
+        char *body = NULL;
+        json_t *j = NULL;
+        CURL *c = curl_easy_init();
+
+        snprintf(url, sizeof(url), "%s/stats", t->fake_url);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+        if (curl_easy_perform(c) == CURLE_OK && body)
+                j = json_loads(body, 0, NULL);
+        curl_easy_cleanup(c);
+        free(body);
+        return j ? j : json_object();
+}
+
+static rd_kafka_t *client(itest_t *t, rd_kafka_type_t type, const char *group) {
+        rd_kafka_conf_t *kc = rd_kafka_conf_new();
+        char errstr[512];
+
+        rd_kafka_conf_set(kc, "bootstrap.servers", t->brokers, errstr, sizeof(errstr));
+        if (group)
+                rd_kafka_conf_set(kc, "group.id", group, errstr, sizeof(errstr));
+        return rd_kafka_new(type, kc, errstr, sizeof(errstr));
+}
+
+void itest_group_offsets(itest_t *t, const char *topic, const char *group, long long *ret_committed,
+                         long long *ret_end) {
+        rd_kafka_t *rk = client(t, RD_KAFKA_CONSUMER, group);
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+        rd_kafka_topic_partition_list_t *parts;
+        long long committed = 0, end = 0;
+        int n = 0;
+
+        if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) == 0 && md->topic_cnt == 1)
+                n = md->topics[0].partition_cnt;
+        parts = rd_kafka_topic_partition_list_new(n);
+        for (int p = 0; p < n; p++) {
+                int64_t lo, hi;
+                rd_kafka_topic_partition_list_add(parts, topic, p);
+                if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000) == 0)
+                        end += hi;
+        }
+        if (rd_kafka_committed(rk, parts, 10000) == 0)
+                for (int i = 0; i < parts->cnt; i++)
+                        committed += parts->elems[i].offset > 0 ? parts->elems[i].offset : 0;
+        rd_kafka_topic_partition_list_destroy(parts);
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+        rd_kafka_destroy(rk);
+        *ret_committed = committed;
+        *ret_end = end;
+}
+
+int itest_produce_raw(itest_t *t, const char *topic, const char *key, const void *value, size_t len) {
+        rd_kafka_t *rk = client(t, RD_KAFKA_PRODUCER, NULL);
+        rd_kafka_resp_err_t err;
+
+        err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                                RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_END);
+        if (!err && rd_kafka_flush(rk, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+                err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+        rd_kafka_destroy(rk);
+        return err ? -EIO : 0;
+}
+
+void itest_cleanup(itest_t *t, int failures) {
+        for (int i = 0; i < t->proc_count; i++)
+                if (t->procs[i] > 0 && kill(t->procs[i], SIGTERM) == 0 && itest_wait(t->procs[i], 15000) < 0) {
+                        kill(t->procs[i], SIGKILL);
+                        waitpid(t->procs[i], NULL, 0);
+                }
+        rf_pg_destroy(t->pg);
+        if (failures == 0) {
+                char errstr[256], sql[160];
+                rf_pg_t *admin = NULL;
+                if (rf_pg_connect(t->admin_url, "itest", &admin, errstr, sizeof(errstr)) == 0) {
+                        snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", t->db_name);
+                        rf_pg_exec(admin, sql, 0, NULL, NULL, errstr, sizeof(errstr));
+                }
+                rf_pg_destroy(admin);
+        } else {
+                fprintf(stderr, "# %s failed: database %s and logs in %s kept for inspection\n", t->name,
+                        t->db_name, t->dir);
+        }
+}

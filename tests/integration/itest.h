@@ -1,0 +1,92 @@
+/* itest: the harness for integration tests against the real Kafka broker,
+ * PostgreSQL and fake scraper started by scripts/services. Each test gets
+ * its own database, topics and consumer group, so tests never see each
+ * other's data. A missing service skips (exit 77), or fails when
+ * RUNFLEET_REQUIRE_SERVICES=1 (scripts/test sets it). */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "../unit/rf_test.h"
+#include "rf_pg.h"
+
+#define ITEST_MAX_PROCS 32
+
+typedef struct itest {
+        char name[64];
+        char dir[512];        /* logs and configs of this run */
+        char brokers[256];
+        char admin_url[512];  /* the services' database */
+        char db_name[96];
+        char db_url[640];     /* this test's own database */
+        char fake_url[256];   /* fake scraper base URL */
+        char bin_dir[256];
+        char topic[128], dlq_topic[128], group[128];
+        char config[600];     /* path of the config written last */
+        rf_pg_t *pg;
+        pid_t procs[ITEST_MAX_PROCS];
+        char proc_logs[ITEST_MAX_PROCS][600];
+        int proc_count;
+} itest_t;
+
+/* Sets up the test or exits 77 (skip) / 1. */
+void itest_init(itest_t *t, const char *name);
+
+/* Writes the configuration file: kafka and database sections pointing at
+ * this test's topics and database, followed by @p fmt (scrapers, workflows,
+ * worker and reaper groups). "@FAKE@" in the text is replaced by the fake
+ * scraper's base URL. Returns the path. */
+const char *itest_config(itest_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Runs `runfleet-producer migrate` and fails the test if it does not succeed. */
+void itest_migrate(itest_t *t);
+
+/* Starts a program from the build (e.g. "runfleet-worker") in the background
+ * with RUNFLEET_CONFIG set, output to <dir>/<log>.log. Returns its pid. */
+pid_t itest_spawn(itest_t *t, const char *log, const char *program, ...);
+
+/* Same, with extra "NAME=value" environment entries (NULL-terminated array). */
+pid_t itest_spawn_env(itest_t *t, const char *log, char *const *env, const char *program, ...);
+
+/* Runs a program to completion (at most @p timeout_ms), its stdout and
+ * stderr into @p out. Returns its exit status, 128+signal, or -1 on timeout. */
+int itest_run(itest_t *t, char *out, size_t out_size, int timeout_ms, char *const *env, const char *program, ...);
+
+/* Waits for @p pid to exit within @p timeout_ms; returns its status as above. */
+int itest_wait(pid_t pid, int timeout_ms);
+
+/* The log file of a spawned process, read whole (free()). */
+char *itest_read_log(itest_t *t, pid_t pid);
+
+/* A query on the test database whose first column of the first row is a
+ * number (or -1 when there is no row / an error, logged). */
+long long itest_query_ll(itest_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Polls a numeric query until it returns @p expect or @p timeout_ms passes.
+ * Returns true when it did. */
+bool itest_wait_for(itest_t *t, long long expect, int timeout_ms, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+/* GET <fake>/stats as JSON (json_decref()). */
+json_t *itest_fake_stats(itest_t *t);
+
+/* The offsets a consumer group committed, summed over the topic's partitions,
+ * and the sum of the partitions' log-end offsets. */
+void itest_group_offsets(itest_t *t, const char *topic, const char *group, long long *ret_committed,
+                         long long *ret_end);
+
+/* Produces raw bytes to @p topic (key may be NULL). Returns 0 on delivery. */
+int itest_produce_raw(itest_t *t, const char *topic, const char *key, const void *value, size_t len);
+
+/* Stops every spawned process (SIGTERM, then SIGKILL) and drops the test
+ * database when @p failures is 0 (else keeps it, and the logs, for a look). */
+void itest_cleanup(itest_t *t, int failures);
+
+/* The end of a test's main(): cleanup, summary line, exit code. A macro so
+ * that it reads the calling test's own CHECK counters. */
+#define itest_finish(t) (itest_cleanup((t), rf_test_failures), rf_test_finish())
+
+/* Sleeps @p ms milliseconds. */
+void itest_sleep_ms(int ms);

@@ -1,0 +1,522 @@
+/* runfleet-worker: the consume → execute → record → commit loop. One thread:
+ * librdkafka, libcurl's multi handle and libpq are all driven from here, and
+ * librdkafka wakes the loop through a pipe when messages arrive. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rf_kafka.h"
+#include "rf_log.h"
+#include "rf_program.h"
+#include "rf_util.h"
+#include "worker.h"
+
+#define DB_RETRY_MS 1000
+
+static json_t *ex_fields(const execution_t *ex) {
+        return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:I}", "decision_id", ex->d->decision_id, "execution_id",
+                         ex->execution_id, "workflow", ex->d->workflow, "trace_id",
+                         ex->d->trace_id ? ex->d->trace_id : "", "attempt", (int)ex->d->attempt, "partition",
+                         (int)ex->partition, "offset", (json_int_t)ex->offset);
+}
+
+offset_track_t *worker_track(worker_t *w, int32_t partition) {
+        for (size_t i = 0; i < w->track_count; i++)
+                if (offset_track_partition(w->tracks[i]) == partition)
+                        return w->tracks[i];
+        return NULL;
+}
+
+void worker_offset_done(worker_t *w, int32_t partition, int64_t offset) {
+        offset_track_t *t = worker_track(w, partition);
+
+        /* a revoked partition has no tracker: its new owner redelivers what we did not commit */
+        if (t)
+                offset_track_finish(t, offset);
+}
+
+static void execution_free(worker_t *w, execution_t *ex) {
+        if (ex->prev)
+                ex->prev->next = ex->next;
+        else
+                w->head = ex->next;
+        if (ex->next)
+                ex->next->prev = ex->prev;
+        w->in_flight--;
+        calls_abort(w, ex, "execution released");
+        free(ex->calls);
+        rf_decision_destroy(ex->d);
+        free(ex);
+}
+
+/* Releases @p ex and its offset once nothing more is owed for it. */
+static void execution_release(worker_t *w, execution_t *ex) {
+        worker_offset_done(w, ex->partition, ex->offset);
+        execution_free(w, ex);
+}
+
+static const char *execution_status(const execution_t *ex, const char **ret_error) {
+        const char *status = "SUCCEEDED";
+
+        *ret_error = NULL;
+        for (size_t i = 0; i < ex->call_count; i++) {
+                const call_t *c = &ex->calls[i];
+                if (strcmp(c->outcome, "OK") == 0)
+                        continue;
+                if (!*ret_error)
+                        *ret_error = c->error;
+                if (strcmp(c->outcome, "TIMEOUT") == 0)
+                        status = "TIMED_OUT";
+                else if (strcmp(status, "SUCCEEDED") == 0)
+                        status = "FAILED";
+        }
+        return status;
+}
+
+static void try_finish(worker_t *w, execution_t *ex) {
+        char errstr[512];
+        const char *error, *status = execution_status(ex, &error);
+        bool recorded = false;
+        int64_t took = rf_mono_ms() - ex->started_ms;
+
+        if (record_finish(w, ex, status, error, &recorded, errstr, sizeof(errstr)) < 0) {
+                ex->phase = PHASE_FINISHING;
+                ex->retry_at = rf_mono_ms() + DB_RETRY_MS;
+                rf_log_warn("execution.record_retry", ex_fields(ex), "%s; will retry", errstr);
+                return;
+        }
+        if (recorded) {
+                json_t *f = ex_fields(ex);
+                json_object_set_new(f, "status", json_string(status));
+                json_object_set_new(f, "duration_ms", json_integer(took));
+                if (error)
+                        json_object_set_new(f, "error", json_string(error));
+                rf_log(strcmp(status, "SUCCEEDED") == 0 ? RF_LOG_INFO : RF_LOG_WARN, "execution.finished", f,
+                       "%s %s in %lld ms", ex->d->workflow, status, (long long)took);
+        } else {
+                /* fenced: the reaper took this execution over, or another attempt succeeded */
+                rf_log_warn("execution.fenced", ex_fields(ex),
+                            "%s finished as %s but no longer owns its execution; not recorded", ex->d->workflow,
+                            status);
+        }
+        w->finished++;
+        execution_release(w, ex);
+}
+
+void worker_execution_done(worker_t *w, execution_t *ex) {
+        try_finish(w, ex);
+}
+
+/* Sends a decision we cannot run to the DLQ, re-encoded (its message is gone). */
+static void dead_letter_execution(worker_t *w, execution_t *ex, const char *reason) {
+        char errstr[256];
+        void *buf = NULL;
+        size_t len = 0;
+
+        if (rf_decision_encode(ex->d, &buf, &len, errstr, sizeof(errstr)) == 0 &&
+            dlq_send_raw(w, ex->partition, ex->offset, 0, ex->d->workflow, strlen(ex->d->workflow), buf, len,
+                         reason) == 0) {
+                free(buf);
+                execution_free(w, ex); /* the offset is finished by the DLQ's delivery report */
+                return;
+        }
+        free(buf);
+        ex->retry_at = rf_mono_ms() + DB_RETRY_MS;
+}
+
+static void try_begin(worker_t *w, execution_t *ex) {
+        const char *verdict = NULL;
+        char errstr[512];
+
+        if (record_begin(w, ex, &verdict, errstr, sizeof(errstr)) < 0) {
+                ex->retry_at = rf_mono_ms() + DB_RETRY_MS;
+                rf_log_warn("execution.begin_retry", ex_fields(ex), "%s; will retry", errstr);
+                return;
+        }
+        if (strcmp(verdict, "UNKNOWN") == 0) {
+                dead_letter_execution(w, ex, "decision not recorded in the database");
+                return;
+        }
+        if (strcmp(verdict, "STARTED") != 0) {
+                rf_log_info("execution.skipped", ex_fields(ex), "%s: decision %s (%s)", ex->d->workflow,
+                            strcmp(verdict, "DONE") == 0    ? "already finished"
+                            : strcmp(verdict, "STALE") == 0 ? "superseded by a later attempt"
+                                                            : "already being executed",
+                            verdict);
+                execution_release(w, ex);
+                return;
+        }
+        ex->phase = PHASE_RUNNING;
+        ex->started_ms = rf_mono_ms();
+        ex->deadline_ms = ex->started_ms + ex->d->deadline_ms;
+        rf_log_info("execution.started", ex_fields(ex), "%s started (%zu scrapers)", ex->d->workflow,
+                    ex->d->scraper_count);
+        if (calls_start(w, ex, errstr, sizeof(errstr)) < 0) {
+                rf_log_error("execution.call_failed", ex_fields(ex), "%s", errstr);
+                calls_abort(w, ex, errstr);
+        }
+        if (ex->calls_done == ex->call_count)
+                try_finish(w, ex);
+}
+
+/* Why a decoded decision cannot run here, or NULL. */
+static const char *refusal(const worker_t *w, const rf_decision_t *d, char *buf, size_t size) {
+        if (!rf_conf_workflow(w->conf, d->workflow)) {
+                snprintf(buf, size, "unknown workflow '%.100s'", d->workflow);
+                return buf;
+        }
+        for (size_t i = 0; i < d->scraper_count; i++)
+                if (!rf_conf_scraper(w->conf, d->scrapers[i])) {
+                        /* names only: a forged message cannot point us at another host */
+                        snprintf(buf, size, "unknown scraper '%.100s' in workflow '%.100s'", d->scrapers[i],
+                                 d->workflow);
+                        return buf;
+                }
+        return NULL;
+}
+
+static void handle_message(worker_t *w, rd_kafka_message_t *m) {
+        offset_track_t *t;
+        rf_decision_t *d = NULL;
+        execution_t *ex;
+        char errstr[512], why[256];
+        const char *refused;
+
+        if (m->err) {
+                if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                        rf_log_warn("kafka.consume_error", NULL, "%s", rd_kafka_message_errstr(m));
+                return;
+        }
+        t = worker_track(w, m->partition);
+        if (!t || offset_track_begin(t, m->offset) < 0)
+                return; /* not ours any more; the new owner gets it */
+        if (rf_decision_decode(m->payload, m->len, &d, errstr, sizeof(errstr)) < 0) {
+                char reason[600];
+                snprintf(reason, sizeof(reason), "undecodable: %s", errstr);
+                dlq_send(w, m, reason);
+                return;
+        }
+        refused = refusal(w, d, why, sizeof(why));
+        if (refused) {
+                dlq_send(w, m, refused);
+                rf_decision_destroy(d);
+                return;
+        }
+        ex = calloc(1, sizeof(*ex));
+        if (!ex) {
+                rf_decision_destroy(d);
+                return;
+        }
+        ex->d = d;
+        ex->partition = m->partition;
+        ex->offset = m->offset;
+        ex->phase = PHASE_BEGIN;
+        rf_uuid_new(ex->execution_id);
+        ex->next = w->head;
+        if (w->head)
+                w->head->prev = ex;
+        w->head = ex;
+        w->in_flight++;
+        try_begin(w, ex);
+}
+
+/* --- partitions, pausing and commits --------------------------------- */
+
+static void commit(worker_t *w, rd_kafka_topic_partition_list_t *only, bool sync) {
+        rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)w->track_count);
+        rd_kafka_resp_err_t err;
+
+        for (size_t i = 0; i < w->track_count; i++) {
+                offset_track_t *t = w->tracks[i];
+                int32_t p = offset_track_partition(t);
+                if (!offset_track_dirty(t))
+                        continue;
+                if (only && !rd_kafka_topic_partition_list_find(only, w->conf->kafka.topic, p))
+                        continue;
+                rd_kafka_topic_partition_list_add(list, w->conf->kafka.topic, p)->offset =
+                        offset_track_committable(t);
+                offset_track_set_committed(t, offset_track_committable(t));
+        }
+        if (list->cnt > 0) {
+                err = rd_kafka_commit(w->consumer, list, !sync);
+                if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+                        rf_log_warn("kafka.commit_failed", NULL, "%s", rd_kafka_err2str(err));
+        }
+        rd_kafka_topic_partition_list_destroy(list);
+}
+
+static void set_paused(worker_t *w, bool paused) {
+        rd_kafka_topic_partition_list_t *parts = NULL;
+
+        if (w->paused == paused || rd_kafka_assignment(w->consumer, &parts))
+                return;
+        if (paused)
+                rd_kafka_pause_partitions(w->consumer, parts);
+        else
+                rd_kafka_resume_partitions(w->consumer, parts);
+        rd_kafka_topic_partition_list_destroy(parts);
+        w->paused = paused;
+        rf_log_info(paused ? "consumer.paused" : "consumer.resumed",
+                    json_pack("{s:i}", "in_flight", (int)w->in_flight), "%s consumption at %zu in flight",
+                    paused ? "paused" : "resumed", w->in_flight);
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
+                         void *opaque) {
+        worker_t *w = opaque;
+
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                for (int i = 0; i < parts->cnt; i++) {
+                        offset_track_t **tracks;
+                        if (worker_track(w, parts->elems[i].partition))
+                                continue;
+                        tracks = realloc(w->tracks, (w->track_count + 1) * sizeof(*tracks));
+                        if (!tracks)
+                                continue;
+                        w->tracks = tracks;
+                        w->tracks[w->track_count] = offset_track_new(parts->elems[i].partition);
+                        if (w->tracks[w->track_count])
+                                w->track_count++;
+                }
+                rd_kafka_incremental_assign(rk, parts);
+                /* Kafka forgets pause state across a rebalance: re-apply it */
+                if (w->paused || w->draining)
+                        rd_kafka_pause_partitions(rk, parts);
+        } else {
+                if (!rd_kafka_assignment_lost(rk))
+                        commit(w, parts, true);
+                for (int i = 0; i < parts->cnt; i++)
+                        for (size_t k = 0; k < w->track_count; k++)
+                                if (offset_track_partition(w->tracks[k]) == parts->elems[i].partition) {
+                                        offset_track_destroy(w->tracks[k]);
+                                        w->tracks[k] = w->tracks[--w->track_count];
+                                        break;
+                                }
+                rd_kafka_incremental_unassign(rk, parts);
+        }
+        rf_log_info("consumer.rebalance",
+                    json_pack("{s:s, s:i, s:i}", "change",
+                              err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "assigned" : "revoked", "partitions",
+                              parts->cnt, "now_assigned", (int)w->track_count),
+                    "%s %d partitions", err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "assigned" : "revoked",
+                    parts->cnt);
+}
+
+/* --- timers ---------------------------------------------------------- */
+
+static void heartbeat(worker_t *w) {
+        char errstr[512];
+        int64_t now = rf_mono_ms();
+        execution_t *next;
+
+        if (w->in_flight > 0 && record_renew(w, errstr, sizeof(errstr)) < 0)
+                rf_log_warn("execution.renew_failed", NULL, "%s", errstr);
+        for (execution_t *ex = w->head; ex; ex = next) {
+                next = ex->next;
+                if (ex->phase != PHASE_RUNNING || now < ex->lease_ok_until)
+                        continue;
+                /* Without a lease the record cannot be ours; the reaper re-runs it. */
+                rf_log_warn("execution.lease_lost", ex_fields(ex), "%s: lease lost; stopping its calls",
+                            ex->d->workflow);
+                execution_release(w, ex);
+        }
+}
+
+static void retry_database_steps(worker_t *w) {
+        int64_t now = rf_mono_ms();
+        execution_t *next;
+
+        for (execution_t *ex = w->head; ex; ex = next) {
+                next = ex->next;
+                if (ex->retry_at == 0 || now < ex->retry_at)
+                        continue;
+                ex->retry_at = 0;
+                if (ex->phase == PHASE_BEGIN)
+                        try_begin(w, ex);
+                else if (ex->phase == PHASE_FINISHING)
+                        try_finish(w, ex);
+        }
+}
+
+static void run_timers(worker_t *w) {
+        int64_t now = rf_mono_ms();
+
+        if (now >= w->next_heartbeat) {
+                heartbeat(w);
+                w->next_heartbeat = now + w->conf->worker.heartbeat_ms;
+        }
+        if (now >= w->next_commit) {
+                commit(w, NULL, false);
+                w->next_commit = now + w->conf->worker.commit_interval_ms;
+        }
+        retry_database_steps(w);
+}
+
+/* --- the loop -------------------------------------------------------- */
+
+static void poll_messages(worker_t *w) {
+        size_t max = (size_t)w->conf->worker.max_in_flight;
+        rd_kafka_message_t *m;
+        char drain[64];
+
+        while (read(w->wake_fds[0], drain, sizeof(drain)) > 0)
+                ;
+        /* always poll: rebalances and the group heartbeat are served from here */
+        for (int i = 0; i < 1000; i++) {
+                m = rd_kafka_consumer_poll(w->consumer, 0);
+                if (!m)
+                        break;
+                handle_message(w, m);
+                rd_kafka_message_destroy(m);
+                if (w->in_flight >= max)
+                        break;
+        }
+        if (!w->draining)
+                set_paused(w, w->in_flight >= max ? true : w->in_flight < max - max / 10 ? false : w->paused);
+}
+
+static int wait_ms(const worker_t *w) {
+        int64_t now = rf_mono_ms(), next = w->next_commit;
+
+        if (w->next_heartbeat < next)
+                next = w->next_heartbeat;
+        for (const execution_t *ex = w->head; ex; ex = ex->next)
+                if (ex->retry_at && ex->retry_at < next)
+                        next = ex->retry_at;
+        next -= now;
+        return next < 0 ? 0 : next > 500 ? 500 : (int)next;
+}
+
+static void loop(worker_t *w) {
+        struct curl_waitfd wake = { .fd = w->wake_fds[0], .events = CURL_WAIT_POLLIN };
+        int64_t drain_until = 0;
+        int running;
+
+        while (true) {
+                if (rf_stop_requested && !w->draining) {
+                        w->draining = true;
+                        drain_until = rf_mono_ms() + w->conf->worker.drain_timeout_ms;
+                        w->paused = false;
+                        set_paused(w, true);
+                        rf_log_info("worker.draining", json_pack("{s:i}", "in_flight", (int)w->in_flight),
+                                    "stop requested: finishing %zu executions", w->in_flight);
+                }
+                if (w->draining && (w->in_flight == 0 || rf_mono_ms() >= drain_until))
+                        break;
+                curl_multi_poll(w->multi, &wake, 1, wait_ms(w), NULL);
+                curl_multi_perform(w->multi, &running);
+                calls_collect(w);
+                poll_messages(w);
+                rd_kafka_poll(w->producer, 0);
+                run_timers(w);
+        }
+}
+
+static int setup(worker_t *w, const rf_program_t *prog, char *errstr, size_t errstr_size) {
+        int r;
+
+        rf_process_id(w->id, sizeof(w->id));
+        if (pipe2(w->wake_fds, O_NONBLOCK | O_CLOEXEC) < 0) {
+                snprintf(errstr, errstr_size, "pipe: %s", strerror(errno));
+                return -errno;
+        }
+        r = rf_pg_connect(w->conf->database.url, prog->name, &w->pg, errstr, errstr_size);
+        if (r < 0)
+                return r;
+        r = rf_kafka_producer_new(w->conf, w->id, dlq_on_delivery, w, &w->producer, errstr, errstr_size);
+        if (r < 0)
+                return r;
+        r = rf_kafka_check_reachable(w->producer, 15000, errstr, errstr_size);
+        if (r < 0)
+                return r;
+        r = rf_kafka_consumer_new(w->conf, w->id, on_rebalance, w, &w->consumer, errstr, errstr_size);
+        if (r < 0)
+                return r;
+        {
+                rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(w->consumer);
+                rd_kafka_queue_io_event_enable(q, w->wake_fds[1], "w", 1);
+                rd_kafka_queue_destroy(q);
+        }
+        {
+                rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+                rd_kafka_resp_err_t err;
+                rd_kafka_topic_partition_list_add(topics, w->conf->kafka.topic, RD_KAFKA_PARTITION_UA);
+                err = rd_kafka_subscribe(w->consumer, topics);
+                rd_kafka_topic_partition_list_destroy(topics);
+                if (err) {
+                        snprintf(errstr, errstr_size, "kafka: subscribing to %s: %s", w->conf->kafka.topic,
+                                 rd_kafka_err2str(err));
+                        return -EIO;
+                }
+        }
+        w->multi = curl_multi_init();
+        if (!w->multi) {
+                snprintf(errstr, errstr_size, "curl_multi_init failed");
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static void teardown(worker_t *w) {
+        while (w->head) {
+                rf_log_warn("execution.abandoned", ex_fields(w->head),
+                            "drain timeout: left unfinished for its lease to expire and the reaper to re-run");
+                execution_free(w, w->head);
+        }
+        if (w->consumer) {
+                commit(w, NULL, true);
+                rd_kafka_consumer_close(w->consumer);
+                rd_kafka_destroy(w->consumer);
+        }
+        if (w->producer) {
+                rd_kafka_flush(w->producer, 10000);
+                rd_kafka_destroy(w->producer);
+        }
+        for (size_t i = 0; i < w->track_count; i++)
+                offset_track_destroy(w->tracks[i]);
+        free(w->tracks);
+        if (w->multi)
+                curl_multi_cleanup(w->multi);
+        rf_pg_destroy(w->pg);
+        if (w->wake_fds[0] > 0) {
+                close(w->wake_fds[0]);
+                close(w->wake_fds[1]);
+        }
+}
+
+int main(int argc, char **argv) {
+        rf_program_t prog = { .name = "runfleet-worker", .usage = "\n\nConsumes RUN decisions and executes them." };
+        worker_t w = { 0 };
+        char errstr[1024];
+        int first, code = RF_EXIT_OK;
+
+        first = rf_program_options(&prog, argc, argv);
+        if (first < 0)
+                return RF_EXIT_USAGE;
+        if (first < argc)
+                return rf_program_fail(&prog, RF_EXIT_USAGE, "unexpected argument '%s'", argv[first]);
+        w.conf = rf_program_load(&prog);
+        rf_program_signals();
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        if (setup(&w, &prog, errstr, sizeof(errstr)) < 0) {
+                code = rf_program_fail(&prog, RF_EXIT_FAILURE, "%s", errstr);
+                goto out;
+        }
+        rf_log_info("worker.started",
+                    json_pack("{s:s, s:s, s:s, s:i}", "worker_id", w.id, "group", w.conf->kafka.group, "topic",
+                              w.conf->kafka.topic, "max_in_flight", w.conf->worker.max_in_flight),
+                    "worker %s consuming %s", w.id, w.conf->kafka.topic);
+        loop(&w);
+        rf_log_info("worker.stopped", json_pack("{s:I, s:I}", "finished", (json_int_t)w.finished, "dead_lettered",
+                                                (json_int_t)w.dead_lettered),
+                    "stopped after %llu executions", (unsigned long long)w.finished);
+out:
+        teardown(&w);
+        curl_global_cleanup();
+        rf_conf_destroy((rf_conf_t *)w.conf);
+        return code;
+}

@@ -1,0 +1,104 @@
+/* runfleet-worker: consumes RUN decisions, executes each by calling its
+ * scrapers concurrently (libcurl multi), records the outcome in PostgreSQL
+ * and commits a partition's offset only up to the lowest unfinished message. */
+#pragma once
+
+#include <curl/curl.h>
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "offsets.h"
+#include "rf_conf.h"
+#include "rf_decision.h"
+#include "rf_pg.h"
+
+#define WORKER_ERROR_MAX 256
+
+typedef struct execution execution_t;
+
+/* One HTTP call to one scraper. */
+typedef struct call {
+        execution_t *ex;
+        const rf_scraper_conf_t *scraper;
+        CURL *easy;
+        struct curl_slist *headers;
+        char *body;
+        int64_t started_ms;     /* monotonic */
+        int64_t started_wall_ms;
+        int duration_ms;
+        long http_status;       /* 0 when no response */
+        const char *outcome;    /* "OK", "HTTP_ERROR", "TIMEOUT", "CONNECT_ERROR", "ERROR", "ABORTED" */
+        char error[WORKER_ERROR_MAX];
+        size_t body_bytes;      /* response bytes seen (only counted, never kept) */
+        size_t max_body;        /* stop reading past this */
+        bool truncated;
+        bool done;
+} call_t;
+
+typedef enum execution_phase {
+        PHASE_BEGIN,     /* waiting for begin_execution (database down) */
+        PHASE_RUNNING,   /* calls in flight */
+        PHASE_FINISHING, /* calls done, terminal record not yet written */
+} execution_phase_t;
+
+struct execution {
+        execution_t *prev, *next;
+        rf_decision_t *d;
+        char execution_id[37];
+        int32_t partition;
+        int64_t offset;
+        execution_phase_t phase;
+        call_t *calls;
+        size_t call_count, calls_done;
+        int progress_logged;     /* quarters already logged */
+        int64_t started_ms;      /* monotonic */
+        int64_t deadline_ms;     /* monotonic */
+        int64_t lease_ok_until;  /* monotonic: when our last renewal runs out */
+        int64_t retry_at;        /* monotonic: next database retry in BEGIN/FINISHING */
+};
+
+typedef struct worker {
+        const rf_conf_t *conf;
+        char id[96];
+        rd_kafka_t *consumer;
+        rd_kafka_t *producer;    /* DLQ */
+        rf_pg_t *pg;
+        CURLM *multi;
+        int wake_fds[2];         /* librdkafka writes here when its queue fills */
+
+        offset_track_t **tracks; /* assigned partitions */
+        size_t track_count;
+
+        execution_t *head;       /* executions not yet finished */
+        size_t in_flight;
+        bool paused;
+        bool draining;
+
+        int64_t next_heartbeat, next_commit;
+        uint64_t finished, dead_lettered;
+} worker_t;
+
+/* worker/calls.c */
+int calls_start(worker_t *w, execution_t *ex, char *errstr, size_t errstr_size);
+void calls_collect(worker_t *w);
+void calls_abort(worker_t *w, execution_t *ex, const char *why);
+
+/* worker/record.c */
+int record_begin(worker_t *w, execution_t *ex, const char **ret_verdict, char *errstr, size_t errstr_size);
+int record_finish(worker_t *w, execution_t *ex, const char *status, const char *error, bool *ret_recorded,
+                  char *errstr, size_t errstr_size);
+int record_renew(worker_t *w, char *errstr, size_t errstr_size);
+
+/* worker/dlq.c: the source offset is finished when the DLQ acknowledges */
+int dlq_send(worker_t *w, const rd_kafka_message_t *m, const char *reason);
+int dlq_send_raw(worker_t *w, int32_t src_partition, int64_t src_offset, int64_t src_ts, const void *key,
+                 size_t key_len, const void *value, size_t len, const char *reason);
+/* The delivery report callback the DLQ producer is created with (opaque: the worker). */
+void dlq_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
+
+/* worker/main.c: the bookkeeping shared by the files above */
+/* Marks a message finished in its partition's tracker, if still assigned. */
+void worker_offset_done(worker_t *w, int32_t partition, int64_t offset);
+void worker_execution_done(worker_t *w, execution_t *ex);
+offset_track_t *worker_track(worker_t *w, int32_t partition);
