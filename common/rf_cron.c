@@ -380,8 +380,19 @@ static bool is_utc(const char *tz) {
         return !tz || strcmp(tz, "UTC") == 0 || strcmp(tz, "Etc/UTC") == 0;
 }
 
-int rf_tz_valid(const char *tz) {
+/* TZDIR is read once: getenv() may not run while another thread switches TZ. */
+static char tz_dir[256] = "/usr/share/zoneinfo";
+static pthread_once_t tz_dir_once = PTHREAD_ONCE_INIT;
+
+static void read_tz_dir(void) {
         const char *dir = getenv("TZDIR");
+
+        if (dir && *dir && strlen(dir) < sizeof(tz_dir))
+                snprintf(tz_dir, sizeof(tz_dir), "%s", dir);
+}
+
+int rf_tz_valid(const char *tz) {
+        const char *dir;
         char path[512];
         char magic[4];
         struct stat st;
@@ -395,8 +406,8 @@ int rf_tz_valid(const char *tz) {
         for (const char *p = tz; *p; p++)
                 if (!isalnum((unsigned char)*p) && !strchr("/_+-", *p))
                         return 0;
-        if (!dir || !*dir)
-                dir = "/usr/share/zoneinfo";
+        pthread_once(&tz_dir_once, read_tz_dir);
+        dir = tz_dir;
         if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, tz) >= sizeof(path))
                 return 0;
         if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
@@ -412,6 +423,25 @@ int rf_tz_valid(const char *tz) {
 }
 
 static pthread_mutex_t tz_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int rf_tz_pin(const char *tz) {
+        char buf[256];
+
+        if (is_utc(tz))
+                snprintf(buf, sizeof(buf), ":UTC");
+        else if (!rf_tz_valid(tz))
+                return -EINVAL;
+        else
+                snprintf(buf, sizeof(buf), ":%s", tz);
+        pthread_mutex_lock(&tz_lock);
+        if (setenv("TZ", buf, 1) < 0) {
+                pthread_mutex_unlock(&tz_lock);
+                return -errno;
+        }
+        tzset();
+        pthread_mutex_unlock(&tz_lock);
+        return 0;
+}
 
 typedef struct zone {
         bool utc;
@@ -703,4 +733,22 @@ int rf_cron_next(const rf_cron_t *cron, const char *tz, int64_t after_s, int64_t
         if (r == 0)
                 *ret_fire_s = t;
         return r;
+}
+
+int rf_tz_localtime(const char *tz, int64_t t_s, struct tm *ret_tm) {
+        time_t tt = (time_t)t_s;
+        struct tm tm;
+        zone_t z;
+        bool ok;
+        int r;
+
+        r = zone_enter(&z, tz);
+        if (r < 0)
+                return r;
+        ok = z.utc ? gmtime_r(&tt, &tm) != NULL : localtime_r(&tt, &tm) != NULL;
+        zone_leave(&z);
+        if (!ok)
+                return -EINVAL;
+        *ret_tm = tm;
+        return 0;
 }

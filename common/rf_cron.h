@@ -27,7 +27,20 @@ int rf_cron_prev(const rf_cron_t *cron, const char *tz, int64_t now_s, int64_t *
  * unknown zone. */
 int rf_cron_next(const rf_cron_t *cron, const char *tz, int64_t after_s, int64_t *ret_fire_s);
 
+struct tm;
+
+/* The local wall-clock time of instant @p t_s (unix seconds) in zone @p tz
+ * (NULL = UTC) into *ret_tm, tm_gmtoff included, under the same zone switch
+ * as rf_cron_prev(). Returns 0, or -EINVAL for an unknown zone. */
+int rf_tz_localtime(const char *tz, int64_t t_s, struct tm *ret_tm);
+
 /* 1 when @p tz names a compiled zone file under /usr/share/zoneinfo (or
  * $TZDIR), e.g. "America/New_York"; "UTC" is always valid. Names with ".."
  * or a leading '/' are refused. */
 int rf_tz_valid(const char *tz);
+
+/* Makes @p tz the process's local zone (TZ). Call once at start-up, before
+ * any thread starts: rf_cron calls in that zone then never touch the
+ * environment, and setenv() is not safe while other threads call getenv().
+ * Returns 0 or -EINVAL for an unknown zone. */
+int rf_tz_pin(const char *tz);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "producer.h"
+#include "rf_cron.h"
 #include "rf_log.h"
 
 static const struct {
@@ -34,6 +35,11 @@ int main(int argc, char **argv) {
                 return rf_program_fail(&prog, RF_EXIT_USAGE, "no command given (try --help)");
         conf = rf_program_load(&prog);
         rf_program_signals();
+        /* before librdkafka starts threads: schedules are read in this zone */
+        if (rf_tz_pin(conf->producer.timezone) < 0) {
+                code = rf_program_fail(&prog, RF_EXIT_USAGE, "unknown time zone '%s'", conf->producer.timezone);
+                goto out;
+        }
         for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
                 if (strcmp(argv[first], commands[i].name) == 0) {
                         code = commands[i].run(&prog, conf, argc - first, argv + first);

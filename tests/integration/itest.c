@@ -286,7 +286,7 @@ void itest_migrate(itest_t *t) {
         }
 }
 
-static long long query_v(itest_t *t, const char *fmt, va_list ap) {
+__attribute__((format(printf, 2, 0))) static long long query_v(itest_t *t, const char *fmt, va_list ap) {
         char *sql = NULL, errstr[512];
         PGresult *res = NULL;
         long long v = -1;
@@ -424,12 +424,25 @@ int itest_produce_raw(itest_t *t, const char *topic, const char *key, const void
         return err ? -EIO : 0;
 }
 
-void itest_cleanup(itest_t *t, int failures) {
-        for (int i = 0; i < t->proc_count; i++)
-                if (t->procs[i] > 0 && kill(t->procs[i], SIGTERM) == 0 && itest_wait(t->procs[i], 15000) < 0) {
+int itest_cleanup(itest_t *t, int failures) {
+        int bad = 0;
+
+        for (int i = 0; i < t->proc_count; i++) {
+                int code;
+                if (t->procs[i] <= 0 || kill(t->procs[i], SIGTERM) != 0)
+                        continue;
+                code = itest_wait(t->procs[i], 15000);
+                if (code == 0)
+                        continue;
+                if (code < 0) {
                         kill(t->procs[i], SIGKILL);
                         waitpid(t->procs[i], NULL, 0);
                 }
+                fprintf(stderr, "%s: process did not stop cleanly on SIGTERM (status %d); see %s\n", t->name, code,
+                        t->proc_logs[i]);
+                bad++;
+        }
+        failures += bad;
         rf_pg_destroy(t->pg);
         if (failures == 0) {
                 char errstr[256], sql[160];
@@ -443,4 +456,5 @@ void itest_cleanup(itest_t *t, int failures) {
                 fprintf(stderr, "# %s failed: database %s and logs in %s kept for inspection\n", t->name,
                         t->db_name, t->dir);
         }
+        return bad;
 }

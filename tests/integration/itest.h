@@ -80,13 +80,15 @@ void itest_group_offsets(itest_t *t, const char *topic, const char *group, long 
 /* Produces raw bytes to @p topic (key may be NULL). Returns 0 on delivery. */
 int itest_produce_raw(itest_t *t, const char *topic, const char *key, const void *value, size_t len);
 
-/* Stops every spawned process (SIGTERM, then SIGKILL) and drops the test
- * database when @p failures is 0 (else keeps it, and the logs, for a look). */
-void itest_cleanup(itest_t *t, int failures);
+/* Stops every spawned process that still runs with SIGTERM: each must drain
+ * and exit 0 (a sanitizer's leak report or a crash is a failure) within 15 s,
+ * else it is killed. Drops the test database when nothing failed (else keeps
+ * it, and the logs, for a look). Returns how many processes failed to stop cleanly. */
+int itest_cleanup(itest_t *t, int failures);
 
 /* The end of a test's main(): cleanup, summary line, exit code. A macro so
- * that it reads the calling test's own CHECK counters. */
-#define itest_finish(t) (itest_cleanup((t), rf_test_failures), rf_test_finish())
+ * that it reads and updates the calling test's own CHECK counters. */
+#define itest_finish(t) (rf_test_failures += itest_cleanup((t), rf_test_failures), rf_test_finish())
 
 /* Sleeps @p ms milliseconds. */
 void itest_sleep_ms(int ms);
