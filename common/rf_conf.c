@@ -55,7 +55,7 @@ typedef struct prop {
         const char *desc;
 } prop_t;
 
-static check_fn_t check_topic, check_tz, check_name, check_url;
+static check_fn_t check_topic, check_tz, check_name, check_url, check_window;
 
 #define C_STR(n, f, def, env, fl, chk, d) \
         { n, P_STR, offsetof(rf_conf_t, f), 0, 0, 0, 0, def, env, fl, chk, d }
@@ -133,6 +133,18 @@ static const prop_t scraper_props[] = {
           "endpoint, http:// or https://" },
         { "timeout_ms", P_INT, offsetof(rf_scraper_conf_t, timeout_ms), 0, 1, 3600000, 30000, NULL, NULL, 0, NULL,
           "one call, connect included" },
+        { "max_tries", P_INT, offsetof(rf_scraper_conf_t, max_tries), 0, 1, 20, 3, NULL, NULL, 0, NULL,
+          "tries per execution for retryable outcomes (connect errors, timeouts, 5xx, 429)" },
+        { "retry_backoff_ms", P_INT, offsetof(rf_scraper_conf_t, retry_backoff_ms), 0, 1, 600000, 500, NULL, NULL, 0,
+          NULL, "first retry delay, doubled per try, with full jitter; a 429's Retry-After wins" },
+        { "breaker_failures", P_INT, offsetof(rf_scraper_conf_t, breaker_failures), 0, 0, 100000, 5, NULL, NULL, 0,
+          NULL, "consecutive failed calls that open the circuit breaker, 0 = no breaker" },
+        { "breaker_cooldown_ms", P_INT, offsetof(rf_scraper_conf_t, breaker_cooldown_ms), 0, 10, 86400000, 30000, NULL,
+          NULL, 0, NULL, "how long an open breaker fails calls fast before one probe is let through" },
+        { "rate_per_s", P_INT, offsetof(rf_scraper_conf_t, rate_per_s), 0, 0, 1000000, 0, NULL, NULL, 0, NULL,
+          "calls per second allowed to this scraper's rate group (token bucket), 0 = unlimited" },
+        { "rate_group", P_STR, offsetof(rf_scraper_conf_t, rate_group), 0, 0, 0, 0, NULL, NULL, 0, check_name,
+          "scrapers with the same group share one rate limit (an external API); default: the scraper's own name" },
 };
 
 /* One entry of the "workflows" list. */
@@ -147,11 +159,19 @@ static const prop_t workflow_props[] = {
           NULL, "bound on one whole execution" },
         { "enabled", P_BOOL, offsetof(rf_workflow_conf_t, enabled), 0, 0, 0, 1, NULL, NULL, 0, NULL,
           "false: the producer does not evaluate it" },
+        { "window", P_STR, offsetof(rf_workflow_conf_t, window), 0, 0, 0, 0, NULL, NULL, 0, check_window,
+          "run window \"HH:MM-HH:MM\" in producer.timezone (end exclusive, may wrap midnight); ticks outside it SKIP" },
+        { "max_runs_per_day", P_INT, offsetof(rf_workflow_conf_t, max_runs_per_day), 0, 0, 1440, 0, NULL, NULL, 0,
+          NULL, "successful or in-progress runs per local day, 0 = no limit; FAILED and DEAD runs do not count" },
+        { "after", P_STRLIST, offsetof(rf_workflow_conf_t, after), offsetof(rf_workflow_conf_t, after_count), 0, 0,
+          0, NULL, NULL, 0, check_name, "workflows that must have SUCCEEDED today (local day) before this one runs" },
+        { "max_active_runs", P_INT, offsetof(rf_workflow_conf_t, max_active_runs), 0, 0, 100000, 0, NULL, NULL, 0,
+          NULL, "executions of this workflow at once in one worker, 0 = unlimited; others wait without blocking other workflows" },
 };
 
 #define N_SCRAPER_PROPS (sizeof(scraper_props) / sizeof(scraper_props[0]))
 #define N_WORKFLOW_PROPS (sizeof(workflow_props) / sizeof(workflow_props[0]))
-#define MAX_ITEM_PROPS 8 /* load_item() tracks which were seen */
+#define MAX_ITEM_PROPS 12 /* load_item() tracks which were seen */
 _Static_assert(N_SCRAPER_PROPS <= MAX_ITEM_PROPS && N_WORKFLOW_PROPS <= MAX_ITEM_PROPS, "raise MAX_ITEM_PROPS");
 
 /* Where each top-level value came from, for messages about it. */
@@ -263,6 +283,34 @@ static int check_name(const char *v, char *why, size_t why_size) {
                         snprintf(why, why_size, "'%.100s' may only contain letters, digits, '_', '.' and '-'", v);
                         return -EINVAL;
                 }
+        return 0;
+}
+
+int rf_conf_window_parse(const char *text, int *ret_start_min, int *ret_end_min) {
+        int v[4], n = 0;
+
+        if (!text || sscanf(text, "%2d:%2d-%2d:%2d%n", &v[0], &v[1], &v[2], &v[3], &n) != 4 || text[n] ||
+            strlen(text) != 11)
+                return -EINVAL;
+        if (v[0] > 23 || v[1] > 59 || v[2] > 24 || v[3] > 59 || (v[2] == 24 && v[3] != 0) || v[0] < 0 ||
+            v[1] < 0 || v[2] < 0 || v[3] < 0)
+                return -EINVAL;
+        /* an empty window would silently never run: refused */
+        if (v[0] * 60 + v[1] == v[2] * 60 + v[3])
+                return -EINVAL;
+        *ret_start_min = v[0] * 60 + v[1];
+        *ret_end_min = v[2] * 60 + v[3];
+        return 0;
+}
+
+static int check_window(const char *v, char *why, size_t why_size) {
+        int a, b;
+
+        if (rf_conf_window_parse(v, &a, &b) < 0) {
+                snprintf(why, why_size,
+                         "'%.100s' is not a window \"HH:MM-HH:MM\" (24-hour local times, start != end)", v);
+                return -EINVAL;
+        }
         return 0;
 }
 
@@ -732,6 +780,21 @@ static int load_scrapers(ctx_t *ctx, rf_conf_t *conf, const config_setting_t *li
         return 0;
 }
 
+/* Whether workflow @p from reaches @p target through "after" edges, at most
+ * @p depth steps deep (the workflow count bounds any path without a cycle). */
+static bool depends_on(const rf_conf_t *conf, const char *from, const char *target, size_t depth) {
+        const rf_workflow_conf_t *w = rf_conf_workflow(conf, from);
+
+        if (strcmp(from, target) == 0)
+                return true;
+        if (!w || depth == 0)
+                return false;
+        for (size_t k = 0; k < w->after_count; k++)
+                if (depends_on(conf, w->after[k], target, depth - 1))
+                        return true;
+        return false;
+}
+
 static int load_workflows(ctx_t *ctx, rf_conf_t *conf, const config_setting_t *list) {
         size_t n = (size_t)config_setting_length(list);
         int r;
@@ -776,6 +839,24 @@ static int load_workflows(ctx_t *ctx, rf_conf_t *conf, const config_setting_t *l
                                 if (strcmp(wf->scrapers[j], wf->scrapers[k]) == 0)
                                         return fail_at(ctx, at, "workflow '%s' names scraper '%s' twice", wf->name,
                                                        wf->scrapers[k]);
+                }
+                wf->window_start_min = wf->window_end_min = -1;
+                if (wf->window)
+                        rf_conf_window_parse(wf->window, &wf->window_start_min, &wf->window_end_min);
+        }
+        /* "after" names refer to any workflow, earlier or later in the list */
+        for (size_t i = 0; i < n; i++) {
+                const rf_workflow_conf_t *wf = &conf->workflows[i];
+                const config_setting_t *at = config_setting_get_member(config_setting_get_elem(list, (unsigned)i),
+                                                                       "after");
+
+                for (size_t k = 0; k < wf->after_count; k++) {
+                        if (!rf_conf_workflow(conf, wf->after[k]))
+                                return fail_at(ctx, at, "workflow '%s': after names unknown workflow '%s'", wf->name,
+                                               wf->after[k]);
+                        if (depends_on(conf, wf->after[k], wf->name, n))
+                                return fail_at(ctx, at, "workflow '%s': after '%s' makes a cycle (neither could ever run)",
+                                               wf->name, wf->after[k]);
                 }
         }
         return 0;
@@ -1102,6 +1183,8 @@ static void print_value(FILE *out, const prop_t *p, const void *base, const char
                 char *const *v = *FIELD(base, p->offset, char **);
                 size_t n = *FIELD(base, p->count_offset, size_t);
 
+                if (n == 0)
+                        return; /* optional and unset; "[]" would not load again */
                 fprintf(out, "%s%s = [", indent, member);
                 for (size_t i = 0; i < n; i++) {
                         fputs(i ? ", " : "", out);

@@ -16,6 +16,12 @@ typedef struct rf_scraper_conf {
         char *name;
         char *url;        /* http:// or https:// */
         int timeout_ms;   /* one call, connect included */
+        int max_tries;            /* tries per execution for retryable outcomes */
+        int retry_backoff_ms;     /* first retry delay, doubled per try, full jitter */
+        int breaker_failures;     /* consecutive failures that open the breaker, 0 = none */
+        int breaker_cooldown_ms;  /* open → half-open after this */
+        int rate_per_s;           /* token bucket rate of the rate group, 0 = unlimited */
+        char *rate_group;         /* shared bucket name; NULL = the scraper's name */
 } rf_scraper_conf_t;
 
 typedef struct rf_workflow_conf {
@@ -26,6 +32,13 @@ typedef struct rf_workflow_conf {
         size_t scraper_count;
         int deadline_ms;          /* the whole execution */
         bool enabled;
+        char *window;             /* "HH:MM-HH:MM" local time in producer.timezone, or NULL: all day */
+        int window_start_min;     /* parsed window, minutes after local midnight; start inclusive, */
+        int window_end_min;       /* end exclusive; start > end wraps midnight; both -1 without a window */
+        int max_runs_per_day;     /* successful or in-progress runs per local day, 0 = no limit */
+        char **after;             /* workflows that must have SUCCEEDED today first */
+        size_t after_count;
+        int max_active_runs;      /* per worker process, 0 = unlimited */
 } rf_workflow_conf_t;
 
 /* A librdkafka property passed through verbatim ("security.protocol" = "SASL_SSL"). */
@@ -103,6 +116,11 @@ void rf_conf_destroy(rf_conf_t *conf);
 /* Lookups by name; NULL when absent. The result is owned by @p conf. */
 const rf_scraper_conf_t *rf_conf_scraper(const rf_conf_t *conf, const char *name);
 const rf_workflow_conf_t *rf_conf_workflow(const rf_conf_t *conf, const char *name);
+
+/* Parses a run window "HH:MM-HH:MM" (local wall-clock times, start
+ * inclusive, end exclusive, start > end wraps past midnight, "24:00" allowed
+ * as an end) into minutes after midnight. Returns 0 or -EINVAL. */
+int rf_conf_window_parse(const char *text, int *ret_start_min, int *ret_end_min);
 
 /* A copy of a libpq conninfo ("host=h password=x") or postgresql:// URI with
  * the password replaced by "****", for messages and rf_conf_print(). The

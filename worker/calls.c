@@ -1,13 +1,61 @@
-/* The HTTP side of an execution: one easy handle per scraper on the shared
- * multi handle, so thousands of calls wait on sockets, not threads. */
+/* The HTTP side of an execution: one easy handle per try on the shared
+ * multi handle, so thousands of calls wait on sockets, not threads. A call
+ * is retried with backoff while its outcome is retryable, its scraper's
+ * breaker lets it through and its rate group has a token, all within the
+ * workflow's deadline. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "retry.h"
 #include "rf_log.h"
 #include "rf_util.h"
 #include "worker.h"
+
+static json_t *call_fields(const call_t *c) {
+        return json_pack("{s:s, s:s, s:s, s:s, s:i}", "decision_id", c->ex->d->decision_id, "execution_id",
+                         c->ex->execution_id, "workflow", c->ex->d->workflow, "scraper", c->scraper->name, "try",
+                         c->tries);
+}
+
+/* Rate groups: scrapers naming the same rate_group (default: their own
+ * name) share one bucket, at the rate of the first scraper naming it. */
+int calls_init(worker_t *w) {
+        size_t n = w->conf->scraper_count, groups = 0;
+        int64_t now = rf_mono_ms();
+
+        w->breakers = calloc(n ? n : 1, sizeof(*w->breakers));
+        w->buckets = calloc(n ? n : 1, sizeof(*w->buckets));
+        w->bucket_of = calloc(n ? n : 1, sizeof(*w->bucket_of));
+        w->active_runs = calloc(w->conf->workflow_count ? w->conf->workflow_count : 1, sizeof(*w->active_runs));
+        if (!w->breakers || !w->buckets || !w->bucket_of || !w->active_runs)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                const rf_scraper_conf_t *s = &w->conf->scrapers[i];
+                const char *group = s->rate_group ? s->rate_group : s->name;
+                size_t k;
+                for (k = 0; k < i; k++) {
+                        const rf_scraper_conf_t *o = &w->conf->scrapers[k];
+                        if (strcmp(o->rate_group ? o->rate_group : o->name, group) == 0)
+                                break;
+                }
+                if (k < i) {
+                        w->bucket_of[i] = w->bucket_of[k];
+                        continue;
+                }
+                w->bucket_of[i] = groups;
+                bucket_init(&w->buckets[groups++], s->rate_per_s, now);
+        }
+        return 0;
+}
+
+void calls_cleanup(worker_t *w) {
+        free(w->breakers);
+        free(w->buckets);
+        free(w->bucket_of);
+        free(w->active_runs);
+}
 
 /* Counts the body without keeping it: a scraper's answer can be large and
  * only its status matters. The first bytes are kept for an error record;
@@ -30,76 +78,16 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp) {
 }
 
 static char *request_body(const execution_t *ex, const call_t *c) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:s}", "decision_id", ex->d->decision_id, "execution_id",
+        json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:s, s:i}", "decision_id", ex->d->decision_id, "execution_id",
                               ex->execution_id, "workflow", ex->d->workflow, "attempt", (int)ex->d->attempt,
-                              "scraper", c->scraper->name);
+                              "scraper", c->scraper->name, "try", c->tries);
         char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
         json_decref(o);
         return text;
 }
 
-static int call_start(worker_t *w, execution_t *ex, call_t *c, char *errstr, size_t errstr_size) {
-        char header[128];
-        int64_t left = ex->deadline_ms - rf_mono_ms();
-        long timeout = c->scraper->timeout_ms < left ? c->scraper->timeout_ms : (long)left;
-
-        if (timeout < 1)
-                timeout = 1;
-        c->easy = curl_easy_init();
-        c->body = request_body(ex, c);
-        if (!c->easy || !c->body) {
-                snprintf(errstr, errstr_size, "out of memory starting a call to %s", c->scraper->name);
-                return -ENOMEM;
-        }
-        /* scrapers drop repeats by this key: at-least-once delivery stays harmless */
-        snprintf(header, sizeof(header), "Idempotency-Key: %s", ex->d->decision_id);
-        c->headers = curl_slist_append(NULL, header);
-        snprintf(header, sizeof(header), "X-Runfleet-Attempt: %d", (int)ex->d->attempt);
-        c->headers = curl_slist_append(c->headers, header);
-        snprintf(header, sizeof(header), "X-Runfleet-Trace-Id: %s", ex->d->trace_id);
-        c->headers = curl_slist_append(c->headers, header);
-        c->headers = curl_slist_append(c->headers, "Content-Type: application/json");
-
-        curl_easy_setopt(c->easy, CURLOPT_URL, c->scraper->url);
-        curl_easy_setopt(c->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, c->body);
-        curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->headers);
-        curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, timeout);
-        curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS, timeout < 10000 ? timeout : 10000L);
-        curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
-        curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
-        curl_easy_setopt(c->easy, CURLOPT_USERAGENT, "runfleet-worker/" RF_VERSION);
-        c->started_ms = rf_mono_ms();
-        c->started_wall_ms = rf_now_ms();
-        if (curl_multi_add_handle(w->multi, c->easy) != CURLM_OK) {
-                snprintf(errstr, errstr_size, "curl refused a call to %s", c->scraper->name);
-                return -EIO;
-        }
-        return 0;
-}
-
-int calls_start(worker_t *w, execution_t *ex, char *errstr, size_t errstr_size) {
-        ex->calls = calloc(ex->d->scraper_count, sizeof(call_t));
-        if (!ex->calls)
-                return -ENOMEM;
-        ex->call_count = ex->d->scraper_count;
-        for (size_t i = 0; i < ex->call_count; i++) {
-                ex->calls[i].ex = ex;
-                ex->calls[i].scraper = rf_conf_scraper(w->conf, ex->d->scrapers[i]);
-                ex->calls[i].max_body = (size_t)w->conf->worker.max_response_bytes;
-        }
-        for (size_t i = 0; i < ex->call_count; i++) {
-                int r = call_start(w, ex, &ex->calls[i], errstr, errstr_size);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-static void call_release(worker_t *w, call_t *c) {
+static void try_release(worker_t *w, call_t *c) {
         if (c->easy) {
                 curl_multi_remove_handle(w->multi, c->easy);
                 curl_easy_cleanup(c->easy);
@@ -111,10 +99,185 @@ static void call_release(worker_t *w, call_t *c) {
         c->body = NULL;
 }
 
-static void call_classify(call_t *c, CURLcode rc) {
+static int append_record(execution_t *ex, const call_t *c) {
+        try_record_t *r;
+
+        if (ex->record_count == ex->record_cap) {
+                size_t cap = ex->record_cap ? ex->record_cap * 2 : ex->call_count + 2;
+                try_record_t *recs = realloc(ex->records, cap * sizeof(*recs));
+                if (!recs)
+                        return -ENOMEM;
+                ex->records = recs;
+                ex->record_cap = cap;
+        }
+        r = &ex->records[ex->record_count++];
+        r->scraper = c->scraper->name;
+        r->try_no = c->tries;
+        r->http_status = c->http_status;
+        r->outcome = c->outcome;
+        r->started_wall_ms = c->started_wall_ms;
+        r->duration_ms = c->duration_ms;
+        snprintf(r->error, sizeof(r->error), "%s", c->error);
+        return 0;
+}
+
+static void log_progress(execution_t *ex) {
+        int quarter = (int)(ex->calls_done * 4 / ex->call_count);
+
+        if (quarter <= ex->progress_logged || quarter >= 4)
+                return;
+        ex->progress_logged = quarter;
+        rf_log_info("execution.progress",
+                    json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:I}", "decision_id", ex->d->decision_id,
+                              "execution_id", ex->execution_id, "workflow", ex->d->workflow, "trace_id",
+                              ex->d->trace_id, "scrapers_done", (int)ex->calls_done, "scrapers",
+                              (int)ex->call_count, "elapsed_ms", (json_int_t)(rf_mono_ms() - ex->started_ms)),
+                    "%s: %d%% of scrapers finished", ex->d->workflow, quarter * 25);
+}
+
+/* The call's last try was its last: the execution may be complete. */
+static void call_done(worker_t *w, call_t *c) {
+        execution_t *ex = c->ex;
+
+        c->done = true;
+        c->next_try_at = 0;
+        try_release(w, c);
+        ex->calls_done++;
+        log_progress(ex);
+        if (ex->calls_done == ex->call_count)
+                worker_execution_done(w, ex);
+}
+
+/* Ends a call without a network try (deadline, breaker): recorded as a try
+ * with no HTTP status and no duration. */
+static void call_refused(worker_t *w, call_t *c, const char *outcome, const char *why) {
+        c->tries++;
+        c->started_ms = rf_mono_ms();
+        c->started_wall_ms = rf_now_ms();
+        c->duration_ms = 0;
+        c->http_status = 0;
+        c->outcome = outcome;
+        snprintf(c->error, sizeof(c->error), "%s", why);
+        append_record(c->ex, c);
+        call_done(w, c);
+}
+
+static void note_due(worker_t *w, int64_t at) {
+        if (w->next_due_try == 0 || at < w->next_due_try)
+                w->next_due_try = at;
+}
+
+static int try_launch(worker_t *w, call_t *c, int64_t now) {
+        execution_t *ex = c->ex;
+        char header[128];
+        int64_t left = ex->deadline_ms - now;
+        long timeout = c->scraper->timeout_ms < left ? c->scraper->timeout_ms : (long)left;
+
+        c->tries++;
+        c->easy = curl_easy_init();
+        c->body = request_body(ex, c);
+        if (!c->easy || !c->body)
+                return -ENOMEM;
+        /* scrapers drop repeats by this key: at-least-once delivery stays harmless */
+        snprintf(header, sizeof(header), "Idempotency-Key: %s", ex->d->decision_id);
+        c->headers = curl_slist_append(NULL, header);
+        snprintf(header, sizeof(header), "X-Runfleet-Attempt: %d", (int)ex->d->attempt);
+        c->headers = curl_slist_append(c->headers, header);
+        snprintf(header, sizeof(header), "X-Runfleet-Try: %d", c->tries);
+        c->headers = curl_slist_append(c->headers, header);
+        snprintf(header, sizeof(header), "X-Runfleet-Trace-Id: %s", ex->d->trace_id);
+        c->headers = curl_slist_append(c->headers, header);
+        c->headers = curl_slist_append(c->headers, "Content-Type: application/json");
+
+        c->body_bytes = 0;
+        c->truncated = false;
+        c->error[0] = '\0';
+        c->http_status = 0;
+        c->retry_after_s = 0;
+        curl_easy_setopt(c->easy, CURLOPT_URL, c->scraper->url);
+        curl_easy_setopt(c->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, c->body);
+        curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->headers);
+        curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, timeout);
+        curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS, timeout < 10000 ? timeout : 10000L);
+        curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
+        curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
+        curl_easy_setopt(c->easy, CURLOPT_USERAGENT, "runfleet-worker/" RF_VERSION);
+        c->started_ms = now;
+        c->started_wall_ms = rf_now_ms();
+        return curl_multi_add_handle(w->multi, c->easy) == CURLM_OK ? 0 : -EIO;
+}
+
+/* Starts the call's next try now, or parks it until a token is free, or
+ * ends it when the breaker or the deadline says so. */
+static void try_next(worker_t *w, call_t *c) {
+        execution_t *ex = c->ex;
+        const rf_scraper_conf_t *s = c->scraper;
+        int64_t now = rf_mono_ms(), wait;
+        char why[160];
+
+        c->next_try_at = 0;
+        if (now >= ex->deadline_ms) {
+                call_refused(w, c, "TIMEOUT", "workflow deadline passed before the call could start");
+                return;
+        }
+        wait = bucket_take(&w->buckets[w->bucket_of[c->scraper_index]], now);
+        if (wait > 0) {
+                /* waiting for a token counts against the deadline */
+                if (now + wait >= ex->deadline_ms) {
+                        call_refused(w, c, "TIMEOUT", "rate limit: no token before the workflow deadline");
+                        return;
+                }
+                w->rate_limit_waits++;
+                c->next_try_at = now + wait;
+                note_due(w, c->next_try_at);
+                return;
+        }
+        if (!breaker_allow(&w->breakers[c->scraper_index], s->breaker_failures, now, &c->probe)) {
+                /* failing fast is the point: no request leaves this process */
+                w->breaker_rejections++;
+                snprintf(why, sizeof(why), "circuit breaker for %s is open", s->name);
+                call_refused(w, c, "CIRCUIT_OPEN", why);
+                return;
+        }
+        if (try_launch(w, c, now) < 0) {
+                try_release(w, c);
+                c->outcome = "ERROR";
+                c->duration_ms = 0;
+                snprintf(c->error, sizeof(c->error), "could not start the HTTP request");
+                append_record(ex, c);
+                call_done(w, c);
+        }
+}
+
+int calls_start(worker_t *w, execution_t *ex, char *errstr, size_t errstr_size) {
+        ex->calls = calloc(ex->d->scraper_count, sizeof(call_t));
+        if (!ex->calls) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -ENOMEM;
+        }
+        ex->call_count = ex->d->scraper_count;
+        for (size_t i = 0; i < ex->call_count; i++) {
+                call_t *c = &ex->calls[i];
+                c->ex = ex;
+                c->scraper = rf_conf_scraper(w->conf, ex->d->scrapers[i]);
+                c->scraper_index = (size_t)(c->scraper - w->conf->scrapers);
+                c->max_body = (size_t)w->conf->worker.max_response_bytes;
+        }
+        for (size_t i = 0; i < ex->call_count; i++)
+                try_next(w, &ex->calls[i]);
+        return 0;
+}
+
+static void classify(call_t *c, CURLcode rc) {
         char body[WORKER_ERROR_MAX];
+        curl_off_t retry_after = 0;
 
         curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &c->http_status);
+        if (curl_easy_getinfo(c->easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0)
+                c->retry_after_s = (long)retry_after;
         if (rc == CURLE_WRITE_ERROR && c->truncated)
                 rc = CURLE_OK;
         if (rc == CURLE_OK && c->http_status >= 200 && c->http_status < 300) {
@@ -138,30 +301,47 @@ static void call_classify(call_t *c, CURLcode rc) {
         snprintf(c->error, sizeof(c->error), "%s", curl_easy_strerror(rc));
 }
 
-static void log_progress(execution_t *ex) {
-        int quarter = (int)(ex->calls_done * 4 / ex->call_count);
-
-        if (quarter <= ex->progress_logged || quarter >= 4)
+static void log_breaker(const call_t *c, breaker_state_t before, const breaker_t *b) {
+        if (before == b->state)
                 return;
-        ex->progress_logged = quarter;
-        rf_log_info("execution.progress",
-                    json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:I}", "decision_id", ex->d->decision_id,
-                              "execution_id", ex->execution_id, "workflow", ex->d->workflow, "trace_id",
-                              ex->d->trace_id, "scrapers_done", (int)ex->calls_done, "scrapers",
-                              (int)ex->call_count, "elapsed_ms", (json_int_t)(rf_mono_ms() - ex->started_ms)),
-                    "%s: %d%% of scrapers finished", ex->d->workflow, quarter * 25);
+        rf_log(b->state == BREAKER_OPEN ? RF_LOG_WARN : RF_LOG_INFO, "breaker.changed",
+               json_pack("{s:s, s:s, s:s, s:i}", "scraper", c->scraper->name, "from", breaker_state_name(before),
+                         "to", breaker_state_name(b->state), "failures", b->failures),
+               "circuit breaker for %s: %s -> %s", c->scraper->name, breaker_state_name(before),
+               breaker_state_name(b->state));
 }
 
-static void call_done(worker_t *w, call_t *c) {
-        execution_t *ex = c->ex;
+/* A try finished: record it, tell the breaker, and retry or end the call. */
+static void try_finished(worker_t *w, call_t *c, CURLcode rc) {
+        const rf_scraper_conf_t *s = c->scraper;
+        breaker_t *b = &w->breakers[c->scraper_index];
+        int64_t now = rf_mono_ms(), delay;
+        bool retryable;
+        breaker_state_t before;
 
-        c->duration_ms = (int)(rf_mono_ms() - c->started_ms);
-        c->done = true;
-        call_release(w, c);
-        ex->calls_done++;
-        log_progress(ex);
-        if (ex->calls_done == ex->call_count)
-                worker_execution_done(w, ex);
+        classify(c, rc);
+        c->duration_ms = (int)(now - c->started_ms);
+        try_release(w, c);
+        append_record(c->ex, c);
+        retryable = retry_is_retryable(c->outcome, c->http_status);
+        /* a 4xx other than 429 is the caller's fault, not the scraper's health */
+        before = breaker_record(b, !retryable, c->probe, s->breaker_failures, s->breaker_cooldown_ms, now);
+        log_breaker(c, before, b);
+        c->probe = false;
+        if (!retryable || c->tries >= s->max_tries) {
+                call_done(w, c);
+                return;
+        }
+        delay = retry_delay_ms(s->retry_backoff_ms, c->tries + 1, c->retry_after_s, (double)rand() / RAND_MAX);
+        if (now + delay >= c->ex->deadline_ms) {
+                call_done(w, c);
+                return;
+        }
+        w->retries++;
+        rf_log_info("call.retry", call_fields(c), "%s: try %d of %s: %s; next in %lld ms", c->ex->d->workflow,
+                    c->tries, s->name, c->error[0] ? c->error : c->outcome, (long long)delay);
+        c->next_try_at = now + delay;
+        note_due(w, c->next_try_at);
 }
 
 void calls_collect(worker_t *w) {
@@ -173,8 +353,30 @@ void calls_collect(worker_t *w) {
                 if (msg->msg != CURLMSG_DONE)
                         continue;
                 curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
-                call_classify(c, msg->data.result);
-                call_done(w, c);
+                try_finished(w, c, msg->data.result);
+        }
+}
+
+void calls_run_due(worker_t *w) {
+        int64_t now = rf_mono_ms();
+
+        if (w->next_due_try == 0 || now < w->next_due_try)
+                return;
+        w->next_due_try = 0;
+        /* completed executions are only queued here (worker_execution_done),
+         * never freed, so walking the list while starting tries is safe */
+        for (execution_t *ex = w->head; ex; ex = ex->next) {
+                if (ex->phase != PHASE_RUNNING)
+                        continue;
+                for (size_t i = 0; i < ex->call_count; i++) {
+                        call_t *c = &ex->calls[i];
+                        if (c->done || c->next_try_at == 0)
+                                continue;
+                        if (c->next_try_at > now)
+                                note_due(w, c->next_try_at);
+                        else
+                                try_next(w, c);
+                }
         }
 }
 
@@ -183,15 +385,14 @@ void calls_abort(worker_t *w, execution_t *ex, const char *why) {
                 call_t *c = &ex->calls[i];
                 if (c->done)
                         continue;
-                if (!c->started_ms) {
-                        c->started_ms = rf_mono_ms();
-                        c->started_wall_ms = rf_now_ms();
-                }
+                if (c->probe)
+                        w->breakers[c->scraper_index].probe_in_flight = false;
                 c->done = true;
+                c->next_try_at = 0;
                 c->outcome = "ABORTED";
-                c->duration_ms = (int)(rf_mono_ms() - c->started_ms);
+                c->duration_ms = c->started_ms ? (int)(rf_mono_ms() - c->started_ms) : 0;
                 snprintf(c->error, sizeof(c->error), "%s", why);
-                call_release(w, c);
+                try_release(w, c);
                 ex->calls_done++;
         }
 }

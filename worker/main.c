@@ -46,9 +46,19 @@ static void execution_free(worker_t *w, execution_t *ex) {
                 w->head = ex->next;
         if (ex->next)
                 ex->next->prev = ex->prev;
+        else
+                w->tail = ex->prev;
         w->in_flight--;
+        for (size_t i = 0; i < w->completed_count; i++)
+                if (w->completed[i] == ex)
+                        w->completed[i] = w->completed[--w->completed_count];
+        if (ex->holds_slot) {
+                w->active_runs[ex->workflow_index]--;
+                w->slot_freed = true;
+        }
         calls_abort(w, ex, "execution released");
         free(ex->calls);
+        free(ex->records);
         rf_decision_destroy(ex->d);
         free(ex);
 }
@@ -63,6 +73,10 @@ static const char *execution_status(const execution_t *ex, const char **ret_erro
         const char *status = "SUCCEEDED";
 
         *ret_error = NULL;
+        if (ex->call_count == 0) {
+                *ret_error = "no scraper call could be started";
+                return "FAILED";
+        }
         for (size_t i = 0; i < ex->call_count; i++) {
                 const call_t *c = &ex->calls[i];
                 if (strcmp(c->outcome, "OK") == 0)
@@ -108,7 +122,23 @@ static void try_finish(worker_t *w, execution_t *ex) {
 }
 
 void worker_execution_done(worker_t *w, execution_t *ex) {
-        try_finish(w, ex);
+        if (w->completed_count == w->completed_cap) {
+                size_t cap = w->completed_cap ? w->completed_cap * 2 : 64;
+                execution_t **c = realloc(w->completed, cap * sizeof(*c));
+                if (!c) {
+                        /* the lease runs out and the reaper re-runs it: slow, not lost */
+                        rf_log_error("worker.oom", ex_fields(ex), "out of memory queueing a finished execution");
+                        return;
+                }
+                w->completed = c;
+                w->completed_cap = cap;
+        }
+        w->completed[w->completed_count++] = ex;
+}
+
+static void finish_completed(worker_t *w) {
+        while (w->completed_count > 0)
+                try_finish(w, w->completed[--w->completed_count]);
 }
 
 /* Sends a decision we cannot run to the DLQ, re-encoded (its message is gone). */
@@ -158,9 +188,35 @@ static void try_begin(worker_t *w, execution_t *ex) {
         if (calls_start(w, ex, errstr, sizeof(errstr)) < 0) {
                 rf_log_error("execution.call_failed", ex_fields(ex), "%s", errstr);
                 calls_abort(w, ex, errstr);
+                worker_execution_done(w, ex);
         }
-        if (ex->calls_done == ex->call_count)
-                try_finish(w, ex);
+}
+
+/* max_active_runs: a decision waits in memory, unclaimed, until its
+ * workflow has a free slot; other workflows' decisions pass it by. */
+static bool take_slot(worker_t *w, execution_t *ex) {
+        int limit = w->conf->workflows[ex->workflow_index].max_active_runs;
+
+        if (limit > 0 && w->active_runs[ex->workflow_index] >= limit)
+                return false;
+        w->active_runs[ex->workflow_index]++;
+        ex->holds_slot = true;
+        return true;
+}
+
+static void start_queued(worker_t *w) {
+        execution_t *next;
+
+        if (!w->slot_freed)
+                return;
+        w->slot_freed = false;
+        for (execution_t *ex = w->head; ex; ex = next) {
+                next = ex->next;
+                if (ex->phase == PHASE_QUEUED && take_slot(w, ex)) {
+                        ex->phase = PHASE_BEGIN;
+                        try_begin(w, ex);
+                }
+        }
 }
 
 /* Why a decoded decision cannot run here, or NULL. */
@@ -212,15 +268,24 @@ static void handle_message(worker_t *w, rd_kafka_message_t *m) {
                 return;
         }
         ex->d = d;
+        ex->workflow_index = (size_t)(rf_conf_workflow(w->conf, d->workflow) - w->conf->workflows);
         ex->partition = m->partition;
         ex->offset = m->offset;
-        ex->phase = PHASE_BEGIN;
         rf_uuid_new(ex->execution_id);
-        ex->next = w->head;
-        if (w->head)
-                w->head->prev = ex;
-        w->head = ex;
+        ex->prev = w->tail;
+        if (w->tail)
+                w->tail->next = ex;
+        else
+                w->head = ex;
+        w->tail = ex;
         w->in_flight++;
+        if (!take_slot(w, ex)) {
+                ex->phase = PHASE_QUEUED;
+                rf_log_info("execution.queued", ex_fields(ex), "%s: max_active_runs reached; waiting",
+                            d->workflow);
+                return;
+        }
+        ex->phase = PHASE_BEGIN;
         try_begin(w, ex);
 }
 
@@ -384,6 +449,10 @@ static int wait_ms(const worker_t *w) {
 
         if (w->next_heartbeat < next)
                 next = w->next_heartbeat;
+        if (w->next_due_try && w->next_due_try < next)
+                next = w->next_due_try;
+        if (w->completed_count > 0 || w->slot_freed)
+                next = now;
         for (const execution_t *ex = w->head; ex; ex = ex->next)
                 if (ex->retry_at && ex->retry_at < next)
                         next = ex->retry_at;
@@ -410,6 +479,10 @@ static void loop(worker_t *w) {
                 curl_multi_poll(w->multi, &wake, 1, wait_ms(w), NULL);
                 curl_multi_perform(w->multi, &running);
                 calls_collect(w);
+                calls_run_due(w);
+                finish_completed(w);
+                start_queued(w);
+                finish_completed(w);
                 poll_messages(w);
                 rd_kafka_poll(w->producer, 0);
                 run_timers(w);
@@ -454,8 +527,8 @@ static int setup(worker_t *w, const rf_program_t *prog, char *errstr, size_t err
                 }
         }
         w->multi = curl_multi_init();
-        if (!w->multi) {
-                snprintf(errstr, errstr_size, "curl_multi_init failed");
+        if (!w->multi || calls_init(w) < 0) {
+                snprintf(errstr, errstr_size, "out of memory setting up the HTTP client");
                 return -ENOMEM;
         }
         return 0;
@@ -481,6 +554,8 @@ static void teardown(worker_t *w) {
         free(w->tracks);
         if (w->multi)
                 curl_multi_cleanup(w->multi);
+        calls_cleanup(w);
+        free(w->completed);
         rf_pg_destroy(w->pg);
         if (w->wake_fds[0] > 0) {
                 close(w->wake_fds[0]);

@@ -84,16 +84,15 @@ int record_finish(worker_t *w, execution_t *ex, const char *status, const char *
                 if (!arrays[k])
                         r = -ENOMEM;
         }
-        for (size_t i = 0; r == 0 && i < ex->call_count; i++) {
-                const call_t *c = &ex->calls[i];
+        for (size_t i = 0; r == 0 && i < ex->record_count; i++) {
+                const try_record_t *c = &ex->records[i];
                 char num[4][24];
-                snprintf(num[0], sizeof(num[0]), "1");
+                snprintf(num[0], sizeof(num[0]), "%d", c->try_no);
                 snprintf(num[1], sizeof(num[1]), "%ld", c->http_status);
                 snprintf(num[2], sizeof(num[2]), "%lld", (long long)c->started_wall_ms);
                 snprintf(num[3], sizeof(num[3]), "%d", c->duration_ms);
-                const char *vals[COL_COUNT] = { c->scraper->name, num[0], c->http_status ? num[1] : NULL,
-                                                c->outcome ? c->outcome : "ABORTED", num[2], num[3],
-                                                c->error[0] ? c->error : NULL };
+                const char *vals[COL_COUNT] = { c->scraper, num[0], c->http_status ? num[1] : NULL,
+                                                c->outcome, num[2], num[3], c->error[0] ? c->error : NULL };
                 for (int k = 0; r == 0 && k < COL_COUNT; k++)
                         r = append_elem(&arrays[k], &lens[k], &caps[k], vals[k]);
         }
@@ -135,7 +134,7 @@ int record_renew(worker_t *w, char *errstr, size_t errstr_size) {
         if (!ids)
                 return -ENOMEM;
         for (execution_t *ex = w->head; ex && n < w->in_flight; ex = ex->next)
-                if (ex->phase != PHASE_BEGIN)
+                if (ex->phase == PHASE_RUNNING || ex->phase == PHASE_FINISHING)
                         ids[n++] = ex->execution_id;
         if (n == 0) {
                 free(ids);
@@ -157,7 +156,7 @@ int record_renew(worker_t *w, char *errstr, size_t errstr_size) {
         /* every id comes back renewed except those returned, which the reaper took */
         for (execution_t *ex = w->head; ex; ex = ex->next) {
                 bool lost = false;
-                if (ex->phase == PHASE_BEGIN)
+                if (ex->phase != PHASE_RUNNING && ex->phase != PHASE_FINISHING)
                         continue;
                 for (int row = 0; row < PQntuples(res) && !lost; row++)
                         lost = strcmp(PQgetvalue(res, row, 0), ex->execution_id) == 0;

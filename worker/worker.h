@@ -8,7 +8,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "breaker.h"
 #include "offsets.h"
+#include "ratelimit.h"
 #include "rf_conf.h"
 #include "rf_decision.h"
 #include "rf_pg.h"
@@ -17,19 +19,37 @@
 
 typedef struct execution execution_t;
 
-/* One HTTP call to one scraper. */
+/* One try of one call, as recorded in runfleet.scraper_calls. */
+typedef struct try_record {
+        const char *scraper;    /* owned by the configuration */
+        int try_no;
+        long http_status;       /* 0: no response */
+        const char *outcome;    /* static string */
+        int64_t started_wall_ms;
+        int duration_ms;
+        char error[WORKER_ERROR_MAX];
+} try_record_t;
+
+/* The calls to one scraper within an execution: tries until one succeeds, a
+ * non-retryable outcome, the scraper's max_tries or the deadline. */
 typedef struct call {
         execution_t *ex;
         const rf_scraper_conf_t *scraper;
-        CURL *easy;
+        size_t scraper_index;   /* into conf->scrapers, and the worker's breakers */
+        CURL *easy;             /* the try in flight, or NULL */
         struct curl_slist *headers;
         char *body;
-        int64_t started_ms;     /* monotonic */
+        int tries;              /* started (or refused by the breaker) so far */
+        int64_t started_ms;     /* monotonic, of the current try */
         int64_t started_wall_ms;
-        int duration_ms;
-        long http_status;       /* 0 when no response */
-        const char *outcome;    /* "OK", "HTTP_ERROR", "TIMEOUT", "CONNECT_ERROR", "ERROR", "ABORTED" */
+        int64_t next_try_at;    /* monotonic; non-zero while waiting for a retry or a token */
+        bool probe;             /* the current try is its breaker's half-open probe */
+        long http_status;       /* of the last try */
+        long retry_after_s;
+        const char *outcome;    /* of the last try: "OK", "HTTP_ERROR", "TIMEOUT", "CONNECT_ERROR",
+                                 * "ERROR", "CIRCUIT_OPEN", "ABORTED" */
         char error[WORKER_ERROR_MAX];
+        int duration_ms;
         size_t body_bytes;      /* response bytes seen (only counted, never kept) */
         size_t max_body;        /* stop reading past this */
         bool truncated;
@@ -37,6 +57,7 @@ typedef struct call {
 } call_t;
 
 typedef enum execution_phase {
+        PHASE_QUEUED,    /* waiting for a slot of its workflow's max_active_runs */
         PHASE_BEGIN,     /* waiting for begin_execution (database down) */
         PHASE_RUNNING,   /* calls in flight */
         PHASE_FINISHING, /* calls done, terminal record not yet written */
@@ -45,12 +66,16 @@ typedef enum execution_phase {
 struct execution {
         execution_t *prev, *next;
         rf_decision_t *d;
+        size_t workflow_index;   /* into conf->workflows */
+        bool holds_slot;         /* counted in the workflow's active runs */
         char execution_id[37];
         int32_t partition;
         int64_t offset;
         execution_phase_t phase;
         call_t *calls;
         size_t call_count, calls_done;
+        try_record_t *records;
+        size_t record_count, record_cap;
         int progress_logged;     /* quarters already logged */
         int64_t started_ms;      /* monotonic */
         int64_t deadline_ms;     /* monotonic */
@@ -70,18 +95,30 @@ typedef struct worker {
         offset_track_t **tracks; /* assigned partitions */
         size_t track_count;
 
-        execution_t *head;       /* executions not yet finished */
+        execution_t *head, *tail; /* executions not yet finished, in arrival order */
         size_t in_flight;
         bool paused;
         bool draining;
 
+        breaker_t *breakers;     /* per scraper */
+        bucket_t *buckets;       /* per rate group */
+        size_t *bucket_of;       /* scraper index → bucket index */
+        int *active_runs;        /* per workflow */
+        bool slot_freed;         /* a max_active_runs slot was released: start waiting ones */
+        int64_t next_due_try;    /* monotonic: earliest waiting try, 0 = none */
+        execution_t **completed; /* all calls done, terminal record not yet attempted */
+        size_t completed_count, completed_cap;
+
         int64_t next_heartbeat, next_commit;
-        uint64_t finished, dead_lettered;
+        uint64_t finished, dead_lettered, retries, rate_limit_waits, breaker_rejections;
 } worker_t;
 
 /* worker/calls.c */
+int calls_init(worker_t *w);
+void calls_cleanup(worker_t *w);
 int calls_start(worker_t *w, execution_t *ex, char *errstr, size_t errstr_size);
 void calls_collect(worker_t *w);
+void calls_run_due(worker_t *w);
 void calls_abort(worker_t *w, execution_t *ex, const char *why);
 
 /* worker/record.c */
@@ -100,5 +137,7 @@ void dlq_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque
 /* worker/main.c: the bookkeeping shared by the files above */
 /* Marks a message finished in its partition's tracker, if still assigned. */
 void worker_offset_done(worker_t *w, int32_t partition, int64_t offset);
+/* Queues an execution whose calls are all done; the loop records it next,
+ * so no caller ever sees its execution freed under it. */
 void worker_execution_done(worker_t *w, execution_t *ex);
 offset_track_t *worker_track(worker_t *w, int32_t partition);

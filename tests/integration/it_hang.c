@@ -13,7 +13,7 @@ int main(void) {
         itest_init(&t, "hang");
         itest_config(&t,
                      "scrapers = (\n"
-                     "  { name = \"stuck\"; url = \"@FAKE@/hang/stuck?hang=1\"; timeout_ms = 4000; },\n"
+                     "  { name = \"stuck\"; url = \"@FAKE@/hang/stuck?hang=1\"; timeout_ms = 4000; max_tries = 1; },\n"
                      "  { name = \"quick\"; url = \"@FAKE@/hang/quick?delay_ms=100\"; timeout_ms = 4000; },\n"
                      "  { name = \"other\"; url = \"@FAKE@/hang/other?delay_ms=100\"; timeout_ms = 4000; }\n"
                      ");\n"

@@ -153,11 +153,26 @@ static void test_good(void) {
                 CHECK_STR_EQ(wf->scrapers[2], "player_props");
                 CHECK(wf->deadline_ms == 900000);
                 CHECK(wf->enabled);
+                CHECK_STR_EQ(wf->window, "12:00-18:00");
+                CHECK(wf->window_start_min == 720 && wf->window_end_min == 1080);
+                CHECK(wf->max_runs_per_day == 2);
+                CHECK(wf->after_count == 1 && wf->after && strcmp(wf->after[0], "tick") == 0);
         }
         wf = rf_conf_workflow(conf, "referee_discovery");
         CHECK(wf && wf->scraper_count == 1 && !wf->enabled && wf->deadline_ms == 600000);
         wf = rf_conf_workflow(conf, "tick");
         CHECK(wf && wf->enabled && wf->cron);
+        /* defaults: no window, no limit, no dependency */
+        CHECK(wf && !wf->window && wf->window_start_min == -1 && wf->window_end_min == -1);
+        CHECK(wf && wf->max_runs_per_day == 0 && wf->after_count == 0);
+        CHECK(wf && wf->max_active_runs == 0);
+        {
+                /* worker defaults: a few retries, a breaker, no rate limit */
+                const rf_scraper_conf_t *first = &conf->scrapers[0];
+                CHECK(first->max_tries == 3 && first->retry_backoff_ms == 500);
+                CHECK(first->breaker_failures == 5 && first->breaker_cooldown_ms == 30000);
+                CHECK(first->rate_per_s == 0 && first->rate_group == NULL);
+        }
         if (wf && wf->cron) {
                 int64_t t = 0;
 
@@ -341,6 +356,31 @@ static void test_string_errors(void) {
                            "t.cfg:4: workflow 'w': schedule '* * *': expected 5 fields (minute hour day-of-month month day-of-week), found 3");
         check_string_error(BASE SC "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"b\"]; } );",
                            "t.cfg:4: workflow 'w' names unknown scraper 'b'");
+        /* windows, limits and dependencies */
+        check_string_error(BASE SC "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"a\"]; window = \"12-18\"; } );",
+                           "t.cfg:4: workflow 'w': window: '12-18' is not a window \"HH:MM-HH:MM\" (24-hour local times, start != end)");
+        check_string_error(BASE SC "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"a\"]; window = \"12:00-24:30\"; } );",
+                           "t.cfg:4: workflow 'w': window: '12:00-24:30' is not a window \"HH:MM-HH:MM\" (24-hour local times, start != end)");
+        check_string_error(BASE SC "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"a\"]; window = \"09:00-09:00\"; } );",
+                           "t.cfg:4: workflow 'w': window: '09:00-09:00' is not a window \"HH:MM-HH:MM\" (24-hour local times, start != end)");
+        check_string_error(BASE SC "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"a\"]; max_runs_per_day = -1; } );",
+                           "t.cfg:4: workflow 'w': max_runs_per_day: -1 is out of range [0, 1440]");
+        check_string_error(BASE SC "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"a\"]; after = [\"x\"]; } );",
+                           "t.cfg:4: workflow 'w': after names unknown workflow 'x'");
+        check_string_error(BASE SC "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"a\"]; after = [\"w\"]; } );",
+                           "t.cfg:4: workflow 'w': after 'w' makes a cycle (neither could ever run)");
+        check_string_error(BASE SC "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"a\"]; after = [\"v\"]; },\n"
+                           "  { name = \"v\"; schedule = \"@daily\"; scrapers = [\"a\"]; after = [\"w\"]; } );",
+                           "t.cfg:4: workflow 'w': after 'v' makes a cycle (neither could ever run)");
+        {
+                int a = 0, b = 0;
+
+                CHECK(rf_conf_window_parse("22:00-02:00", &a, &b) == 0 && a == 1320 && b == 120);
+                CHECK(rf_conf_window_parse("00:00-24:00", &a, &b) == 0 && a == 0 && b == 1440);
+                CHECK(rf_conf_window_parse("0:00-24:00", &a, &b) == -EINVAL);
+                CHECK(rf_conf_window_parse("12:00-18:00 ", &a, &b) == -EINVAL);
+                CHECK(rf_conf_window_parse(NULL, &a, &b) == -EINVAL);
+        }
         /* One line, whatever the value holds. */
         check_string_error(BASE "producer = { timezone = \"Bad\\nZone\"; };",
                            "t.cfg:3: producer.timezone: unknown time zone 'Bad?Zone'");
@@ -484,7 +524,7 @@ static void test_help_walk(void) {
                         CHECK(!"unexpected type with an environment variable");
                 unsetenv(env);
         }
-        CHECK(rows == 25 + 3 + 5);
+        CHECK(rows == 25 + 9 + 9);
         CHECK(env_rows == 24);
         free(buf);
 }
@@ -554,6 +594,12 @@ static void test_round_trip(void) {
                 CHECK(x->scraper_count == y->scraper_count);
                 for (size_t j = 0; j < x->scraper_count && j < y->scraper_count; j++)
                         CHECK_STR_EQ(x->scrapers[j], y->scrapers[j]);
+                CHECK((!x->window && !y->window) || (x->window && y->window && !strcmp(x->window, y->window)));
+                CHECK(x->window_start_min == y->window_start_min && x->window_end_min == y->window_end_min);
+                CHECK(x->max_runs_per_day == y->max_runs_per_day);
+                CHECK(x->after_count == y->after_count);
+                for (size_t j = 0; j < x->after_count && j < y->after_count; j++)
+                        CHECK_STR_EQ(x->after[j], y->after[j]);
         }
 
         /* an empty configuration prints and reloads too */

@@ -1,0 +1,14 @@
+/* retry: which outcomes of a scraper call are worth another try, and when. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Connection errors, timeouts, 5xx and 429 are retryable; other 4xx and
+ * successes are not. @p outcome is a call_t outcome string. */
+bool retry_is_retryable(const char *outcome, long http_status);
+
+/* The delay before try @p next_try (2, 3, ...): full jitter over
+ * base * 2^(next_try-2), capped at 60 s; a server's Retry-After (seconds,
+ * > 0) wins when longer. @p rnd is a uniform random number in [0, 1). */
+int64_t retry_delay_ms(int base_ms, int next_try, long retry_after_s, double rnd);
