@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "itest.h"
+#include "rf_kafka.h"
+#include "rf_store.h"
 #include "rf_util.h"
 
 #define SKIP 77
@@ -457,4 +459,52 @@ int itest_cleanup(itest_t *t, int failures) {
                         t->db_name, t->dir);
         }
         return bad;
+}
+
+int itest_decide(itest_t *t, const char *workflow, int count, char (**ret_ids)[37]) {
+        rf_conf_t *conf = NULL;
+        rf_pg_t *pg = NULL;
+        rd_kafka_t *rk = NULL;
+        rf_decision_t **ds = calloc((size_t)count, sizeof(*ds));
+        char errstr[1024];
+        size_t delivered = 0;
+        int n = 0;
+
+        if (!ds || rf_conf_load(t->config, &conf, errstr, sizeof(errstr)) < 0 ||
+            rf_pg_connect(conf->database.url, "itest", &pg, errstr, sizeof(errstr)) < 0 ||
+            rf_kafka_producer_new(conf, "itest", rf_store_dr_cb, NULL, &rk, errstr, sizeof(errstr)) < 0) {
+                fprintf(stderr, "itest_decide: %s\n", errstr);
+                goto out;
+        }
+        {
+                const rf_workflow_conf_t *w = rf_conf_workflow(conf, workflow);
+                for (n = 0; w && n < count; n++) {
+                        ds[n] = rf_decision_new();
+                        ds[n]->workflow = strdup(w->name);
+                        ds[n]->reason = strdup("integration test");
+                        ds[n]->deadline_ms = w->deadline_ms;
+                        rf_decision_set_scrapers(ds[n], w->scrapers, w->scraper_count);
+                        if (rf_store_insert_decision(pg, ds[n], "RUN", -1, errstr, sizeof(errstr)) < 0) {
+                                fprintf(stderr, "itest_decide: %s\n", errstr);
+                                rf_decision_destroy(ds[n]);
+                                break;
+                        }
+                }
+        }
+        if (rf_store_publish(rk, pg, conf->kafka.topic, ds, (size_t)n, 60000, &delivered, errstr, sizeof(errstr)) < 0)
+                fprintf(stderr, "itest_decide: %s\n", errstr);
+        if (ret_ids) {
+                *ret_ids = calloc((size_t)n + 1, 37);
+                for (int i = 0; *ret_ids && i < n; i++)
+                        snprintf((*ret_ids)[i], 37, "%s", ds[i]->decision_id);
+        }
+out:
+        for (int i = 0; ds && i < n; i++)
+                rf_decision_destroy(ds[i]);
+        free(ds);
+        if (rk)
+                rd_kafka_destroy(rk);
+        rf_pg_destroy(pg);
+        rf_conf_destroy(conf);
+        return (int)delivered;
 }

@@ -92,3 +92,9 @@ int itest_cleanup(itest_t *t, int failures);
 
 /* Sleeps @p ms milliseconds. */
 void itest_sleep_ms(int ms);
+
+/* Records and produces @p count RUN decisions of workflow @p workflow (as
+ * configured in the last itest_config), like the evaluator does. Returns
+ * how many Kafka acknowledged; their ids go to @p ret_ids (may be NULL; an
+ * array of 37-byte strings the caller frees) when given. */
+int itest_decide(itest_t *t, const char *workflow, int count, char (**ret_ids)[37]);
