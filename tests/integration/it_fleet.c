@@ -12,23 +12,6 @@
 #define DECISIONS 100
 #define WORKERS 3
 
-/* Workflow names whose keys land on three different partitions, so three
- * workers with one partition each all get work. */
-static void pick_workflows(char names[3][32]) {
-        int used[3] = { 0 }, found = 0;
-
-        for (int i = 0; found < 3 && i < 1000; i++) {
-                char name[32];
-                int32_t p;
-                snprintf(name, sizeof(name), "flow_%d", i);
-                p = rd_kafka_msg_partitioner_consistent(NULL, name, strlen(name), 3, NULL, NULL);
-                if (used[p])
-                        continue;
-                used[p] = 1;
-                snprintf(names[found++], 32, "%s", name);
-        }
-}
-
 static int last_assigned(const char *log) {
         const char *p = log, *hit = NULL;
 
@@ -52,7 +35,7 @@ int main(void) {
         int stable = 0;
 
         itest_init(&t, "fleet");
-        pick_workflows(wf);
+        itest_workflow_names(3, 3, wf);
         itest_config(&t,
                      "scrapers = (\n"
                      "  { name = \"a\"; url = \"@FAKE@/fleet/a?delay_ms=20\"; timeout_ms = 10000; },\n"

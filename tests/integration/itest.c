@@ -24,11 +24,28 @@ void itest_sleep_ms(int ms) {
         nanosleep(&ts, NULL);
 }
 
+/* The services' variables, read once: itest_init() unsets some of them so
+ * the programs it starts use the test's own configuration, and a test may
+ * call itest_init() more than once. */
 static const char *env_or_missing(const char *name) {
-        const char *v = getenv(name);
+        static struct {
+                char name[64];
+                char *value;
+        } seen[8];
+        const char *v = NULL;
+        size_t i;
 
-        if (v && *v)
+        for (i = 0; i < sizeof(seen) / sizeof(seen[0]) && seen[i].value; i++)
+                if (strcmp(seen[i].name, name) == 0)
+                        return seen[i].value;
+        v = getenv(name);
+        if (v && *v) {
+                if (i < sizeof(seen) / sizeof(seen[0])) {
+                        snprintf(seen[i].name, sizeof(seen[i].name), "%s", name);
+                        seen[i].value = strdup(v);
+                }
                 return v;
+        }
         if (getenv("RUNFLEET_REQUIRE_SERVICES") && strcmp(getenv("RUNFLEET_REQUIRE_SERVICES"), "1") == 0) {
                 fprintf(stderr, "FAIL: %s is not set and services are required (start them with scripts/services)\n",
                         name);
@@ -144,14 +161,29 @@ const char *itest_config(itest_t *t, const char *fmt, ...) {
         }
         fprintf(f,
                 "kafka = {\n  brokers = \"%s\";\n  topic = \"%s\";\n  dlq_topic = \"%s\";\n"
-                "  group = \"%s\";\n  partitions = 3;\n  delivery_timeout_ms = 5000;\n"
+                "  group = \"%s\";\n  partitions = %d;\n  delivery_timeout_ms = 5000;\n"
                 "  session_timeout_ms = 6000;\n};\n"
                 "database = {\n  url = \"%s\";\n};\n%s\n",
-                t->brokers, t->topic, t->dlq_topic, t->group, t->db_url, text);
+                t->brokers, t->topic, t->dlq_topic, t->group, t->partitions > 0 ? t->partitions : 3, t->db_url, text);
         fclose(f);
         free(body);
         free(text);
         return t->config;
+}
+
+void itest_workflow_names(int partitions, int count, char names[][32]) {
+        int used[64] = { 0 }, found = 0;
+
+        for (int i = 0; found < count && i < 10000; i++) {
+                char name[32];
+                int32_t p;
+                snprintf(name, sizeof(name), "flow_%d", i);
+                p = rd_kafka_msg_partitioner_consistent(NULL, name, strlen(name), partitions, NULL, NULL);
+                if (p < 0 || p >= 64 || used[p])
+                        continue;
+                used[p] = 1;
+                snprintf(names[found++], 32, "%s", name);
+        }
 }
 
 static pid_t spawn_v(itest_t *t, const char *log, char *const *env, int out_fd, const char *program, va_list ap) {

@@ -25,6 +25,7 @@ typedef struct itest {
         char bin_dir[256];
         char topic[128], dlq_topic[128], group[128];
         char config[600];     /* path of the config written last */
+        int partitions;       /* of the test's topic, 3 unless the test sets it before itest_config */
         rf_pg_t *pg;
         pid_t procs[ITEST_MAX_PROCS];
         char proc_logs[ITEST_MAX_PROCS][600];
@@ -39,6 +40,10 @@ void itest_init(itest_t *t, const char *name);
  * worker and reaper groups). "@FAKE@" in the text is replaced by the fake
  * scraper's base URL. Returns the path. */
 const char *itest_config(itest_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Fills @p names with @p count workflow names whose Kafka keys land on
+ * different partitions of a @p partitions-partition topic (count <= partitions). */
+void itest_workflow_names(int partitions, int count, char names[][32]);
 
 /* Runs `runfleet-producer migrate` and fails the test if it does not succeed. */
 void itest_migrate(itest_t *t);
