@@ -102,6 +102,14 @@ int rf_kafka_producer_new(const rf_conf_t *conf, const char *client_id, rf_kafka
         return new_handle(RD_KAFKA_PRODUCER, kc, ret_rk, errstr, errstr_size);
 }
 
+static rf_kafka_stats_cb_t *consumer_stats_cb;
+static int consumer_stats_interval_ms;
+
+void rf_kafka_consumer_stats(rf_kafka_stats_cb_t *cb, int interval_ms) {
+        consumer_stats_cb = cb;
+        consumer_stats_interval_ms = interval_ms;
+}
+
 int rf_kafka_consumer_new(const rf_conf_t *conf, const char *client_id,
                           void (*rebalance_cb)(rd_kafka_t *, rd_kafka_resp_err_t,
                                                rd_kafka_topic_partition_list_t *, void *),
@@ -128,6 +136,10 @@ int rf_kafka_consumer_new(const rf_conf_t *conf, const char *client_id,
         if (r == 0)
                 r = set_int(kc, "max.poll.interval.ms", conf->kafka.max_poll_interval_ms, errstr,
                             errstr_size);
+        if (r == 0 && consumer_stats_cb) {
+                r = set_int(kc, "statistics.interval.ms", consumer_stats_interval_ms, errstr, errstr_size);
+                rd_kafka_conf_set_stats_cb(kc, consumer_stats_cb);
+        }
         if (r < 0) {
                 rd_kafka_conf_destroy(kc);
                 return r;
@@ -242,4 +254,28 @@ int rf_kafka_produce_decision(rd_kafka_t *rk, const char *topic, const rf_decisi
                 return -EIO;
         }
         return 0;
+}
+
+int rf_kafka_reader_new(const rf_conf_t *conf, const char *client_id, rd_kafka_t **ret_rk, char *errstr,
+                        size_t errstr_size) {
+        rd_kafka_conf_t *kc;
+        int r;
+
+        r = base_conf(conf, client_id, &kc, errstr, errstr_size);
+        if (r < 0)
+                return r;
+        /* a group id is required by the consumer API, but a reader only
+         * assigns partitions: it never joins the group nor commits */
+        r = set(kc, "group.id", client_id, errstr, errstr_size);
+        if (r == 0)
+                r = set(kc, "enable.auto.commit", "false", errstr, errstr_size);
+        if (r == 0)
+                r = set(kc, "enable.auto.offset.store", "false", errstr, errstr_size);
+        if (r == 0)
+                r = set(kc, "enable.partition.eof", "true", errstr, errstr_size);
+        if (r < 0) {
+                rd_kafka_conf_destroy(kc);
+                return r;
+        }
+        return new_handle(RD_KAFKA_CONSUMER, kc, ret_rk, errstr, errstr_size);
 }

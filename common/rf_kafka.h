@@ -25,6 +25,21 @@ int rf_kafka_consumer_new(const rf_conf_t *conf, const char *client_id,
                                                rd_kafka_topic_partition_list_t *, void *),
                           void *opaque, rd_kafka_t **ret_rk, char *errstr, size_t errstr_size);
 
+/* A consumer for reading a topic by explicit partition assignment (tools
+ * such as replay and the DLQ commands): no group membership, no commits,
+ * partition EOF reported. The caller owns *ret_rk (rd_kafka_destroy()). */
+int rf_kafka_reader_new(const rf_conf_t *conf, const char *client_id, rd_kafka_t **ret_rk, char *errstr,
+                        size_t errstr_size);
+
+/* librdkafka's statistics callback: @p json (a JSON document, see
+ * librdkafka's STATISTICS.md) is valid during the call; return 0. */
+typedef int (rf_kafka_stats_cb_t)(rd_kafka_t *rk, char *json, size_t json_len, void *opaque);
+
+/* Makes consumers created after this call emit statistics every
+ * @p interval_ms to @p cb (NULL: none, the default). The callback runs from
+ * rd_kafka_consumer_poll() on the polling thread, with the consumer's opaque. */
+void rf_kafka_consumer_stats(rf_kafka_stats_cb_t *cb, int interval_ms);
+
 /* Fails with a clear message when no broker answers a metadata request
  * within @p timeout_ms. */
 int rf_kafka_check_reachable(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t errstr_size);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "rf_log.h"
+#include "rf_metrics.h"
 #include "rf_program.h"
 
 volatile sig_atomic_t rf_stop_requested;
@@ -96,4 +97,26 @@ int rf_program_fail(const rf_program_t *prog, int code, const char *fmt, ...) {
         va_end(ap);
         fputc('\n', stderr);
         return code;
+}
+
+int rf_program_http_start(const rf_program_t *prog, const rf_conf_t *conf, int64_t stale_ms,
+                          rf_http_ready_cb_t *ready, void *opaque, rf_http_t **ret_http) {
+        char errstr[512];
+        int r;
+
+        *ret_http = NULL;
+        rf_metrics_set(rf_metrics_gauge("runfleet_build_info", "The program and version, always 1.", "program,version"),
+                       1, prog->name, RF_VERSION);
+        if (conf->http.port == 0)
+                return 0;
+        r = rf_http_start(conf->http.listen, conf->http.port, stale_ms, ready, opaque, ret_http, errstr,
+                          sizeof(errstr));
+        if (r < 0) {
+                rf_log_error("http.failed", json_pack("{s:s, s:i}", "listen", conf->http.listen, "port", conf->http.port),
+                             "%s", errstr);
+                return r;
+        }
+        rf_log_info("http.listening", json_pack("{s:s}", "address", rf_http_address(*ret_http)),
+                    "serving /metrics, /healthz and /readyz on http://%s", rf_http_address(*ret_http));
+        return 0;
 }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "rf_conf.h"
+#include "rf_http.h"
 
 /* Exit codes shared by the programs. */
 #define RF_EXIT_OK 0
@@ -40,3 +41,12 @@ rf_conf_t *rf_program_load(rf_program_t *prog);
  * failures before logging matters or in interactive commands. */
 int rf_program_fail(const rf_program_t *prog, int code, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+
+/* Starts the metrics/health/readiness listener on conf->http.listen and
+ * conf->http.port and logs http.listening; when the port is 0 it stays off
+ * and *ret_http is NULL. /healthz fails after @p stale_ms without
+ * rf_http_heartbeat(); @p ready and @p opaque as for rf_http_start(). Also
+ * publishes runfleet_build_info. The caller owns *ret_http (rf_http_stop()).
+ * Returns 0, or a negative errno after logging http.failed. */
+int rf_program_http_start(const rf_program_t *prog, const rf_conf_t *conf, int64_t stale_ms,
+                          rf_http_ready_cb_t *ready, void *opaque, rf_http_t **ret_http);

@@ -1,5 +1,6 @@
 /* runfleet-reaper: sweeps on an interval (or once with --once). Any number
  * of replicas may run; one sweeps at a time. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "reaper.h"
 #include "rf_kafka.h"
 #include "rf_log.h"
+#include "rf_metrics.h"
 #include "rf_program.h"
 #include "rf_store.h"
 #include "rf_util.h"
@@ -18,17 +20,78 @@ static void sleep_ms(int64_t ms) {
         while (!rf_stop_requested && rf_mono_ms() < until) {
                 struct timespec ts = { .tv_sec = 0, .tv_nsec = 100 * 1000000L };
                 nanosleep(&ts, NULL);
+                rf_http_heartbeat();
         }
+}
+
+/* --- metrics and readiness (served by rf_http on its own thread) ------ */
+
+static struct {
+        rf_metric_t *sweeps, *sweep_duration, *orphans, *abandoned, *reproduced, *dead;
+} metrics;
+
+/* The loop records the last sweep and broker check; /readyz only reads. */
+static rf_http_condition_t ready_sweep = RF_HTTP_CONDITION_INIT("sweep");
+static rf_http_condition_t ready_kafka = RF_HTTP_CONDITION_INIT("kafka");
+static int64_t ready_max_age_ms;
+
+static void metrics_init(void) {
+        metrics.sweeps = rf_metrics_counter("runfleet_reaper_sweeps_total",
+                                            "Sweeps by result (done; standby: another reaper held the lock; failed).",
+                                            "result");
+        metrics.sweep_duration = rf_metrics_histogram("runfleet_reaper_sweep_duration_seconds",
+                                                      "Durations of sweeps this reaper performed.", NULL);
+        metrics.orphans = rf_metrics_counter("runfleet_reaper_orphans_found_total",
+                                             "RUN decisions found never executed after the grace period.", NULL);
+        metrics.abandoned = rf_metrics_counter("runfleet_reaper_executions_abandoned_total",
+                                               "RUNNING executions marked ABANDONED after their lease expired.", NULL);
+        metrics.reproduced = rf_metrics_counter("runfleet_reaper_decisions_reproduced_total",
+                                                "Decisions produced again (cause: unexecuted or retry).", "cause");
+        metrics.dead = rf_metrics_counter("runfleet_reaper_decisions_dead_total",
+                                          "Decisions marked DEAD after their last attempt.", NULL);
+        rf_metrics_inc(metrics.sweeps, 0, "done");
+        rf_metrics_inc(metrics.sweeps, 0, "standby");
+        rf_metrics_inc(metrics.sweeps, 0, "failed");
+        rf_metrics_inc(metrics.reproduced, 0, "unexecuted");
+        rf_metrics_inc(metrics.reproduced, 0, "retry");
+}
+
+/* /readyz: the last sweep (or standby check) reached the database and a
+ * broker answered the last metadata request, both recently. */
+static int reaper_ready(void *opaque, char *reason, size_t size) {
+        (void)opaque;
+        if (!rf_http_condition_ok(&ready_sweep, ready_max_age_ms, reason, size) ||
+            !rf_http_condition_ok(&ready_kafka, ready_max_age_ms, reason, size))
+                return -ENOTCONN;
+        return 0;
+}
+
+static void check_kafka(rd_kafka_t *rk) {
+        char errstr[512];
+
+        rf_http_condition_set(&ready_kafka, rf_kafka_check_reachable(rk, 2000, errstr, sizeof(errstr)) == 0, errstr);
 }
 
 static int sweep_and_log(const rf_conf_t *conf, rf_pg_t *pg, rd_kafka_t *rk) {
         sweep_stats_t st;
         char errstr[1024];
+        int64_t started = rf_mono_ms();
         int r = reaper_sweep(conf, pg, rk, &st, errstr, sizeof(errstr));
 
+        rf_http_heartbeat();
+        rf_http_condition_set(&ready_sweep, r == 0, errstr);
+        rf_metrics_inc(metrics.sweeps, 1, r < 0 ? "failed" : st.skipped ? "standby" : "done");
         if (r < 0) {
                 rf_log_error("reaper.sweep_failed", NULL, "%s", errstr);
                 return r;
+        }
+        if (!st.skipped) {
+                rf_metrics_observe(metrics.sweep_duration, (double)(rf_mono_ms() - started) / 1000.0);
+                rf_metrics_inc(metrics.orphans, st.unexecuted);
+                rf_metrics_inc(metrics.abandoned, st.abandoned);
+                rf_metrics_inc(metrics.reproduced, st.unexecuted, "unexecuted");
+                rf_metrics_inc(metrics.reproduced, st.retried, "retry");
+                rf_metrics_inc(metrics.dead, st.dead);
         }
         if (st.skipped) {
                 rf_log_debug("reaper.standby", NULL, "another reaper is sweeping");
@@ -49,6 +112,7 @@ int main(int argc, char **argv) {
         rf_conf_t *conf;
         rf_pg_t *pg = NULL;
         rd_kafka_t *rk = NULL;
+        rf_http_t *http = NULL;
         char errstr[1024];
         int first, c, once = 0, code = RF_EXIT_OK;
 
@@ -74,15 +138,25 @@ int main(int argc, char **argv) {
                 code = sweep_and_log(conf, pg, rk) < 0 ? RF_EXIT_FAILURE : RF_EXIT_OK;
                 goto out;
         }
+        metrics_init();
+        /* a sweep may wait for Kafka's acknowledgements: delivery timeout + 5 s */
+        ready_max_age_ms = 3 * (int64_t)conf->reaper.interval_ms + conf->kafka.delivery_timeout_ms + 10000;
+        if (rf_program_http_start(&prog, conf, 2 * ready_max_age_ms, reaper_ready, NULL, &http) < 0) {
+                code = RF_EXIT_FAILURE;
+                goto out;
+        }
         rf_log_info("reaper.started", json_pack("{s:i, s:i, s:i}", "interval_ms", conf->reaper.interval_ms,
                                                 "grace_ms", conf->reaper.grace_ms, "max_attempts",
                                                 conf->reaper.max_attempts),
                     "sweeping every %d ms", conf->reaper.interval_ms);
         while (!rf_stop_requested) {
                 sweep_and_log(conf, pg, rk);
+                if (http)
+                        check_kafka(rk);
                 sleep_ms(conf->reaper.interval_ms);
         }
 out:
+        rf_http_stop(http);
         if (rk) {
                 rd_kafka_flush(rk, 5000);
                 rd_kafka_destroy(rk);
