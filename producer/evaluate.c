@@ -6,9 +6,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "policy.h"
 #include "producer.h"
 #include "rf_kafka.h"
 #include "rf_log.h"
+#include "rf_metrics.h"
 #include "rf_store.h"
 #include "rf_util.h"
 
@@ -57,6 +59,50 @@ static json_t *decision_fields(const rf_decision_t *d) {
                          "trace_id", d->trace_id, "attempt", (int)d->attempt);
 }
 
+/* --- metrics and readiness of `evaluate --every` (rf_http's thread reads) */
+
+static struct {
+        rf_metric_t *evaluated, *produced, *produce_failed;
+} metrics; /* NULL (no-ops) in one-shot commands */
+
+static rf_http_condition_t ready_eval = RF_HTTP_CONDITION_INIT("evaluation");
+static rf_http_condition_t ready_kafka = RF_HTTP_CONDITION_INIT("kafka");
+static int64_t ready_max_age_ms;
+
+static void metrics_init(const rf_conf_t *conf) {
+        metrics.evaluated = rf_metrics_counter("runfleet_decisions_evaluated_total",
+                                               "Decisions recorded by the evaluator, by workflow and action.",
+                                               "workflow,action");
+        metrics.produced = rf_metrics_counter("runfleet_decisions_produced_total",
+                                              "RUN decisions Kafka acknowledged.", NULL);
+        metrics.produce_failed = rf_metrics_counter("runfleet_decision_produce_failures_total",
+                                                    "RUN decisions Kafka did not acknowledge (left to the reaper).",
+                                                    NULL);
+        for (size_t i = 0; i < conf->workflow_count; i++) {
+                rf_metrics_inc(metrics.evaluated, 0, conf->workflows[i].name, "RUN");
+                rf_metrics_inc(metrics.evaluated, 0, conf->workflows[i].name, "SKIP");
+        }
+}
+
+/* /readyz: the last evaluation (or standby lock check) worked and a broker
+ * answered a metadata request after it, both within two periods. */
+static int evaluator_ready(void *opaque, char *reason, size_t size) {
+        (void)opaque;
+        if (!rf_http_condition_ok(&ready_eval, ready_max_age_ms, reason, size) ||
+            !rf_http_condition_ok(&ready_kafka, ready_max_age_ms, reason, size))
+                return -ENOTCONN;
+        return 0;
+}
+
+static void readiness_update(session_t *s, int evaluate_result) {
+        char errstr[512];
+
+        rf_http_condition_set(&ready_eval, evaluate_result == 0,
+                              "evaluation: the last one failed (database or broker; see the log)");
+        rf_http_condition_set(&ready_kafka, rf_kafka_check_reachable(s->rk, 2000, errstr, sizeof(errstr)) == 0,
+                              errstr);
+}
+
 /* Publishes the inserted RUN decisions and logs the outcome of each; those
  * Kafka did not acknowledge stay in PostgreSQL for the reaper. */
 static int publish(session_t *s, rf_decision_t **ds, size_t n) {
@@ -68,6 +114,8 @@ static int publish(session_t *s, rf_decision_t **ds, size_t n) {
                 return 0;
         r = rf_store_publish(s->rk, s->pg, s->conf->kafka.topic, ds, n, s->conf->kafka.delivery_timeout_ms + 5000,
                              &delivered, errstr, sizeof(errstr));
+        rf_metrics_inc(metrics.produced, (double)delivered);
+        rf_metrics_inc(metrics.produce_failed, (double)(n - delivered));
         for (size_t i = 0; i < n; i++)
                 rf_log_info("decision.produced", decision_fields(ds[i]), "RUN decision for %s: %s",
                             ds[i]->workflow, ds[i]->reason);
@@ -78,54 +126,218 @@ static int publish(session_t *s, rf_decision_t **ds, size_t n) {
         return r;
 }
 
-/* One evaluation at @p now_ms: each workflow's latest schedule tick, if it
- * is recent and not yet decided, becomes a decision. */
-static int evaluate_once(session_t *s, int64_t now_ms, int64_t lookback_ms) {
-        const rf_conf_t *conf = s->conf;
-        rf_decision_t **run = calloc(conf->workflow_count + 1, sizeof(*run));
-        size_t nrun = 0;
-        int r = 0;
+/* The RUN decisions of @p w and of the workflows it runs after, within a
+ * day and a bit either side of @p tick_ms (policy.c picks the local day).
+ * On success the caller owns *ret_res, whose rows back *ret_runs (free()). */
+static int load_history(session_t *s, const rf_workflow_conf_t *w, int64_t tick_ms, PGresult **ret_res,
+                        policy_run_t **ret_runs, size_t *ret_count, char *errstr, size_t errstr_size) {
+        char **names = calloc(w->after_count + 1, sizeof(*names));
+        char *list = NULL, tick[32];
+        PGresult *res = NULL;
+        policy_run_t *runs = NULL;
+        int r = -ENOMEM, n;
 
-        if (!run)
+        if (!names)
                 return -ENOMEM;
+        names[0] = w->name;
+        for (size_t i = 0; i < w->after_count; i++)
+                names[i + 1] = w->after[i];
+        list = rf_pg_array_literal(names, w->after_count + 1);
+        if (!list)
+                goto out;
+        snprintf(tick, sizeof(tick), "%lld", (long long)tick_ms);
+        {
+                const char *params[] = { list, tick };
+                /* 26 h covers the longest local day (25 h) whatever the zone's
+                 * offset; decided_at >= tick, so its bound lets the index help */
+                r = rf_pg_exec(s->pg,
+                               "SELECT workflow, decision_id::text,"
+                               " (extract(epoch FROM coalesce(tick, decided_at)) * 1000)::bigint,"
+                               " (extract(epoch FROM state_at) * 1000)::bigint, state, replay_of IS NOT NULL"
+                               "  FROM runfleet.decisions"
+                               " WHERE action = 'RUN' AND workflow = ANY ($1::text[])"
+                               "   AND decided_at >= to_timestamp($2::bigint / 1000.0) - interval '27 hours'"
+                               "   AND coalesce(tick, decided_at) BETWEEN"
+                               "       to_timestamp($2::bigint / 1000.0) - interval '26 hours' AND"
+                               "       to_timestamp($2::bigint / 1000.0) + interval '26 hours'",
+                               2, params, &res, errstr, errstr_size);
+        }
+        if (r < 0)
+                goto out;
+        n = PQntuples(res);
+        runs = calloc((size_t)n + 1, sizeof(*runs));
+        if (!runs) {
+                r = -ENOMEM;
+                goto out;
+        }
+        for (int i = 0; i < n; i++)
+                runs[i] = (policy_run_t){ .workflow = PQgetvalue(res, i, 0),
+                                          .decision_id = PQgetvalue(res, i, 1),
+                                          .at_ms = strtoll(PQgetvalue(res, i, 2), NULL, 10),
+                                          .state_at_ms = strtoll(PQgetvalue(res, i, 3), NULL, 10),
+                                          .state = PQgetvalue(res, i, 4),
+                                          .replay = strcmp(PQgetvalue(res, i, 5), "t") == 0 };
+        *ret_res = res;
+        *ret_runs = runs;
+        *ret_count = (size_t)n;
+        res = NULL;
+        runs = NULL;
+        r = 0;
+out:
+        PQclear(res);
+        free(runs);
+        free(list);
+        free(names);
+        return r;
+}
+
+/* 1 when @p w already has a decision for @p tick_ms, 0 when not. */
+static int tick_decided(session_t *s, const rf_workflow_conf_t *w, int64_t tick_ms, char *errstr,
+                        size_t errstr_size) {
+        char tick[32];
+        const char *params[] = { w->name, tick };
+        PGresult *res;
+        int r;
+
+        snprintf(tick, sizeof(tick), "%lld", (long long)tick_ms);
+        r = rf_pg_exec(s->pg,
+                       "SELECT 1 FROM runfleet.decisions WHERE workflow = $1"
+                       " AND tick = to_timestamp($2::bigint / 1000.0)",
+                       2, params, &res, errstr, errstr_size);
+        if (r < 0)
+                return r;
+        r = PQntuples(res) > 0;
+        PQclear(res);
+        return r;
+}
+
+/* Decides workflow @p w at its schedule tick @p tick_ms and records the
+ * decision. *ret_run gets the decision when it is a RUN to publish (the
+ * caller owns it), NULL otherwise. Returns 0, or a negative errno. */
+static int decide_tick(session_t *s, const rf_workflow_conf_t *w, int64_t tick_ms, rf_decision_t **ret_run) {
+        PGresult *hist = NULL;
+        policy_run_t *runs = NULL;
+        size_t nruns = 0;
+        policy_verdict_t v;
+        rf_decision_t *d = NULL;
+        char errstr[1024];
+        int r;
+
+        *ret_run = NULL;
+        r = tick_decided(s, w, tick_ms, errstr, sizeof(errstr));
+        if (r != 0)
+                goto out; /* decided already (1), or an error */
+        r = load_history(s, w, tick_ms, &hist, &runs, &nruns, errstr, sizeof(errstr));
+        if (r < 0)
+                goto out;
+        r = policy_decide(w, s->conf->producer.timezone, tick_ms, runs, nruns, &v);
+        if (r < 0) {
+                snprintf(errstr, sizeof(errstr), "time zone '%s' is unusable", s->conf->producer.timezone);
+                goto out;
+        }
+        d = decision_for(w, v.reason);
+        if (!d) {
+                r = -ENOMEM;
+                snprintf(errstr, sizeof(errstr), "out of memory");
+                goto out;
+        }
+        r = rf_store_insert_decision(s->pg, d, v.run ? "RUN" : "SKIP", tick_ms, errstr, sizeof(errstr));
+        if (r == -EEXIST) {
+                /* another evaluator got there between our check and insert */
+                r = 0;
+                goto out;
+        }
+        if (r < 0)
+                goto out;
+        rf_metrics_inc(metrics.evaluated, 1, w->name, v.run ? "RUN" : "SKIP");
+        if (!v.run) {
+                rf_log_info("decision.skipped", decision_fields(d), "SKIP %s: %s", w->name, v.reason);
+                goto out;
+        }
+        rf_fault_point("after-insert");
+        *ret_run = d;
+        d = NULL;
+out:
+        if (r < 0)
+                rf_log_error("decision.insert_failed", json_pack("{s:s}", "workflow", w->name), "%s: %s", w->name,
+                             errstr);
+        rf_decision_destroy(d);
+        free(runs);
+        PQclear(hist);
+        return r < 0 ? r : 0;
+}
+
+/* Takes RF_LOCK_EVALUATOR for this session, or confirms it still holds it.
+ * The lock is kept, not released after each evaluation: the replica that
+ * has it stays the one evaluator until its connection ends, and standbys
+ * never race it for a tick. Asking pg_locks first keeps the session-level
+ * lock from stacking, and notices a lock lost with a reset connection.
+ * Returns 1 when held, 0 when another session has it, or a negative errno. */
+static int hold_evaluator_lock(session_t *s, char *errstr, size_t errstr_size) {
+        char key[32];
+        const char *params[] = { key };
+        PGresult *res;
+        int r;
+
+        snprintf(key, sizeof(key), "%lld", RF_LOCK_EVALUATOR);
+        r = rf_pg_exec(s->pg,
+                       "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"
+                       "   AND pid = pg_backend_pid() AND granted AND objsubid = 1"
+                       "   AND classid = ($1::bigint >> 32)::oid AND objid = ($1::bigint & 4294967295)::oid)"
+                       " THEN true ELSE pg_try_advisory_lock($1::bigint) END",
+                       1, params, &res, errstr, errstr_size);
+        if (r < 0)
+                return r;
+        r = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+        PQclear(res);
+        return r;
+}
+
+/* One evaluation at @p now_ms: each workflow's latest schedule tick, if it
+ * is recent and not yet decided, becomes a RUN or SKIP decision. Only the
+ * evaluator holding RF_LOCK_EVALUATOR evaluates; the unique (workflow, tick)
+ * index backs that up should two ever overlap (a lock lost with its
+ * connection). *ret_evaluated says whether this one did. */
+static int evaluate_once(session_t *s, int64_t now_ms, int64_t lookback_ms, bool *ret_evaluated) {
+        const rf_conf_t *conf = s->conf;
+        rf_decision_t **run = NULL;
+        char errstr[1024];
+        size_t nrun = 0;
+        int r = 0, locked;
+
+        *ret_evaluated = false;
+        locked = hold_evaluator_lock(s, errstr, sizeof(errstr));
+        if (locked < 0) {
+                rf_log_error("evaluate.lock_failed", NULL, "%s", errstr);
+                return locked;
+        }
+        if (locked == 0) {
+                rf_log_debug("evaluate.standby", NULL, "another evaluator holds the lock; not evaluating");
+                return 0;
+        }
+        *ret_evaluated = true;
+        run = calloc(conf->workflow_count + 1, sizeof(*run));
+        if (!run) {
+                r = -ENOMEM;
+                goto out;
+        }
         for (size_t i = 0; i < conf->workflow_count; i++) {
                 const rf_workflow_conf_t *w = &conf->workflows[i];
-                char reason[256], when[40], errstr[1024];
                 int64_t fire_s;
-                rf_decision_t *d;
-                int ir;
+                int dr;
 
                 if (rf_cron_prev(w->cron, conf->producer.timezone, now_ms / 1000, &fire_s) < 0 ||
                     fire_s * 1000 < now_ms - lookback_ms)
                         continue;
-                rf_time_format(fire_s * 1000, when, sizeof(when));
-                snprintf(reason, sizeof(reason), "%s: schedule '%s' fired at %s",
-                         w->enabled ? "scheduled" : "workflow disabled", w->schedule, when);
-                d = decision_for(w, reason);
-                if (!d) {
-                        r = -ENOMEM;
-                        break;
-                }
-                ir = rf_store_insert_decision(s->pg, d, w->enabled ? "RUN" : "SKIP", fire_s * 1000, errstr,
-                                              sizeof(errstr));
-                if (ir == -EEXIST || (ir == 0 && !w->enabled)) {
-                        if (ir == 0)
-                                rf_log_info("decision.skipped", decision_fields(d), "SKIP %s: %s", w->name, reason);
-                        rf_decision_destroy(d);
-                        continue;
-                }
-                if (ir < 0) {
-                        rf_log_error("decision.insert_failed", json_pack("{s:s}", "workflow", w->name), "%s",
-                                     errstr);
-                        rf_decision_destroy(d);
-                        r = ir;
-                        continue;
-                }
-                rf_fault_point("after-insert");
-                run[nrun++] = d;
+                dr = decide_tick(s, w, fire_s * 1000, &run[nrun]);
+                if (dr < 0 && r == 0)
+                        r = dr;
+                if (run[nrun])
+                        nrun++;
         }
         if (publish(s, run, nrun) < 0 && r == 0)
                 r = -EIO;
+out:
         for (size_t i = 0; i < nrun; i++)
                 rf_decision_destroy(run[i]);
         free(run);
@@ -142,6 +354,7 @@ static void sleep_until_boundary(int64_t every_ms) {
                 struct timespec ts = { .tv_sec = 0, .tv_nsec = (left > 200 ? 200 : left) * 1000000L };
                 nanosleep(&ts, NULL);
                 now = rf_now_ms();
+                rf_http_heartbeat();
         }
 }
 
@@ -165,17 +378,44 @@ int producer_evaluate(const rf_program_t *prog, const rf_conf_t *conf, int argc,
                 return RF_EXIT_FAILURE;
         }
         if (every_ms == 0) {
+                bool evaluated;
+
                 /* a one-shot run (a CronJob) looks back over one default period */
-                r = evaluate_once(&s, rf_now_ms(), conf->producer.every_ms);
+                r = evaluate_once(&s, rf_now_ms(), conf->producer.every_ms, &evaluated);
+                if (r == 0 && !evaluated)
+                        rf_log_info("evaluate.standby", NULL, "another evaluator is evaluating now; nothing to do");
                 code = r < 0 ? RF_EXIT_FAILURE : RF_EXIT_OK;
         } else {
+                rf_http_t *http = NULL;
+
+                metrics_init(conf);
+                ready_max_age_ms = 2 * every_ms + conf->kafka.delivery_timeout_ms + 15000;
+                /* the loop beats while it sleeps; one evaluation may wait for Kafka's acknowledgements */
+                if (rf_program_http_start(prog, conf, 2 * (conf->kafka.delivery_timeout_ms + 5000) + 30000,
+                                          evaluator_ready, NULL, &http) < 0) {
+                        session_close(&s);
+                        return RF_EXIT_FAILURE;
+                }
                 rf_log_info("evaluate.loop", json_pack("{s:I}", "every_ms", (json_int_t)every_ms),
                             "evaluating every %lld ms", (long long)every_ms);
+                int role = -1; /* unknown, then 1 active / 0 standby */
+
                 while (!rf_stop_requested) {
+                        bool evaluated;
+
                         /* twice the period: a tick is not lost to one late wake-up */
-                        evaluate_once(&s, rf_now_ms(), 2 * every_ms);
+                        r = evaluate_once(&s, rf_now_ms(), 2 * every_ms, &evaluated);
+                        if (http)
+                                readiness_update(&s, r);
+                        if (r == 0 && role != evaluated) {
+                                role = evaluated;
+                                rf_log_info("evaluate.role", json_pack("{s:b}", "active", evaluated),
+                                            evaluated ? "this evaluator is evaluating ticks"
+                                                      : "standing by: another evaluator holds the lock");
+                        }
                         sleep_until_boundary(every_ms);
                 }
+                rf_http_stop(http);
                 code = RF_EXIT_OK;
         }
         session_close(&s);

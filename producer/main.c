@@ -14,6 +14,9 @@ static const struct {
         { "migrate", producer_migrate },
         { "evaluate", producer_evaluate },
         { "trigger", producer_trigger },
+        { "status", producer_status },
+        { "replay", producer_replay },
+        { "dlq", producer_dlq },
 };
 
 int main(int argc, char **argv) {
@@ -23,7 +26,13 @@ int main(int argc, char **argv) {
                          "  migrate                        apply SQL migrations and create the Kafka topics\n"
                          "  evaluate [--every DURATION]    decide RUN/SKIP for every workflow (once, or in a\n"
                          "                                 loop aligned to the clock, e.g. --every 60s)\n"
-                         "  trigger WORKFLOW [--reason T]  decide RUN for one workflow now",
+                         "  trigger WORKFLOW [--reason T]  decide RUN for one workflow now\n"
+                         "  status [--day YYYY-MM-DD]      the day's decisions per workflow (state, attempts,\n"
+                         "                                 durations), orphans and DEAD decisions\n"
+                         "  replay --from T1 --to T2 [--workflow W]... [--dry-run] [--again]\n"
+                         "                                 run the RUN decisions produced in [T1, T2) again,\n"
+                         "                                 as new decisions linked to the originals\n"
+                         "  dlq list [--since T]           the dead-letter topic: reason, origin, time",
         };
         rf_conf_t *conf;
         int first, code = RF_EXIT_USAGE;

@@ -1,0 +1,41 @@
+/* policy: what the evaluator decides for one workflow at one schedule tick,
+ * from the workflow's configuration and the RUN decisions of the days
+ * around the tick. No I/O: evaluate.c reads the history, this decides. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rf_conf.h"
+
+/* One RUN decision from the history; the strings are the caller's. */
+typedef struct policy_run {
+        const char *workflow;
+        const char *decision_id;
+        int64_t at_ms;       /* the tick it answered, or when it was decided (manual triggers) */
+        int64_t state_at_ms; /* when it reached its current state */
+        const char *state;   /* PENDING, RUNNING, SUCCEEDED, FAILED or DEAD */
+        bool replay;         /* a replay re-runs the past: it does not count for today */
+} policy_run_t;
+
+typedef struct policy_verdict {
+        bool run;
+        char reason[512];
+} policy_verdict_t;
+
+/* Decides RUN or SKIP for workflow @p w at schedule tick @p tick_ms, days
+ * being local days in zone @p tz. @p runs holds the RUN decisions of @p w
+ * and of the workflows it runs after, at least those of the tick's local day
+ * (others are ignored). The rules, in order:
+ *  - a disabled workflow SKIPs;
+ *  - a tick outside the window SKIPs;
+ *  - when max_runs_per_day is set and today's SUCCEEDED plus in-progress
+ *    (PENDING, RUNNING) runs reach it, SKIP: FAILED and DEAD runs do not
+ *    count, so a failed morning run is run again at the next tick;
+ *  - each "after" workflow must have a SUCCEEDED run today, else SKIP;
+ *  - otherwise RUN.
+ * Every verdict carries a reason a person can read. Returns 0, or -EINVAL
+ * for an unknown zone. */
+int policy_decide(const rf_workflow_conf_t *w, const char *tz, int64_t tick_ms, const policy_run_t *runs,
+                  size_t count, policy_verdict_t *ret_verdict);

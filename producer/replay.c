@@ -1,0 +1,404 @@
+/* `replay --from T1 --to T2 [--workflow W]... [--dry-run] [--again]`:
+ * re-runs, on purpose, the RUN decisions the decisions topic holds for a
+ * time range. Each becomes a new decision (new decision_id, so workers and
+ * the one-success-per-decision rule treat it as new work, even though the
+ * original succeeded) linked to the original by replay_of, recorded in
+ * PostgreSQL before it is produced, like any decision.
+ *
+ * The topic holds a decision once per attempt (the reaper re-produces
+ * attempt+1 with the same decision_id), and may hold earlier replays; both
+ * are folded onto the original decision, which is replayed once.
+ *
+ * The replay row, the new decisions and their links are written in one
+ * transaction: a replay is recorded with all its decisions or not at all. A
+ * crash after COMMIT and before Kafka acknowledges leaves PENDING decisions
+ * the reaper produces after its grace period. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "producer.h"
+#include "rf_kafka.h"
+#include "rf_log.h"
+#include "rf_pg.h"
+#include "rf_store.h"
+#include "rf_util.h"
+#include "scan.h"
+
+#define USAGE "usage: replay --from T1 --to T2 [--workflow W]... [--dry-run] [--again]"
+
+typedef struct item {
+        rf_decision_t *d;   /* as read from the topic (owned) */
+        const char *root;   /* the original decision: d->replay_of, else d->decision_id */
+        int32_t partition;
+        int64_t offset;
+        int64_t ts;
+} item_t;
+
+typedef struct collect {
+        char **workflows;   /* filter; none: all */
+        size_t workflow_count;
+        item_t *items;
+        size_t n, cap;
+        size_t undecodable, filtered;
+} collect_t;
+
+static bool wanted(const collect_t *c, const char *workflow) {
+        if (c->workflow_count == 0)
+                return true;
+        for (size_t i = 0; i < c->workflow_count; i++)
+                if (strcmp(c->workflows[i], workflow) == 0)
+                        return true;
+        return false;
+}
+
+static int on_message(const rd_kafka_message_t *m, int64_t ts, void *opaque) {
+        collect_t *c = opaque;
+        rf_decision_t *d = NULL;
+        char why[256];
+
+        if (rf_decision_decode(m->payload, m->len, &d, why, sizeof(why)) < 0) {
+                /* the worker dead-letters these; a replay has nothing to run */
+                c->undecodable++;
+                return 0;
+        }
+        if (!wanted(c, d->workflow)) {
+                c->filtered++;
+                rf_decision_destroy(d);
+                return 0;
+        }
+        if (c->n == c->cap) {
+                size_t cap = c->cap ? 2 * c->cap : 64;
+                item_t *items = realloc(c->items, cap * sizeof(*items));
+
+                if (!items) {
+                        rf_decision_destroy(d);
+                        return -ENOMEM;
+                }
+                c->items = items;
+                c->cap = cap;
+        }
+        c->items[c->n++] = (item_t){ .d = d, .root = d->replay_of ? d->replay_of : d->decision_id,
+                                     .partition = m->partition, .offset = m->offset, .ts = ts };
+        return 0;
+}
+
+static int by_root_then_time(const void *a, const void *b) {
+        const item_t *x = a, *y = b;
+        int c = strcmp(x->root, y->root);
+
+        if (c)
+                return c;
+        return x->ts < y->ts ? -1 : x->ts > y->ts;
+}
+
+static int by_time(const void *a, const void *b) {
+        const item_t *x = a, *y = b;
+
+        if (x->ts != y->ts)
+                return x->ts < y->ts ? -1 : 1;
+        return strcmp(x->root, y->root);
+}
+
+/* Keeps the first message of each original decision, in time order. */
+static void fold_duplicates(collect_t *c) {
+        size_t k = 0;
+
+        qsort(c->items, c->n, sizeof(*c->items), by_root_then_time);
+        for (size_t i = 0; i < c->n; i++) {
+                if (k > 0 && strcmp(c->items[k - 1].root, c->items[i].root) == 0) {
+                        rf_decision_destroy(c->items[i].d);
+                        continue;
+                }
+                c->items[k++] = c->items[i];
+        }
+        c->n = k;
+        qsort(c->items, c->n, sizeof(*c->items), by_time);
+}
+
+static int by_name(const void *a, const void *b) {
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* An earlier replay of exactly this range and filter, as "id at time", or "". */
+static int earlier_replay(rf_pg_t *pg, const char *from, const char *to, const char *workflows, char *ret,
+                          size_t ret_size, char *errstr, size_t errstr_size) {
+        const char *params[] = { from, to, workflows };
+        PGresult *res;
+        int r;
+
+        r = rf_pg_exec(pg,
+                       "SELECT replay_id::text || ' at ' || to_char(requested_at AT TIME ZONE 'UTC',"
+                       "       'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') || ' (' || decisions || ' decisions)'"
+                       "  FROM runfleet.replays"
+                       " WHERE from_ts = to_timestamp($1::bigint / 1000.0) AND to_ts = to_timestamp($2::bigint / 1000.0)"
+                       "   AND workflows = $3::text[] ORDER BY requested_at DESC LIMIT 1",
+                       3, params, &res, errstr, errstr_size);
+        if (r < 0)
+                return r;
+        snprintf(ret, ret_size, "%s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "");
+        PQclear(res);
+        return 0;
+}
+
+/* The new decision replaying @p it; the caller owns it. */
+static rf_decision_t *replay_decision(const item_t *it, const char *replay_id) {
+        rf_decision_t *d = rf_decision_new();
+        char reason[256], when[40];
+
+        if (!d)
+                return NULL;
+        rf_time_format(it->d->decided_at_ms, when, sizeof(when));
+        snprintf(reason, sizeof(reason), "replay %.8s of decision %.8s (decided %s)", replay_id, it->root, when);
+        d->workflow = strdup(it->d->workflow);
+        d->reason = strdup(reason);
+        d->replay_of = strdup(it->root);
+        d->deadline_ms = it->d->deadline_ms;
+        if (!d->workflow || !d->reason || !d->replay_of ||
+            rf_decision_set_scrapers(d, it->d->scrapers, it->d->scraper_count) < 0) {
+                rf_decision_destroy(d);
+                return NULL;
+        }
+        return d;
+}
+
+/* Records the replay and its decisions in one transaction. On success
+ * ret_ds[i] is the new decision for c->items[i]. */
+static int record(rf_pg_t *pg, const collect_t *c, const char *replay_id, const char *from, const char *to,
+                  const char *workflows, bool again, const char *who, rf_decision_t **ret_ds, char *errstr,
+                  size_t errstr_size) {
+        char count[16], prior[256];
+        int r;
+
+        r = rf_pg_exec(pg, "BEGIN", 0, NULL, NULL, errstr, errstr_size);
+        if (r < 0)
+                return r;
+        /* one replay is recorded at a time, so two identical requests cannot both pass the check */
+        r = rf_pg_exec(pg, "LOCK TABLE runfleet.replays IN SHARE ROW EXCLUSIVE MODE", 0, NULL, NULL, errstr,
+                       errstr_size);
+        if (r == 0)
+                r = earlier_replay(pg, from, to, workflows, prior, sizeof(prior), errstr, errstr_size);
+        if (r < 0)
+                goto rollback;
+        if (*prior && !again) {
+                snprintf(errstr, errstr_size,
+                         "replay: this range and filter were already replayed (replay %s); pass --again to "
+                         "replay them once more",
+                         prior);
+                r = -EEXIST;
+                goto rollback;
+        }
+        snprintf(count, sizeof(count), "%zu", c->n);
+        {
+                const char *params[] = { replay_id, from, to, workflows, again ? "t" : "f", who, count };
+                r = rf_pg_exec(pg,
+                               "INSERT INTO runfleet.replays (replay_id, from_ts, to_ts, workflows, again,"
+                               " requested_by, decisions) VALUES ($1, to_timestamp($2::bigint / 1000.0),"
+                               " to_timestamp($3::bigint / 1000.0), $4::text[], $5::boolean, $6, $7::integer)",
+                               7, params, NULL, errstr, errstr_size);
+        }
+        if (r < 0)
+                goto rollback;
+        for (size_t i = 0; i < c->n; i++) {
+                const item_t *it = &c->items[i];
+                char partition[16], offset[32];
+
+                ret_ds[i] = replay_decision(it, replay_id);
+                if (!ret_ds[i]) {
+                        r = -ENOMEM;
+                        snprintf(errstr, errstr_size, "out of memory");
+                        goto rollback;
+                }
+                r = rf_store_insert_decision(pg, ret_ds[i], "RUN", -1, errstr, errstr_size);
+                if (r < 0) {
+                        /* most likely the original is not in this database (foreign key) */
+                        size_t len = strlen(errstr);
+                        snprintf(errstr + len, errstr_size - len, " (replaying decision %s of %s)", it->root,
+                                 it->d->workflow);
+                        goto rollback;
+                }
+                snprintf(partition, sizeof(partition), "%d", (int)it->partition);
+                snprintf(offset, sizeof(offset), "%lld", (long long)it->offset);
+                {
+                        const char *params[] = { replay_id, it->root, ret_ds[i]->decision_id, partition, offset };
+                        r = rf_pg_exec(pg,
+                                       "INSERT INTO runfleet.replay_decisions (replay_id, original_id, decision_id,"
+                                       " kafka_partition, kafka_offset) VALUES ($1, $2, $3, $4, $5)",
+                                       5, params, NULL, errstr, errstr_size);
+                }
+                if (r < 0)
+                        goto rollback;
+        }
+        return rf_pg_exec(pg, "COMMIT", 0, NULL, NULL, errstr, errstr_size);
+rollback:
+        {
+                char ignored[256];
+                rf_pg_exec(pg, "ROLLBACK", 0, NULL, NULL, ignored, sizeof(ignored));
+        }
+        return r;
+}
+
+int producer_replay(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv) {
+        static const struct option options[] = { { "from", required_argument, NULL, 'f' },
+                                                 { "to", required_argument, NULL, 't' },
+                                                 { "workflow", required_argument, NULL, 'w' },
+                                                 { "dry-run", no_argument, NULL, 'n' },
+                                                 { "again", no_argument, NULL, 'a' },
+                                                 { NULL, 0, NULL, 0 } };
+        collect_t c = { 0 };
+        char errstr[1024], from[32], to[32], replay_id[37], who[128], prior[256] = "";
+        char *workflows = NULL;
+        const char *from_text = NULL, *to_text = NULL;
+        int64_t from_ms = 0, to_ms = 0;
+        bool dry_run = false, again = false;
+        rf_pg_t *pg = NULL;
+        rd_kafka_t *reader = NULL, *producer = NULL;
+        rf_decision_t **ds = NULL;
+        size_t delivered = 0;
+        int opt, r, code = RF_EXIT_FAILURE;
+
+        c.workflows = calloc((size_t)argc + 1, sizeof(*c.workflows));
+        if (!c.workflows)
+                return rf_program_fail(prog, RF_EXIT_FAILURE, "replay: out of memory");
+        optind = 1;
+        while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+                switch (opt) {
+                case 'f': from_text = optarg; break;
+                case 't': to_text = optarg; break;
+                case 'n': dry_run = true; break;
+                case 'a': again = true; break;
+                case 'w':
+                        if (!rf_conf_workflow(conf, optarg)) {
+                                code = rf_program_fail(prog, RF_EXIT_USAGE, "replay: unknown workflow '%s' in %s",
+                                                       optarg, conf->path);
+                                goto out;
+                        }
+                        c.workflows[c.workflow_count++] = optarg;
+                        break;
+                default:
+                        code = rf_program_fail(prog, RF_EXIT_USAGE, USAGE);
+                        goto out;
+                }
+        }
+        if (optind < argc || !from_text || !to_text) {
+                code = rf_program_fail(prog, RF_EXIT_USAGE, USAGE);
+                goto out;
+        }
+        if (rf_time_parse(from_text, &from_ms) < 0 || rf_time_parse(to_text, &to_ms) < 0) {
+                code = rf_program_fail(prog, RF_EXIT_USAGE,
+                                       "replay: '%s' is not a time (e.g. 2026-11-27T13:00:00Z, 2026-11-27, @1795000000)",
+                                       rf_time_parse(from_text, &from_ms) < 0 ? from_text : to_text);
+                goto out;
+        }
+        if (from_ms >= to_ms) {
+                code = rf_program_fail(prog, RF_EXIT_USAGE, "replay: --from (%s) must be before --to (%s)", from_text,
+                                       to_text);
+                goto out;
+        }
+        /* the filter as recorded: sorted, no repeats, so the same request compares equal */
+        qsort(c.workflows, c.workflow_count, sizeof(*c.workflows), by_name);
+        {
+                size_t k = 0;
+                for (size_t i = 0; i < c.workflow_count; i++)
+                        if (k == 0 || strcmp(c.workflows[k - 1], c.workflows[i]) != 0)
+                                c.workflows[k++] = c.workflows[i];
+                c.workflow_count = k;
+        }
+        workflows = rf_pg_array_literal(c.workflows, c.workflow_count);
+        if (!workflows) {
+                rf_program_fail(prog, code, "replay: out of memory");
+                goto out;
+        }
+        snprintf(from, sizeof(from), "%lld", (long long)from_ms);
+        snprintf(to, sizeof(to), "%lld", (long long)to_ms);
+
+        if (rf_pg_connect(conf->database.url, prog->name, &pg, errstr, sizeof(errstr)) < 0 ||
+            rf_kafka_reader_new(conf, "runfleet-replay", &reader, errstr, sizeof(errstr)) < 0) {
+                rf_program_fail(prog, code, "%s", errstr);
+                goto out;
+        }
+        r = scan_topic(reader, conf->kafka.topic, from_ms, to_ms, on_message, &c, errstr, sizeof(errstr));
+        if (r < 0) {
+                rf_program_fail(prog, code, "replay: %s", r == -ENOMEM ? "out of memory" : errstr);
+                goto out;
+        }
+        fold_duplicates(&c);
+        if (c.undecodable > 0)
+                rf_log_warn("replay.undecodable", json_pack("{s:i}", "messages", (int)c.undecodable),
+                            "%zu messages in the range could not be decoded and are not replayed (see the DLQ)",
+                            c.undecodable);
+
+        if (dry_run) {
+                if (earlier_replay(pg, from, to, workflows, prior, sizeof(prior), errstr, sizeof(errstr)) < 0) {
+                        rf_program_fail(prog, code, "replay: %s", errstr);
+                        goto out;
+                }
+                printf("dry run: would replay %zu decision%s from %s to %s%s\n", c.n, c.n == 1 ? "" : "s",
+                       from_text, to_text, c.workflow_count ? " (workflow filter applied)" : "");
+                for (size_t i = 0; i < c.n; i++) {
+                        char when[40];
+                        rf_time_format(c.items[i].ts, when, sizeof(when));
+                        printf("  %s  %-24s  produced %s  partition %d offset %lld\n", c.items[i].root,
+                               c.items[i].d->workflow, when, (int)c.items[i].partition,
+                               (long long)c.items[i].offset);
+                }
+                if (*prior)
+                        printf("note: already replayed (replay %s); a real run needs --again\n", prior);
+                code = RF_EXIT_OK;
+                goto out;
+        }
+
+        ds = calloc(c.n + 1, sizeof(*ds));
+        if (!ds) {
+                rf_program_fail(prog, code, "replay: out of memory");
+                goto out;
+        }
+        rf_uuid_new(replay_id);
+        rf_process_id(who, sizeof(who));
+        r = record(pg, &c, replay_id, from, to, workflows, again, who, ds, errstr, sizeof(errstr));
+        if (r < 0) {
+                rf_program_fail(prog, code, "%s", errstr);
+                goto out;
+        }
+        rf_log_info("replay.recorded",
+                    json_pack("{s:s, s:i, s:s, s:s}", "replay_id", replay_id, "decisions", (int)c.n, "from",
+                              from_text, "to", to_text),
+                    "replay %s: %zu decisions recorded", replay_id, c.n);
+        if (c.n > 0) {
+                if (rf_kafka_producer_new(conf, prog->name, rf_store_dr_cb, NULL, &producer, errstr,
+                                          sizeof(errstr)) < 0 ||
+                    rf_store_publish(producer, pg, conf->kafka.topic, ds, c.n, conf->kafka.delivery_timeout_ms + 5000,
+                                     &delivered, errstr, sizeof(errstr)) < 0) {
+                        rf_program_fail(prog, code,
+                                        "replay %s: %zu of %zu decisions delivered to Kafka (%s); the reaper will "
+                                        "produce the rest",
+                                        replay_id, delivered, c.n, errstr);
+                        goto out;
+                }
+        }
+        printf("replay %s: %zu decision%s replayed\n", replay_id, c.n, c.n == 1 ? "" : "s");
+        for (size_t i = 0; i < c.n; i++)
+                printf("  %s  replays %s  %s\n", ds[i]->decision_id, c.items[i].root, ds[i]->workflow);
+        code = RF_EXIT_OK;
+out:
+        if (producer) {
+                rd_kafka_flush(producer, 5000);
+                rd_kafka_destroy(producer);
+        }
+        if (reader) {
+                rd_kafka_consumer_close(reader);
+                rd_kafka_destroy(reader);
+        }
+        for (size_t i = 0; ds && i < c.n; i++)
+                rf_decision_destroy(ds[i]);
+        free(ds);
+        for (size_t i = 0; i < c.n; i++)
+                rf_decision_destroy(c.items[i].d);
+        free(c.items);
+        free(c.workflows);
+        free(workflows);
+        rf_pg_destroy(pg);
+        return code;
+}

@@ -1,0 +1,176 @@
+/* `status [--day YYYY-MM-DD]`: what an operator asks first, without SQL:
+ * per workflow, the day's decisions with their state, attempts and
+ * durations; then the orphans and the DEAD decisions. The day is a local
+ * day in producer.timezone, like the evaluator's "today". */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "producer.h"
+#include "rf_pg.h"
+#include "rf_util.h"
+
+/* The day's decisions, latest execution of each, times in the zone. */
+static const char *const sql_day =
+        "SELECT d.workflow, to_char(d.decided_at AT TIME ZONE $2, 'HH24:MI:SS'), d.action, d.state,"
+        "       d.attempt::text, coalesce(e.status, '-'),"
+        "       coalesce(round(extract(epoch FROM (coalesce(e.finished_at, now()) - e.started_at)) * 1000)::text,"
+        "                '-'),"
+        "       coalesce(to_char(e.finished_at AT TIME ZONE $2, 'HH24:MI:SS'), '-'),"
+        "       left(d.decision_id::text, 8), coalesce(left(d.replay_of::text, 8), ''), d.reason"
+        "  FROM runfleet.decisions d"
+        "  LEFT JOIN LATERAL (SELECT * FROM runfleet.executions x WHERE x.decision_id = d.decision_id"
+        "                      ORDER BY x.attempt DESC LIMIT 1) e ON true"
+        " WHERE (d.decided_at AT TIME ZONE $2)::date = $1::date"
+        " ORDER BY d.workflow, d.decided_at, d.decision_id";
+
+static const char *const sql_orphans =
+        "SELECT workflow, decision_id::text, attempt::text, state,"
+        "       to_char(decided_at AT TIME ZONE $1, 'YYYY-MM-DD HH24:MI:SS'), why"
+        "  FROM runfleet.orphans ORDER BY decided_at";
+
+static const char *const sql_dead =
+        "SELECT d.workflow, d.decision_id::text, d.attempt::text,"
+        "       to_char(d.state_at AT TIME ZONE $2, 'HH24:MI:SS'),"
+        "       coalesce((SELECT x.error FROM runfleet.executions x WHERE x.decision_id = d.decision_id"
+        "                 ORDER BY x.attempt DESC LIMIT 1), '-')"
+        "  FROM runfleet.decisions d"
+        " WHERE d.state = 'DEAD' AND (d.decided_at AT TIME ZONE $2)::date = $1::date"
+        " ORDER BY d.workflow, d.decided_at";
+
+/* "2026-11-27" for today in @p tz. */
+static int today(const char *tz, char day[11]) {
+        struct tm tm;
+        int r = rf_tz_localtime(tz, rf_now_ms() / 1000, &tm);
+
+        if (r < 0)
+                return r;
+        strftime(day, 11, "%Y-%m-%d", &tm);
+        return 0;
+}
+
+static bool valid_day(const char *s) {
+        struct tm tm = { 0 };
+        const char *end = strlen(s) == 10 ? strptime(s, "%Y-%m-%d", &tm) : NULL;
+
+        return end && !*end;
+}
+
+static void print_day(PGresult *res) {
+        const char *workflow = NULL;
+        int n = PQntuples(res);
+
+        for (int i = 0; i < n; i++) {
+                const char *w = PQgetvalue(res, i, 0);
+                int runs = 0, ok = 0, failed = 0, skipped = 0;
+
+                if (workflow && strcmp(workflow, w) == 0)
+                        continue;
+                workflow = w;
+                for (int j = i; j < n && strcmp(PQgetvalue(res, j, 0), w) == 0; j++) {
+                        const char *state = PQgetvalue(res, j, 3);
+                        if (strcmp(PQgetvalue(res, j, 2), "SKIP") == 0) {
+                                skipped++;
+                                continue;
+                        }
+                        runs++;
+                        ok += strcmp(state, "SUCCEEDED") == 0;
+                        failed += strcmp(state, "FAILED") == 0 || strcmp(state, "DEAD") == 0;
+                }
+                printf("\n%s: %d run%s (%d succeeded, %d failed or dead), %d skipped\n", w, runs, runs == 1 ? "" : "s",
+                       ok, failed, skipped);
+                printf("  %-8s  %-6s  %-9s  %7s  %-9s  %9s  %-8s  %-8s  %-9s  %s\n", "DECIDED", "ACTION", "STATE",
+                       "ATTEMPT", "EXECUTION", "DURATION", "FINISHED", "DECISION", "REPLAY OF", "REASON");
+                for (int j = i; j < n && strcmp(PQgetvalue(res, j, 0), w) == 0; j++) {
+                        char dur[24];
+                        const char *ms = PQgetvalue(res, j, 6);
+
+                        if (strcmp(ms, "-") == 0)
+                                snprintf(dur, sizeof(dur), "-");
+                        else if (strtod(ms, NULL) < 1000)
+                                snprintf(dur, sizeof(dur), "%sms", ms);
+                        else
+                                snprintf(dur, sizeof(dur), "%.1fs", strtod(ms, NULL) / 1000.0);
+                        printf("  %-8s  %-6s  %-9s  %7s  %-9s  %9s  %-8s  %-8s  %-9s  %s\n", PQgetvalue(res, j, 1),
+                               PQgetvalue(res, j, 2), PQgetvalue(res, j, 3), PQgetvalue(res, j, 4),
+                               PQgetvalue(res, j, 5), dur, PQgetvalue(res, j, 7), PQgetvalue(res, j, 8),
+                               *PQgetvalue(res, j, 9) ? PQgetvalue(res, j, 9) : "-", PQgetvalue(res, j, 10));
+                }
+        }
+        if (n == 0)
+                printf("\n(no decisions)\n");
+}
+
+int producer_status(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv) {
+        static const struct option options[] = { { "day", required_argument, NULL, 'd' }, { NULL, 0, NULL, 0 } };
+        const char *tz = conf->producer.timezone;
+        char day[11] = "", errstr[1024];
+        rf_pg_t *pg = NULL;
+        PGresult *res = NULL;
+        int c, code = RF_EXIT_FAILURE;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+                if (c != 'd' || !valid_day(optarg))
+                        return rf_program_fail(prog, RF_EXIT_USAGE, "usage: status [--day YYYY-MM-DD]");
+                snprintf(day, sizeof(day), "%s", optarg);
+        }
+        if (optind < argc)
+                return rf_program_fail(prog, RF_EXIT_USAGE, "status: unexpected argument '%s'", argv[optind]);
+        if (!*day && today(tz, day) < 0)
+                return rf_program_fail(prog, RF_EXIT_FAILURE, "status: time zone '%s' is unusable", tz);
+        if (rf_pg_connect(conf->database.url, prog->name, &pg, errstr, sizeof(errstr)) < 0) {
+                rf_program_fail(prog, code, "%s", errstr);
+                goto out;
+        }
+        {
+                const char *params[] = { day, tz };
+                if (rf_pg_exec(pg, sql_day, 2, params, &res, errstr, sizeof(errstr)) < 0) {
+                        rf_program_fail(prog, code, "status: %s", errstr);
+                        goto out;
+                }
+        }
+        printf("runfleet status for %s (%s)\n", day, tz);
+        print_day(res);
+        PQclear(res);
+        res = NULL;
+
+        {
+                const char *params[] = { tz };
+                if (rf_pg_exec(pg, sql_orphans, 1, params, &res, errstr, sizeof(errstr)) < 0) {
+                        rf_program_fail(prog, code, "status: %s", errstr);
+                        goto out;
+                }
+        }
+        printf("\norphans (RUN decisions nothing is working on), any day: %d\n", PQntuples(res));
+        if (PQntuples(res) > 0)
+                printf("  %-20s  %-36s  %7s  %-9s  %-19s  %s\n", "WORKFLOW", "DECISION", "ATTEMPT", "STATE",
+                       "DECIDED", "WHY");
+        for (int i = 0; i < PQntuples(res); i++)
+                printf("  %-20s  %-36s  %7s  %-9s  %-19s  %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                       PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4), PQgetvalue(res, i, 5));
+        PQclear(res);
+        res = NULL;
+
+        {
+                const char *params[] = { day, tz };
+                if (rf_pg_exec(pg, sql_dead, 2, params, &res, errstr, sizeof(errstr)) < 0) {
+                        rf_program_fail(prog, code, "status: %s", errstr);
+                        goto out;
+                }
+        }
+        printf("\nDEAD decisions on %s: %d\n", day, PQntuples(res));
+        if (PQntuples(res) > 0)
+                printf("  %-20s  %-36s  %7s  %-8s  %s\n", "WORKFLOW", "DECISION", "ATTEMPT", "DEAD AT", "LAST ERROR");
+        for (int i = 0; i < PQntuples(res); i++)
+                printf("  %-20s  %-36s  %7s  %-8s  %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                       PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4));
+        code = RF_EXIT_OK;
+out:
+        PQclear(res);
+        rf_pg_destroy(pg);
+        return code;
+}

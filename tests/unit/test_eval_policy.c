@@ -1,0 +1,195 @@
+/* The evaluator's rules (producer/policy.c) without a database: windows,
+ * max_runs_per_day, "after" dependencies, the failed-morning-run case, and
+ * local days across midnight and both DST changes in America/New_York. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy.h"
+#include "rf_test.h"
+#include "rf_util.h"
+
+#define NY "America/New_York"
+
+static int64_t at(const char *iso) {
+        int64_t ms = 0;
+
+        if (rf_time_parse(iso, &ms) < 0) {
+                fprintf(stderr, "bad time in test: %s\n", iso);
+                abort();
+        }
+        return ms;
+}
+
+static rf_workflow_conf_t wf(const char *name, const char *window, int max_runs, char **after, size_t after_count) {
+        rf_workflow_conf_t w = { .name = (char *)name, .enabled = true, .window = (char *)window,
+                                 .window_start_min = -1, .window_end_min = -1, .max_runs_per_day = max_runs,
+                                 .after = after, .after_count = after_count };
+
+        if (window && rf_conf_window_parse(window, &w.window_start_min, &w.window_end_min) < 0)
+                abort();
+        return w;
+}
+
+static policy_run_t run(const char *workflow, const char *id, const char *when, const char *state,
+                        const char *state_at) {
+        return (policy_run_t){ .workflow = workflow, .decision_id = id, .at_ms = at(when),
+                               .state_at_ms = at(state_at ? state_at : when), .state = state };
+}
+
+/* Decides and checks the verdict: @p want_run and a reason containing @p want. */
+#define EXPECT(w, tz, tick, runs, n, want_run, want)                                          \
+        do {                                                                                  \
+                policy_verdict_t v_ = { .run = !(want_run) };                                 \
+                CHECK(policy_decide((w), (tz), at(tick), (runs), (n), &v_) == 0);             \
+                CHECK(v_.run == (want_run));                                                  \
+                CHECK_CONTAINS(v_.reason, (want));                                            \
+        } while (0)
+
+static void test_window(void) {
+        rf_workflow_conf_t w = wf("betting_lines", "12:00-18:00", 0, NULL, 0);
+        rf_workflow_conf_t night = wf("night", "22:00-02:00", 0, NULL, 0);
+
+        /* local time, not UTC: 11:00 EDT is 15:00Z */
+        EXPECT(&w, NY, "2026-06-15T11:00:00-04:00", NULL, 0, false, "outside window 12:00-18:00 (tick 11:00 " NY ")");
+        EXPECT(&w, NY, "2026-06-15T12:00:00-04:00", NULL, 0, true, "scheduled: tick 12:00 " NY);
+        EXPECT(&w, NY, "2026-06-15T17:59:00-04:00", NULL, 0, true, "scheduled");
+        EXPECT(&w, NY, "2026-06-15T18:00:00-04:00", NULL, 0, false, "outside window 12:00-18:00");
+        /* in winter the same window is an hour later in UTC */
+        EXPECT(&w, NY, "2026-01-15T17:30:00Z", NULL, 0, true, "tick 12:30");
+        EXPECT(&w, NY, "2026-01-15T16:30:00Z", NULL, 0, false, "outside window");
+        EXPECT(&w, "UTC", "2026-01-15T16:30:00Z", NULL, 0, true, "tick 16:30 UTC");
+
+        /* a window across midnight */
+        EXPECT(&night, NY, "2026-06-15T23:00:00-04:00", NULL, 0, true, "scheduled");
+        EXPECT(&night, NY, "2026-06-16T01:00:00-04:00", NULL, 0, true, "scheduled");
+        EXPECT(&night, NY, "2026-06-16T02:00:00-04:00", NULL, 0, false, "outside window 22:00-02:00");
+        EXPECT(&night, NY, "2026-06-15T21:59:00-04:00", NULL, 0, false, "outside window");
+}
+
+static void test_failed_morning_run(void) {
+        rf_workflow_conf_t w = wf("referee_discovery", NULL, 1, NULL, 0);
+        policy_run_t failed[] = { run("referee_discovery", "aaaaaaaa-1111", "2026-06-15T09:00:00-04:00", "FAILED",
+                                      "2026-06-15T09:01:00-04:00") };
+        policy_run_t dead[] = { run("referee_discovery", "bbbbbbbb-2222", "2026-06-15T09:00:00-04:00", "DEAD",
+                                    "2026-06-15T09:20:00-04:00") };
+        policy_run_t ok[] = { run("referee_discovery", "cccccccc-3333", "2026-06-15T13:00:00-04:00", "SUCCEEDED",
+                                  "2026-06-15T13:30:00-04:00") };
+        policy_run_t busy[] = { run("referee_discovery", "dddddddd-4444", "2026-06-15T09:00:00-04:00", "RUNNING",
+                                    NULL) };
+
+        /* the regression: a failed (or dead) morning run is not "already ran today" */
+        EXPECT(&w, NY, "2026-06-15T10:00:00-04:00", failed, 1, true,
+               "previous run today FAILED (decision aaaaaaaa, 09:00) does not count, running again");
+        EXPECT(&w, NY, "2026-06-15T10:00:00-04:00", dead, 1, true, "previous run today DEAD");
+        /* a success does count, and says when */
+        EXPECT(&w, NY, "2026-06-15T14:00:00-04:00", ok, 1, false, "already succeeded today at 13:30");
+        /* so does a run still in progress: no second run on top of it */
+        EXPECT(&w, NY, "2026-06-15T10:00:00-04:00", busy, 1, false,
+               "run in progress since 09:00 (decision dddddddd, RUNNING)");
+        busy[0].state = "PENDING";
+        EXPECT(&w, NY, "2026-06-15T10:00:00-04:00", busy, 1, false, "PENDING");
+}
+
+static void test_max_runs(void) {
+        rf_workflow_conf_t w = wf("w", NULL, 2, NULL, 0);
+        rf_workflow_conf_t unlimited = wf("w", NULL, 0, NULL, 0);
+        policy_run_t two[] = { run("w", "1", "2026-06-15T08:00:00-04:00", "SUCCEEDED", NULL),
+                               run("w", "2", "2026-06-15T09:00:00-04:00", "RUNNING", NULL),
+                               run("other", "3", "2026-06-15T09:00:00-04:00", "SUCCEEDED", NULL) };
+        policy_run_t one_failed[] = { run("w", "1", "2026-06-15T08:00:00-04:00", "SUCCEEDED", NULL),
+                                      run("w", "2", "2026-06-15T09:00:00-04:00", "FAILED", NULL) };
+        policy_run_t replayed[] = { run("w", "1", "2026-06-15T08:00:00-04:00", "SUCCEEDED", NULL),
+                                    run("w", "2", "2026-06-15T09:00:00-04:00", "SUCCEEDED", NULL) };
+
+        EXPECT(&w, NY, "2026-06-15T10:00:00-04:00", two, 3, false,
+               "max_runs_per_day (2) reached: 1 succeeded, 1 in progress today");
+        EXPECT(&w, NY, "2026-06-15T10:00:00-04:00", one_failed, 2, true, "previous run today FAILED");
+        EXPECT(&unlimited, NY, "2026-06-15T10:00:00-04:00", two, 3, true, "scheduled");
+        /* replays re-run the past; they do not use up today's runs */
+        replayed[1].replay = true;
+        EXPECT(&w, NY, "2026-06-15T10:00:00-04:00", replayed, 2, true, "scheduled");
+        /* another workflow's runs are not ours */
+        two[0].workflow = "other";
+        EXPECT(&w, NY, "2026-06-15T10:00:00-04:00", two, 3, true, "scheduled");
+}
+
+static void test_dependencies(void) {
+        char *deps[] = { "schedule_dependency" };
+        rf_workflow_conf_t w = wf("betting_lines", "12:00-18:00", 1, deps, 1);
+        policy_run_t none[] = { run("betting_lines", "x", "2026-06-14T13:00:00-04:00", "SUCCEEDED", NULL) };
+        policy_run_t yesterday[] = { run("schedule_dependency", "y", "2026-06-14T11:00:00-04:00", "SUCCEEDED", NULL) };
+        policy_run_t running[] = { run("schedule_dependency", "y", "2026-06-15T11:00:00-04:00", "RUNNING", NULL) };
+        policy_run_t failed[] = { run("schedule_dependency", "y", "2026-06-15T11:00:00-04:00", "FAILED", NULL) };
+        policy_run_t done[] = { run("schedule_dependency", "y", "2026-06-15T11:00:00-04:00", "SUCCEEDED",
+                                    "2026-06-15T11:05:00-04:00") };
+
+        EXPECT(&w, NY, "2026-06-15T12:00:00-04:00", none, 1, false, "waiting for schedule_dependency (no run today yet)");
+        EXPECT(&w, NY, "2026-06-15T12:00:00-04:00", yesterday, 1, false, "waiting for schedule_dependency");
+        EXPECT(&w, NY, "2026-06-15T12:00:00-04:00", running, 1, false, "its run today is still in progress");
+        EXPECT(&w, NY, "2026-06-15T12:00:00-04:00", failed, 1, false, "its runs today failed");
+        EXPECT(&w, NY, "2026-06-15T12:00:00-04:00", done, 1, true, "; schedule_dependency succeeded at 11:05");
+        /* the window is checked first: a dependency does not open it */
+        EXPECT(&w, NY, "2026-06-15T11:00:00-04:00", done, 1, false, "outside window");
+}
+
+static void test_midnight(void) {
+        rf_workflow_conf_t w = wf("w", NULL, 1, NULL, 0);
+        /* 23:30 EDT on the 15th is 03:30Z on the 16th: the same UTC day as the
+         * 00:00 EDT tick, yet yesterday in New York */
+        policy_run_t late[] = { run("w", "1", "2026-06-15T23:30:00-04:00", "SUCCEEDED", NULL) };
+        /* 19:30 EDT (23:30Z) and a 21:00 EDT tick (01:00Z next day): different UTC days, same local day */
+        policy_run_t evening[] = { run("w", "2", "2026-06-15T19:30:00-04:00", "SUCCEEDED", NULL) };
+
+        EXPECT(&w, NY, "2026-06-16T00:00:00-04:00", late, 1, true, "scheduled: tick 00:00");
+        EXPECT(&w, NY, "2026-06-15T23:59:00-04:00", late, 1, false, "already succeeded today at 23:30");
+        EXPECT(&w, NY, "2026-06-15T21:00:00-04:00", evening, 1, false, "already succeeded today at 19:30");
+        EXPECT(&w, "UTC", "2026-06-16T01:00:00Z", evening, 1, true, "scheduled");
+}
+
+static void test_dst(void) {
+        rf_workflow_conf_t w = wf("w", NULL, 1, NULL, 0);
+        rf_workflow_conf_t gap = wf("gap", "02:00-03:00", 0, NULL, 0);
+        rf_workflow_conf_t twice = wf("twice", "01:00-02:00", 0, NULL, 0);
+        /* spring forward, 2026-03-08 02:00 EST -> 03:00 EDT: a 23-hour day */
+        policy_run_t spring[] = { run("w", "1", "2026-03-08T00:30:00-05:00", "SUCCEEDED", NULL) };
+        /* fall back, 2026-11-01 02:00 EDT -> 01:00 EST: a 25-hour day */
+        policy_run_t fall[] = { run("w", "2", "2026-11-01T01:30:00-04:00", "SUCCEEDED", NULL) };
+
+        EXPECT(&w, NY, "2026-03-08T23:30:00-04:00", spring, 1, false, "already succeeded today at 00:30");
+        EXPECT(&w, NY, "2026-03-09T00:00:00-04:00", spring, 1, true, "tick 00:00");
+        EXPECT(&w, NY, "2026-03-08T03:00:00-04:00", spring, 1, false, "already succeeded");
+        /* 02:00-03:00 does not exist that day: no tick is inside it */
+        EXPECT(&gap, NY, "2026-03-08T01:59:00-05:00", NULL, 0, false, "outside window 02:00-03:00 (tick 01:59");
+        EXPECT(&gap, NY, "2026-03-08T03:00:00-04:00", NULL, 0, false, "outside window 02:00-03:00 (tick 03:00");
+        EXPECT(&gap, NY, "2026-03-09T02:30:00-04:00", NULL, 0, true, "tick 02:30");
+
+        /* the repeated 01:30 is the same day, and both are inside 01:00-02:00 */
+        EXPECT(&w, NY, "2026-11-01T01:30:00-05:00", fall, 1, false, "already succeeded today at 01:30");
+        EXPECT(&w, NY, "2026-11-01T23:30:00-05:00", fall, 1, false, "already succeeded"); /* 23 h later, same day */
+        EXPECT(&w, NY, "2026-11-02T00:00:00-05:00", fall, 1, true, "scheduled");
+        EXPECT(&twice, NY, "2026-11-01T01:30:00-04:00", NULL, 0, true, "tick 01:30");
+        EXPECT(&twice, NY, "2026-11-01T01:30:00-05:00", NULL, 0, true, "tick 01:30");
+        EXPECT(&twice, NY, "2026-11-01T02:00:00-05:00", NULL, 0, false, "outside window");
+}
+
+static void test_disabled_and_errors(void) {
+        rf_workflow_conf_t w = wf("w", "12:00-18:00", 0, NULL, 0);
+        policy_verdict_t v;
+
+        w.enabled = false;
+        EXPECT(&w, NY, "2026-06-15T13:00:00-04:00", NULL, 0, false, "workflow disabled (tick 13:00 " NY ")");
+        w.enabled = true;
+        CHECK(policy_decide(&w, "Not/AZone", at("2026-06-15T13:00:00Z"), NULL, 0, &v) == -EINVAL);
+}
+
+int main(void) {
+        test_window();
+        test_failed_morning_run();
+        test_max_runs();
+        test_dependencies();
+        test_midnight();
+        test_dst();
+        test_disabled_and_errors();
+        return rf_test_finish();
+}
