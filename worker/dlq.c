@@ -24,12 +24,27 @@ void dlq_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque
 
         (void)rk;
         if (msg->err) {
-                /* librdkafka has already retried for message.timeout.ms; the source
-                 * offset stays unfinished, so a restart delivers it again */
+                /* librdkafka has already retried for message.timeout.ms (the
+                 * broker may be down): send it again rather than leave its
+                 * source offset unfinished, which would hold back the commits
+                 * of the whole partition */
+                rd_kafka_headers_t *hdrs = NULL;
+                const void *reason = NULL;
+                size_t reason_len = 0;
+                char text[600];
+
+                rd_kafka_message_headers(msg, &hdrs);
+                if (!hdrs || rd_kafka_header_get_last(hdrs, "runfleet.dlq.reason", &reason, &reason_len)) {
+                        reason = "unknown";
+                        reason_len = strlen("unknown");
+                }
+                snprintf(text, sizeof(text), "%.*s", (int)reason_len, (const char *)reason);
                 rf_log_error("dlq.failed",
                              json_pack("{s:i, s:I}", "partition", (int)origin->partition, "offset",
                                        (json_int_t)origin->offset),
-                             "could not write to the DLQ: %s; offset left uncommitted", rd_kafka_err2str(msg->err));
+                             "could not write to the DLQ: %s; sending again", rd_kafka_err2str(msg->err));
+                dlq_send_raw(w, origin->partition, origin->offset, 0, msg->key, msg->key_len, msg->payload,
+                             msg->len, text);
         } else {
                 w->dead_lettered++;
                 worker_offset_done(w, origin->partition, origin->offset);
