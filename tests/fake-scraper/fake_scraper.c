@@ -6,6 +6,7 @@
  *
  *   delay_ms=N      answer after N ms
  *   status=N        HTTP status to answer (200..599, default 200)
+ *   hang_rate=P     with probability P, behave as hang=1
  *   hang=1          never answer; the connection stays open until the client
  *                   gives up (or the server stops)
  *   fail_rate=P     answer 500 with probability P (0..1)
@@ -113,6 +114,7 @@ struct req {
         bool hang;
         double fail_rate;
         double reset_rate;
+        double hang_rate;
         long retry_after;       /* -1: none */
 
         /* scheduler bookkeeping */
@@ -646,6 +648,8 @@ static int parse_query(struct MHD_Connection *conn, struct req *r, char *errstr,
                 bad = "fail_rate (0..1)";
         else if (arg_rate(conn, "reset_rate", &r->reset_rate) < 0)
                 bad = "reset_rate (0..1)";
+        else if (arg_rate(conn, "hang_rate", &r->hang_rate) < 0)
+                bad = "hang_rate (0..1)";
         if (bad) {
                 snprintf(errstr, errstr_size, "bad query parameter %s", bad);
                 return -EINVAL;
@@ -680,6 +684,8 @@ static enum MHD_Result serve_scraper(struct server *srv, struct req *r,
         case REQ_ARRIVED:
                 if (parse_query(conn, r, errstr, sizeof(errstr)) < 0)
                         return respond_error(conn, MHD_HTTP_BAD_REQUEST, errstr);
+                if (r->hang_rate > 0.0 && rng_next(srv) < r->hang_rate)
+                        r->hang = true;
                 if (r->hang || r->delay_ms > 0) {
                         uint64_t deadline = r->hang ? 0 : now_ns() + (uint64_t)r->delay_ms * 1000000u;
 
@@ -786,7 +792,7 @@ static void usage(FILE *f) {
                 "                         lowered to fit RLIMIT_NOFILE)\n"
                 "  --seed N               seed for fail_rate/reset_rate rolls (default: random)\n"
                 "\n"
-                "Scraper routes: any path; query delay_ms=N status=N hang=1 fail_rate=P\n"
+                "Scraper routes: any path; query delay_ms=N status=N hang=1 hang_rate=P fail_rate=P\n"
                 "reset_rate=P retry_after=N. Control: GET /healthz, GET /stats, POST /reset.\n",
                 DEFAULT_PORT, DEFAULT_MAX_CONNECTIONS);
 }

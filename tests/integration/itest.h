@@ -12,7 +12,7 @@
 #include "../unit/rf_test.h"
 #include "rf_pg.h"
 
-#define ITEST_MAX_PROCS 32
+#define ITEST_MAX_PROCS 128
 
 typedef struct itest {
         char name[64];

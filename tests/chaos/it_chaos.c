@@ -1,0 +1,222 @@
+/* The chaos test: the invariant under everything at once. 5,000 RUN
+ * decisions over 5 workflows of 1-4 scrapers are produced while workers are
+ * SIGKILLed and restarted every few seconds, a reaper is killed, the Kafka
+ * broker is SIGKILLed and restarted, PostgreSQL is stopped in immediate mode
+ * and restarted, the evaluator dies between insert and produce, poison
+ * messages arrive, and scrapers fail (5xx 5%, hang 2%, reset 1%). Once the
+ * faults stop the fleet must settle, and then, from PostgreSQL: every RUN
+ * decision has exactly one SUCCEEDED execution or is DEAD, the orphans view
+ * is empty, and the DLQ holds exactly the poison messages.
+ *
+ * Seeded (RUNFLEET_CHAOS_SEED, default 42) so a run can be repeated; the
+ * figures are printed at the end. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "itest.h"
+#include "rf_util.h"
+
+#define DECISIONS 5000
+#define BATCH 125
+#define WORKERS 3
+#define POISON 7
+#define CRASHED_EVALUATIONS 3
+#define SETTLE_BOUND_MS 300000
+/* Retries of failed calls resend the key by design, and killed workers
+ * leave calls to be made again: repeats are allowed by at-least-once, but
+ * bounded. */
+#define DUPLICATE_BOUND_PERCENT 30
+
+static const char *const workflows[] = { "one", "two", "three", "four", "mixed" };
+
+typedef struct producer_run {
+        itest_t *t;
+        int produced;
+        int64_t finished_ms;
+} producer_run_t;
+
+/* Produces the decisions in batches over ~40 s, on its own connections,
+ * while the main thread injects faults; batches caught by the Kafka outage
+ * stay recorded for the reaper, as with the real evaluator. */
+static void *produce(void *arg) {
+        producer_run_t *run = arg;
+
+        for (int i = 0; i < DECISIONS / BATCH; i++) {
+                itest_decide(run->t, workflows[i % 5], BATCH, NULL);
+                run->produced += BATCH;
+                itest_sleep_ms(1000);
+        }
+        run->finished_ms = rf_mono_ms();
+        return NULL;
+}
+
+static int script(const char *root, const char *cmd) {
+        char line[1024];
+
+        snprintf(line, sizeof(line), "'%s/scripts/%s' >/dev/null 2>&1", root, cmd);
+        return system(line);
+}
+
+int main(void) {
+        itest_t t;
+        const char *root = getenv("RUNFLEET_SOURCE_ROOT");
+        unsigned seed = getenv("RUNFLEET_CHAOS_SEED") ? (unsigned)atoi(getenv("RUNFLEET_CHAOS_SEED")) : 42;
+        pid_t workers[WORKERS], reapers[2];
+        producer_run_t run = { 0 };
+        pthread_t producer;
+        int worker_kills = 0, reaper_kills = 0, broker_kills = 0, pg_restarts = 0, crashed = 0, poison = 0;
+        int64_t t0, faults_end, settled_ms;
+        long long dups = 0, keys = 0, total;
+        char out[4096];
+        bool settled;
+
+        itest_init(&t, "chaos");
+        if (!root) {
+                fprintf(stderr, "FAIL: RUNFLEET_SOURCE_ROOT is not set\n");
+                return 1;
+        }
+        srand(seed);
+        itest_config(&t,
+                     "scrapers = (\n"
+                     "  { name = \"s1\"; url = \"@FAKE@/chaos-%s/s1?delay_ms=20&fail_rate=0.05&hang_rate=0.02&reset_rate=0.01\"; timeout_ms = 2000; retry_backoff_ms = 50; },\n"
+                     "  { name = \"s2\"; url = \"@FAKE@/chaos-%s/s2?delay_ms=50&fail_rate=0.05&hang_rate=0.02&reset_rate=0.01\"; timeout_ms = 2000; retry_backoff_ms = 50; },\n"
+                     "  { name = \"s3\"; url = \"@FAKE@/chaos-%s/s3?delay_ms=100&fail_rate=0.05&hang_rate=0.02&reset_rate=0.01\"; timeout_ms = 2000; retry_backoff_ms = 50; },\n"
+                     "  { name = \"s4\"; url = \"@FAKE@/chaos-%s/s4?delay_ms=10&fail_rate=0.05&hang_rate=0.02&reset_rate=0.01\"; timeout_ms = 2000; retry_backoff_ms = 50; },\n"
+                     "  { name = \"s5\"; url = \"@FAKE@/chaos-%s/s5?delay_ms=200&fail_rate=0.05&hang_rate=0.02&reset_rate=0.01\"; timeout_ms = 2000; retry_backoff_ms = 50; }\n"
+                     ");\n"
+                     "workflows = (\n"
+                     "  { name = \"one\"; schedule = \"0 3 * * *\"; scrapers = [\"s1\"]; deadline_ms = 30000; },\n"
+                     "  { name = \"two\"; schedule = \"0 3 * * *\"; scrapers = [\"s1\", \"s2\"]; deadline_ms = 30000; },\n"
+                     "  { name = \"three\"; schedule = \"0 3 * * *\"; scrapers = [\"s1\", \"s2\", \"s3\"]; deadline_ms = 30000; },\n"
+                     "  { name = \"four\"; schedule = \"0 3 * * *\"; scrapers = [\"s1\", \"s2\", \"s3\", \"s4\"]; deadline_ms = 30000; },\n"
+                     "  { name = \"mixed\"; schedule = \"0 3 * * *\"; scrapers = [\"s5\", \"s2\"]; deadline_ms = 30000; }\n"
+                     ");\n"
+                     "worker = { max_in_flight = 500; lease_ms = 3000; heartbeat_ms = 500; commit_interval_ms = 200;"
+                     " drain_timeout_ms = 5000; };\n"
+                     "reaper = { interval_ms = 500; grace_ms = 6000; backoff_ms = 300; max_attempts = 8; };\n",
+                     t.db_name, t.db_name, t.db_name, t.db_name, t.db_name);
+        itest_migrate(&t);
+        for (int i = 0; i < WORKERS; i++)
+                workers[i] = itest_spawn(&t, "worker", "runfleet-worker", NULL);
+        for (int i = 0; i < 2; i++)
+                reapers[i] = itest_spawn(&t, "reaper", "runfleet-reaper", NULL);
+
+        t0 = rf_mono_ms();
+        run.t = &t;
+        pthread_create(&producer, NULL, produce, &run);
+        for (int tick = 0; run.finished_ms == 0 || tick < 60; tick++) {
+                int64_t elapsed = rf_mono_ms() - t0;
+                if (tick % 3 == 1) { /* a worker dies every ~3 s */
+                        int victim = rand() % WORKERS;
+                        kill(workers[victim], SIGKILL);
+                        itest_wait(workers[victim], 5000);
+                        workers[victim] = itest_spawn(&t, "worker", "runfleet-worker", NULL);
+                        worker_kills++;
+                }
+                if (tick == 8 && reaper_kills == 0) {
+                        kill(reapers[0], SIGKILL);
+                        itest_wait(reapers[0], 5000);
+                        reaper_kills++;
+                }
+                if (tick == 12 && broker_kills == 0) {
+                        script(root, "kafka kill9");
+                        itest_sleep_ms(2000);
+                        CHECK(script(root, "kafka start") == 0);
+                        broker_kills++;
+                }
+                if (tick == 26 && pg_restarts == 0) {
+                        script(root, "postgres stop-immediate");
+                        itest_sleep_ms(2000);
+                        CHECK(script(root, "postgres start") == 0);
+                        pg_restarts++;
+                }
+                if (tick % 12 == 4 && crashed < CRASHED_EVALUATIONS) {
+                        char *env[] = { "RUNFLEET_FAULT=after-insert", NULL };
+                        if (itest_run(&t, out, sizeof(out), 30000, env, "runfleet-producer", "trigger", "three",
+                                      NULL) == 86)
+                                crashed++;
+                }
+                if (tick % 6 == 2 && poison < POISON) {
+                        char bad[64];
+                        int len = snprintf(bad, sizeof(bad), "chaos-poison-%d", poison);
+                        if (itest_produce_raw(&t, t.topic, workflows[poison % 5], bad, (size_t)len) == 0)
+                                poison++;
+                }
+                (void)elapsed;
+                itest_sleep_ms(1000);
+        }
+        pthread_join(producer, NULL);
+        faults_end = rf_mono_ms();
+        CHECK(crashed == CRASHED_EVALUATIONS);
+        CHECK(poison == POISON);
+        CHECK(run.produced == DECISIONS);
+
+        /* the fleet settles: every RUN decision ends SUCCEEDED or DEAD */
+        settled = itest_wait_for(&t, 0, SETTLE_BOUND_MS,
+                                 "SELECT count(*) FROM runfleet.decisions WHERE action = 'RUN'"
+                                 " AND state NOT IN ('SUCCEEDED', 'DEAD')");
+        settled_ms = rf_mono_ms() - faults_end;
+        CHECK(settled);
+        total = itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE action = 'RUN'");
+        CHECK(total == DECISIONS + CRASHED_EVALUATIONS);
+        /* exactly one SUCCEEDED execution per SUCCEEDED decision, none for DEAD ones */
+        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions d WHERE d.state = 'SUCCEEDED' AND"
+                                 " (SELECT count(*) FROM runfleet.executions e WHERE e.decision_id = d.decision_id"
+                                 "   AND e.status = 'SUCCEEDED') <> 1") == 0);
+        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions d WHERE d.state = 'DEAD' AND"
+                                 " EXISTS (SELECT 1 FROM runfleet.executions e WHERE e.decision_id = d.decision_id"
+                                 "   AND e.status = 'SUCCEEDED')") == 0);
+        CHECK(itest_query_ll(&t, "SELECT count(*) FROM (SELECT decision_id FROM runfleet.executions"
+                                 " WHERE status = 'SUCCEEDED' GROUP BY 1 HAVING count(*) > 1) x") == 0);
+        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions WHERE status = 'RUNNING'") == 0);
+        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.orphans") == 0);
+        /* DEAD decisions carry their attempts */
+        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions d WHERE d.state = 'DEAD' AND"
+                                 " (SELECT count(*) FROM runfleet.executions e WHERE e.decision_id = d.decision_id) = 0") == 0);
+        {
+                long long committed, end;
+                itest_group_offsets(&t, t.dlq_topic, "itest-chaos-dlq-check", &committed, &end);
+                CHECK(end == POISON);
+        }
+        {
+                json_t *stats = itest_fake_stats(&t);
+                json_t *by_path = json_object_get(stats, "idempotency_keys_by_path");
+                const char *path, *key;
+                json_t *per_key, *n;
+                char prefix[128];
+                snprintf(prefix, sizeof(prefix), "/chaos-%s/", t.db_name);
+                json_object_foreach(by_path, path, per_key) {
+                        if (strncmp(path, prefix, strlen(prefix)) != 0)
+                                continue;
+                        json_object_foreach(per_key, key, n) {
+                                keys++;
+                                dups += json_integer_value(n) > 1;
+                        }
+                }
+                json_decref(stats);
+        }
+        {
+                long long succeeded = itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE state = 'SUCCEEDED'");
+                long long dead = itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE state = 'DEAD'");
+                long long executions = itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions");
+                double secs = (double)(rf_mono_ms() - t0) / 1000.0;
+                printf("# chaos seed %u\n", seed);
+                printf("# decisions: %lld (%lld SUCCEEDED, %lld DEAD), executions %lld\n", total, succeeded, dead,
+                       executions);
+                printf("# faults: %d worker SIGKILLs, %d reaper SIGKILL, %d broker SIGKILL+restart, %d PostgreSQL"
+                       " immediate stop+restart, %d evaluator crashes between insert and produce, %d poison messages;"
+                       " scrapers 5%% 5xx, 2%% hang, 1%% reset\n",
+                       worker_kills, reaper_kills, broker_kills, pg_restarts, crashed, poison);
+                printf("# duplicate side effects: %lld of %lld (scraper, key) pairs seen more than once (%.1f%%, bound %d%%)\n",
+                       dups, keys, keys ? 100.0 * (double)dups / (double)keys : 0.0, DUPLICATE_BOUND_PERCENT);
+                printf("# settled %lld ms after the faults stopped (bound %d ms); %.0f executions/s over the run\n",
+                       (long long)settled_ms, SETTLE_BOUND_MS, (double)executions / secs);
+        }
+        CHECK(keys > 0 && dups * 100 <= keys * DUPLICATE_BOUND_PERCENT);
+        (void)reapers;
+        return itest_finish(&t);
+}
