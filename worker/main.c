@@ -18,6 +18,7 @@
 #include "worker.h"
 
 #define DB_RETRY_MS 1000
+#define BATCH_MAX 500 /* executions claimed or recorded per database round trip */
 
 /* --- metrics and readiness (served by rf_http on its own thread) ------ */
 
@@ -260,18 +261,11 @@ static const char *execution_status(const execution_t *ex, const char **ret_erro
         return status;
 }
 
-static void try_finish(worker_t *w, execution_t *ex) {
-        char errstr[512];
-        const char *error, *status = execution_status(ex, &error);
-        bool recorded = false;
+/* Logs, counts and releases an execution whose terminal record was written
+ * (or refused by the fence). */
+static void finished(worker_t *w, execution_t *ex, const char *status, const char *error, bool recorded) {
         int64_t took = rf_mono_ms() - ex->started_ms;
 
-        if (record_finish(w, ex, status, error, &recorded, errstr, sizeof(errstr)) < 0) {
-                ex->phase = PHASE_FINISHING;
-                ex->retry_at = rf_mono_ms() + DB_RETRY_MS;
-                rf_log_warn("execution.record_retry", ex_fields(ex), "%s; will retry", errstr);
-                return;
-        }
         if (recorded) {
                 json_t *f = ex_fields(ex);
                 json_object_set_new(f, "status", json_string(status));
@@ -306,9 +300,32 @@ void worker_execution_done(worker_t *w, execution_t *ex) {
         w->completed[w->completed_count++] = ex;
 }
 
+/* Records every completed execution, BATCH_MAX per round trip. When the
+ * database is away they wait as FINISHING and are tried again. */
 static void finish_completed(worker_t *w) {
-        while (w->completed_count > 0)
-                try_finish(w, w->completed[--w->completed_count]);
+        execution_t *batch[BATCH_MAX];
+        const char *statuses[BATCH_MAX], *errors[BATCH_MAX];
+        bool recorded[BATCH_MAX];
+        char errstr[512];
+
+        while (w->completed_count > 0) {
+                size_t n = w->completed_count < BATCH_MAX ? w->completed_count : BATCH_MAX;
+                for (size_t i = 0; i < n; i++) {
+                        batch[i] = w->completed[--w->completed_count];
+                        statuses[i] = execution_status(batch[i], &errors[i]);
+                }
+                if (record_finish_batch(w, batch, n, statuses, errors, recorded, errstr, sizeof(errstr)) < 0) {
+                        rf_log_warn("execution.record_retry", json_pack("{s:i}", "executions", (int)n),
+                                    "recording %zu finished executions: %s; will retry", n, errstr);
+                        for (size_t i = 0; i < n; i++) {
+                                batch[i]->phase = PHASE_FINISHING;
+                                batch[i]->retry_at = rf_mono_ms() + DB_RETRY_MS;
+                        }
+                        return;
+                }
+                for (size_t i = 0; i < n; i++)
+                        finished(w, batch[i], statuses[i], errors[i], recorded[i]);
+        }
 }
 
 /* Sends a decision we cannot run to the DLQ, re-encoded (its message is gone). */
@@ -329,15 +346,10 @@ static void dead_letter_execution(worker_t *w, execution_t *ex, const char *reas
         ex->retry_at = rf_mono_ms() + DB_RETRY_MS;
 }
 
-static void try_begin(worker_t *w, execution_t *ex) {
-        const char *verdict = NULL;
+/* Acts on the database's answer to a claim. */
+static void apply_verdict(worker_t *w, execution_t *ex, const char *verdict) {
         char errstr[512];
 
-        if (record_begin(w, ex, &verdict, errstr, sizeof(errstr)) < 0) {
-                ex->retry_at = rf_mono_ms() + DB_RETRY_MS;
-                rf_log_warn("execution.begin_retry", ex_fields(ex), "%s; will retry", errstr);
-                return;
-        }
         if (strcmp(verdict, "UNKNOWN") == 0) {
                 dead_letter_execution(w, ex, "decision not recorded in the database");
                 return;
@@ -364,6 +376,43 @@ static void try_begin(worker_t *w, execution_t *ex) {
         }
 }
 
+/* Marks @p ex to be claimed in the next batch. */
+static void want_begin(worker_t *w, execution_t *ex) {
+        ex->phase = PHASE_BEGIN;
+        ex->retry_at = 0;
+        w->begin_due = true;
+}
+
+/* Claims every execution waiting for it, BATCH_MAX per round trip. */
+static void begin_due(worker_t *w) {
+        execution_t *batch[BATCH_MAX];
+        const char *verdicts[BATCH_MAX];
+        char errstr[512];
+        size_t n;
+
+        if (!w->begin_due)
+                return;
+        w->begin_due = false;
+        do {
+                n = 0;
+                for (execution_t *ex = w->head; ex && n < BATCH_MAX; ex = ex->next)
+                        if (ex->phase == PHASE_BEGIN && ex->retry_at == 0)
+                                batch[n++] = ex;
+                if (n == 0)
+                        return;
+                if (record_begin_batch(w, batch, n, verdicts, errstr, sizeof(errstr)) < 0) {
+                        rf_log_warn("execution.begin_retry", json_pack("{s:i}", "executions", (int)n),
+                                    "claiming %zu executions: %s; will retry", n, errstr);
+                        for (size_t i = 0; i < n; i++)
+                                batch[i]->retry_at = rf_mono_ms() + DB_RETRY_MS;
+                        return;
+                }
+                /* each may be released here; none is looked at again */
+                for (size_t i = 0; i < n; i++)
+                        apply_verdict(w, batch[i], verdicts[i]);
+        } while (n == BATCH_MAX);
+}
+
 /* max_active_runs: a decision waits in memory, unclaimed, until its
  * workflow has a free slot; other workflows' decisions pass it by. */
 static bool take_slot(worker_t *w, execution_t *ex) {
@@ -384,10 +433,8 @@ static void start_queued(worker_t *w) {
         w->slot_freed = false;
         for (execution_t *ex = w->head; ex; ex = next) {
                 next = ex->next;
-                if (ex->phase == PHASE_QUEUED && take_slot(w, ex)) {
-                        ex->phase = PHASE_BEGIN;
-                        try_begin(w, ex);
-                }
+                if (ex->phase == PHASE_QUEUED && take_slot(w, ex))
+                        want_begin(w, ex);
         }
 }
 
@@ -461,8 +508,7 @@ static void handle_message(worker_t *w, rd_kafka_message_t *m) {
                             d->workflow);
                 return;
         }
-        ex->phase = PHASE_BEGIN;
-        try_begin(w, ex);
+        want_begin(w, ex);
 }
 
 /* --- partitions, pausing and commits --------------------------------- */
@@ -568,19 +614,19 @@ static void heartbeat(worker_t *w) {
         }
 }
 
+/* Claims and records that failed (database away) go into the next batch
+ * once their retry time has come. */
 static void retry_database_steps(worker_t *w) {
         int64_t now = rf_mono_ms();
-        execution_t *next;
 
-        for (execution_t *ex = w->head; ex; ex = next) {
-                next = ex->next;
+        for (execution_t *ex = w->head; ex; ex = ex->next) {
                 if (ex->retry_at == 0 || now < ex->retry_at)
                         continue;
                 ex->retry_at = 0;
                 if (ex->phase == PHASE_BEGIN)
-                        try_begin(w, ex);
+                        w->begin_due = true;
                 else if (ex->phase == PHASE_FINISHING)
-                        try_finish(w, ex);
+                        worker_execution_done(w, ex);
         }
 }
 
@@ -628,7 +674,7 @@ static int wait_ms(const worker_t *w) {
                 next = w->next_heartbeat;
         if (w->next_due_try && w->next_due_try < next)
                 next = w->next_due_try;
-        if (w->completed_count > 0 || w->slot_freed)
+        if (w->completed_count > 0 || w->slot_freed || w->begin_due)
                 next = now;
         for (const execution_t *ex = w->head; ex; ex = ex->next)
                 if (ex->retry_at && ex->retry_at < next)
@@ -659,8 +705,9 @@ static void loop(worker_t *w) {
                 calls_run_due(w);
                 finish_completed(w);
                 start_queued(w);
-                finish_completed(w);
                 poll_messages(w);
+                begin_due(w);
+                finish_completed(w);
                 rd_kafka_poll(w->producer, 0);
                 run_timers(w);
                 metrics_tick(w);

@@ -1,7 +1,9 @@
-/* The database side of an execution: claim, renew, finish. Each is one
- * round trip to a server-side function (schemas/sql/002_execution_functions.sql)
- * that makes its checks and writes in one transaction. */
+/* The database side of executions: claim, renew, finish. Claims and
+ * finishes are batched — everything one loop turn has to say goes in one
+ * round trip to a server-side function (schemas/sql/006_*.sql) that makes
+ * each item's checks and writes in one transaction. */
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,118 +11,103 @@
 #include "rf_util.h"
 #include "worker.h"
 
-int record_begin(worker_t *w, execution_t *ex, const char **ret_verdict, char *errstr, size_t errstr_size) {
-        static const char *const verdicts[] = { "STARTED", "UNKNOWN", "DONE", "STALE", "TAKEN" };
-        char attempt[16], lease[16], partition[16], offset[32];
-        const char *params[] = { ex->d->decision_id, attempt, ex->execution_id, w->id, lease,
-                                 w->conf->kafka.topic, partition, offset };
-        PGresult *res;
+/* Runs a batch function with (worker, ..., jsonb) and hands each returned
+ * (idx, value) row to the caller. Takes @p batch over. */
+static int run_batch(worker_t *w, const char *sql, const char *const *params, int nparams, json_t *batch,
+                     PGresult **ret_res, char *errstr, size_t errstr_size) {
+        const char *all[4];
+        char *text = json_dumps(batch, JSON_COMPACT);
         int r;
 
-        snprintf(attempt, sizeof(attempt), "%d", (int)ex->d->attempt);
+        json_decref(batch);
+        if (!text) {
+                snprintf(errstr, errstr_size, "out of memory encoding a batch");
+                return -ENOMEM;
+        }
+        for (int i = 0; i < nparams; i++)
+                all[i] = params[i];
+        all[nparams] = text;
+        r = rf_pg_exec(w->pg, sql, nparams + 1, all, ret_res, errstr, errstr_size);
+        free(text);
+        return r;
+}
+
+int record_begin_batch(worker_t *w, execution_t **exs, size_t n, const char **ret_verdicts, char *errstr,
+                       size_t errstr_size) {
+        static const char *const verdicts[] = { "STARTED", "UNKNOWN", "DONE", "STALE", "TAKEN" };
+        char lease[16];
+        const char *params[] = { w->id, lease, w->conf->kafka.topic };
+        json_t *batch = json_array();
+        PGresult *res = NULL;
+        int r;
+
         snprintf(lease, sizeof(lease), "%d", w->conf->worker.lease_ms);
-        snprintf(partition, sizeof(partition), "%d", (int)ex->partition);
-        snprintf(offset, sizeof(offset), "%lld", (long long)ex->offset);
-        r = rf_pg_exec(w->pg, "SELECT runfleet.begin_execution($1, $2, $3, $4, $5, $6, $7, $8)", 8, params, &res,
-                       errstr, errstr_size);
+        for (size_t i = 0; i < n; i++) {
+                execution_t *ex = exs[i];
+                json_array_append_new(batch, json_pack("{s:i, s:s, s:i, s:s, s:i, s:I}", "i", (int)i, "decision_id",
+                                                       ex->d->decision_id, "attempt", (int)ex->d->attempt,
+                                                       "execution_id", ex->execution_id, "partition",
+                                                       (int)ex->partition, "offset", (json_int_t)ex->offset));
+                ret_verdicts[i] = "UNKNOWN";
+        }
+        r = run_batch(w, "SELECT idx, verdict FROM runfleet.begin_executions($1, $2, $3, $4::jsonb)", params, 3,
+                      batch, &res, errstr, errstr_size);
         if (r < 0)
                 return r;
-        *ret_verdict = "UNKNOWN";
-        for (size_t i = 0; i < sizeof(verdicts) / sizeof(verdicts[0]); i++)
-                if (strcmp(PQgetvalue(res, 0, 0), verdicts[i]) == 0)
-                        *ret_verdict = verdicts[i];
+        for (int row = 0; row < PQntuples(res); row++) {
+                long i = strtol(PQgetvalue(res, row, 0), NULL, 10);
+                if (i < 0 || (size_t)i >= n)
+                        continue;
+                for (size_t k = 0; k < sizeof(verdicts) / sizeof(verdicts[0]); k++)
+                        if (strcmp(PQgetvalue(res, row, 1), verdicts[k]) == 0)
+                                ret_verdicts[i] = verdicts[k];
+                if (strcmp(ret_verdicts[i], "STARTED") == 0)
+                        exs[i]->lease_ok_until = rf_mono_ms() + w->conf->worker.lease_ms;
+        }
         PQclear(res);
-        if (strcmp(*ret_verdict, "STARTED") == 0)
-                ex->lease_ok_until = rf_mono_ms() + w->conf->worker.lease_ms;
         return 0;
 }
 
-/* Appends @p v to a text[] literal under construction. */
-static int append_elem(char **buf, size_t *len, size_t *cap, const char *v) {
-        size_t need = *len + 2 * (v ? strlen(v) : 4) + 4;
-        char *p;
+static json_t *calls_json(const execution_t *ex) {
+        json_t *calls = json_array();
 
-        if (need > *cap) {
-                size_t cap2 = need * 2;
-                char *b = realloc(*buf, cap2);
-                if (!b)
-                        return -ENOMEM;
-                *buf = b;
-                *cap = cap2;
-        }
-        p = *buf + *len;
-        if (*len > 1)
-                *p++ = ',';
-        if (!v) {
-                memcpy(p, "NULL", 4);
-                p += 4;
-        } else {
-                *p++ = '"';
-                for (; *v; v++) {
-                        if (*v == '"' || *v == '\\')
-                                *p++ = '\\';
-                        *p++ = *v;
-                }
-                *p++ = '"';
-        }
-        *p = '\0';
-        *len = (size_t)(p - *buf);
-        return 0;
-}
-
-enum { COL_SCRAPER, COL_TRY, COL_HTTP, COL_OUTCOME, COL_STARTED, COL_DURATION, COL_ERROR, COL_COUNT };
-
-int record_finish(worker_t *w, execution_t *ex, const char *status, const char *error, bool *ret_recorded,
-                  char *errstr, size_t errstr_size) {
-        char *arrays[COL_COUNT] = { NULL };
-        size_t lens[COL_COUNT], caps[COL_COUNT];
-        PGresult *res = NULL;
-        int r = 0;
-
-        for (int k = 0; k < COL_COUNT; k++) {
-                arrays[k] = strdup("{");
-                lens[k] = 1;
-                caps[k] = 2;
-                if (!arrays[k])
-                        r = -ENOMEM;
-        }
-        for (size_t i = 0; r == 0 && i < ex->record_count; i++) {
+        for (size_t i = 0; i < ex->record_count; i++) {
                 const try_record_t *c = &ex->records[i];
-                char num[4][24];
-                snprintf(num[0], sizeof(num[0]), "%d", c->try_no);
-                snprintf(num[1], sizeof(num[1]), "%ld", c->http_status);
-                snprintf(num[2], sizeof(num[2]), "%lld", (long long)c->started_wall_ms);
-                snprintf(num[3], sizeof(num[3]), "%d", c->duration_ms);
-                const char *vals[COL_COUNT] = { c->scraper, num[0], c->http_status ? num[1] : NULL,
-                                                c->outcome, num[2], num[3], c->error[0] ? c->error : NULL };
-                for (int k = 0; r == 0 && k < COL_COUNT; k++)
-                        r = append_elem(&arrays[k], &lens[k], &caps[k], vals[k]);
+                json_array_append_new(calls, json_pack("{s:s, s:i, s:o, s:s, s:I, s:i, s:o}", "scraper", c->scraper,
+                                                       "try", c->try_no, "http_status",
+                                                       c->http_status ? json_integer(c->http_status) : json_null(),
+                                                       "outcome", c->outcome, "started_ms",
+                                                       (json_int_t)c->started_wall_ms, "duration_ms", c->duration_ms,
+                                                       "error", c->error[0] ? json_string(c->error) : json_null()));
         }
-        for (int k = 0; r == 0 && k < COL_COUNT; k++) {
-                char *b = realloc(arrays[k], lens[k] + 2);
-                if (!b) {
-                        r = -ENOMEM;
-                        break;
-                }
-                arrays[k] = b;
-                strcpy(arrays[k] + lens[k], "}");
+        return calls;
+}
+
+int record_finish_batch(worker_t *w, execution_t **exs, size_t n, const char *const *statuses,
+                        const char *const *errors, bool *ret_recorded, char *errstr, size_t errstr_size) {
+        const char *params[] = { w->id };
+        json_t *batch = json_array();
+        PGresult *res = NULL;
+        int r;
+
+        for (size_t i = 0; i < n; i++) {
+                json_array_append_new(batch, json_pack("{s:i, s:s, s:s, s:o, s:o}", "i", (int)i, "execution_id",
+                                                       exs[i]->execution_id, "status", statuses[i], "error",
+                                                       errors[i] ? json_string(errors[i]) : json_null(), "calls",
+                                                       calls_json(exs[i])));
+                ret_recorded[i] = false;
         }
-        if (r == 0) {
-                const char *params[] = { ex->execution_id, w->id, status, error, arrays[COL_SCRAPER],
-                                         arrays[COL_TRY], arrays[COL_HTTP], arrays[COL_OUTCOME],
-                                         arrays[COL_STARTED], arrays[COL_DURATION], arrays[COL_ERROR] };
-                r = rf_pg_exec(w->pg,
-                               "SELECT runfleet.finish_execution($1, $2, $3, $4, $5::text[], $6::int[],"
-                               " $7::int[], $8::text[], $9::bigint[], $10::int[], $11::text[])",
-                               11, params, &res, errstr, errstr_size);
+        r = run_batch(w, "SELECT idx, recorded FROM runfleet.finish_executions($1, $2::jsonb)", params, 1, batch,
+                      &res, errstr, errstr_size);
+        if (r < 0)
+                return r;
+        for (int row = 0; row < PQntuples(res); row++) {
+                long i = strtol(PQgetvalue(res, row, 0), NULL, 10);
+                if (i >= 0 && (size_t)i < n)
+                        ret_recorded[i] = strcmp(PQgetvalue(res, row, 1), "t") == 0;
         }
-        if (r == 0) {
-                *ret_recorded = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-                PQclear(res);
-        }
-        for (int k = 0; k < COL_COUNT; k++)
-                free(arrays[k]);
-        return r;
+        PQclear(res);
+        return 0;
 }
 
 int record_renew(worker_t *w, char *errstr, size_t errstr_size) {

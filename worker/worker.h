@@ -105,6 +105,7 @@ typedef struct worker {
         size_t *bucket_of;       /* scraper index → bucket index */
         int *active_runs;        /* per workflow */
         bool slot_freed;         /* a max_active_runs slot was released: start waiting ones */
+        bool begin_due;          /* executions wait in PHASE_BEGIN to be claimed */
         int64_t next_due_try;    /* monotonic: earliest waiting try, 0 = none */
         execution_t **completed; /* all calls done, terminal record not yet attempted */
         size_t completed_count, completed_cap;
@@ -120,11 +121,19 @@ int calls_start(worker_t *w, execution_t *ex, char *errstr, size_t errstr_size);
 void calls_collect(worker_t *w);
 void calls_run_due(worker_t *w);
 void calls_abort(worker_t *w, execution_t *ex, const char *why);
+/* For tests and fuzzing: one try on a caller-prepared @p easy, through the
+ * worker's body callback and classification (see calls.c). */
+CURLcode calls_perform_for_test(call_t *c, CURL *easy);
 
 /* worker/record.c */
-int record_begin(worker_t *w, execution_t *ex, const char **ret_verdict, char *errstr, size_t errstr_size);
-int record_finish(worker_t *w, execution_t *ex, const char *status, const char *error, bool *ret_recorded,
-                  char *errstr, size_t errstr_size);
+/* Claims @p n executions in one round trip; ret_verdicts[i] gets "STARTED",
+ * "UNKNOWN", "DONE", "STALE" or "TAKEN" (static strings). */
+int record_begin_batch(worker_t *w, execution_t **exs, size_t n, const char **ret_verdicts, char *errstr,
+                       size_t errstr_size);
+/* Records @p n finished executions (their try records and terminal status)
+ * in one round trip; ret_recorded[i] is false when the execution was fenced. */
+int record_finish_batch(worker_t *w, execution_t **exs, size_t n, const char *const *statuses,
+                        const char *const *errors, bool *ret_recorded, char *errstr, size_t errstr_size);
 int record_renew(worker_t *w, char *errstr, size_t errstr_size);
 
 /* worker/dlq.c: the source offset is finished when the DLQ acknowledges */

@@ -27,7 +27,8 @@ int main(void) {
 
         /* migrate twice: the second run changes nothing and succeeds */
         CHECK(itest_run(&t, out, sizeof(out), 60000, NULL, "runfleet-producer", "migrate", NULL) == 0);
-        CHECK_CONTAINS(out, "\"migrations_applied\":3");
+        CHECK_CONTAINS(out, "\"migrations_applied\":");
+        CHECK(!strstr(out, "\"migrations_applied\":0"));
         CHECK(itest_run(&t, out, sizeof(out), 60000, NULL, "runfleet-producer", "migrate", NULL) == 0);
         CHECK_CONTAINS(out, "\"migrations_applied\":0");
         CHECK_CONTAINS(out, "\"topics_created\":0");
