@@ -64,14 +64,15 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp) {
         call_t *c = userp;
         size_t n = size * nmemb;
 
-        if (c->body_bytes + n > c->max_body) {
-                c->truncated = true;
-                return 0;
-        }
-        if (c->body_bytes == 0 && n > 0) {
+        /* the excerpt first: an error page larger than max_body still says why */
+        if (c->body_bytes == 0 && !c->truncated && n > 0) {
                 size_t keep = n < sizeof(c->error) - 1 ? n : sizeof(c->error) - 1;
                 memcpy(c->error, data, keep);
                 c->error[keep] = '\0';
+        }
+        if (c->body_bytes + n > c->max_body) {
+                c->truncated = true;
+                return 0;
         }
         c->body_bytes += n;
         return n;
@@ -148,9 +149,9 @@ static void call_done(worker_t *w, call_t *c) {
                 worker_execution_done(w, ex);
 }
 
-/* Ends a call without a network try (deadline, breaker): recorded as a try
- * with no HTTP status and no duration. */
-static void call_refused(worker_t *w, call_t *c, const char *outcome, const char *why) {
+/* Records a try that sent no request (deadline, rate limit, breaker): no
+ * HTTP status and no duration. */
+static void record_refusal(call_t *c, const char *outcome, const char *why) {
         c->tries++;
         c->started_ms = rf_mono_ms();
         c->started_wall_ms = rf_now_ms();
@@ -159,8 +160,18 @@ static void call_refused(worker_t *w, call_t *c, const char *outcome, const char
         c->outcome = outcome;
         snprintf(c->error, sizeof(c->error), "%s", why);
         append_record(c->ex, c);
+}
+
+/* Ends a call with a try that sent no request. */
+static void call_refused(worker_t *w, call_t *c, const char *outcome, const char *why) {
+        record_refusal(c, outcome, why);
         call_done(w, c);
 }
+
+/* While a half-open breaker's probe is out, other calls ask again after this. */
+#define BREAKER_PROBE_WAIT_MS 250
+/* Refusals recorded for one call before it gives up, whatever its deadline. */
+#define BREAKER_MAX_REJECTIONS 20
 
 static void note_due(worker_t *w, int64_t at) {
         if (w->next_due_try == 0 || at < w->next_due_try)
@@ -236,10 +247,25 @@ static void try_next(worker_t *w, call_t *c) {
                 return;
         }
         if (!breaker_allow(&w->breakers[c->scraper_index], s->breaker_failures, now, &c->probe)) {
-                /* failing fast is the point: no request leaves this process */
+                /* Failing fast is the point: no request leaves this process.
+                 * The refusal is recorded, but it is not one of the call's
+                 * max_tries: the call asks again when the breaker's cool-down
+                 * ends (or its probe has had time), within the workflow's
+                 * deadline. Failing the whole execution instead would burn
+                 * the decision's attempts on a breaker that is protecting the
+                 * scraper, and turn a short outage into DEAD decisions. */
+                const breaker_t *b = &w->breakers[c->scraper_index];
+                int64_t again = b->state == BREAKER_OPEN ? b->open_until : now + BREAKER_PROBE_WAIT_MS;
                 w->breaker_rejections++;
                 snprintf(why, sizeof(why), "circuit breaker for %s is open", s->name);
-                call_refused(w, c, "CIRCUIT_OPEN", why);
+                record_refusal(c, "CIRCUIT_OPEN", why);
+                c->rejections++;
+                if (again >= ex->deadline_ms || c->rejections >= BREAKER_MAX_REJECTIONS) {
+                        call_done(w, c);
+                        return;
+                }
+                c->next_try_at = again;
+                note_due(w, again);
                 return;
         }
         if (try_launch(w, c, now) < 0) {
@@ -271,13 +297,63 @@ int calls_start(worker_t *w, execution_t *ex, char *errstr, size_t errstr_size) 
         return 0;
 }
 
+/* A Retry-After past every workflow deadline (a day at most) can only end
+ * the call; the bound keeps retry_delay_ms()'s arithmetic from overflowing
+ * on a hostile "Retry-After: 9223372036854775807" (or a date in year 9999). */
+#define RETRY_AFTER_MAX_S 86400
+
+/* Makes @p s one line of valid UTF-8, in place: line breaks and tabs become
+ * spaces; other control characters, and bytes that do not start a
+ * well-formed character (overlong, surrogate, past U+10FFFF, or cut short
+ * by the end of the string), become '?'. The error text is written to
+ * PostgreSQL text columns and JSON log lines, which refuse invalid UTF-8:
+ * a scraper's binary error page, or a cut through a multi-byte character,
+ * would otherwise make the execution unrecordable, retried for ever. */
+static void text_clean(char *s) {
+        unsigned char *p = (unsigned char *)s;
+
+        while (*p) {
+                unsigned char b = *p;
+                uint32_t cp;
+                int k, j;
+
+                if (b < 0x20 || b == 0x7f) {
+                        *p++ = b == '\n' || b == '\r' || b == '\t' ? ' ' : '?';
+                        continue;
+                }
+                if (b < 0x80) {
+                        p++;
+                        continue;
+                }
+                if (b >= 0xc2 && b <= 0xdf)
+                        k = 1, cp = b & 0x1f;
+                else if (b >= 0xe0 && b <= 0xef)
+                        k = 2, cp = b & 0x0f;
+                else if (b >= 0xf0 && b <= 0xf4)
+                        k = 3, cp = b & 0x07;
+                else {
+                        *p++ = '?';
+                        continue;
+                }
+                /* stops at the terminating NUL, which is no continuation byte */
+                for (j = 1; j <= k && (p[j] & 0xc0) == 0x80; j++)
+                        cp = (cp << 6) | (p[j] & 0x3f);
+                if (j <= k || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) || cp > 0x10ffff ||
+                    (cp >= 0xd800 && cp <= 0xdfff)) {
+                        *p++ = '?';
+                        continue;
+                }
+                p += k + 1;
+        }
+}
+
 static void classify(call_t *c, CURLcode rc) {
         char body[WORKER_ERROR_MAX];
         curl_off_t retry_after = 0;
 
         curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &c->http_status);
         if (curl_easy_getinfo(c->easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0)
-                c->retry_after_s = (long)retry_after;
+                c->retry_after_s = retry_after > RETRY_AFTER_MAX_S ? RETRY_AFTER_MAX_S : (long)retry_after;
         if (rc == CURLE_WRITE_ERROR && c->truncated)
                 rc = CURLE_OK;
         if (rc == CURLE_OK && c->http_status >= 200 && c->http_status < 300) {
@@ -288,17 +364,37 @@ static void classify(call_t *c, CURLcode rc) {
         if (rc == CURLE_OK) {
                 /* keep the start of the error body: it usually says what went wrong */
                 snprintf(body, sizeof(body), "%s", c->error);
-                for (char *p = body; *p; p++)
-                        if (*p == '\n' || *p == '\r')
-                                *p = ' ';
                 c->outcome = "HTTP_ERROR";
                 snprintf(c->error, sizeof(c->error), "HTTP %ld: %.200s", c->http_status, body);
+                text_clean(c->error); /* after the cut, which may split a character */
                 return;
         }
         c->outcome = rc == CURLE_OPERATION_TIMEDOUT ? "TIMEOUT"
                      : rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ? "CONNECT_ERROR"
                                                                                         : "ERROR";
         snprintf(c->error, sizeof(c->error), "%s", curl_easy_strerror(rc));
+}
+
+/* FOR TESTS AND FUZZING: one try of @p c on @p easy, which the caller has
+ * prepared (URL, and its own socket if it likes), performed to the end with
+ * the worker's own body callback and classified as try_finished() does:
+ * outcome, http_status, retry_after_s and error are left in @p c. @p easy
+ * stays the caller's. Returns the transfer's CURLcode. */
+CURLcode calls_perform_for_test(call_t *c, CURL *easy) {
+        CURLcode rc;
+
+        c->easy = easy;
+        c->body_bytes = 0;
+        c->truncated = false;
+        c->error[0] = '\0';
+        c->http_status = 0;
+        c->retry_after_s = 0;
+        curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(easy, CURLOPT_WRITEDATA, c);
+        rc = curl_easy_perform(easy);
+        classify(c, rc);
+        c->easy = NULL;
+        return rc;
 }
 
 static void log_breaker(const call_t *c, breaker_state_t before, const breaker_t *b) {
@@ -328,7 +424,7 @@ static void try_finished(worker_t *w, call_t *c, CURLcode rc) {
         before = breaker_record(b, !retryable, c->probe, s->breaker_failures, s->breaker_cooldown_ms, now);
         log_breaker(c, before, b);
         c->probe = false;
-        if (!retryable || c->tries >= s->max_tries) {
+        if (!retryable || c->tries - c->rejections >= s->max_tries) {
                 call_done(w, c);
                 return;
         }

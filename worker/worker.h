@@ -40,6 +40,7 @@ typedef struct call {
         struct curl_slist *headers;
         char *body;
         int tries;              /* started (or refused by the breaker) so far */
+        int rejections;         /* of which refused by the breaker: not counted in max_tries */
         int64_t started_ms;     /* monotonic, of the current try */
         int64_t started_wall_ms;
         int64_t next_try_at;    /* monotonic; non-zero while waiting for a retry or a token */

@@ -49,6 +49,9 @@
  * times still counts once. POST /reset clears all counters; GET /healthz
  * answers 200.
  *
+ * GET /stats?prefix=/some/ answers the same for the paths starting with
+ * that prefix only (totals and duplicates computed over them).
+ *
  * Paths and keys are stored with bytes outside printable ASCII replaced by
  * '?' and truncated, so /stats is always valid JSON. */
 
@@ -246,8 +249,38 @@ static void stats_reset(struct stats *st) {
         pthread_mutex_unlock(&st->lock);
 }
 
-/* Returns the /stats document as a malloc'ed string the caller frees, or NULL. */
-static char *stats_dump(struct server *srv) {
+/* The counters of the paths starting with @p prefix only, as stats_dump()
+ * lays them out: a test reads its own paths without the whole server's
+ * history (which grows large over a test suite). Called with st->lock held. */
+static json_t *stats_filtered(struct stats *st, const char *prefix, size_t n_suspended) {
+        json_t *paths = json_object(), *keys = json_object(), *by_path = json_object();
+        json_int_t total = 0, dups = 0;
+        const char *path, *key;
+        json_t *count, *per_key, *n;
+
+        json_object_foreach(st->paths, path, count) {
+                if (strncmp(path, prefix, strlen(prefix)) != 0)
+                        continue;
+                json_object_set(paths, path, count);
+                total += json_integer_value(count);
+                per_key = json_object_get(st->keys_by_path, path);
+                if (!per_key)
+                        continue;
+                json_object_set(by_path, path, per_key);
+                json_object_foreach(per_key, key, n) {
+                        json_int_t had = json_integer_value(json_object_get(keys, key));
+                        json_object_set_new(keys, key, json_integer(had + json_integer_value(n)));
+                        dups += json_integer_value(n) > 1;
+                }
+        }
+        return json_pack("{s:I, s:o, s:o, s:o, s:I, s:I}", "total", total, "paths", paths, "idempotency_keys", keys,
+                         "idempotency_keys_by_path", by_path, "duplicate_keys", dups, "suspended",
+                         (json_int_t)n_suspended);
+}
+
+/* Returns the /stats document (all paths, or those starting with @p prefix
+ * when not NULL) as a malloc'ed string the caller frees, or NULL. */
+static char *stats_dump(struct server *srv, const char *prefix) {
         struct stats *st = &srv->stats;
         json_t *doc;
         char *s = NULL;
@@ -258,13 +291,16 @@ static char *stats_dump(struct server *srv) {
         pthread_mutex_unlock(&srv->sched.lock);
 
         pthread_mutex_lock(&st->lock);
-        doc = json_pack("{s:I, s:O, s:O, s:O, s:I, s:I}",
-                        "total", st->total,
-                        "paths", st->paths,
-                        "idempotency_keys", st->keys,
-                        "idempotency_keys_by_path", st->keys_by_path,
-                        "duplicate_keys", st->duplicate_keys,
-                        "suspended", (json_int_t)n_suspended);
+        if (prefix)
+                doc = stats_filtered(st, prefix, n_suspended);
+        else
+                doc = json_pack("{s:I, s:O, s:O, s:O, s:I, s:I}",
+                                "total", st->total,
+                                "paths", st->paths,
+                                "idempotency_keys", st->keys,
+                                "idempotency_keys_by_path", st->keys_by_path,
+                                "duplicate_keys", st->duplicate_keys,
+                                "suspended", (json_int_t)n_suspended);
         if (doc)
                 s = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
         pthread_mutex_unlock(&st->lock);
@@ -576,7 +612,7 @@ static enum MHD_Result serve_control(struct server *srv, struct MHD_Connection *
         if (strcmp(url, "/stats") == 0 && get) {
                 struct MHD_Response *resp;
                 enum MHD_Result ret;
-                char *body = stats_dump(srv);
+                char *body = stats_dump(srv, MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "prefix"));
 
                 if (!body)
                         return respond_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");

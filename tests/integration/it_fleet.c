@@ -100,7 +100,7 @@ int main(void) {
               34 * 2 + 33 * 1 + 33 * 3);
 
         {
-                json_t *stats = itest_fake_stats(&t);
+                json_t *stats = itest_fake_stats_prefix(&t, "/fleet/");
                 json_t *keys = json_object_get(stats, "idempotency_keys");
                 int seen_once = 0, seen_other = 0;
                 for (int i = 0; i < DECISIONS; i++) {

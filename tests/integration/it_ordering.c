@@ -59,7 +59,7 @@ static void out_of_order(void) {
                                  " USING (decision_id) WHERE d.workflow = 'slow'") == 2);
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions WHERE status = 'SUCCEEDED'") == 11);
         {
-                json_t *stats = itest_fake_stats(&t);
+                json_t *stats = itest_fake_stats_prefix(&t, "/ordering/");
                 json_t *by_path = json_object_get(json_object_get(stats, "idempotency_keys_by_path"), "/ordering/fast");
                 const char *key;
                 json_t *n;

@@ -7,7 +7,7 @@
 #include "itest.h"
 
 static long long fake_count(itest_t *t, const char *path) {
-        json_t *stats = itest_fake_stats(t);
+        json_t *stats = itest_fake_stats_prefix(t, path);
         long long n = json_integer_value(json_object_get(json_object_get(stats, "paths"), path));
 
         json_decref(stats);
@@ -18,6 +18,7 @@ int main(void) {
         itest_t t;
         char path[128];
         long long calls, gap_ms, span_ms;
+        pid_t worker;
 
         itest_init(&t, "resilience");
         itest_config(&t,
@@ -28,20 +29,23 @@ int main(void) {
                      "  { name = \"thr\"; url = \"@FAKE@/res-%s/thr?status=429&retry_after=1\"; max_tries = 2;"
                      " retry_backoff_ms = 10; breaker_failures = 0; },\n"
                      "  { name = \"broken\"; url = \"@FAKE@/res-%s/broken?status=500\"; max_tries = 1;"
-                     " breaker_failures = 2; breaker_cooldown_ms = 3000; },\n"
+                     " breaker_failures = 2; breaker_cooldown_ms = 60000; },\n"
+                     "  { name = \"broken2\"; url = \"@FAKE@/res-%s/broken2?status=500\"; max_tries = 1;"
+                     " breaker_failures = 1; breaker_cooldown_ms = 1500; },\n"
                      "  { name = \"lim\"; url = \"@FAKE@/res-%s/lim?delay_ms=10\"; rate_per_s = 5; }\n"
                      ");\n"
                      "workflows = (\n"
                      "  { name = \"w5xx\"; schedule = \"0 3 * * *\"; scrapers = [\"e5xx\"]; },\n"
                      "  { name = \"w404\"; schedule = \"0 3 * * *\"; scrapers = [\"nf\"]; },\n"
                      "  { name = \"w429\"; schedule = \"0 3 * * *\"; scrapers = [\"thr\"]; },\n"
-                     "  { name = \"wbroken\"; schedule = \"0 3 * * *\"; scrapers = [\"broken\"]; },\n"
+                     "  { name = \"wbroken\"; schedule = \"0 3 * * *\"; scrapers = [\"broken\"]; deadline_ms = 1000; },\n"
+                     "  { name = \"wpatient\"; schedule = \"0 3 * * *\"; scrapers = [\"broken2\"]; deadline_ms = 30000; },\n"
                      "  { name = \"wlim\"; schedule = \"0 3 * * *\"; scrapers = [\"lim\"]; }\n"
                      ");\n"
                      "worker = { lease_ms = 10000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n",
-                     t.db_name, t.db_name, t.db_name, t.db_name, t.db_name);
+                     t.db_name, t.db_name, t.db_name, t.db_name, t.db_name, t.db_name);
         itest_migrate(&t);
-        itest_spawn(&t, "worker", "runfleet-worker", NULL);
+        worker = itest_spawn(&t, "worker", "runfleet-worker", NULL);
 
         /* 503: three tries, all recorded, then FAILED */
         CHECK(itest_decide(&t, "w5xx", 1, NULL) == 1);
@@ -69,7 +73,8 @@ int main(void) {
         printf("# Retry-After gap %lld ms\n", gap_ms);
         CHECK(gap_ms >= 950 && gap_ms < 10000);
 
-        /* breaker: two real failures open it; the next calls fail fast without a request */
+        /* breaker: two real failures open it; the next calls fail fast without a request
+         * (their 1 s deadline ends long before the 60 s cool-down) */
         for (int i = 0; i < 4; i++) {
                 CHECK(itest_decide(&t, "wbroken", 1, NULL) == 1);
                 CHECK(itest_wait_for(&t, i + 1, 30000,
@@ -81,15 +86,25 @@ int main(void) {
         CHECK(calls == 2);
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.scraper_calls WHERE scraper = 'broken'"
                                  " AND outcome = 'CIRCUIT_OPEN' AND http_status IS NULL AND duration_ms = 0") == 2);
-        /* after the cool-down one probe reaches the scraper (and, failing, opens it again) */
-        itest_sleep_ms(3200);
-        CHECK(itest_decide(&t, "wbroken", 2, NULL) == 2);
-        CHECK(itest_wait_for(&t, 6, 30000,
-                             "SELECT count(*) FROM runfleet.executions e JOIN runfleet.decisions d"
-                             " USING (decision_id) WHERE d.workflow = 'wbroken' AND e.finished_at IS NOT NULL"));
-        CHECK(fake_count(&t, path) == 3);
-        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.scraper_calls WHERE scraper = 'broken'"
-                                 " AND outcome = 'CIRCUIT_OPEN'") == 3);
+
+        /* a short cool-down and a long deadline: a refused call waits for the
+         * breaker and becomes its half-open probe; one request per decision */
+        CHECK(itest_decide(&t, "wpatient", 1, NULL) == 1);
+        CHECK(itest_wait_for(&t, 1, 30000, "SELECT count(*) FROM runfleet.executions e JOIN runfleet.decisions d"
+                                           " USING (decision_id) WHERE d.workflow = 'wpatient' AND e.finished_at IS NOT NULL"));
+        CHECK(itest_decide(&t, "wpatient", 1, NULL) == 1);
+        CHECK(itest_wait_for(&t, 2, 30000, "SELECT count(*) FROM runfleet.executions e JOIN runfleet.decisions d"
+                                           " USING (decision_id) WHERE d.workflow = 'wpatient' AND e.finished_at IS NOT NULL"));
+        snprintf(path, sizeof(path), "/res-%s/broken2", t.db_name);
+        CHECK(fake_count(&t, path) == 2);
+        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.scraper_calls WHERE scraper = 'broken2'"
+                                 " AND outcome = 'HTTP_ERROR'") == 2);
+        {
+                char *log = itest_read_log(&t, worker);
+                CHECK_CONTAINS(log, "\"from\":\"half-open\"");
+                CHECK_CONTAINS(log, "\"to\":\"open\"");
+                free(log);
+        }
 
         /* rate limit 5/s (burst 5): 20 calls need at least 3 s */
         CHECK(itest_decide(&t, "wlim", 20, NULL) == 20);

@@ -388,16 +388,20 @@ static size_t collect(char *data, size_t size, size_t nmemb, void *userp) {
 }
 
 json_t *itest_fake_stats(itest_t *t) {
-        char url[300];
+        return itest_fake_stats_prefix(t, NULL);
+}
+
+json_t *itest_fake_stats_prefix(itest_t *t, const char *prefix) {
+        char url[600];
         char *body = NULL;
         json_t *j = NULL;
         CURL *c = curl_easy_init();
 
-        snprintf(url, sizeof(url), "%s/stats", t->fake_url);
+        snprintf(url, sizeof(url), "%s/stats%s%s", t->fake_url, prefix ? "?prefix=" : "", prefix ? prefix : "");
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
         if (curl_easy_perform(c) == CURLE_OK && body)
                 j = json_loads(body, 0, NULL);
         curl_easy_cleanup(c);

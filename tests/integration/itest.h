@@ -74,8 +74,13 @@ long long itest_query_ll(itest_t *t, const char *fmt, ...) __attribute__((format
 bool itest_wait_for(itest_t *t, long long expect, int timeout_ms, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
 
-/* GET <fake>/stats as JSON (json_decref()). */
+/* GET <fake>/stats as JSON (json_decref()): every path the fake scraper
+ * has seen since it started. */
 json_t *itest_fake_stats(itest_t *t);
+
+/* The same for the paths starting with @p prefix (e.g. "/fleet/") only:
+ * cheaper, and blind to other tests' traffic. */
+json_t *itest_fake_stats_prefix(itest_t *t, const char *prefix);
 
 /* The offsets a consumer group committed, summed over the topic's partitions,
  * and the sum of the partitions' log-end offsets. */
