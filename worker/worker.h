@@ -107,6 +107,7 @@ typedef struct worker {
         int *active_runs;        /* per workflow */
         bool slot_freed;         /* a max_active_runs slot was released: start waiting ones */
         bool begin_due;          /* executions wait in PHASE_BEGIN to be claimed */
+        bool rebalanced;         /* the group has called on_rebalance at least once */
         int64_t next_due_try;    /* monotonic: earliest waiting try, 0 = none */
         execution_t **completed; /* all calls done, terminal record not yet attempted */
         size_t completed_count, completed_cap;
