@@ -1,0 +1,435 @@
+#!/usr/bin/python3
+"""bench/run's driver: runs each scenario, baseline and machine limit through
+build/bench/bench_scenarios (and wrk), prints one table, and writes it as
+CSV and Markdown under bench/results/. Figures, never assertions.
+
+    bench/bench.py [--quick] [--build DIR] [a] [b] [c] [d] [e] [base] [limits]
+
+Expects the services of scripts/services (RUNFLEET_* from .runfleet/local.env);
+bench/run sets everything up and calls this.
+"""
+import argparse
+import csv
+import datetime
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SELECTABLE = ["a", "b", "c", "d", "e", "base", "limits"]
+
+FULL = dict(a=20000, b=3000, c_rate=1000, c_secs=60, c_store_secs=10, d=1000,
+            base_a=2000, base_b_seq=30, base_b_thr=30, pg_secs=10, kafka_msgs=300000, wrk_secs=5)
+QUICK = dict(a=2000, b=300, c_rate=1000, c_secs=10, c_store_secs=5, d=1000,
+             base_a=300, base_b_seq=5, base_b_thr=6, pg_secs=3, kafka_msgs=100000, wrk_secs=3)
+PG_CLIENTS, PG_BATCH = 8, 1000
+
+
+def log(msg):
+    print("bench: " + msg, file=sys.stderr, flush=True)
+
+
+class Runner:
+    def __init__(self, build, logfile):
+        self.driver = os.path.join(build, "bench", "bench_scenarios")
+        self.env = dict(os.environ, RUNFLEET_BUILD_ROOT=build)
+        self.logfile = logfile
+
+    def call(self, *args, timeout=1800):
+        cmd = [self.driver] + [str(a) for a in args]
+        with open(self.logfile, "a") as f:
+            f.write("\n$ " + " ".join(cmd) + "\n")
+            f.flush()
+            p = subprocess.run(cmd, env=self.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, timeout=timeout)
+            f.write(p.stdout)
+        for line in reversed(p.stdout.splitlines()):
+            if line.startswith("{"):
+                return json.loads(line)
+        log("no result from %s (exit %d); see %s" % (" ".join(cmd[1:]), p.returncode, self.logfile))
+        return None
+
+
+def wrk(url, secs, logfile):
+    try:
+        p = subprocess.run(["wrk", "-t2", "-c64", "-d%ds" % secs, "--timeout", "5s", url],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=secs + 60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        log("wrk: %s" % e)
+        return None
+    with open(logfile, "a") as f:
+        f.write("\n$ wrk %s\n%s" % (url, p.stdout))
+    m = re.search(r"Requests/sec:\s*([0-9.]+)", p.stdout)
+    return float(m.group(1)) if m else None
+
+
+def machine():
+    info = {"cores": os.cpu_count(), "kernel": platform.release(), "arch": platform.machine()}
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                info["memory_gib"] = int(line.split()[1]) / 1024 / 1024
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        info["commit"] = head + (" + uncommitted changes" if dirty else "")
+    except OSError:
+        info["commit"] = "?"
+    return info
+
+
+def load1():
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
+
+
+# --- formatting ---------------------------------------------------------------
+
+def fnum(v, digits=0):
+    if v is None:
+        return "—"
+    if digits == 0 and 0 < abs(v) < 10 and v != int(v):
+        return "{:.2f}".format(v)
+    if digits == 0:
+        return "{:,.0f}".format(v)
+    return "{:,.{}f}".format(v, digits)
+
+
+def fsecs(v):
+    if v is None:
+        return "—"
+    if v >= 100:
+        return "{:,.0f} s".format(v)
+    if v >= 10:
+        return "{:.1f} s".format(v)
+    return "{:.2f} s".format(v)
+
+
+def fms(v):
+    if v is None:
+        return "—"
+    return "{:,.0f}".format(v) if v >= 10 else "{:.1f}".format(v)
+
+
+def ratio(x, y):
+    if not x or not y:
+        return None
+    return x / y
+
+
+def fratio(r):
+    if r is None:
+        return "—"
+    return "×{:,.0f}".format(r) if r >= 100 else "×{:.1f}".format(r)
+
+
+class Row:
+    def __init__(self, rid, scenario, config, res, nominal=None, engine="runfleet"):
+        self.id, self.scenario, self.config, self.res, self.engine = rid, scenario, config, res or {}, engine
+        self.nominal = nominal
+        self.vs = ""
+        self.notes = []
+
+    def get(self, k):
+        v = self.res.get(k)
+        return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+    @property
+    def rate(self):
+        return self.get("rate")
+
+    def wall_extrapolated(self):
+        w, n = self.get("wall_s"), self.get("succeeded")
+        if w is None or not n or not self.nominal or self.nominal == n:
+            return None
+        return w * self.nominal / n
+
+    def cells(self):
+        r = self.res
+        n = self.get("succeeded")
+        if self.nominal and n is not None and self.nominal != n:
+            decisions = "{} of {:,} (sample)".format(fnum(n), self.nominal)
+        elif r.get("offered_rate"):
+            decisions = "{} ({} /s offered, {} /s achieved)".format(
+                fnum(n), fnum(r["offered_rate"]), fnum(r.get("achieved_offer_rate")))
+        else:
+            decisions = fnum(n)
+        if r.get("failed"):
+            decisions += ", {} failed".format(fnum(r["failed"]))
+        if r and not r.get("complete", True):
+            decisions += " (incomplete)"
+        ext = self.wall_extrapolated()
+        if ext is not None:
+            wall = "≈ {} (extrapolated)".format(fsecs(ext))
+        else:
+            wall = fsecs(self.get("wall_s"))
+        if r.get("backlog", True):
+            p2s = e2e = "—"
+        else:
+            p2s = "{} / {} ms".format(fms(self.get("p2s_p50_ms")), fms(self.get("p2s_p99_ms")))
+            e2e = "{} / {} ms".format(fms(self.get("e2e_p50_ms")), fms(self.get("e2e_p99_ms")))
+        rss = self.get("rss_kb")
+        return [self.scenario, self.config, decisions, wall, fnum(self.rate), p2s, e2e,
+                "{:.1f} MB".format(rss / 1024) if rss else "—", fnum(self.get("cpu_s_per_1000"), 2), self.vs]
+
+
+class LimitRow(Row):
+    def __init__(self, rid, scenario, config, value):
+        super().__init__(rid, scenario, config, {}, engine="limit")
+        self.value = value
+
+    @property
+    def rate(self):
+        return self.value
+
+    def cells(self):
+        return [self.scenario, self.config, "—", "—", fnum(self.value), "—", "—", "—", "—", self.vs]
+
+
+HEADER = ["scenario", "configuration", "decisions", "wall time", "decisions/s",
+          "produce→start p50 / p99", "end-to-end p50 / p99", "peak RSS / worker", "CPU s / 1,000", "runfleet vs. this"]
+
+
+def markdown_table(rows):
+    out = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    for r in rows:
+        out.append("| " + " | ".join(c.replace("|", "/") for c in r.cells()) + " |")
+    return "\n".join(out)
+
+
+# --- the run ------------------------------------------------------------------
+
+def main():
+    ap = argparse.ArgumentParser(description="runfleet benchmarks")
+    ap.add_argument("--quick", action="store_true", help="smaller counts: a smoke run of a few minutes")
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--results", default=os.path.join(ROOT, "bench", "results"))
+    ap.add_argument("what", nargs="*", help="any of: " + " ".join(SELECTABLE) + " (default: all)")
+    args = ap.parse_args()
+    for w in args.what:
+        if w not in SELECTABLE:
+            ap.error("unknown scenario %r: choose from %s" % (w, " ".join(SELECTABLE)))
+    want = set(args.what or SELECTABLE)
+    P = QUICK if args.quick else FULL
+    mode = "quick" if args.quick else "full"
+    started = time.time()
+    stamp = datetime.datetime.now(datetime.timezone.utc)
+    os.makedirs(os.path.join(args.build, "bench-logs"), exist_ok=True)
+    logfile = os.path.join(args.build, "bench-logs", stamp.strftime("%Y-%m-%d-%H%M%S") + ".log")
+    R = Runner(os.path.abspath(args.build), logfile)
+    baseline = os.path.join(ROOT, "bench", "baseline", "original.py")
+    info = machine()
+    load_before = load1()
+    log("%s run, log in %s" % (mode, logfile))
+    rows, by = [], {}
+
+    def add(row):
+        rows.append(row)
+        by[row.id] = row
+        return row
+
+    def run(rid, scenario, config, *argv, nominal=None, engine="runfleet"):
+        log("%s: %s" % (scenario, config))
+        t0 = time.time()
+        res = R.call("run", *argv)
+        log("  done in %.0f s" % (time.time() - t0))
+        return add(Row(rid, scenario, config, res, nominal=nominal, engine=engine))
+
+    if "a" in want:
+        run("a", "(a) throughput", "3 workers, 1 zero-latency scraper",
+            "--workers", 3, "--decisions", P["a"])
+    if "b" in want:
+        run("b", "(b) slow scrapers", "3 workers, 3 scrapers × 1 s each",
+            "--workers", 3, "--decisions", P["b"], "--scrapers", 3, "--delay-ms", 1000)
+    if "c" in want:
+        run("c", "(c) latency at %s/s" % fnum(P["c_rate"]),
+            "3 workers, 1 zero-latency scraper; offered for %d s, one INSERT per batch" % P["c_secs"],
+            "--workers", 3, "--rate", P["c_rate"], "--seconds", P["c_secs"])
+        run("c_store", "(c) via the evaluator's path",
+            "same, offered through rf_store (a round trip per decision) for %d s" % P["c_store_secs"],
+            "--workers", 3, "--rate", P["c_rate"], "--seconds", P["c_store_secs"], "--evaluator-path")
+    if "d" in want:
+        r = run("d", "(d) %s in flight" % fnum(P["d"]), "1 worker, max_in_flight %s, 1 scraper × 2 s" % fnum(P["d"]),
+                "--workers", 1, "--decisions", P["d"], "--delay-ms", 2000, "--in-flight", P["d"], "--overlap")
+        if r.get("most_in_flight") is not None:
+            r.config += "; most in flight at once: %s" % fnum(r.get("most_in_flight"))
+    if "e" in want:
+        for n in (1, 2, 3, 6):
+            if n == 3 and "a" in by:
+                rows.append(Row("e3", "(e) 3 workers", "= (a)", by["a"].res))
+                by["e3"] = rows[-1]
+                continue
+            run("e%d" % n, "(e) %d worker%s" % (n, "s" if n > 1 else ""), "as (a), %d process%s" %
+                (n, "es" if n > 1 else ""), "--workers", n, "--decisions", P["a"])
+    if "base" in want:
+        for eng, label in (("seq", "sequential loop"), ("threads", "ThreadPoolExecutor(3)")):
+            run("base_a_" + eng, "baseline (a): " + label, "Python, table walk, 1 zero-latency scraper",
+                "--engine", eng, "--decisions", P["base_a"], "--baseline", baseline,
+                nominal=P["a"], engine=eng)
+        for eng, label, n in (("seq", "sequential loop", P["base_b_seq"]),
+                              ("threads", "ThreadPoolExecutor(3)", P["base_b_thr"])):
+            run("base_b_" + eng, "baseline (b): " + label, "Python, table walk, 3 scrapers × 1 s each",
+                "--engine", eng, "--decisions", n, "--scrapers", 3, "--delay-ms", 1000, "--baseline", baseline,
+                nominal=P["b"], engine=eng)
+    limits = []
+    if "limits" in want:
+        log("limit: PostgreSQL (pgbench, %d s each)" % P["pg_secs"])
+        pg = R.call("pg-limit", "--seconds", P["pg_secs"], "--clients", PG_CLIENTS, "--batch", PG_BATCH) or {}
+        limits.append(add(LimitRow("pg_row", "limit: PostgreSQL, row by row",
+                                   "pgbench, %d clients; per decision: INSERT decision, begin_execution(),"
+                                   " finish_execution(), a transaction each" % PG_CLIENTS, pg.get("pg_one_per_round_trip"))))
+        limits.append(add(LimitRow("pg_batch", "limit: PostgreSQL, %s decisions per statement" % fnum(PG_BATCH),
+                                   "pgbench, %d clients: the same rows and state changes, 3 statements per batch"
+                                   % PG_CLIENTS, pg.get("pg_batched"))))
+        log("limit: Kafka (%s messages of 200 bytes)" % fnum(P["kafka_msgs"]))
+        k = R.call("kafka-limit", "--messages", P["kafka_msgs"], "--size", 200) or {}
+        limits.append(add(LimitRow("kafka_produce", "limit: Kafka produce",
+                                   "librdkafka, runfleet's producer settings (acks=all, idempotent, linger 5 ms),"
+                                   " %s × 200 B, 6 partitions" % fnum(P["kafka_msgs"]), k.get("kafka_produce"))))
+        limits.append(add(LimitRow("kafka_consume", "limit: Kafka consume", "librdkafka consumer, the same messages",
+                                   k.get("kafka_consume"))))
+        log("limit: fake scraper (wrk, %d s)" % P["wrk_secs"])
+        url = os.environ.get("RUNFLEET_FAKE_SCRAPER_URL", "http://127.0.0.1:18080") + "/bench/zero"
+        limits.append(add(LimitRow("scraper", "limit: fake scraper",
+                                   "wrk, 2 threads, 64 keep-alive connections, GET, %d s" % P["wrk_secs"],
+                                   wrk(url, P["wrk_secs"], logfile))))
+
+    # --- ratios ---------------------------------------------------------------
+    notes = []
+    for rid, target in (("base_a_seq", "a"), ("base_a_threads", "a"), ("base_b_seq", "b"), ("base_b_threads", "b")):
+        if rid in by and target in by:
+            by[rid].vs = "(%s) %s" % (target, fratio(ratio(by[target].rate, by[rid].rate)))
+    if "e1" in by:
+        for n in (2, 3, 6):
+            if "e%d" % n in by:
+                by["e%d" % n].vs = "%s of 1 worker" % fratio(ratio(by["e%d" % n].rate, by["e1"].rate))
+    tight = None
+    if limits:
+        pg_best = max([r for r in limits if r.id.startswith("pg_") and r.value] or [None],
+                      key=lambda r: r.value if r else 0)
+        cands = [r for r in limits if r.value and (not r.id.startswith("pg_") or r is pg_best)]
+        if cands:
+            tight = min(cands, key=lambda r: r.value)
+        ref = by.get("a")
+        for r in limits:
+            if ref and ref.rate and r.value:
+                pct = 100 * ref.rate / r.value
+                r.vs = "(a) " + ("{:.0f} %".format(pct) if pct >= 1 else "{:.1f} %".format(pct)) + (" ← tightest" if r is tight else "")
+            elif r is tight:
+                r.vs = "tightest"
+        if tight:
+            notes.append("Tightest machine limit: %s, %s/s (PostgreSQL counts with its better figure; one request"
+                         " to the scraper per decision in (a))%s." %
+                         (tight.scenario.replace("limit: ", ""), fnum(tight.value),
+                          "; runfleet (a) runs at {:.0f} % of it".format(100 * ref.rate / tight.value)
+                          if ref and ref.rate else ""))
+    for r in rows:
+        if r.res and not r.res.get("complete", True):
+            notes.append("%s did not finish within its time limit (%s of %s recorded)." %
+                         (r.scenario, fnum(r.get("succeeded")), fnum(r.get("decisions"))))
+        if r.engine != "limit" and not r.res:
+            notes.append("%s produced no result; see the log." % r.scenario)
+        if r.get("rebalances_during_run"):
+            notes.append("%s: the consumer group rebalanced %d times during the measurement." %
+                         (r.scenario, r.get("rebalances_during_run")))
+        used = r.get("workers_used")
+        if r.engine == "runfleet" and used is not None and used < r.get("workers"):
+            notes.append("%s: only %d of the %d workers executed anything." % (r.scenario, used, r.get("workers")))
+        off, got = r.res.get("offered_rate"), r.get("achieved_offer_rate")
+        if off and got and got < 0.95 * off:
+            notes.append("%s: the producer loop offered only %s/s of the %s/s asked (%s), so the workers saw"
+                         " less load than asked." % (r.scenario, fnum(got), fnum(off),
+                                                     "rf_store_insert_decision + rf_store_publish: two synchronous"
+                                                     " round trips per decision" if r.res.get("offered_by") ==
+                                                     "rf_store" else "one INSERT per batch"))
+
+    load_after = load1()
+    elapsed = time.time() - started
+    table = markdown_table(rows)
+    machine_line = ("%d cores (%s), %.1f GiB memory, Linux %s %s; Kafka, PostgreSQL (fsync on), the fake scraper,"
+                    " the workers and the baselines all on this one machine" %
+                    (info["cores"], info.get("cpu", "?"), info.get("memory_gib", 0), info["kernel"], info["arch"]))
+    md = [
+        "# runfleet benchmarks, %s (%s run)" % (stamp.strftime("%Y-%m-%d %H:%M UTC"), mode),
+        "",
+        "- Machine: " + machine_line + ".",
+        "- Load average (1 min) before / after: %.1f / %.1f%s." % (
+            load_before, load_after,
+            " — the machine was busy with other work, so the figures are noisy" if max(load_before, load_after) > 1.5
+            else ""),
+        "- Commit %s; build %s; bench/run took %d min %02d s." % (
+            info["commit"], os.path.relpath(os.path.abspath(args.build), ROOT), elapsed // 60, elapsed % 60),
+        "",
+        table,
+        "",
+    ]
+    md += ["- " + n for n in notes]
+    md += [
+        "- Wall time: first execution started → last finished, by PostgreSQL's clock."
+        " decisions/s = succeeded ÷ wall time.",
+        "- (a), (b), (d), (e) and the baselines work off a backlog: runfleet's workers start, settle on the"
+        " topic's 6 partitions, are frozen (SIGSTOP) while the decisions are recorded and produced (1–2 s,"
+        " under the 6 s session timeout), then released together, so the figures are for a settled consumer"
+        " group (its join time is in the CSV, settle_s); the baselines find the decisions in the table."
+        " Their latency would be queueing time: shown as —. (c) offers decisions while the workers run;"
+        " latency is from each message's Kafka timestamp (when the producer handed it to librdkafka) to"
+        " executions.started_at / finished_at.",
+        "- Peak RSS: VmHWM of the largest worker. CPU s / 1,000: utime + stime of all worker processes"
+        " (from /proc just before they are stopped, start-up and idle polling included) per 1,000 decisions;"
+        " for a baseline, of its Python process (getrusage), interpreter start-up included, which dominates"
+        " the small samples of (b).",
+        "- Baselines: bench/baseline/original.py, the original design in Python: one process walks the"
+        " pending RUN decisions of the table, records an execution, calls the scrapers one after the other"
+        " (requests, keep-alive session) and records the outcome; the second one hands the same loop to"
+        " ThreadPoolExecutor(max_workers=3). They run on a sample; their wall time is extrapolated to the"
+        " scenario's count. 'runfleet vs. this' is runfleet's decisions/s ÷ the baseline's.",
+        "- Limits: what this machine does for the same work without runfleet, measured in the same run."
+        " 'runfleet vs. this' is (a)'s decisions/s as a share of the limit. The PostgreSQL figures include"
+        " recording the decision (the producer's INSERT), which in (a) happened before the measured interval."
+        " The Kafka figures count messages (one per decision); the scraper's, requests (one per decision in (a)).",
+    ]
+    text = "\n".join(md) + "\n"
+
+    os.makedirs(args.results, exist_ok=True)
+    base = os.path.join(args.results, stamp.strftime("%Y-%m-%d-%H%M") + "-" + mode)
+    with open(base + ".md", "w") as f:
+        f.write(text)
+    fields = ["date", "mode", "id", "scenario", "configuration", "engine", "decisions", "nominal_decisions",
+              "complete", "failed", "wall_s", "wall_s_extrapolated", "startup_s", "settle_s", "frozen_s",
+              "rebalances_during_run", "decisions_per_s",
+              "p2s_p50_ms", "p2s_p99_ms", "e2e_p50_ms", "e2e_p99_ms", "latency_from", "peak_rss_mb", "cpu_s",
+              "cpu_s_per_1000", "workers", "workers_used", "most_in_flight", "offered_rate", "achieved_offer_rate", "runfleet_vs_this",
+              "cores", "memory_gib", "load_before", "load_after", "commit"]
+    with open(base + ".csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(fields)
+        for r in rows:
+            g = r.get
+            rss = g("rss_kb")
+            w.writerow([stamp.isoformat(timespec="seconds"), mode, r.id, r.scenario, r.config, r.engine,
+                        g("succeeded"), r.nominal or g("succeeded"), r.res.get("complete", ""), g("failed"),
+                        g("wall_s"), r.wall_extrapolated(), g("startup_s"), g("settle_s"), g("frozen_s"),
+                        g("rebalances_during_run"), r.rate,
+                        *(None if r.res.get("backlog", True) else g(k)
+                          for k in ("p2s_p50_ms", "p2s_p99_ms", "e2e_p50_ms", "e2e_p99_ms")),
+                        r.res.get("latency_from", ""), rss / 1024 if rss else None, g("cpu_s"),
+                        g("cpu_s_per_1000"), g("workers"), g("workers_used"), g("most_in_flight"), g("offered_rate"), g("achieved_offer_rate"),
+                        r.vs, info["cores"], round(info.get("memory_gib", 0), 1), load_before, load_after,
+                        info["commit"]])
+    print(text)
+    log("wrote %s.md and %s.csv" % (os.path.relpath(base, ROOT), os.path.relpath(base, ROOT)))
+
+
+if __name__ == "__main__":
+    main()
