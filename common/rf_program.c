@@ -35,19 +35,27 @@ static void print_usage(const rf_program_t *prog, FILE *out) {
                      "  -V, --version       print the version and exit\n");
 }
 
+#define FLAG_BASE 0x100 /* getopt values of the program's own switches */
+
 int rf_program_options(rf_program_t *prog, int argc, char **argv) {
-        static const struct option options[] = {
+        struct option options[4 + 8 + 1] = {
                 { "config", required_argument, NULL, 'c' },
                 { "print-config", no_argument, NULL, 'P' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
-                { NULL, 0, NULL, 0 },
         };
-        int c;
+        int c, n = 4;
 
+        for (int i = 0; prog->flags && prog->flags[i] && i < 8; i++)
+                options[n++] = (struct option){ prog->flags[i], no_argument, NULL, FLAG_BASE + i };
+        options[n] = (struct option){ NULL, 0, NULL, 0 };
         /* '+': stop at the subcommand; its own options are parsed after it */
         optind = 1;
         while ((c = getopt_long(argc, argv, "+c:hV", options, NULL)) != -1) {
+                if (c >= FLAG_BASE && c < FLAG_BASE + 8) {
+                        prog->flags_set |= 1u << (c - FLAG_BASE);
+                        continue;
+                }
                 switch (c) {
                 case 'c':
                         prog->config_path = optarg;

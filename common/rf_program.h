@@ -17,6 +17,8 @@
 typedef struct rf_program {
         const char *name;   /* "runfleet-worker" */
         const char *usage;  /* text after "usage: NAME ", may span lines */
+        const char *const *flags; /* the program's own --NAME switches (NULL-terminated, at most 8), or NULL */
+        unsigned flags_set;       /* bit i: flags[i] was given */
         const char *config_path;
         bool print_config;
 } rf_program_t;

@@ -32,7 +32,10 @@ int main(int argc, char **argv) {
                          "  replay --from T1 --to T2 [--workflow W]... [--dry-run] [--again]\n"
                          "                                 run the RUN decisions produced in [T1, T2) again,\n"
                          "                                 as new decisions linked to the originals\n"
-                         "  dlq list [--since T]           the dead-letter topic: reason, origin, time",
+                         "  dlq list [--since T]           the dead-letter topic: reason, origin, time\n"
+                         "  dlq redrive (--offset [P:]N | --partition P --offset N | --all) [--dry-run]\n"
+                         "                                 produce the dead letters that are valid now back to\n"
+                         "                                 the decisions topic, once each (P: DLQ partition)",
         };
         rf_conf_t *conf;
         int first, code = RF_EXIT_USAGE;

@@ -1,5 +1,6 @@
 /* runfleet-reaper: sweeps on an interval (or once with --once). Any number
  * of replicas may run; one sweeps at a time. */
+#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -27,7 +28,7 @@ static void sleep_ms(int64_t ms) {
 /* --- metrics and readiness (served by rf_http on its own thread) ------ */
 
 static struct {
-        rf_metric_t *sweeps, *sweep_duration, *orphans, *abandoned, *reproduced, *dead;
+        rf_metric_t *sweeps, *sweep_duration, *orphans, *abandoned, *reproduced, *dead, *alerts;
 } metrics;
 
 /* The loop records the last sweep and broker check; /readyz only reads. */
@@ -49,6 +50,11 @@ static void metrics_init(void) {
                                                 "Decisions produced again (cause: unexecuted or retry).", "cause");
         metrics.dead = rf_metrics_counter("runfleet_reaper_decisions_dead_total",
                                           "Decisions marked DEAD after their last attempt.", NULL);
+        metrics.alerts = rf_metrics_counter("runfleet_reaper_alerts_total",
+                                            "Webhook alerts POSTed, by result (sent: accepted; failed: tried again later).",
+                                            "result");
+        rf_metrics_inc(metrics.alerts, 0, "sent");
+        rf_metrics_inc(metrics.alerts, 0, "failed");
         rf_metrics_inc(metrics.sweeps, 0, "done");
         rf_metrics_inc(metrics.sweeps, 0, "standby");
         rf_metrics_inc(metrics.sweeps, 0, "failed");
@@ -105,30 +111,41 @@ static int sweep_and_log(const rf_conf_t *conf, rf_pg_t *pg, rd_kafka_t *rk) {
         return 0;
 }
 
+/* After the sweep's transaction: the alerts it (or an earlier sweep, or a
+ * replica that died) recorded. */
+static void alerts_and_log(const rf_conf_t *conf, rf_pg_t *pg) {
+        alert_stats_t st;
+        char errstr[1024];
+
+        if (reaper_alerts_send(conf, pg, &st, errstr, sizeof(errstr)) < 0)
+                rf_log_error("reaper.alerts_failed", NULL, "%s", errstr);
+        if (metrics.alerts) {
+                rf_metrics_inc(metrics.alerts, st.sent, "sent");
+                rf_metrics_inc(metrics.alerts, st.failed, "failed");
+        }
+}
+
 int main(int argc, char **argv) {
-        static const struct option options[] = { { "once", no_argument, NULL, 'o' }, { NULL, 0, NULL, 0 } };
+        static const char *const flags[] = { "once", NULL };
         rf_program_t prog = { .name = "runfleet-reaper",
-                              .usage = "[--once]\n\n  --once    sweep once and exit (status 1 if the sweep failed)" };
+                              .usage = "[--once]\n\n  --once    sweep once and exit (status 1 if the sweep failed)",
+                              .flags = flags };
         rf_conf_t *conf;
         rf_pg_t *pg = NULL;
         rd_kafka_t *rk = NULL;
         rf_http_t *http = NULL;
         char errstr[1024];
-        int first, c, once = 0, code = RF_EXIT_OK;
+        int first, once, code = RF_EXIT_OK;
 
         first = rf_program_options(&prog, argc, argv);
         if (first < 0)
                 return RF_EXIT_USAGE;
-        optind = first;
-        while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
-                if (c != 'o')
-                        return RF_EXIT_USAGE;
-                once = 1;
-        }
-        if (optind < argc)
-                return rf_program_fail(&prog, RF_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+        if (first < argc)
+                return rf_program_fail(&prog, RF_EXIT_USAGE, "unexpected argument '%s'", argv[first]);
+        once = prog.flags_set & 1;
         conf = rf_program_load(&prog);
         rf_program_signals();
+        curl_global_init(CURL_GLOBAL_DEFAULT);
         if (rf_pg_connect(conf->database.url, prog.name, &pg, errstr, sizeof(errstr)) < 0 ||
             rf_kafka_producer_new(conf, prog.name, rf_store_dr_cb, NULL, &rk, errstr, sizeof(errstr)) < 0) {
                 code = rf_program_fail(&prog, RF_EXIT_FAILURE, "%s", errstr);
@@ -136,6 +153,7 @@ int main(int argc, char **argv) {
         }
         if (once) {
                 code = sweep_and_log(conf, pg, rk) < 0 ? RF_EXIT_FAILURE : RF_EXIT_OK;
+                alerts_and_log(conf, pg);
                 goto out;
         }
         metrics_init();
@@ -151,6 +169,7 @@ int main(int argc, char **argv) {
                     "sweeping every %d ms", conf->reaper.interval_ms);
         while (!rf_stop_requested) {
                 sweep_and_log(conf, pg, rk);
+                alerts_and_log(conf, pg);
                 if (http)
                         check_kafka(rk);
                 sleep_ms(conf->reaper.interval_ms);
@@ -163,5 +182,6 @@ out:
         }
         rf_pg_destroy(pg);
         rf_conf_destroy(conf);
+        curl_global_cleanup();
         return code;
 }

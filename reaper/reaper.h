@@ -20,3 +20,14 @@ typedef struct sweep_stats {
 /* One sweep. Returns 0, or a negative errno with the reason in @p errstr. */
 int reaper_sweep(const rf_conf_t *conf, rf_pg_t *pg, rd_kafka_t *rk, sweep_stats_t *stats, char *errstr,
                  size_t errstr_size);
+
+typedef struct alert_stats {
+        int sent;         /* accepted by the webhook (2xx) */
+        int failed;       /* refused or unanswered, tried again after a backoff */
+} alert_stats_t;
+
+/* POSTs the due DEAD alerts to reaper.webhook_url (nothing when it is not
+ * set), a bounded number per call; see alerts.c. Returns 0, or a negative
+ * errno from the database with the reason in @p errstr. */
+int reaper_alerts_send(const rf_conf_t *conf, rf_pg_t *pg, alert_stats_t *stats, char *errstr,
+                       size_t errstr_size);

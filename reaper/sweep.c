@@ -26,15 +26,51 @@ static const char *const sql_abandon =
         "    AND d.state = 'RUNNING'"
         " RETURNING d.decision_id";
 
-/* Out of attempts: DEAD, and said loudly. */
+/* Attempts count executions that ran and failed (FAILED, TIMED_OUT,
+ * ABANDONED), not messages produced: while Kafka is down the grace rule
+ * re-produces an unexecuted decision again and again, and those must not use
+ * up its attempts. */
+#define FAILED_EXECUTIONS_OF(alias)                                                                   \
+        "(SELECT count(*) FROM runfleet.executions fx WHERE fx.decision_id = " alias ".decision_id" \
+        " AND fx.status IN ('FAILED', 'TIMED_OUT', 'ABANDONED'))"
+#define FAILED_EXECUTIONS FAILED_EXECUTIONS_OF("runfleet.decisions")
+#define FAILED_EXECUTIONS_D FAILED_EXECUTIONS_OF("d")
+
+/* Out of attempts: DEAD, and said loudly. With a webhook configured ($2),
+ * the alert owed is recorded in the same transaction (runfleet.alerts, an
+ * outbox sent after the sweep by alerts.c), so no crash can lose it. The
+ * last column is the error of the latest execution, for the log line. */
 static const char *const sql_dead =
-        "UPDATE runfleet.decisions SET state = 'DEAD', state_at = now()"
-        " WHERE action = 'RUN' AND state = 'FAILED' AND attempt >= $1"
-        " RETURNING decision_id, workflow, attempt, trace_id";
+        "WITH dead AS ("
+        "  UPDATE runfleet.decisions SET state = 'DEAD', state_at = now()"
+        "   WHERE action = 'RUN' AND state = 'FAILED'"
+        "     AND " FAILED_EXECUTIONS " >= $1"
+        "  RETURNING decision_id, workflow, attempt, trace_id),"
+        " owed AS ("
+        "  INSERT INTO runfleet.alerts (decision_id) SELECT decision_id FROM dead WHERE $2::boolean"
+        "  ON CONFLICT DO NOTHING)"
+        " SELECT d.decision_id, d.workflow, d.attempt, d.trace_id, coalesce(e.error, '')"
+        "   FROM dead d LEFT JOIN LATERAL (SELECT x.error FROM runfleet.executions x"
+        "                                   WHERE x.decision_id = d.decision_id"
+        "                                   ORDER BY x.attempt DESC LIMIT 1) e ON true";
 
 /* Re-produce, attempt + 1: (a) PENDING with no execution of its attempt past
  * the grace period (never produced, lost, or never consumed), (b) FAILED
- * past an exponential backoff (base * 2^(attempt-1), capped at 2^10). */
+ * past an exponential backoff (base * 2^(attempt-1), capped at 2^10).
+ *
+ * The new attempt calls only the scrapers that have not yet succeeded for
+ * the decision: the message's scraper list is the decision's, in its order,
+ * less every scraper with an OK call in any earlier attempt (also those of
+ * an execution that was fenced off after its calls returned: the scraper
+ * did the work). The decision row keeps the full list. When every scraper
+ * already succeeded (an execution that failed or lost its lease after its
+ * last call), the message carries the full list again: a decision must name
+ * at least one scraper, an execution without calls would record a success
+ * nothing observed, and the calls repeat with the same Idempotency-Key, so
+ * a scraper can drop them.
+ *
+ * RETURNING is RF_STORE_DECISION_COLUMNS, in its order, with the scrapers
+ * column replaced by that list, then the cause (column 9). */
 static const char *const sql_reproduce =
         "WITH picked AS ("
         "  SELECT d.decision_id AS picked_id,"
@@ -44,29 +80,51 @@ static const char *const sql_reproduce =
         "         (d.state = 'PENDING' AND d.produced_at < now() - make_interval(secs => $1 / 1000.0)"
         "          AND NOT EXISTS (SELECT 1 FROM runfleet.executions e"
         "                           WHERE e.decision_id = d.decision_id AND e.attempt = d.attempt))"
-        "      OR (d.state = 'FAILED' AND d.attempt < $3 AND d.state_at < now() -"
-        "          make_interval(secs => $2 / 1000.0 * power(2, least(d.attempt - 1, 10)))))"
+        "      OR (d.state = 'FAILED' AND " FAILED_EXECUTIONS_D " < $3 AND d.state_at < now() -"
+        "          make_interval(secs => $2 / 1000.0 * power(2, least(" FAILED_EXECUTIONS_D " - 1, 10)))))"
         "   ORDER BY d.decided_at LIMIT 1000 FOR UPDATE SKIP LOCKED)"
         " UPDATE runfleet.decisions d SET attempt = d.attempt + 1, produced_at = now(),"
         "        delivered_at = NULL, state = 'PENDING', state_at = now()"
         "   FROM picked p WHERE d.decision_id = p.picked_id"
-        " RETURNING " RF_STORE_DECISION_COLUMNS ", p.cause";
+        " RETURNING d.decision_id, d.workflow,"
+        "   array_to_json(coalesce(nullif(ARRAY("
+        "     SELECT u.s FROM unnest(d.scrapers) WITH ORDINALITY AS u(s, i)"
+        "      WHERE NOT EXISTS (SELECT 1 FROM runfleet.scraper_calls c"
+        "                          JOIN runfleet.executions x ON x.execution_id = c.execution_id"
+        "                         WHERE x.decision_id = d.decision_id AND c.scraper = u.s AND c.outcome = 'OK')"
+        "      ORDER BY u.i), '{}'), d.scrapers))::text,"
+        "   (extract(epoch FROM d.decided_at) * 1000)::bigint, d.attempt, d.reason, d.deadline_ms,"
+        "   d.replay_of, d.trace_id, p.cause";
 
 static void log_dead(PGresult *res) {
         for (int i = 0; i < PQntuples(res); i++)
                 rf_log_error("decision.dead",
-                             json_pack("{s:s, s:s, s:i, s:s}", "decision_id", PQgetvalue(res, i, 0), "workflow",
+                             json_pack("{s:s, s:s, s:i, s:s, s:s}", "decision_id", PQgetvalue(res, i, 0), "workflow",
                                        PQgetvalue(res, i, 1), "attempt", atoi(PQgetvalue(res, i, 2)), "trace_id",
-                                       PQgetvalue(res, i, 3)),
-                             "%s: decision %s is DEAD after %s attempts", PQgetvalue(res, i, 1),
-                             PQgetvalue(res, i, 0), PQgetvalue(res, i, 2));
+                                       PQgetvalue(res, i, 3), "error", PQgetvalue(res, i, 4)),
+                             "%s: decision %s is DEAD after %s attempts: %s", PQgetvalue(res, i, 1),
+                             PQgetvalue(res, i, 0), PQgetvalue(res, i, 2),
+                             *PQgetvalue(res, i, 4) ? PQgetvalue(res, i, 4) : "no error recorded");
+}
+
+/* "a, b" for the log line of a re-produced decision. */
+static void scraper_list(const rf_decision_t *d, char *buf, size_t size) {
+        size_t used = 0;
+
+        buf[0] = '\0';
+        for (size_t i = 0; i < d->scraper_count && used < size; i++) {
+                int n = snprintf(buf + used, size - used, "%s%s", i ? ", " : "", d->scrapers[i]);
+                if (n < 0)
+                        break;
+                used += (size_t)n;
+        }
 }
 
 int reaper_sweep(const rf_conf_t *conf, rf_pg_t *pg, rd_kafka_t *rk, sweep_stats_t *stats, char *errstr,
                  size_t errstr_size) {
         char grace[16], backoff[16], max_attempts[16], lock[32];
         const char *lock_params[] = { lock };
-        const char *dead_params[] = { max_attempts };
+        const char *dead_params[] = { max_attempts, conf->reaper.webhook_url ? "true" : "false" };
         const char *repro_params[] = { grace, backoff, max_attempts };
         PGresult *res = NULL;
         rf_decision_t **ds = NULL;
@@ -100,7 +158,7 @@ int reaper_sweep(const rf_conf_t *conf, rf_pg_t *pg, rd_kafka_t *rk, sweep_stats
         stats->abandoned = PQntuples(res);
         PQclear(res);
 
-        r = rf_pg_exec(pg, sql_dead, 1, dead_params, &res, errstr, errstr_size);
+        r = rf_pg_exec(pg, sql_dead, 2, dead_params, &res, errstr, errstr_size);
         if (r < 0)
                 goto rollback;
         stats->dead = PQntuples(res);
@@ -127,16 +185,26 @@ int reaper_sweep(const rf_conf_t *conf, rf_pg_t *pg, rd_kafka_t *rk, sweep_stats
         }
         PQclear(res);
         res = NULL;
+        /* test-only crash points: a replica dying mid-sweep must lose nothing */
+        if (n > 0)
+                rf_fault_point("reaper-before-commit");
         r = rf_pg_exec(pg, "COMMIT", 0, NULL, NULL, errstr, errstr_size);
         if (r < 0)
                 goto out;
+        if (n > 0)
+                rf_fault_point("reaper-after-commit");
 
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+                char names[512];
+
+                scraper_list(ds[i], names, sizeof(names));
                 rf_log_info("decision.reproduced",
-                            json_pack("{s:s, s:s, s:i, s:s}", "decision_id", ds[i]->decision_id, "workflow",
-                                      ds[i]->workflow, "attempt", (int)ds[i]->attempt, "trace_id", ds[i]->trace_id),
-                            "%s: re-producing decision %s as attempt %d", ds[i]->workflow, ds[i]->decision_id,
-                            (int)ds[i]->attempt);
+                            json_pack("{s:s, s:s, s:i, s:s, s:s}", "decision_id", ds[i]->decision_id, "workflow",
+                                      ds[i]->workflow, "attempt", (int)ds[i]->attempt, "trace_id", ds[i]->trace_id,
+                                      "scrapers", names),
+                            "%s: re-producing decision %s as attempt %d (scrapers: %s)", ds[i]->workflow,
+                            ds[i]->decision_id, (int)ds[i]->attempt, names);
+        }
         /* after COMMIT: a crash here is covered by the grace-period rule */
         r = rf_store_publish(rk, pg, conf->kafka.topic, ds, n, conf->kafka.delivery_timeout_ms + 5000, &delivered,
                              errstr, errstr_size);

@@ -1,0 +1,207 @@
+/* A new attempt calls only the scrapers that have not yet succeeded: a
+ * workflow of three scrapers whose middle one fails (HTTP 500) on attempt 1
+ * is re-produced by the reaper with that scraper alone, and attempt 2 (the
+ * scraper fixed, a worker with the fixed configuration) calls it alone.
+ * The decision row keeps the full list. And the edge case: when every
+ * scraper already has an OK call but the execution failed anyway, the new
+ * attempt carries the full list again (see reaper/sweep.c). */
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "itest.h"
+#include "rf_conf.h"
+#include "rf_decision.h"
+#include "rf_store.h"
+#include "rf_util.h"
+
+/* A fake scraper of this test's own, whose /stats counts this test's calls
+ * only: the shared one's grows with every test and benchmark run against it
+ * and can take longer to answer than the harness waits. Before itest_config(). */
+static void own_fake_scraper(itest_t *t) {
+        pid_t pid = itest_spawn(t, "fake-scraper", "tests/fake-scraper/runfleet-fake-scraper", "--port", "0", NULL);
+
+        for (int i = 0; i < 200; i++) {
+                char *log = itest_read_log(t, pid);
+                const char *p = strstr(log, "listening on 127.0.0.1 port ");
+                unsigned port = 0;
+
+                if (p)
+                        sscanf(p + strlen("listening on 127.0.0.1 port "), "%u", &port);
+                free(log);
+                if (port > 0) {
+                        snprintf(t->fake_url, sizeof(t->fake_url), "http://127.0.0.1:%u", port);
+                        return;
+                }
+                itest_sleep_ms(50);
+        }
+        CHECK(!"the test's own fake scraper did not start");
+}
+
+static long long path_count(itest_t *t, const char *scraper) {
+        char path[300];
+
+        snprintf(path, sizeof(path), "/%s/%s", t->topic, scraper);
+        /* on a loaded machine /stats may answer late: tried again, not read as 0 */
+        for (int tries = 0; tries < 5; tries++) {
+                json_t *stats = itest_fake_stats(t), *paths = json_object_get(stats, "paths");
+                long long n = json_integer_value(json_object_get(paths, path));
+                bool ok = json_is_object(paths);
+
+                json_decref(stats);
+                if (ok)
+                        return n;
+                fprintf(stderr, "# no answer from the fake scraper's /stats, trying again\n");
+                itest_sleep_ms(1000);
+        }
+        return -1;
+}
+
+/* The scrapers, comma-separated, of the message for (@p id, @p attempt) in
+ * the test's topic, into @p out ("" when there is none). */
+static void message_scrapers(itest_t *t, const char *id, int attempt, char *out, size_t size) {
+        rd_kafka_conf_t *kc = rd_kafka_conf_new();
+        rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(3);
+        int64_t hi[3] = { 0 }, lo;
+        char errstr[256];
+        rd_kafka_t *rk;
+        int left = 0;
+        int64_t until = rf_mono_ms() + 30000;
+
+        out[0] = '\0';
+        rd_kafka_conf_set(kc, "bootstrap.servers", t->brokers, errstr, sizeof(errstr));
+        rd_kafka_conf_set(kc, "group.id", "itest-partial-reader", errstr, sizeof(errstr));
+        rd_kafka_conf_set(kc, "enable.auto.commit", "false", errstr, sizeof(errstr));
+        rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, sizeof(errstr));
+        for (int p = 0; p < 3; p++) {
+                rd_kafka_query_watermark_offsets(rk, t->topic, p, &lo, &hi[p], 10000);
+                if (hi[p] > 0) {
+                        rd_kafka_topic_partition_list_add(parts, t->topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+                        left++;
+                }
+        }
+        rd_kafka_assign(rk, parts);
+        while (left > 0 && rf_mono_ms() < until) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+                rf_decision_t *d = NULL;
+
+                if (!m)
+                        continue;
+                if (!m->err) {
+                        if (rf_decision_decode(m->payload, m->len, &d, errstr, sizeof(errstr)) == 0 &&
+                            strcmp(d->decision_id, id) == 0 && d->attempt == attempt) {
+                                size_t used = 0;
+                                for (size_t i = 0; i < d->scraper_count; i++)
+                                        used += (size_t)snprintf(out + used, size > used ? size - used : 0, "%s%s",
+                                                                 i ? "," : "", d->scrapers[i]);
+                        }
+                        rf_decision_destroy(d);
+                        if (m->offset + 1 == hi[m->partition])
+                                left--;
+                }
+                rd_kafka_message_destroy(m);
+        }
+        rd_kafka_topic_partition_list_destroy(parts);
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+}
+
+#define CONFIG                                                                                                   \
+        "scrapers = ( { name = \"first\"; url = \"@FAKE@/%s/first\"; },\n"                                       \
+        "             { name = \"flaky\"; url = \"@FAKE@/%s/flaky%s\"; max_tries = 1; breaker_failures = 0; },\n" \
+        "             { name = \"last\"; url = \"@FAKE@/%s/last\"; } );\n"                                       \
+        "workflows = ( { name = \"multi\"; schedule = \"0 3 * * *\"; scrapers = [\"first\", \"flaky\", \"last\"]; } );\n" \
+        "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n"                       \
+        "reaper = { interval_ms = 300; grace_ms = 8000; backoff_ms = 500; max_attempts = 3; };\n"
+
+int main(void) {
+        itest_t t;
+        char out[4096], id[40] = "", names[256];
+        pid_t worker;
+
+        itest_init(&t, "reaper_partial");
+        own_fake_scraper(&t);
+        /* before the fix: "flaky" answers 500 */
+        itest_config(&t, CONFIG, t.topic, t.topic, "?status=500", t.topic);
+        itest_migrate(&t);
+        worker = itest_spawn(&t, "worker-broken", "runfleet-worker", NULL);
+        CHECK(itest_run(&t, out, sizeof(out), 30000, NULL, "runfleet-producer", "trigger", "multi", NULL) == 0);
+        CHECK(itest_wait_for(&t, 1, 30000, "SELECT count(*) FROM runfleet.executions WHERE status = 'FAILED'"));
+        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.scraper_calls WHERE outcome = 'OK'") == 2);
+        kill(worker, SIGTERM);
+        CHECK(itest_wait(worker, 20000) == 0);
+        for (int i = 0; i < t.proc_count; i++)
+                if (t.procs[i] == worker)
+                        t.procs[i] = 0;
+        {
+                PGresult *res = NULL;
+                char errstr[256];
+                if (rf_pg_exec(t.pg, "SELECT decision_id FROM runfleet.decisions", 0, NULL, &res, errstr,
+                               sizeof(errstr)) == 0 && PQntuples(res) == 1)
+                        snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
+                PQclear(res);
+        }
+
+        /* after the fix: a worker with it, and the reaper's retry */
+        itest_config(&t, CONFIG, t.topic, t.topic, "", t.topic);
+        itest_spawn(&t, "worker-fixed", "runfleet-worker", NULL);
+        itest_spawn(&t, "reaper", "runfleet-reaper", NULL);
+        CHECK(itest_wait_for(&t, 1, 60000, "SELECT count(*) FROM runfleet.decisions WHERE state = 'SUCCEEDED'"));
+        itest_sleep_ms(1500);
+        CHECK(itest_query_ll(&t, "SELECT attempt FROM runfleet.decisions") == 2);
+        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.scraper_calls c JOIN runfleet.executions e"
+                                 " USING (execution_id) WHERE e.attempt = 2") == 1);
+        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.scraper_calls c JOIN runfleet.executions e"
+                                 " USING (execution_id) WHERE e.attempt = 2 AND c.scraper = 'flaky'"
+                                 " AND c.outcome = 'OK'") == 1);
+        CHECK(path_count(&t, "first") == 1);
+        CHECK(path_count(&t, "flaky") == 2);
+        CHECK(path_count(&t, "last") == 1);
+        message_scrapers(&t, id, 2, names, sizeof(names));
+        CHECK_STR_EQ(names, "flaky");
+        message_scrapers(&t, id, 1, names, sizeof(names));
+        CHECK_STR_EQ(names, "first,flaky,last");
+        /* the decision still names all three */
+        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions"
+                                 " WHERE scrapers = ARRAY['first', 'flaky', 'last']") == 1);
+
+        /* every scraper succeeded, the execution failed anyway (say, it lost
+         * its lease after its last call): the full list again */
+        {
+                rf_conf_t *conf = NULL;
+                rf_decision_t *d = rf_decision_new();
+                char errstr[512];
+
+                CHECK(rf_conf_load(t.config, &conf, errstr, sizeof(errstr)) == 0);
+                d->workflow = strdup("multi");
+                d->reason = strdup("integration test: all calls OK, execution FAILED");
+                d->deadline_ms = 60000;
+                if (conf)
+                        rf_decision_set_scrapers(d, rf_conf_workflow(conf, "multi")->scrapers, 3);
+                CHECK(rf_store_insert_decision(t.pg, d, "RUN", -1, errstr, sizeof(errstr)) == 0);
+                snprintf(id, sizeof(id), "%s", d->decision_id);
+                rf_decision_destroy(d);
+                rf_conf_destroy(conf);
+        }
+        itest_query_ll(&t, "WITH e AS (INSERT INTO runfleet.executions (execution_id, decision_id, attempt, worker_id,"
+                           " status, lease_until, finished_at, error) VALUES (gen_random_uuid(), '%s', 1, 'itest',"
+                           " 'FAILED', now(), now(), 'itest: failed after its calls') RETURNING execution_id)"
+                           " INSERT INTO runfleet.scraper_calls (execution_id, scraper, try, http_status, outcome,"
+                           " duration_ms) SELECT e.execution_id, s, 1, 200, 'OK', 1"
+                           " FROM e, unnest(ARRAY['first', 'flaky', 'last']) AS s",
+                       id);
+        itest_query_ll(&t, "UPDATE runfleet.decisions SET state = 'FAILED', state_at = now() - interval '1 minute'"
+                           " WHERE decision_id = '%s'", id);
+        CHECK(itest_wait_for(&t, 1, 60000,
+                             "SELECT count(*) FROM runfleet.decisions WHERE state = 'SUCCEEDED' AND decision_id = '%s'",
+                             id));
+        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.scraper_calls c JOIN runfleet.executions e"
+                                 " USING (execution_id) WHERE e.decision_id = '%s' AND e.attempt = 2", id) == 3);
+        message_scrapers(&t, id, 2, names, sizeof(names));
+        CHECK_STR_EQ(names, "first,flaky,last");
+        CHECK(path_count(&t, "first") == 2);
+        CHECK(path_count(&t, "flaky") == 3);
+        CHECK(path_count(&t, "last") == 2);
+        return itest_finish(&t);
+}
