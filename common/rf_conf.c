@@ -37,6 +37,7 @@ typedef enum {
 
 #define P_REQUIRED 0x1   /* no default: must be set in the file or the environment */
 #define P_SECRET_DSN 0x2 /* a libpq conninfo/URI: printed with its password masked */
+#define P_SECRET_URL 0x4 /* an http(s) URL whose path may be a token (chat webhooks): printed as host only */
 
 /* Validates a string value; on failure writes why (naming the value) and returns -EINVAL. */
 typedef int check_fn_t(const char *value, char *why, size_t why_size);
@@ -86,7 +87,8 @@ static const prop_t props[] = {
               "RUNFLEET_KAFKA_MAX_POLL_INTERVAL_MS", "consumer max.poll.interval.ms"),
         { "kafka.properties", P_KVLIST, offsetof(rf_conf_t, kafka.properties),
           offsetof(rf_conf_t, kafka.property_count), 0, 0, 0, NULL, NULL, 0, NULL,
-          "extra librdkafka properties, ((\"key\", \"value\"), ...), passed verbatim" },
+          "extra librdkafka properties, ((\"key\", \"value\"), ...), passed verbatim; "
+          "RUNFLEET_KAFKA_PROPERTY_<NAME> sets one from the environment (SASL_PASSWORD: sasl.password)" },
 
         C_STR("database.url", database.url, NULL, "RUNFLEET_DATABASE_URL", P_REQUIRED | P_SECRET_DSN, NULL,
               "PostgreSQL conninfo or postgresql:// URI (password masked when printed)"),
@@ -117,6 +119,12 @@ static const prop_t props[] = {
               "attempts before a decision is marked DEAD"),
         C_INT("reaper.backoff_ms", reaper.backoff_ms, 0, 86400000, 10000, "RUNFLEET_REAPER_BACKOFF_MS",
               "first retry backoff, doubled per attempt"),
+        C_STR("reaper.webhook_url", reaper.webhook_url, NULL, "RUNFLEET_REAPER_WEBHOOK_URL", P_SECRET_URL, check_url,
+              "http(s) URL a JSON alert is POSTed to when a decision becomes DEAD, retried until accepted (2xx)"),
+        C_INT("reaper.webhook_timeout_ms", reaper.webhook_timeout_ms, 100, 60000, 5000,
+              "RUNFLEET_REAPER_WEBHOOK_TIMEOUT_MS", "bound on one webhook POST, connect included"),
+        C_INT("reaper.webhook_backoff_ms", reaper.webhook_backoff_ms, 100, 3600000, 5000,
+              "RUNFLEET_REAPER_WEBHOOK_BACKOFF_MS", "delay before an alert is POSTed again, doubled per refusal"),
 
         C_STR("http.listen", http.listen, "127.0.0.1", "RUNFLEET_HTTP_LISTEN", 0, NULL,
               "address of the /metrics, /healthz and /readyz server"),
@@ -378,19 +386,50 @@ static char *sb_finish(sbuf_t *b) {
         return b->p;
 }
 
+static int hex_digit(char c) {
+        return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Whether the URI query parameter at @p p is "password" as libpq reads it,
+ * that is once percent-decoded ("pass%77ord=" names the password too);
+ * *ret_len gets the length of the name as written, '=' excluded. */
+static bool query_key_is_password(const char *p, size_t *ret_len) {
+        static const char want[] = "password";
+        size_t i = 0, n = 0;
+
+        while (p[i] && p[i] != '=' && p[i] != '&') {
+                int c = (unsigned char)p[i];
+
+                if (c == '%' && hex_digit(p[i + 1]) >= 0 && hex_digit(p[i + 2]) >= 0) {
+                        c = hex_digit(p[i + 1]) * 16 + hex_digit(p[i + 2]);
+                        i += 3;
+                } else
+                        i++;
+                if (n >= sizeof(want) - 1 || tolower(c) != want[n])
+                        return false;
+                n++;
+        }
+        if (p[i] != '=' || n != sizeof(want) - 1)
+                return false;
+        *ret_len = i;
+        return true;
+}
+
 static char *mask_uri(const char *dsn) {
         sbuf_t q = { 0 }, out = { 0 };
         const char *p, *at, *colon, *body = strstr(dsn, "://") + 3;
         char *tmp;
+        size_t klen;
 
         /* Pass 1: "password=" query parameters, anywhere (a value may
          * contain '@', so this comes before looking for the userinfo). */
         for (p = dsn; *p;) {
-                if (p > body && (p[-1] == '?' || p[-1] == '&') && strncasecmp(p, "password=", 9) == 0) {
-                        sb_add(&q, p, 9);
+                if (p > body && (p[-1] == '?' || p[-1] == '&') && query_key_is_password(p, &klen)) {
+                        sb_add(&q, p, klen + 1);
                         sb_add(&q, "****", 4);
-                        p += 9;
-                        p += strcspn(p, "&#");
+                        p += klen + 1;
+                        /* libpq ends a value at '&' only: a '#' belongs to the password */
+                        p += strcspn(p, "&");
                         continue;
                 }
                 sb_add(&q, p, 1);
@@ -456,6 +495,10 @@ static char *mask_conninfo(const char *dsn) {
                 if (secret) {
                         sb_add(&out, copied, (size_t)(v - copied));
                         sb_add(&out, "****", 4);
+                        /* libpq lets a key follow a closing quote at once;
+                         * after an unquoted "****" it would join the value */
+                        if (*p && !isspace((unsigned char)*p))
+                                sb_add(&out, " ", 1);
                         copied = p;
                 }
         }
@@ -463,8 +506,10 @@ static char *mask_conninfo(const char *dsn) {
         return sb_finish(&out);
 malformed:
         free(out.p);
-        /* libpq would refuse it too; never risk printing a password. */
-        return strdup(strcasestr(dsn, "pass") ? "****" : dsn);
+        /* Without '=' libpq takes it as a database name; anything else that
+         * does not parse, libpq refuses too: never risk printing a password
+         * (say "host=h S3cret", a password missing its keyword). */
+        return strdup(strchr(dsn, '=') ? "****" : dsn);
 }
 
 char *rf_conf_mask_dsn(const char *dsn) {
@@ -473,6 +518,27 @@ char *rf_conf_mask_dsn(const char *dsn) {
         if (strncasecmp(dsn, "postgresql://", 13) == 0 || strncasecmp(dsn, "postgres://", 11) == 0)
                 return mask_uri(dsn);
         return mask_conninfo(dsn);
+}
+
+/* An http(s) URL reduced to its scheme, host and port, the path and query
+ * replaced by four stars: chat and paging webhooks carry their credential
+ * there, and a user:password@ part is masked too. Returns a new string, or
+ * NULL when out of memory. */
+static char *mask_url(const char *url) {
+        const char *host = strstr(url, "://"), *end, *at;
+        char *out = NULL;
+
+        if (!host)
+                return strdup("****");
+        host += 3;
+        end = host + strcspn(host, "/?#");
+        at = memchr(host, '@', (size_t)(end - host));
+        if (at)
+                host = at + 1;
+        if (asprintf(&out, "%.*s%s%.*s%s", (int)(strstr(url, "://") + 3 - url), url, at ? "****@" : "",
+                     (int)(end - host), host, *end ? "/****" : "") < 0)
+                return NULL;
+        return out;
 }
 
 /* ---- table walking ---------------------------------------------------- */
@@ -898,6 +964,58 @@ static int load_env(ctx_t *ctx, const prop_t *p, void *base, const char *v) {
         return -EINVAL;
 }
 
+/* RUNFLEET_KAFKA_PROPERTY_<NAME>=value sets the librdkafka property whose
+ * name is NAME lower-cased with '_' for '.' (RUNFLEET_KAFKA_PROPERTY_SASL_PASSWORD
+ * is sasl.password), over the file's kafka.properties, so that a secret
+ * need not be written in the file. Empty counts as unset. */
+#define KAFKA_PROPERTY_ENV "RUNFLEET_KAFKA_PROPERTY_"
+
+extern char **environ;
+
+static int load_env_kafka_properties(ctx_t *ctx, rf_conf_t *conf) {
+        size_t plen = strlen(KAFKA_PROPERTY_ENV);
+
+        for (char **e = environ; e && *e; e++) {
+                const char *name = *e + plen, *eq = strchr(*e, '='), *value;
+                char *key;
+                size_t klen, i;
+
+                if (strncmp(*e, KAFKA_PROPERTY_ENV, plen) != 0 || !eq || !eq[1])
+                        continue;
+                value = eq + 1;
+                klen = (size_t)(eq - name);
+                if (klen == 0 || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != klen)
+                        return fail_plain(ctx, "environment %.*s: the name after " KAFKA_PROPERTY_ENV
+                                               " must be a librdkafka property in capitals, '_' for '.'",
+                                          (int)(eq - *e), *e);
+                key = strndup(name, klen);
+                if (!key)
+                        return -ENOMEM;
+                for (char *k = key; *k; k++)
+                        *k = *k == '_' ? '.' : (char)tolower((unsigned char)*k);
+                for (i = 0; i < conf->kafka.property_count; i++)
+                        if (strcmp(conf->kafka.properties[i].key, key) == 0)
+                                break;
+                if (i == conf->kafka.property_count) {
+                        rf_kv_t *kv = realloc(conf->kafka.properties, (i + 1) * sizeof(*kv));
+                        if (!kv) {
+                                free(key);
+                                return -ENOMEM;
+                        }
+                        conf->kafka.properties = kv;
+                        kv[i].key = key;
+                        kv[i].value = NULL;
+                        conf->kafka.property_count++;
+                } else
+                        free(key);
+                free(conf->kafka.properties[i].value);
+                conf->kafka.properties[i].value = strdup(value);
+                if (!conf->kafka.properties[i].value)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
 /* "file:line" of a top-level setting, "environment VAR", or "file". */
 static void where(const ctx_t *ctx, size_t idx, char *buf, size_t size) {
         if (ctx->from_env[idx])
@@ -1008,6 +1126,9 @@ static int load_config(config_t *cfg, const char *file, rf_conf_t **ret_conf, ch
                         goto fail;
                 ctx.from_env[i] = true;
         }
+        r = load_env_kafka_properties(&ctx, conf);
+        if (r < 0)
+                goto fail;
         r = validate(&ctx, conf);
         if (r < 0)
                 goto fail;
@@ -1149,8 +1270,8 @@ static void print_value(FILE *out, const prop_t *p, const void *base, const char
                 if (!v)
                         return; /* required and unset: only possible on a failed load */
                 fprintf(out, "%s%s = ", indent, member);
-                if (p->flags & P_SECRET_DSN) {
-                        masked = rf_conf_mask_dsn(v);
+                if (p->flags & (P_SECRET_DSN | P_SECRET_URL)) {
+                        masked = (p->flags & P_SECRET_DSN) ? rf_conf_mask_dsn(v) : mask_url(v);
                         v = masked ? masked : "****";
                 }
                 print_string(out, v);

@@ -87,6 +87,9 @@ typedef struct rf_conf {
                 int grace_ms;             /* unexecuted decision age before re-produce, 60000; > kafka.delivery_timeout_ms */
                 int max_attempts;         /* attempts before DEAD, 5 */
                 int backoff_ms;           /* first retry backoff, doubled per attempt, 10000 */
+                char *webhook_url;        /* DEAD alerts are POSTed here (http/https), NULL: none */
+                int webhook_timeout_ms;   /* one POST, connect included, 5000 */
+                int webhook_backoff_ms;   /* first delay after a refused alert, doubled per try, 5000 */
         } reaper;
 
         struct {

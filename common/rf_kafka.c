@@ -1,7 +1,10 @@
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "rf_kafka.h"
 #include "rf_log.h"
@@ -13,8 +16,80 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *facility, const 
                "%s", buf);
 }
 
+/* The last error librdkafka reported for each client handle (by its unique
+ * name), so that rf_kafka_check_reachable() can say why no broker answered
+ * -- and give up at once on a wrong password or an untrusted certificate,
+ * which retrying does not cure. error_cb runs on whichever thread polls. */
+#define LAST_ERRORS 16
+static pthread_mutex_t last_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+        char client[128];
+        int err;
+        char reason[400];
+} last_errors[LAST_ERRORS];
+static unsigned last_next;
+
+static void last_error_set(const rd_kafka_t *rk, int err, const char *reason) {
+        const char *name = rd_kafka_name(rk);
+        unsigned i;
+
+        pthread_mutex_lock(&last_lock);
+        for (i = 0; i < LAST_ERRORS; i++)
+                if (strcmp(last_errors[i].client, name) == 0)
+                        break;
+        if (i == LAST_ERRORS)
+                i = last_next++ % LAST_ERRORS;
+        /* a refusal stays until a request succeeds: the "all brokers down"
+         * that follows it says less */
+        if (err && (last_errors[i].err == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
+                    last_errors[i].err == RD_KAFKA_RESP_ERR__SSL) &&
+            err != RD_KAFKA_RESP_ERR__AUTHENTICATION && err != RD_KAFKA_RESP_ERR__SSL) {
+                pthread_mutex_unlock(&last_lock);
+                return;
+        }
+        snprintf(last_errors[i].client, sizeof(last_errors[i].client), "%s", name);
+        last_errors[i].err = err;
+        snprintf(last_errors[i].reason, sizeof(last_errors[i].reason), "%s", reason ? reason : "");
+        pthread_mutex_unlock(&last_lock);
+}
+
+/* Copies the handle's last error; returns its code, 0 when none. */
+static int last_error_get(const rd_kafka_t *rk, char *reason, size_t size) {
+        const char *name = rd_kafka_name(rk);
+        int err = 0;
+
+        pthread_mutex_lock(&last_lock);
+        for (unsigned i = 0; i < LAST_ERRORS; i++)
+                if (last_errors[i].err && strcmp(last_errors[i].client, name) == 0) {
+                        err = last_errors[i].err;
+                        snprintf(reason, size, "%s", last_errors[i].reason);
+                }
+        pthread_mutex_unlock(&last_lock);
+        return err;
+}
+
+/* librdkafka before 2.6.1 sends a SCRAM client-final message that Kafka
+ * 4.x brokers refuse as invalid credentials, whatever the password
+ * (librdkafka PR 4895; the brokers check the nonce strictly since the fix
+ * for CVE-2024-56128). */
+static bool scram_is_broken(const rf_conf_t *conf) {
+        if (rd_kafka_version() >= 0x020601ff)
+                return false;
+        for (size_t i = 0; i < conf->kafka.property_count; i++)
+                if ((strcmp(conf->kafka.properties[i].key, "sasl.mechanisms") == 0 ||
+                     strcmp(conf->kafka.properties[i].key, "sasl.mechanism") == 0) &&
+                    strncasecmp(conf->kafka.properties[i].value, "SCRAM", 5) == 0)
+                        return true;
+        return false;
+}
+
+#define SCRAM_HINT                                                                                  \
+        "this librdkafka (%s) cannot complete SCRAM with Kafka 4.x brokers (fixed in librdkafka 2.6.1): " \
+        "use a newer librdkafka, or sasl.mechanisms=PLAIN over SASL_SSL"
+
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
         (void)opaque;
+        last_error_set(rk, err, reason);
         rf_log(err == RD_KAFKA_RESP_ERR__FATAL ? RF_LOG_ERROR : RF_LOG_WARN, "kafka.error",
                json_pack("{s:s, s:s}", "client", rd_kafka_name(rk), "code", rd_kafka_err2name(err)),
                "%s", reason);
@@ -59,6 +134,13 @@ static int base_conf(const rf_conf_t *conf, const char *client_id, rd_kafka_conf
         }
         rd_kafka_conf_set_log_cb(kc, log_cb);
         rd_kafka_conf_set_error_cb(kc, error_cb);
+        if (scram_is_broken(conf)) {
+                static bool warned;
+                if (!warned)
+                        rf_log_warn("kafka.scram_unsupported", json_pack("{s:s}", "librdkafka", rd_kafka_version_str()),
+                                    SCRAM_HINT, rd_kafka_version_str());
+                warned = true;
+        }
         *ret_kc = kc;
         return 0;
 }
@@ -155,17 +237,63 @@ int rf_kafka_consumer_new(const rf_conf_t *conf, const char *client_id,
         return 0;
 }
 
-int rf_kafka_check_reachable(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t errstr_size) {
-        const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms);
+static int64_t mono_ms(void) {
+        struct timespec ts;
 
-        if (err) {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int rf_kafka_check_reachable(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t errstr_size) {
+        int64_t deadline = mono_ms() + timeout_ms;
+        rd_kafka_resp_err_t err;
+        char reason[400] = "";
+        int last = 0;
+
+        /* In steps, serving the error callback in between (producers only:
+         * a consumer's callbacks belong to its poll loop), so that a refused
+         * login or certificate fails now, with librdkafka's own words,
+         * instead of as a timeout. */
+        do {
+                const struct rd_kafka_metadata *md = NULL;
+                int64_t now = mono_ms(), step = deadline - now > 1000 ? 1000 : deadline - now;
+
+                err = rd_kafka_metadata(rk, 0, NULL, &md, step > 0 ? (int)step : 1);
+                if (!err) {
+                        rd_kafka_metadata_destroy(md);
+                        last_error_set(rk, 0, NULL);
+                        return 0;
+                }
+                if (rd_kafka_type(rk) == RD_KAFKA_PRODUCER)
+                        rd_kafka_poll(rk, 0);
+                last = last_error_get(rk, reason, sizeof(reason));
+                if (last == RD_KAFKA_RESP_ERR__AUTHENTICATION || last == RD_KAFKA_RESP_ERR__SSL)
+                        break;
+                if (mono_ms() - now < step) {
+                        struct timespec pause = { 0, 100 * 1000000L };
+                        nanosleep(&pause, NULL);
+                }
+        } while (mono_ms() < deadline);
+
+        if (last == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
+                int n = snprintf(errstr, errstr_size, "kafka: authentication refused (check sasl.mechanisms, "
+                                 "sasl.username and sasl.password): %s", reason);
+                if (strstr(reason, "SCRAM") && rd_kafka_version() < 0x020601ff && n > 0 && (size_t)n < errstr_size)
+                        snprintf(errstr + n, errstr_size - (size_t)n, "; note: " SCRAM_HINT, rd_kafka_version_str());
+                return -EACCES;
+        }
+        if (last == RD_KAFKA_RESP_ERR__SSL) {
+                snprintf(errstr, errstr_size, "kafka: TLS handshake refused (check ssl.ca.location and the broker's "
+                         "certificate): %s", reason);
+                return -EACCES;
+        }
+        if (last && reason[0])
+                snprintf(errstr, errstr_size, "kafka: no broker answered within %d ms (%s; last error: %s)",
+                         timeout_ms, rd_kafka_err2str(err), reason);
+        else
                 snprintf(errstr, errstr_size, "kafka: no broker answered within %d ms (%s)", timeout_ms,
                          rd_kafka_err2str(err));
-                return -ENOTCONN;
-        }
-        rd_kafka_metadata_destroy(md);
-        return 0;
+        return -ENOTCONN;
 }
 
 int rf_kafka_ensure_topics(rd_kafka_t *rk, const rf_conf_t *conf, int timeout_ms, int *ret_created,

@@ -7,13 +7,31 @@
 
 struct rf_pg {
         PGconn *conn;
+        char *password; /* masked out of libpq's messages; NULL when none */
 };
 
-static void copy_conn_error(PGconn *conn, char *errstr, size_t errstr_size) {
+/* Replaces every occurrence of @p secret in @p s with "****". */
+static void redact(char *s, size_t size, const char *secret) {
+        size_t n = secret ? strlen(secret) : 0;
+        char *hit;
+
+        if (n < 3) /* a tiny "password" would mask half the message */
+                return;
+        for (char *from = s; (hit = strstr(from, secret)); from = hit + 4) {
+                size_t tail = strlen(hit + n);
+                if (n < 4 && (size_t)(hit - s) + 4 + tail >= size)
+                        break;
+                memmove(hit + 4, hit + n, tail + 1);
+                memcpy(hit, "****", 4);
+        }
+}
+
+static void copy_conn_error(const rf_pg_t *pg, PGconn *conn, char *errstr, size_t errstr_size) {
         const char *msg = conn ? PQerrorMessage(conn) : "out of memory";
         size_t len;
 
         snprintf(errstr, errstr_size, "database: %s", msg);
+        redact(errstr, errstr_size, pg ? pg->password : NULL);
         /* libpq ends messages with a newline and sometimes spans lines; keep one line */
         for (char *p = errstr; *p; p++)
                 if (*p == '\n')
@@ -28,18 +46,76 @@ static void ignore_notice(void *arg, const char *message) {
         (void)message;
 }
 
+/* Checks a conninfo string or URI before libpq uses it, and keeps its
+ * password for redact(). libpq's parse errors quote the piece they choke
+ * on -- which may be the password (an unescaped '%' in a URI, a missing
+ * '=') -- so they are reported with every quoted piece masked. */
+static int parse_url(rf_pg_t *pg, const char *url, char *errstr, size_t errstr_size) {
+        PQconninfoOption *opts;
+        char *why = NULL;
+
+        /* libpq expands only these; anything else is a plain database name */
+        if (!strchr(url, '=') && strncmp(url, "postgresql://", 13) != 0 && strncmp(url, "postgres://", 11) != 0)
+                return 0;
+        opts = PQconninfoParse(url, &why);
+        if (!opts) {
+                char *o = errstr;
+                size_t left = errstr_size;
+                int quoted = 0, n = snprintf(errstr, errstr_size, "database: database.url cannot be parsed: ");
+
+                if (n < 0 || (size_t)n >= errstr_size) {
+                        PQfreemem(why);
+                        return -EINVAL;
+                }
+                o += n;
+                left -= (size_t)n;
+                for (const char *w = why ? why : "out of memory"; *w && *w != '\n' && left > 5; w++) {
+                        if (*w == '"') {
+                                quoted = !quoted;
+                                if (!quoted) {
+                                        memcpy(o, "****", 4);
+                                        o += 4;
+                                        left -= 4;
+                                }
+                        } else if (quoted)
+                                continue;
+                        *o++ = *w;
+                        left--;
+                }
+                *o = '\0';
+                PQfreemem(why);
+                return -EINVAL;
+        }
+        for (PQconninfoOption *o = opts; o->keyword; o++)
+                if (strcmp(o->keyword, "password") == 0 && o->val && *o->val) {
+                        pg->password = strdup(o->val);
+                        if (!pg->password) {
+                                PQconninfoFree(opts);
+                                return -ENOMEM;
+                        }
+                }
+        PQconninfoFree(opts);
+        return 0;
+}
+
 int rf_pg_connect(const char *url, const char *application_name, rf_pg_t **ret_pg,
                   char *errstr, size_t errstr_size) {
         const char *keys[] = { "dbname", "application_name", "connect_timeout", NULL };
         const char *values[] = { url, application_name, "10", NULL };
         rf_pg_t *pg = calloc(1, sizeof(*pg));
+        int r;
 
         if (!pg)
                 return -ENOMEM;
+        r = parse_url(pg, url, errstr, errstr_size);
+        if (r < 0) {
+                rf_pg_destroy(pg);
+                return r;
+        }
         /* expand_dbname=1: "dbname" may hold a whole conninfo string or URI */
         pg->conn = PQconnectdbParams(keys, values, 1);
         if (!pg->conn || PQstatus(pg->conn) != CONNECTION_OK) {
-                copy_conn_error(pg->conn, errstr, errstr_size);
+                copy_conn_error(pg, pg->conn, errstr, errstr_size);
                 rf_pg_destroy(pg);
                 return -ENOTCONN;
         }
@@ -52,6 +128,7 @@ void rf_pg_destroy(rf_pg_t *pg) {
         if (!pg)
                 return;
         PQfinish(pg->conn);
+        free(pg->password);
         free(pg);
 }
 
@@ -68,7 +145,7 @@ static int ensure_connected(rf_pg_t *pg, char *errstr, size_t errstr_size) {
                 return 0;
         PQreset(pg->conn);
         if (PQstatus(pg->conn) != CONNECTION_OK) {
-                copy_conn_error(pg->conn, errstr, errstr_size);
+                copy_conn_error(pg, pg->conn, errstr, errstr_size);
                 return -ENOTCONN;
         }
         PQsetNoticeProcessor(pg->conn, ignore_notice, NULL);
@@ -94,13 +171,14 @@ int rf_pg_exec(rf_pg_t *pg, const char *sql, int nparams, const char *const *par
                 return 0;
         }
         if (PQstatus(pg->conn) != CONNECTION_OK) {
-                copy_conn_error(pg->conn, errstr, errstr_size);
+                copy_conn_error(pg, pg->conn, errstr, errstr_size);
                 r = -ENOTCONN;
         } else {
                 const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
                 const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
                 snprintf(errstr, errstr_size, "database: %s (SQLSTATE %s)",
                          msg ? msg : PQerrorMessage(pg->conn), state ? state : "?");
+                redact(errstr, errstr_size, pg->password);
                 r = -EIO;
         }
         PQclear(res);

@@ -73,3 +73,13 @@ BEGIN
                 RETURN NEXT;
         END LOOP;
 END $$;
+-- Least privilege (see 005_roles.sql): the worker role calls these and
+-- nothing else; finish_execution_json writes tables, so it runs as its owner.
+ALTER FUNCTION runfleet.finish_execution_json(uuid, text, text, text, jsonb)
+        SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE EXECUTE ON FUNCTION runfleet.begin_executions(text, integer, text, jsonb),
+        runfleet.finish_execution_json(uuid, text, text, text, jsonb),
+        runfleet.finish_executions(text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION runfleet.begin_executions(text, integer, text, jsonb),
+        runfleet.finish_execution_json(uuid, text, text, text, jsonb),
+        runfleet.finish_executions(text, jsonb) TO runfleet_worker_role;

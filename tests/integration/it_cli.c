@@ -78,6 +78,10 @@ int main(void) {
                 CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE workflow = 'w'"
                                          " AND delivered_at IS NULL") == 1);
         }
+        /* the reaper's own switch, beside the common options */
+        CHECK(itest_run(&t, out, sizeof(out), 60000, NULL, "runfleet-reaper", "--once", NULL) == 0);
+        CHECK(itest_run(&t, out, sizeof(out), 10000, NULL, "runfleet-reaper", "--bogus", NULL) == 2);
+        CHECK_CONTAINS(out, "--bogus");
         CHECK(itest_run(&t, out, sizeof(out), 10000, NULL, "runfleet-worker", "--version", NULL) == 0);
         CHECK_CONTAINS(out, "runfleet-worker ");
         CHECK(itest_run(&t, out, sizeof(out), 10000, NULL, "runfleet-reaper", "--help", NULL) == 0);

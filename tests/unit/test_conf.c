@@ -213,6 +213,9 @@ static void test_defaults(void) {
         CHECK(conf->reaper.grace_ms == 60000);
         CHECK(conf->reaper.max_attempts == 5);
         CHECK(conf->reaper.backoff_ms == 10000);
+        CHECK(conf->reaper.webhook_url == NULL);
+        CHECK(conf->reaper.webhook_timeout_ms == 5000);
+        CHECK(conf->reaper.webhook_backoff_ms == 5000);
         CHECK_STR_EQ(conf->http.listen, "127.0.0.1");
         CHECK(conf->http.port == 0);
         CHECK(conf->scraper_count == 0 && conf->workflow_count == 0);
@@ -508,15 +511,19 @@ static void test_help_walk(void) {
                                 rf_conf_destroy(conf);
                         }
                 } else if (strcmp(type, "string") == 0) {
+                        bool url = strstr(name, "webhook_url") != NULL;
                         const char *v = strcmp(name, "producer.timezone") == 0  ? "Asia/Tokyo"
                                         : strstr(name, "topic") ? "walk.topic"
+                                        : url                   ? "http://walk.example/token"
                                                                 : "walk-value";
                         char want_line[128], *out;
 
                         setenv(env, v, 1);
                         CHECK(rf_conf_load(CONF_DIR "good.cfg", &conf, err, sizeof(err)) == 0);
                         out = conf ? print_to_string(conf) : NULL;
-                        snprintf(want_line, sizeof(want_line), "  %s = \"%s\";\n", strchr(name, '.') + 1, v);
+                        /* a webhook URL's path may be its credential: printed masked */
+                        snprintf(want_line, sizeof(want_line), "  %s = \"%s\";\n", strchr(name, '.') + 1,
+                                 url ? "http://walk.example/****" : v);
                         CHECK_CONTAINS(out, want_line);
                         free(out);
                         rf_conf_destroy(conf);
@@ -524,8 +531,8 @@ static void test_help_walk(void) {
                         CHECK(!"unexpected type with an environment variable");
                 unsetenv(env);
         }
-        CHECK(rows == 25 + 9 + 9);
-        CHECK(env_rows == 24);
+        CHECK(rows == 28 + 9 + 9);
+        CHECK(env_rows == 27);
         free(buf);
 }
 
@@ -574,7 +581,11 @@ static void test_round_trip(void) {
         CHECK_STR_EQ(a->producer.timezone, b->producer.timezone);
         CHECK(a->producer.every_ms == b->producer.every_ms);
         CHECK(memcmp(&a->worker, &b->worker, sizeof(a->worker)) == 0);
-        CHECK(memcmp(&a->reaper, &b->reaper, sizeof(a->reaper)) == 0);
+        CHECK(a->reaper.interval_ms == b->reaper.interval_ms && a->reaper.grace_ms == b->reaper.grace_ms);
+        CHECK(a->reaper.max_attempts == b->reaper.max_attempts && a->reaper.backoff_ms == b->reaper.backoff_ms);
+        CHECK((!a->reaper.webhook_url && !b->reaper.webhook_url) || (a->reaper.webhook_url && b->reaper.webhook_url));
+        CHECK(a->reaper.webhook_timeout_ms == b->reaper.webhook_timeout_ms);
+        CHECK(a->reaper.webhook_backoff_ms == b->reaper.webhook_backoff_ms);
         CHECK_STR_EQ(a->http.listen, b->http.listen);
         CHECK(a->http.port == b->http.port);
         CHECK(a->scraper_count == b->scraper_count);
@@ -648,6 +659,43 @@ static void test_mask_dsn(void) {
         CHECK(rf_conf_mask_dsn(NULL) == NULL);
 }
 
+/* reaper.webhook_url: http(s) only, and printed without its path or user
+ * part (a chat webhook's token), in a form that loads again. */
+static void test_webhook_url(void) {
+        rf_conf_t *conf = NULL, *again = NULL;
+        char err[512] = "", *out = NULL;
+
+        check_string_error(BASE "reaper = { webhook_url = \"ftp://alerts.example/x\"; };",
+                           "t.cfg:3: reaper.webhook_url: 'ftp://alerts.example/x' does not start with http:// or https://");
+        check_string_error(BASE "reaper = { webhook_url = \"\"; };", "t.cfg:3: reaper.webhook_url: must not be empty");
+        check_string_error(BASE "reaper = { webhook_timeout_ms = 50; };",
+                           "t.cfg:3: reaper.webhook_timeout_ms: 50 is out of range [100, 60000]");
+        CHECK(rf_conf_load_string(BASE "reaper = { webhook_url = \"https://u:pw@hooks.example:8443/T0/B0/s3cret?x=1\";"
+                                       " webhook_timeout_ms = 2000; webhook_backoff_ms = 250; };",
+                                  "t.cfg", &conf, err, sizeof(err)) == 0);
+        if (!conf) {
+                fprintf(stderr, "%s\n", err);
+                return;
+        }
+        CHECK_STR_EQ(conf->reaper.webhook_url, "https://u:pw@hooks.example:8443/T0/B0/s3cret?x=1");
+        CHECK(conf->reaper.webhook_timeout_ms == 2000);
+        CHECK(conf->reaper.webhook_backoff_ms == 250);
+        out = print_to_string(conf);
+        CHECK_CONTAINS(out, "  webhook_url = \"https://****@hooks.example:8443/****\";\n");
+        CHECK(out && strstr(out, "s3cret") == NULL && strstr(out, "pw@") == NULL);
+        CHECK(out && rf_conf_load_string(out, "printed", &again, err, sizeof(err)) == 0);
+        free(out);
+        rf_conf_destroy(conf);
+        rf_conf_destroy(again);
+        conf = NULL;
+        CHECK(rf_conf_load_string(BASE "reaper = { webhook_url = \"http://127.0.0.1:9000\"; };", "t.cfg", &conf, err,
+                                  sizeof(err)) == 0);
+        out = conf ? print_to_string(conf) : NULL;
+        CHECK_CONTAINS(out, "  webhook_url = \"http://127.0.0.1:9000\";\n");
+        free(out);
+        rf_conf_destroy(conf);
+}
+
 static void test_shipped_configs(void) {
         rf_conf_t *conf = load_ok(RF_SOURCE_ROOT "/config/runfleet.example.cfg");
         const rf_workflow_conf_t *wf;
@@ -708,6 +756,7 @@ int main(void) {
         test_help_walk();
         test_round_trip();
         test_mask_dsn();
+        test_webhook_url();
         test_shipped_configs();
         return rf_test_finish();
 }
