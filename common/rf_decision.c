@@ -8,6 +8,16 @@
  * built once (pthread_once) and only grows afterwards (test hook), under a
  * rwlock; entries are never freed, so a decoder may use one after unlocking.
  *
+ * Newer writers, without a registry. A producer upgraded before its
+ * workers writes with a schema they were not built with; a worker learns it
+ * from the directory named by RUNFLEET_DECISION_SCHEMA_DIR (like TZDIR for
+ * zones): every *.avsc file there is a known writer from first use, resolved
+ * to the reader like the embedded ones. Deploying a new schema is copying
+ * its .avsc there (a ConfigMap in Kubernetes) before the producer uses it.
+ * A file that cannot be read or resolved is skipped, not fatal: every
+ * other writer keeps working, and the reason is added to the refusal of
+ * any message with an unknown fingerprint, so it shows in the DLQ header.
+ *
  * Hostile input. avro-c's binary reader trusts length prefixes: it allocates
  * what a string length says before checking that the bytes exist, writes
  * out of bounds for a negative length, leaks the buffer when the read then
@@ -21,6 +31,7 @@
 #include "rf_decision.h"
 
 #include <avro.h>
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -35,6 +46,8 @@
 
 #define SCHEMA_PREFIX "run_decision.v"
 #define SCHEMA_SUFFIX ".avsc"
+#define SCHEMA_DIR_ENV "RUNFLEET_DECISION_SCHEMA_DIR"
+#define SCHEMA_FILE_MAX (256 * 1024)
 
 /* Deeper than any sane message; stops a recursive writer schema from
  * recursing on the stack without consuming input. */
@@ -58,6 +71,7 @@ static struct {
         pthread_rwlock_t lock;          /* guards writers, n_writers */
         writer_t **writers;
         size_t n_writers, cap;
+        char dir_errstr[300];           /* first file of SCHEMA_DIR_ENV skipped, and why */
 } reg = { .once = PTHREAD_ONCE_INIT, .lock = PTHREAD_RWLOCK_INITIALIZER };
 
 static void seterr(char *errstr, size_t errstr_size, const char *fmt, ...)
@@ -359,6 +373,80 @@ static const writer_t *writers_find(uint64_t fp) {
         return NULL;
 }
 
+/* A whole file of at most SCHEMA_FILE_MAX bytes, NUL-terminated (free()). */
+static char *read_schema_file(const char *path, char *errstr, size_t errstr_size) {
+        FILE *f = fopen(path, "re");
+        char *buf = NULL;
+        size_t n;
+
+        if (!f) {
+                seterr(errstr, errstr_size, "%s: cannot open: %s", strrchr(path, '/') ? strrchr(path, '/') + 1 : path,
+                       strerror(errno));
+                return NULL;
+        }
+        buf = malloc(SCHEMA_FILE_MAX + 1);
+        if (!buf)
+                seterr(errstr, errstr_size, "out of memory");
+        else if ((n = fread(buf, 1, SCHEMA_FILE_MAX + 1, f)) > SCHEMA_FILE_MAX || ferror(f)) {
+                seterr(errstr, errstr_size, "%s: cannot read, or larger than %d bytes",
+                       strrchr(path, '/') ? strrchr(path, '/') + 1 : path, SCHEMA_FILE_MAX);
+                free(buf);
+                buf = NULL;
+        } else
+                buf[n] = '\0';
+        fclose(f);
+        return buf;
+}
+
+/* Adds every *.avsc in @p dir as a known writer (once-initializer). A file
+ * that fails is skipped; the first failure is kept in reg.dir_errstr. */
+static void registry_load_dir(const char *dir) {
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        char why[sizeof(reg.dir_errstr)];
+
+        if (!d) {
+                seterr(reg.dir_errstr, sizeof(reg.dir_errstr), "%s=%s: cannot open: %s", SCHEMA_DIR_ENV, dir,
+                       strerror(errno));
+                return;
+        }
+        while ((e = readdir(d))) {
+                size_t len = strlen(e->d_name);
+                char path[4096], *json;
+                writer_t *w = NULL;
+                int r = -EINVAL;
+
+                if (e->d_name[0] == '.' || len <= strlen(SCHEMA_SUFFIX) ||
+                    strcmp(e->d_name + len - strlen(SCHEMA_SUFFIX), SCHEMA_SUFFIX) != 0)
+                        continue;
+                snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+                json = read_schema_file(path, why, sizeof(why));
+                if (json)
+                        r = writer_new(json, e->d_name, &w, why, sizeof(why));
+                free(json);
+                if (r == 0 && writers_find(w->fingerprint)) {
+                        writer_free(w); /* one we already know (the reader, an embedded one) */
+                        continue;
+                }
+                if (r == 0)
+                        r = writer_resolve(w, reg.reader, why, sizeof(why));
+                if (r == 0)
+                        r = writers_add(w);
+                if (r == 0)
+                        continue;
+                writer_free(w);
+                /* why names the file; the directory is in the environment */
+                if (!reg.dir_errstr[0])
+                        seterr(reg.dir_errstr, sizeof(reg.dir_errstr), "%s: skipped %s", SCHEMA_DIR_ENV,
+                               r == -ENOMEM ? "a file: out of memory" : why);
+        }
+        closedir(d);
+        /* it becomes part of DLQ headers and log lines: printable ASCII only */
+        for (char *c = reg.dir_errstr; *c; c++)
+                if (*c < 0x20 || *c > 0x7e)
+                        *c = '?';
+}
+
 static void registry_init(void) {
         const rf_embedded_file_t *f, *newest = NULL;
         writer_t *w = NULL;
@@ -413,6 +501,8 @@ static void registry_init(void) {
                         goto out;
                 w = NULL;
         }
+        if (getenv(SCHEMA_DIR_ENV) && *getenv(SCHEMA_DIR_ENV))
+                registry_load_dir(getenv(SCHEMA_DIR_ENV));
 out:
         writer_free(w);
         if (r == -ENOMEM && !reg.errstr[0])
@@ -1151,7 +1241,8 @@ int rf_decision_decode(const void *buf, size_t len, rf_decision_t **ret_decision
         w = registry_find(fp);
         if (!w) {
                 seterr(errstr, errstr_size, "unknown schema fingerprint 0x%016" PRIx64
-                       " (the reader knows run_decision up to 0x%016" PRIx64 ")", fp, reg.reader->fingerprint);
+                       " (the reader knows run_decision up to 0x%016" PRIx64 ")%s%s", fp, reg.reader->fingerprint,
+                       reg.dir_errstr[0] ? "; " : "", reg.dir_errstr);
                 return -EBADMSG;
         }
         body = m + RF_SOE_HEADER_LEN;
