@@ -37,26 +37,44 @@ static const char *const workflows[] = { "one", "two", "three", "four", "mixed" 
 
 typedef struct producer_run {
         itest_t *t;
-        int produced;
         int64_t finished_ms;
 } producer_run_t;
 
 /* Produces the decisions in batches over ~40 s, on its own connections,
- * while the main thread injects faults; batches caught by the Kafka outage
- * stay recorded for the reaper, as with the real evaluator. */
+ * while the main thread injects faults. A batch caught by the Kafka outage
+ * stays recorded for the reaper, as with the real evaluator; one caught by
+ * the PostgreSQL outage is not recorded at all, so it is decided again
+ * until all DECISIONS are in the database (as the evaluator would at its
+ * next tick). */
 static void *produce(void *arg) {
         producer_run_t *run = arg;
+        rf_pg_t *pg = NULL;
+        char errstr[512], sql[256];
+        int64_t give_up = rf_mono_ms() + 180000;
+        int batch = 0;
 
-        for (int i = 0; i < DECISIONS / BATCH; i++) {
-                itest_decide(run->t, workflows[i % 5], BATCH, NULL);
-                run->produced += BATCH;
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM runfleet.decisions WHERE reason = 'integration test'");
+        rf_pg_connect(run->t->db_url, "chaos-producer", &pg, errstr, sizeof(errstr));
+        while (pg && rf_mono_ms() < give_up) {
+                PGresult *res = NULL;
+                int recorded = -1;
+                if (rf_pg_exec(pg, sql, 0, NULL, &res, errstr, sizeof(errstr)) == 0) {
+                        recorded = atoi(PQgetvalue(res, 0, 0));
+                        PQclear(res);
+                }
+                if (recorded >= DECISIONS)
+                        break;
+                if (recorded >= 0) {
+                        int n = DECISIONS - recorded < BATCH ? DECISIONS - recorded : BATCH;
+                        itest_decide(run->t, workflows[batch++ % 5], n, NULL);
+                }
                 itest_sleep_ms(1000);
         }
+        rf_pg_destroy(pg);
         run->finished_ms = rf_mono_ms();
         return NULL;
 }
 
-/* Runs "scripts/<cmd>" (e.g. "kafka kill9"), its output appended to the test's log. */
 /* Reads the whole DLQ: how many messages, how many distinct origins, and how
  * many of those are not our poison. A worker killed after dead-lettering a
  * message but before committing past it dead-letters it again
@@ -216,7 +234,8 @@ int main(void) {
         faults_end = rf_mono_ms();
         CHECK(crashed == CRASHED_EVALUATIONS);
         CHECK(poison == POISON);
-        CHECK(run.produced == DECISIONS);
+        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE reason = 'integration test'") ==
+              DECISIONS);
 
         /* the fleet settles: every RUN decision ends SUCCEEDED or DEAD */
         settled = itest_wait_for(&t, 0, SETTLE_BOUND_MS,
