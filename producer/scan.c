@@ -8,9 +8,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rf_util.h"
 #include "scan.h"
+
+#define TRANSIENT_TRIES 20
+#define TRANSIENT_WAIT_US 250000
+
+/* Errors that mean "not yet" on a topic or partition being set up. */
+static bool transient(rd_kafka_resp_err_t err) {
+        return err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION || err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+               err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION;
+}
 
 #define META_TIMEOUT_MS 15000
 /* a read that makes no progress for this long has lost the broker */
@@ -32,7 +42,12 @@ static int offsets_at(rd_kafka_t *rk, const char *topic, const part_t *parts, in
 
         for (int i = 0; i < n; i++)
                 rd_kafka_topic_partition_list_add(l, topic, parts[i].id)->offset = when;
-        err = rd_kafka_offsets_for_times(rk, l, META_TIMEOUT_MS);
+        for (int tries = 0;; tries++) {
+                err = rd_kafka_offsets_for_times(rk, l, META_TIMEOUT_MS);
+                if (!transient(err) || tries == TRANSIENT_TRIES)
+                        break;
+                usleep(TRANSIENT_WAIT_US);
+        }
         if (err) {
                 snprintf(errstr, errstr_size, "kafka: offsets for times on %s: %s", topic, rd_kafka_err2str(err));
                 r = -EIO;
@@ -108,8 +123,14 @@ int scan_topic(rd_kafka_t *rk, const char *topic, int64_t from_ms, int64_t to_ms
         }
         for (int i = 0; i < n; i++) {
                 int64_t lo;
-                rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk, topic, parts[i].id, &lo, &high[i],
-                                                                           META_TIMEOUT_MS);
+                rd_kafka_resp_err_t err;
+                /* a topic created a moment ago may not have a leader yet: that passes */
+                for (int tries = 0;; tries++) {
+                        err = rd_kafka_query_watermark_offsets(rk, topic, parts[i].id, &lo, &high[i], META_TIMEOUT_MS);
+                        if (!transient(err) || tries == TRANSIENT_TRIES)
+                                break;
+                        usleep(TRANSIENT_WAIT_US);
+                }
                 if (err) {
                         snprintf(errstr, errstr_size, "kafka: end offsets of %s [%d]: %s", topic, (int)parts[i].id,
                                  rd_kafka_err2str(err));
