@@ -120,23 +120,6 @@ static double cpu_seconds(pid_t pid) {
         return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-/* Peak resident set (VmHWM) of a live process in kB, or -1. */
-static long peak_rss_kb(pid_t pid) {
-        char path[64], line[256];
-        long kb = -1;
-        FILE *f;
-
-        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-        f = fopen(path, "r");
-        if (!f)
-                return -1;
-        while (fgets(line, sizeof(line), f))
-                if (strncmp(line, "VmHWM:", 6) == 0)
-                        kb = strtol(line + 6, NULL, 10);
-        fclose(f);
-        return kb;
-}
-
 static void scraper_url(const itest_t *t, const opts_t *o, int k, char *out, size_t size, bool placeholder) {
         const char *base = placeholder ? "@FAKE@" : t->fake_url;
 
@@ -630,7 +613,7 @@ static int run(const opts_t *o) {
                 if (rebalances >= 0)
                         rebalances = count_rebalances(&t, pids, nw) - rebalances;
                 for (int i = 0; i < nw; i++) {
-                        long r = peak_rss_kb(pids[i]);
+                        long r = itest_peak_rss_kb(pids[i]);
                         cpu += cpu_seconds(pids[i]);
                         if (r > rss)
                                 rss = r;

@@ -12,23 +12,6 @@
 #include "itest.h"
 #include "rf_util.h"
 
-/* Peak resident set (VmHWM) of @p pid in kB, or -1. */
-static long peak_rss_kb(pid_t pid) {
-        char path[64], line[256];
-        long kb = -1;
-        FILE *f;
-
-        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-        f = fopen(path, "r");
-        if (!f)
-                return -1;
-        while (fgets(line, sizeof(line), f))
-                if (strncmp(line, "VmHWM:", 6) == 0)
-                        kb = strtol(line + 6, NULL, 10);
-        fclose(f);
-        return kb;
-}
-
 static double throughput(int n) {
         itest_t t;
         int64_t t0;
@@ -64,7 +47,7 @@ static long in_flight(int n, int delay_ms, long *ret_rss_kb) {
         itest_decide(&t, "w", n, NULL);
         w = itest_spawn(&t, "worker", "runfleet-worker", NULL);
         itest_wait_for(&t, n, 600000, "SELECT count(*) FROM runfleet.executions WHERE status = 'SUCCEEDED'");
-        *ret_rss_kb = peak_rss_kb(w);
+        *ret_rss_kb = itest_peak_rss_kb(w);
         overlap = (long)itest_query_ll(&t,
                                        "WITH c AS (SELECT started_at AS s, started_at + duration_ms * interval '1 ms' AS e"
                                        "             FROM runfleet.scraper_calls)"

@@ -46,43 +46,8 @@ static void find_root(const itest_t *t) {
         json_decref(j);
 }
 
-/* A free TCP port on 127.0.0.1 below the ephemeral range. */
-static int free_port(int after) {
-        int seed = (int)(((unsigned)getpid() * 7919u + (unsigned)rf_mono_ms()) % 11000u);
-
-        for (int i = 0; i < 200; i++) {
-                int port = 21000 + (seed + i * 37) % 11000;
-                struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-                int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
-                if (port == after)
-                        continue;
-                ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-                if (fd >= 0)
-                        close(fd);
-                if (ok)
-                        return port;
-        }
-        return 0;
-}
-
-__attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...) {
-        char *cmd = NULL;
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&cmd, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -1;
-        r = system(cmd);
-        free(cmd);
-        return r == -1 ? -1 : WIFEXITED(r) ? WEXITSTATUS(r) : 128;
-}
-
 static void stop_kafka(void) {
-        if (kafka_started && sh("'%s/tests/security/kafka-sasl' stop '%s' >>'%s' 2>&1", root, kdir, klog) != 0)
+        if (kafka_started && itest_sh("'%s/tests/security/kafka-sasl' stop '%s' >>'%s' 2>&1", root, kdir, klog) != 0)
                 fprintf(stderr, "could not stop the SASL_SSL broker; see %s\n", klog);
         kafka_started = 0;
 }
@@ -196,12 +161,12 @@ int main(void) {
                 return 1;
         snprintf(ca, sizeof(ca), "%s/certs/ca.pem", kdir);
         snprintf(other_ca, sizeof(other_ca), "%s/certs/other-ca.pem", kdir);
-        port = free_port(0);
-        cport = free_port(port);
+        port = itest_free_port(NULL, 0);
+        cport = itest_free_port(&port, 1);
         atexit(stop_kafka);
         kafka_started = 1;
         if (!root[0] || !port || !cport ||
-            sh("'%s/tests/security/kafka-sasl' start '%s' %d %d " USER " " PASSWORD " >>'%s' 2>&1", root, kdir, port,
+            itest_sh("'%s/tests/security/kafka-sasl' start '%s' %d %d " USER " " PASSWORD " >>'%s' 2>&1", root, kdir, port,
                cport, klog) != 0) {
                 fprintf(stderr, "FAIL: could not start the SASL_SSL broker (ports %d, %d); see %s\n", port, cport, klog);
                 return 1;

@@ -42,43 +42,9 @@ static void find_root(const itest_t *t) {
         json_decref(j);
 }
 
-/* A free TCP port on 127.0.0.1 below the ephemeral range (an ephemeral
- * port may be in use by an outgoing connection at any moment). */
-static int free_port(void) {
-        int seed = (int)(((unsigned)getpid() * 7919u + (unsigned)rf_mono_ms()) % 11000u);
-
-        for (int i = 0; i < 200; i++) {
-                int port = 21000 + (seed + i * 37) % 11000;
-                struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-                int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
-                ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-                if (fd >= 0)
-                        close(fd);
-                if (ok)
-                        return port;
-        }
-        return 0;
-}
-
-__attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...) {
-        char *cmd = NULL;
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&cmd, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -1;
-        r = system(cmd);
-        free(cmd);
-        return r == -1 ? -1 : WIFEXITED(r) ? WEXITSTATUS(r) : 128;
-}
-
 /* Superuser SQL on the TLS cluster, over its unix socket. */
 static int admin_sql(const char *db, const char *sql) {
-        return sh("'%s/tests/security/pg-tls' psql '%s' -X -q -v ON_ERROR_STOP=1 -d %s -c \"%s\" >>'%s' 2>&1", root,
+        return itest_sh("'%s/tests/security/pg-tls' psql '%s' -X -q -v ON_ERROR_STOP=1 -d %s -c \"%s\" >>'%s' 2>&1", root,
                   pg_dir, db, sql, pg_log);
 }
 
@@ -101,7 +67,7 @@ static void admin_query(const char *db, const char *sql, char *out, size_t size)
 }
 
 static void stop_pg(void) {
-        if (pg_started && sh("'%s/tests/security/pg-tls' stop '%s' >>'%s' 2>&1", root, pg_dir, pg_log) != 0)
+        if (pg_started && itest_sh("'%s/tests/security/pg-tls' stop '%s' >>'%s' 2>&1", root, pg_dir, pg_log) != 0)
                 fprintf(stderr, "could not stop the TLS PostgreSQL cluster; see %s\n", pg_log);
         pg_started = 0;
 }
@@ -172,10 +138,10 @@ int main(void) {
         if (snprintf(pg_dir, sizeof(pg_dir), "%s/pg", t.dir) >= (int)sizeof(pg_dir) ||
             snprintf(pg_log, sizeof(pg_log), "%s/pg-tls.log", t.dir) >= (int)sizeof(pg_log))
                 return 1;
-        port = free_port();
+        port = itest_free_port(NULL, 0);
         atexit(stop_pg);
         pg_started = 1;
-        if (!root[0] || !port || sh("'%s/tests/security/pg-tls' start '%s' %d >>'%s' 2>&1", root, pg_dir, port, pg_log)) {
+        if (!root[0] || !port || itest_sh("'%s/tests/security/pg-tls' start '%s' %d >>'%s' 2>&1", root, pg_dir, port, pg_log)) {
                 fprintf(stderr, "FAIL: could not start the TLS PostgreSQL cluster (port %d); see %s\n", port, pg_log);
                 return 1;
         }

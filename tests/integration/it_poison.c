@@ -319,22 +319,6 @@ static int check_dlq(itest_t *t, int32_t partition, int expect) {
         return read;
 }
 
-static long vm_hwm_kb(pid_t pid) {
-        char path[64], line[256];
-        long kb = -1;
-        FILE *f;
-
-        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-        f = fopen(path, "r");
-        if (!f)
-                return -1;
-        while (fgets(line, sizeof(line), f))
-                if (strncmp(line, "VmHWM:", 6) == 0)
-                        kb = strtol(line + 6, NULL, 10);
-        fclose(f);
-        return kb;
-}
-
 static bool offsets_settled(itest_t *t, long long want_end) {
         long long committed = -1, end = -1;
 
@@ -511,7 +495,7 @@ int main(void) {
 
         /* never crashed, never grew */
         CHECK(waitpid(worker, &status, WNOHANG) == 0 && kill(worker, 0) == 0);
-        hwm = vm_hwm_kb(worker);
+        hwm = itest_peak_rss_kb(worker);
         printf("# worker peak RSS (VmHWM): %ld kB\n", hwm);
         CHECK(hwm > 0 && hwm < PEAK_RSS_LIMIT_KB);
 

@@ -9,55 +9,13 @@
 
 #include "itest.h"
 
-/* A fake scraper of this test's own, whose /stats counts this test's calls
- * only: the shared one's grows with every test and benchmark run against it
- * and can take longer to answer than the harness waits. Before itest_config(). */
-static void own_fake_scraper(itest_t *t) {
-        pid_t pid = itest_spawn(t, "fake-scraper", "tests/fake-scraper/runfleet-fake-scraper", "--port", "0", NULL);
-
-        for (int i = 0; i < 200; i++) {
-                char *log = itest_read_log(t, pid);
-                const char *p = strstr(log, "listening on 127.0.0.1 port ");
-                unsigned port = 0;
-
-                if (p)
-                        sscanf(p + strlen("listening on 127.0.0.1 port "), "%u", &port);
-                free(log);
-                if (port > 0) {
-                        snprintf(t->fake_url, sizeof(t->fake_url), "http://127.0.0.1:%u", port);
-                        return;
-                }
-                itest_sleep_ms(50);
-        }
-        CHECK(!"the test's own fake scraper did not start");
-}
-
-static long long path_count(itest_t *t, const char *scraper) {
-        char path[300];
-
-        snprintf(path, sizeof(path), "/%s/%s", t->topic, scraper);
-        /* on a loaded machine /stats may answer late: tried again, not read as 0 */
-        for (int tries = 0; tries < 5; tries++) {
-                json_t *stats = itest_fake_stats(t), *paths = json_object_get(stats, "paths");
-                long long n = json_integer_value(json_object_get(paths, path));
-                bool ok = json_is_object(paths);
-
-                json_decref(stats);
-                if (ok)
-                        return n;
-                fprintf(stderr, "# no answer from the fake scraper's /stats, trying again\n");
-                itest_sleep_ms(1000);
-        }
-        return -1;
-}
-
 int main(void) {
         itest_t t;
         char out[4096];
         pid_t worker, reaper;
 
         itest_init(&t, "reaper_leases");
-        own_fake_scraper(&t);
+        itest_own_fake_scraper(&t);
         itest_config(&t,
                      "scrapers = ( { name = \"slow\"; url = \"@FAKE@/%s/slow?delay_ms=10000\"; timeout_ms = 30000; },\n"
                      "             { name = \"slow2\"; url = \"@FAKE@/%s/slow2?delay_ms=10000\"; timeout_ms = 30000; } );\n"
@@ -80,7 +38,7 @@ int main(void) {
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions WHERE status = 'SUCCEEDED'"
                                  " AND finished_at - started_at > interval '9 seconds'") == 1);
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions WHERE status = 'ABANDONED'") == 0);
-        CHECK(path_count(&t, "slow") == 1);
+        CHECK(itest_fake_path_count(&t, "slow") == 1);
         {
                 char *log = itest_read_log(&t, reaper);
                 CHECK(strstr(log, "decision.reproduced") == NULL);
@@ -111,7 +69,7 @@ int main(void) {
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions WHERE status = 'SUCCEEDED'") == 2);
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.orphans") == 0);
         /* the dead worker's call and the new attempt's */
-        CHECK(path_count(&t, "slow2") == 2);
+        CHECK(itest_fake_path_count(&t, "slow2") == 2);
         {
                 char *log = itest_read_log(&t, reaper);
                 CHECK_CONTAINS(log, "decision.reproduced");

@@ -16,48 +16,6 @@
 #include "rf_store.h"
 #include "rf_util.h"
 
-/* A fake scraper of this test's own, whose /stats counts this test's calls
- * only: the shared one's grows with every test and benchmark run against it
- * and can take longer to answer than the harness waits. Before itest_config(). */
-static void own_fake_scraper(itest_t *t) {
-        pid_t pid = itest_spawn(t, "fake-scraper", "tests/fake-scraper/runfleet-fake-scraper", "--port", "0", NULL);
-
-        for (int i = 0; i < 200; i++) {
-                char *log = itest_read_log(t, pid);
-                const char *p = strstr(log, "listening on 127.0.0.1 port ");
-                unsigned port = 0;
-
-                if (p)
-                        sscanf(p + strlen("listening on 127.0.0.1 port "), "%u", &port);
-                free(log);
-                if (port > 0) {
-                        snprintf(t->fake_url, sizeof(t->fake_url), "http://127.0.0.1:%u", port);
-                        return;
-                }
-                itest_sleep_ms(50);
-        }
-        CHECK(!"the test's own fake scraper did not start");
-}
-
-static long long path_count(itest_t *t, const char *scraper) {
-        char path[300];
-
-        snprintf(path, sizeof(path), "/%s/%s", t->topic, scraper);
-        /* on a loaded machine /stats may answer late: tried again, not read as 0 */
-        for (int tries = 0; tries < 5; tries++) {
-                json_t *stats = itest_fake_stats(t), *paths = json_object_get(stats, "paths");
-                long long n = json_integer_value(json_object_get(paths, path));
-                bool ok = json_is_object(paths);
-
-                json_decref(stats);
-                if (ok)
-                        return n;
-                fprintf(stderr, "# no answer from the fake scraper's /stats, trying again\n");
-                itest_sleep_ms(1000);
-        }
-        return -1;
-}
-
 /* The scrapers, comma-separated, of the message for (@p id, @p attempt) in
  * the test's topic, into @p out ("" when there is none). */
 static void message_scrapers(itest_t *t, const char *id, int attempt, char *out, size_t size) {
@@ -121,7 +79,7 @@ int main(void) {
         pid_t worker;
 
         itest_init(&t, "reaper_partial");
-        own_fake_scraper(&t);
+        itest_own_fake_scraper(&t);
         /* before the fix: "flaky" answers 500 */
         itest_config(&t, CONFIG, t.topic, t.topic, "?status=500", t.topic);
         itest_migrate(&t);
@@ -155,9 +113,9 @@ int main(void) {
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.scraper_calls c JOIN runfleet.executions e"
                                  " USING (execution_id) WHERE e.attempt = 2 AND c.scraper = 'flaky'"
                                  " AND c.outcome = 'OK'") == 1);
-        CHECK(path_count(&t, "first") == 1);
-        CHECK(path_count(&t, "flaky") == 2);
-        CHECK(path_count(&t, "last") == 1);
+        CHECK(itest_fake_path_count(&t, "first") == 1);
+        CHECK(itest_fake_path_count(&t, "flaky") == 2);
+        CHECK(itest_fake_path_count(&t, "last") == 1);
         message_scrapers(&t, id, 2, names, sizeof(names));
         CHECK_STR_EQ(names, "flaky");
         message_scrapers(&t, id, 1, names, sizeof(names));
@@ -200,8 +158,8 @@ int main(void) {
                                  " USING (execution_id) WHERE e.decision_id = '%s' AND e.attempt = 2", id) == 3);
         message_scrapers(&t, id, 2, names, sizeof(names));
         CHECK_STR_EQ(names, "first,flaky,last");
-        CHECK(path_count(&t, "first") == 2);
-        CHECK(path_count(&t, "flaky") == 3);
-        CHECK(path_count(&t, "last") == 2);
+        CHECK(itest_fake_path_count(&t, "first") == 2);
+        CHECK(itest_fake_path_count(&t, "flaky") == 3);
+        CHECK(itest_fake_path_count(&t, "last") == 2);
         return itest_finish(&t);
 }

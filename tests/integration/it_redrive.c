@@ -29,48 +29,6 @@ static void stop(itest_t *t, pid_t pid) {
         itest_run((t), (out), sizeof(out), 90000, (char *[]){ (env), NULL }, "runfleet-producer", "dlq", \
                   __VA_ARGS__, NULL)
 
-/* A fake scraper of this test's own, whose /stats counts this test's calls
- * only: the shared one's grows with every test and benchmark run against it
- * and can take longer to answer than the harness waits. Before itest_config(). */
-static void own_fake_scraper(itest_t *t) {
-        pid_t pid = itest_spawn(t, "fake-scraper", "tests/fake-scraper/runfleet-fake-scraper", "--port", "0", NULL);
-
-        for (int i = 0; i < 200; i++) {
-                char *log = itest_read_log(t, pid);
-                const char *p = strstr(log, "listening on 127.0.0.1 port ");
-                unsigned port = 0;
-
-                if (p)
-                        sscanf(p + strlen("listening on 127.0.0.1 port "), "%u", &port);
-                free(log);
-                if (port > 0) {
-                        snprintf(t->fake_url, sizeof(t->fake_url), "http://127.0.0.1:%u", port);
-                        return;
-                }
-                itest_sleep_ms(50);
-        }
-        CHECK(!"the test's own fake scraper did not start");
-}
-
-static long long path_count(itest_t *t, const char *scraper) {
-        char path[300];
-
-        snprintf(path, sizeof(path), "/%s/%s", t->topic, scraper);
-        /* on a loaded machine /stats may answer late: tried again, not read as 0 */
-        for (int tries = 0; tries < 5; tries++) {
-                json_t *stats = itest_fake_stats(t), *paths = json_object_get(stats, "paths");
-                long long n = json_integer_value(json_object_get(paths, path));
-                bool ok = json_is_object(paths);
-
-                json_decref(stats);
-                if (ok)
-                        return n;
-                fprintf(stderr, "# no answer from the fake scraper's /stats, trying again\n");
-                itest_sleep_ms(1000);
-        }
-        return -1;
-}
-
 int main(void) {
         itest_t t;
         char out[16384], at[48], expect[256];
@@ -81,7 +39,7 @@ int main(void) {
         pid_t old_worker;
 
         itest_init(&t, "redrive");
-        own_fake_scraper(&t);
+        itest_own_fake_scraper(&t);
         /* after: "extra" exists; before: the worker has never heard of it */
         itest_config(&t,
                      "scrapers = ( { name = \"base\"; url = \"@FAKE@/%s/base\"; },\n"
@@ -192,8 +150,8 @@ int main(void) {
                                  " AND dlq_partition = %d AND dlq_offset = %lld AND attempt = 1",
                              ids[0], part, off) == 1);
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.scraper_calls WHERE scraper = 'extra'") == 1);
-        CHECK(path_count(&t, "extra") == 1);
-        CHECK(path_count(&t, "base") == 1);
+        CHECK(itest_fake_path_count(&t, "extra") == 1);
+        CHECK(itest_fake_path_count(&t, "base") == 1);
 
         /* a second redrive re-produces nothing */
         CHECK(dlq(&t, out, env_new, "redrive", "--all") == 0);
@@ -219,7 +177,7 @@ int main(void) {
         itest_group_offsets(&t, t.topic, t.group, &committed, &end);
         CHECK(end == 2); /* the original and the one redrive */
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions") == 1);
-        CHECK(path_count(&t, "extra") == 1);
+        CHECK(itest_fake_path_count(&t, "extra") == 1);
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.dlq_redrives") == 1);
         /* `dlq list` still shows every dead letter */
         CHECK(dlq(&t, out, env_new, "list") == 0);

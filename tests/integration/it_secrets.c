@@ -54,48 +54,11 @@ static void find_root(const itest_t *t) {
         json_decref(j);
 }
 
-/* A free TCP port on 127.0.0.1 below the ephemeral range, not in @p avoid. */
-static int free_port(const int *avoid, int navoid) {
-        int seed = (int)(((unsigned)getpid() * 7919u + (unsigned)rf_mono_ms()) % 11000u);
-
-        for (int i = 0; i < 300; i++) {
-                int port = 21000 + (seed + i * 37) % 11000, taken = 0, fd, ok;
-                struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-                for (int k = 0; k < navoid; k++)
-                        taken |= avoid[k] == port;
-                if (taken)
-                        continue;
-                fd = socket(AF_INET, SOCK_STREAM, 0);
-                ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-                if (fd >= 0)
-                        close(fd);
-                if (ok)
-                        return port;
-        }
-        return 0;
-}
-
-__attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...) {
-        char *cmd = NULL;
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&cmd, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -1;
-        r = system(cmd);
-        free(cmd);
-        return r == -1 ? -1 : WIFEXITED(r) ? WEXITSTATUS(r) : 128;
-}
-
 static void stop_services(void) {
         if (kafka_started)
-                sh("'%s/tests/security/kafka-sasl' stop '%s' >>'%s' 2>&1", root, k_dir, infra_log);
+                itest_sh("'%s/tests/security/kafka-sasl' stop '%s' >>'%s' 2>&1", root, k_dir, infra_log);
         if (pg_started)
-                sh("'%s/tests/security/pg-tls' stop '%s' >>'%s' 2>&1", root, pg_dir, infra_log);
+                itest_sh("'%s/tests/security/pg-tls' stop '%s' >>'%s' 2>&1", root, pg_dir, infra_log);
         kafka_started = pg_started = 0;
 }
 
@@ -428,16 +391,16 @@ int main(void) {
         snprintf(ca, sizeof(ca), "%s/certs/ca.pem", k_dir);
         snprintf(pg_ca, sizeof(pg_ca), "%s/certs/ca.pem", pg_dir);
         for (int i = 0; i < 5; i++)
-                ports[i] = free_port(ports, i);
+                ports[i] = itest_free_port(ports, i);
         pg_port = ports[0];
         atexit(stop_services);
 
         /* both services at once: the broker takes the longest */
         kafka_started = pg_started = 1;
-        sh("( '%s/tests/security/kafka-sasl' start '%s' %d %d runfleet " CANARY " >>'%s' 2>&1; echo $? >'%s/kafka.rc' ) &",
+        itest_sh("( '%s/tests/security/kafka-sasl' start '%s' %d %d runfleet " CANARY " >>'%s' 2>&1; echo $? >'%s/kafka.rc' ) &",
            root, k_dir, ports[1], ports[2], infra_log, t.dir);
-        if (sh("'%s/tests/security/pg-tls' start '%s' %d >>'%s' 2>&1", root, pg_dir, pg_port, infra_log) != 0 ||
-            sh("'%s/tests/security/pg-tls' psql '%s' -X -q -c \"CREATE ROLE rf_app LOGIN CREATEROLE PASSWORD '" CANARY
+        if (itest_sh("'%s/tests/security/pg-tls' start '%s' %d >>'%s' 2>&1", root, pg_dir, pg_port, infra_log) != 0 ||
+            itest_sh("'%s/tests/security/pg-tls' psql '%s' -X -q -c \"CREATE ROLE rf_app LOGIN CREATEROLE PASSWORD '" CANARY
                "'\" -c 'CREATE DATABASE rfsec OWNER rf_app' >>'%s' 2>&1",
                root, pg_dir, infra_log) != 0) {
                 fprintf(stderr, "FAIL: could not start the TLS PostgreSQL cluster; see %s\n", infra_log);
@@ -446,7 +409,7 @@ int main(void) {
         for (int i = 0; i < 1800; i++) {
                 char rc[700];
                 snprintf(rc, sizeof(rc), "%s/kafka.rc", t.dir);
-                if (access(rc, R_OK) == 0 && sh("grep -qx 0 '%s'", rc) == 0)
+                if (access(rc, R_OK) == 0 && itest_sh("grep -qx 0 '%s'", rc) == 0)
                         break;
                 if (access(rc, R_OK) == 0 || i == 1799) {
                         fprintf(stderr, "FAIL: could not start the SASL_SSL broker; see %s\n", infra_log);
@@ -524,7 +487,7 @@ int main(void) {
          * so a leak of the attempted secret is a leak of the canary) */
         snprintf(bad_url, sizeof(bad_url),
                  "postgresql://rf_app:" CANARY "@127.0.0.1:%d/rfsec?sslmode=require&connect_timeout=3",
-                 free_port(ports, 5));
+                 itest_free_port(ports, 5));
         config(&t, bad_url, CANARY, 0);
         CHECK(itest_run(&t, out, sizeof(out), 30000, NULL, "runfleet-worker", NULL) == 1);
         CHECK_CONTAINS(out, "database: connection to server");

@@ -1,3 +1,6 @@
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -544,3 +547,97 @@ out:
         rf_conf_destroy(conf);
         return (int)delivered;
 }
+
+int itest_free_port(const int *avoid, int navoid) {
+        int seed = (int)(((unsigned)getpid() * 7919u + (unsigned)rf_mono_ms()) % 11000u);
+
+        for (int i = 0; i < 300; i++) {
+                int port = 21000 + (seed + i * 37) % 11000, taken = 0, fd, ok;
+                struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+                for (int k = 0; k < navoid; k++)
+                        taken |= avoid[k] == port;
+                if (taken)
+                        continue;
+                fd = socket(AF_INET, SOCK_STREAM, 0);
+                ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+                if (fd >= 0)
+                        close(fd);
+                if (ok)
+                        return port;
+        }
+        return 0;
+}
+
+int itest_sh(const char *fmt, ...) {
+        char *cmd = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&cmd, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -1;
+        r = system(cmd);
+        free(cmd);
+        return r == -1 ? -1 : WIFEXITED(r) ? WEXITSTATUS(r) : 128;
+}
+
+void itest_own_fake_scraper(itest_t *t) {
+        static const char banner[] = "listening on 127.0.0.1 port ";
+        pid_t pid = itest_spawn(t, "fake-scraper", "tests/fake-scraper/runfleet-fake-scraper", "--port", "0", NULL);
+
+        for (int i = 0; i < 200; i++) {
+                char *log = itest_read_log(t, pid);
+                const char *p = strstr(log, banner);
+                unsigned port = 0;
+
+                if (p)
+                        sscanf(p + strlen(banner), "%u", &port);
+                free(log);
+                if (port > 0) {
+                        snprintf(t->fake_url, sizeof(t->fake_url), "http://127.0.0.1:%u", port);
+                        return;
+                }
+                itest_sleep_ms(50);
+        }
+        fprintf(stderr, "FAIL: the test's own fake scraper did not start\n");
+        exit(1);
+}
+
+long long itest_fake_path_count(itest_t *t, const char *scraper) {
+        char path[300];
+
+        snprintf(path, sizeof(path), "/%s/%s", t->topic, scraper);
+        /* on a loaded machine /stats may answer late: tried again, not read as 0 */
+        for (int tries = 0; tries < 5; tries++) {
+                json_t *stats = itest_fake_stats_prefix(t, path), *paths = json_object_get(stats, "paths");
+                long long n = json_integer_value(json_object_get(paths, path));
+                bool ok = json_is_object(paths);
+
+                json_decref(stats);
+                if (ok)
+                        return n;
+                fprintf(stderr, "# no answer from the fake scraper's /stats, trying again\n");
+                itest_sleep_ms(1000);
+        }
+        return -1;
+}
+
+long itest_peak_rss_kb(pid_t pid) {
+        char path[64], line[256];
+        long kb = -1;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        f = fopen(path, "r");
+        if (!f)
+                return -1;
+        while (fgets(line, sizeof(line), f))
+                if (strncmp(line, "VmHWM:", 6) == 0)
+                        kb = strtol(line + 6, NULL, 10);
+        fclose(f);
+        return kb;
+}
+

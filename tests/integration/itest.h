@@ -108,3 +108,25 @@ void itest_sleep_ms(int ms);
  * how many Kafka acknowledged; their ids go to @p ret_ids (may be NULL; an
  * array of 37-byte strings the caller frees) when given. */
 int itest_decide(itest_t *t, const char *workflow, int count, char (**ret_ids)[37]);
+
+/* A free TCP port on 127.0.0.1 below the ephemeral range (an ephemeral port
+ * may be taken by an outgoing connection at any moment), not one of the
+ * @p navoid ports in @p avoid. 0 when none was found. */
+int itest_free_port(const int *avoid, int navoid);
+
+/* Runs a shell command; returns its exit status (-1 when it could not run,
+ * 128 when killed). */
+int itest_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Starts a fake scraper of this test's own and points t->fake_url (and so
+ * "@FAKE@" in later itest_config() calls) at it: its /stats counts this
+ * test's calls only. Call before itest_config(). */
+void itest_own_fake_scraper(itest_t *t);
+
+/* Calls of path "/<topic>/<scraper>" counted by the fake scraper, asking
+ * again when /stats does not answer in time; -1 when it never did. */
+long long itest_fake_path_count(itest_t *t, const char *scraper);
+
+/* Peak resident set (VmHWM) of a running process, in kB, or -1. */
+long itest_peak_rss_kb(pid_t pid);
+
