@@ -209,8 +209,16 @@ int main(void) {
         CHECK(wait_http(producer_port, "/metrics", 200, "runfleet_decisions_evaluated_total{workflow=\"tick\",action=\"SKIP\"} ",
                         15000));
         CHECK(wait_http(producer_port, "/metrics", 200, "runfleet_decisions_produced_total 0\n", 1000));
-        get(producer_port, "/metrics", &r);
-        CHECK(!strstr(r.body, "runfleet_decisions_evaluated_total{workflow=\"tick\",action=\"SKIP\"} 0\n"));
+        /* the counter is there from the start, at 0: wait for the first tick to count */
+        for (int i = 0; i < 150; i++) {
+                get(producer_port, "/metrics", &r);
+                if (r.body && !strstr(r.body, "runfleet_decisions_evaluated_total{workflow=\"tick\",action=\"SKIP\"} 0\n"))
+                        break;
+                free(r.body);
+                r.body = NULL;
+                itest_sleep_ms(100);
+        }
+        CHECK(r.body && !strstr(r.body, "runfleet_decisions_evaluated_total{workflow=\"tick\",action=\"SKIP\"} 0\n"));
         CHECK_CONTAINS(r.body, "runfleet_decisions_evaluated_total{workflow=\"w\",action=\"RUN\"} 0\n");
         CHECK_CONTAINS(r.body, "runfleet_build_info{program=\"runfleet-producer\"");
         free(r.body);

@@ -190,18 +190,26 @@ void itest_workflow_names(int partitions, int count, char names[][32]) {
 }
 
 static pid_t spawn_v(itest_t *t, const char *log, char *const *env, int out_fd, const char *program, va_list ap) {
-        char *argv[32];
-        char path[700];
+        char *argv[48];
+        char path[700], wrapper[512] = "";
+        const char *wrap = getenv("RUNFLEET_ITEST_WRAPPER");
         int argc = 0;
         pid_t pid;
 
+        /* RUNFLEET_ITEST_WRAPPER="valgrind --error-exitcode=99 ..." runs our
+         * programs (not the fake scraper) under a tool; words split on spaces */
+        if (wrap && strncmp(program, "runfleet-", 9) == 0) {
+                snprintf(wrapper, sizeof(wrapper), "%s", wrap);
+                for (char *w = strtok(wrapper, " "); w && argc < 15; w = strtok(NULL, " "))
+                        argv[argc++] = w;
+        }
         snprintf(path, sizeof(path), "%s/%s", t->bin_dir,
                  strcmp(program, "runfleet-producer") == 0 ? "producer/runfleet-producer"
                  : strcmp(program, "runfleet-worker") == 0 ? "worker/runfleet-worker"
                  : strcmp(program, "runfleet-reaper") == 0 ? "reaper/runfleet-reaper"
                                                            : program);
         argv[argc++] = path;
-        for (const char *a; argc < 31 && (a = va_arg(ap, const char *));)
+        for (const char *a; argc < 47 && (a = va_arg(ap, const char *));)
                 argv[argc++] = (char *)a;
         argv[argc] = NULL;
 
@@ -218,8 +226,8 @@ static pid_t spawn_v(itest_t *t, const char *log, char *const *env, int out_fd, 
                 setenv("RUNFLEET_CONFIG", t->config, 1);
                 for (int i = 0; env && env[i]; i++)
                         putenv(env[i]);
-                execv(path, argv);
-                fprintf(stderr, "exec %s: %s\n", path, strerror(errno));
+                execvp(argv[0], argv);
+                fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
                 _exit(127);
         }
         return pid;
