@@ -338,7 +338,10 @@ __attribute__((format(printf, 2, 0))) static long long query_v(itest_t *t, const
 
         if (vasprintf(&sql, fmt, ap) < 0)
                 return -1;
-        if (rf_pg_exec(t->pg, sql, 0, NULL, &res, errstr, sizeof(errstr)) < 0) {
+        /* a connection broken by a database restart is re-made on the next call */
+        if (rf_pg_exec(t->pg, sql, 0, NULL, &res, errstr, sizeof(errstr)) == -ENOTCONN)
+                rf_pg_exec(t->pg, sql, 0, NULL, &res, errstr, sizeof(errstr));
+        if (!res) {
                 fprintf(stderr, "query failed: %s: %s\n", sql, errstr);
         } else {
                 if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
