@@ -83,3 +83,8 @@ REVOKE EXECUTE ON FUNCTION runfleet.begin_executions(text, integer, text, jsonb)
 GRANT EXECUTE ON FUNCTION runfleet.begin_executions(text, integer, text, jsonb),
         runfleet.finish_execution_json(uuid, text, text, text, jsonb),
         runfleet.finish_executions(text, jsonb) TO runfleet_worker_role;
+
+-- The array form from 002 is replaced by finish_execution_json and no
+-- longer called by anything: one definition of finishing, not two.
+DROP FUNCTION runfleet.finish_execution(uuid, text, text, text, text[], integer[], integer[], text[], bigint[],
+                                        integer[], text[]);

@@ -34,18 +34,6 @@ static char root[256], kdir[560], klog[560], ca[600], other_ca[600];
 static int kafka_started;
 static const char *mech;
 
-static void find_root(const itest_t *t) {
-        char path[600];
-        json_t *j;
-        const char *src;
-
-        snprintf(path, sizeof(path), "%s/meson-info/meson-info.json", t->bin_dir);
-        j = json_load_file(path, 0, NULL);
-        src = json_string_value(json_object_get(json_object_get(j, "directories"), "source"));
-        snprintf(root, sizeof(root), "%s", src ? src : "");
-        json_decref(j);
-}
-
 static void stop_kafka(void) {
         if (kafka_started && itest_sh("'%s/tests/security/kafka-sasl' stop '%s' >>'%s' 2>&1", root, kdir, klog) != 0)
                 fprintf(stderr, "could not stop the SASL_SSL broker; see %s\n", klog);
@@ -155,7 +143,7 @@ int main(void) {
         pid_t worker, reaper;
 
         itest_init(&t, "kafka_sasl");
-        find_root(&t);
+        itest_source_root(&t, root, sizeof(root));
         if (snprintf(kdir, sizeof(kdir), "%s/kafka", t.dir) >= (int)sizeof(kdir) ||
             snprintf(klog, sizeof(klog), "%s/kafka-sasl.log", t.dir) >= (int)sizeof(klog))
                 return 1;

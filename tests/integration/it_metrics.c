@@ -11,50 +11,20 @@
 #include "itest.h"
 #include "rf_util.h"
 
-typedef struct reply {
-        long status;
-        char *body;
-        size_t len;
-} reply_t;
-
-static size_t on_data(char *data, size_t size, size_t n, void *userp) {
-        reply_t *r = userp;
-        size_t len = size * n;
-        char *body = realloc(r->body, r->len + len + 1);
-
-        if (!body)
-                return 0;
-        memcpy(body + r->len, data, len);
-        r->body = body;
-        r->len += len;
-        r->body[r->len] = '\0';
-        return len;
-}
-
 /* GET http://127.0.0.1:PORT/PATH; status 0 when nothing answered. The
  * caller frees r->body. */
-static void get(int port, const char *path, reply_t *r) {
-        CURL *c = curl_easy_init();
+static void get(int port, const char *path, itest_reply_t *r) {
         char url[128];
 
-        memset(r, 0, sizeof(*r));
         snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
-        curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-        if (curl_easy_perform(c) == CURLE_OK)
-                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-        curl_easy_cleanup(c);
-        if (!r->body)
-                r->body = strdup("");
+        itest_http("GET", url, r);
 }
 
 /* Polls PORT/PATH until it answers @p status with a body containing
  * @p needle (NULL: any), for at most @p timeout_ms. */
 static bool wait_http(int port, const char *path, long status, const char *needle, int timeout_ms) {
         int64_t until = rf_mono_ms() + timeout_ms;
-        reply_t r;
+        itest_reply_t r;
 
         do {
                 get(port, path, &r);
@@ -79,7 +49,7 @@ static bool promtool_present(void) {
 /* A real scrape through `promtool check metrics`. */
 static bool promtool_accepts(itest_t *t, int port, const char *name) {
         char path[700], cmd[800];
-        reply_t r;
+        itest_reply_t r;
         FILE *f;
         int status;
 
@@ -122,7 +92,7 @@ int main(void) {
         int worker_port = base, reaper_port = base + 1, producer_port = base + 2;
         char reaper_env[64], producer_env[64];
         char *reaper_envp[] = { reaper_env, NULL }, *producer_envp[] = { producer_env, NULL };
-        reply_t r;
+        itest_reply_t r;
         pid_t worker;
         int code;
 

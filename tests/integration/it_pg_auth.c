@@ -28,20 +28,6 @@
 static char root[256], pg_dir[560], pg_log[560];
 static int pg_started;
 
-/* The source tree, from the build directory's meson introspection. */
-static void find_root(const itest_t *t) {
-        char path[600];
-        json_t *j;
-
-        snprintf(path, sizeof(path), "%s/meson-info/meson-info.json", t->bin_dir);
-        j = json_load_file(path, 0, NULL);
-        snprintf(root, sizeof(root), "%s",
-                 json_string_value(json_object_get(json_object_get(j, "directories"), "source"))
-                         ? json_string_value(json_object_get(json_object_get(j, "directories"), "source"))
-                         : "");
-        json_decref(j);
-}
-
 /* Superuser SQL on the TLS cluster, over its unix socket. */
 static int admin_sql(const char *db, const char *sql) {
         return itest_sh("'%s/tests/security/pg-tls' psql '%s' -X -q -v ON_ERROR_STOP=1 -d %s -c \"%s\" >>'%s' 2>&1", root,
@@ -134,7 +120,7 @@ int main(void) {
         pid_t worker;
 
         itest_init(&t, "pg_auth");
-        find_root(&t);
+        itest_source_root(&t, root, sizeof(root));
         if (snprintf(pg_dir, sizeof(pg_dir), "%s/pg", t.dir) >= (int)sizeof(pg_dir) ||
             snprintf(pg_log, sizeof(pg_log), "%s/pg-tls.log", t.dir) >= (int)sizeof(pg_log))
                 return 1;

@@ -42,18 +42,6 @@ static char root[256], pg_dir[560], k_dir[560], infra_log[560], ca[600], pg_ca[6
 static int pg_started, kafka_started, pg_port;
 static const char *mech;
 
-static void find_root(const itest_t *t) {
-        char path[600];
-        json_t *j;
-        const char *src;
-
-        snprintf(path, sizeof(path), "%s/meson-info/meson-info.json", t->bin_dir);
-        j = json_load_file(path, 0, NULL);
-        src = json_string_value(json_object_get(json_object_get(j, "directories"), "source"));
-        snprintf(root, sizeof(root), "%s", src ? src : "");
-        json_decref(j);
-}
-
 static void stop_services(void) {
         if (kafka_started)
                 itest_sh("'%s/tests/security/kafka-sasl' stop '%s' >>'%s' 2>&1", root, k_dir, infra_log);
@@ -109,52 +97,17 @@ static void config(itest_t *t, const char *db_url, const char *sasl_password, in
 
 /* ---- HTTP ---------------------------------------------------------------- */
 
-typedef struct reply {
-        long status;
-        char *body;
-        size_t len;
-} reply_t;
-
-static size_t on_data(char *data, size_t size, size_t n, void *userp) {
-        reply_t *r = userp;
-        size_t len = size * n;
-        char *body = realloc(r->body, r->len + len + 1);
-
-        if (!body)
-                return 0;
-        memcpy(body + r->len, data, len);
-        r->body = body;
-        r->len += len;
-        r->body[r->len] = '\0';
-        return len;
-}
-
 /* @p method on http://HOST:PORT/PATH (PATH sent as written); status 0 when
  * nothing answered. The caller frees r->body. */
-static void request(const char *host, int port, const char *method, const char *path, reply_t *r) {
-        CURL *c = curl_easy_init();
+static void request(const char *host, int port, const char *method, const char *path, itest_reply_t *r) {
         char url[300];
 
-        memset(r, 0, sizeof(*r));
         snprintf(url, sizeof(url), "http://%s:%d%s", host, port, path);
-        curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-        curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
-        if (strcmp(method, "HEAD") == 0)
-                curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-        if (curl_easy_perform(c) == CURLE_OK)
-                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-        curl_easy_cleanup(c);
-        if (!r->body)
-                r->body = strdup("");
+        itest_http(method, url, r);
 }
 
 static long status_of(int port, const char *method, const char *path) {
-        reply_t r;
+        itest_reply_t r;
 
         request("127.0.0.1", port, method, path, &r);
         free(r.body);
@@ -196,7 +149,7 @@ static void check_http(itest_t *t, int port, const char *name) {
         struct ifaddrs *ifs = NULL;
         char file[64];
         bool loopback_only;
-        reply_t r;
+        itest_reply_t r;
 
         request("127.0.0.1", port, "GET", "/metrics", &r);
         CHECK(r.status == 200);
@@ -383,7 +336,7 @@ int main(void) {
         pid_t worker, reaper;
 
         itest_init(&t, "secrets");
-        find_root(&t);
+        itest_source_root(&t, root, sizeof(root));
         if (snprintf(pg_dir, sizeof(pg_dir), "%s/pg", t.dir) >= (int)sizeof(pg_dir) ||
             snprintf(k_dir, sizeof(k_dir), "%s/kafka", t.dir) >= (int)sizeof(k_dir) ||
             snprintf(infra_log, sizeof(infra_log), "%s/services.log", t.dir) >= (int)sizeof(infra_log))

@@ -389,16 +389,49 @@ bool itest_wait_for(itest_t *t, long long expect, int timeout_ms, const char *fm
 }
 
 static size_t collect(char *data, size_t size, size_t nmemb, void *userp) {
-        char **buf = userp;
-        size_t old = *buf ? strlen(*buf) : 0, n = size * nmemb;
-        char *b = realloc(*buf, old + n + 1);
+        itest_reply_t *r = userp;
+        size_t n = size * nmemb;
+        char *b = realloc(r->body, r->len + n + 1);
 
         if (!b)
                 return 0;
-        memcpy(b + old, data, n);
-        b[old + n] = '\0';
-        *buf = b;
+        memcpy(b + r->len, data, n);
+        r->body = b;
+        r->len += n;
+        r->body[r->len] = '\0';
         return n;
+}
+
+void itest_http(const char *method, const char *url, itest_reply_t *r) {
+        CURL *c = curl_easy_init();
+
+        memset(r, 0, sizeof(*r));
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+        curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+        if (strcmp(method, "HEAD") == 0)
+                curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+        if (curl_easy_perform(c) == CURLE_OK)
+                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+        curl_easy_cleanup(c);
+        if (!r->body)
+                r->body = strdup("");
+}
+
+void itest_source_root(const itest_t *t, char *buf, size_t size) {
+        char path[600];
+        json_t *j;
+        const char *src;
+
+        snprintf(path, sizeof(path), "%s/meson-info/meson-info.json", t->bin_dir);
+        j = json_load_file(path, 0, NULL);
+        src = json_string_value(json_object_get(json_object_get(j, "directories"), "source"));
+        snprintf(buf, size, "%s", src ? src : "");
+        json_decref(j);
 }
 
 json_t *itest_fake_stats(itest_t *t) {
@@ -407,19 +440,19 @@ json_t *itest_fake_stats(itest_t *t) {
 
 json_t *itest_fake_stats_prefix(itest_t *t, const char *prefix) {
         char url[600];
-        char *body = NULL;
+        itest_reply_t r = { 0, NULL, 0 };
         json_t *j = NULL;
         CURL *c = curl_easy_init();
 
         snprintf(url, sizeof(url), "%s/stats%s%s", t->fake_url, prefix ? "?prefix=" : "", prefix ? prefix : "");
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
-        if (curl_easy_perform(c) == CURLE_OK && body)
-                j = json_loads(body, 0, NULL);
+        if (curl_easy_perform(c) == CURLE_OK && r.body)
+                j = json_loads(r.body, 0, NULL);
         curl_easy_cleanup(c);
-        free(body);
+        free(r.body);
         return j ? j : json_object();
 }
 

@@ -130,3 +130,17 @@ long long itest_fake_path_count(itest_t *t, const char *scraper);
 /* Peak resident set (VmHWM) of a running process, in kB, or -1. */
 long itest_peak_rss_kb(pid_t pid);
 
+/* A reply to itest_http(). */
+typedef struct itest_reply {
+        long status;    /* 0 when nothing answered */
+        char *body;     /* never NULL after itest_http(); the caller frees it */
+        size_t len;
+} itest_reply_t;
+
+/* Sends @p method (GET, HEAD, POST...) to @p url, its path sent as written,
+ * with a 5 s bound, and fills @p r. */
+void itest_http(const char *method, const char *url, itest_reply_t *r);
+
+/* The source tree this build was configured from (meson-info), into @p buf. */
+void itest_source_root(const itest_t *t, char *buf, size_t size);
+
