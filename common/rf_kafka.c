@@ -83,9 +83,13 @@ static bool scram_is_broken(const rf_conf_t *conf) {
         return false;
 }
 
-#define SCRAM_HINT                                                                                  \
-        "this librdkafka (%s) cannot complete SCRAM with Kafka 4.x brokers (fixed in librdkafka 2.6.1): " \
-        "use a newer librdkafka, or sasl.mechanisms=PLAIN over SASL_SSL"
+/* Said at start and after a refused SCRAM login, where it cannot tell a
+ * wrong password from this (both are "invalid credentials"), so it names
+ * the brokers that are not affected. */
+#define SCRAM_HINT                                                                                       \
+        "this librdkafka (%s) cannot complete SCRAM with Kafka 4.x brokers whatever the password (fixed in " \
+        "librdkafka 2.6.1; Kafka 3.9.x and older accept it): use a newer librdkafka, or "                  \
+        "sasl.mechanisms=PLAIN over SASL_SSL"
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
         (void)opaque;

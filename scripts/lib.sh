@@ -100,38 +100,56 @@ rf_tail_hint() {
 
 # ---- Kafka jars ------------------------------------------------------------
 
-RF_KAFKA_LIB=$RF_ROOT/kafka/lib
-RF_KAFKA_POM=$RF_ROOT/kafka/pom.xml
+# KAFKA_RUNTIME picks the broker: unset, the Kafka 4.x of kafka/pom.xml
+# (the local cluster and the tests); or the name of a directory under
+# kafka/ with a pom.xml of its own: compat-3.9 is Kafka 3.9.1, the newest
+# broker the librdkafka of Debian 12 (2.0.2) can complete SCRAM with, for
+# tests/integration/it_kafka_sasl.c.
+RF_KAFKA_DIR=$RF_ROOT/kafka${KAFKA_RUNTIME:+/$KAFKA_RUNTIME}
+RF_KAFKA_LIB=$RF_KAFKA_DIR/lib
 
-# rf_kafka_jars_present: kafka/lib holds a complete copy for the current
-# kafka/pom.xml (the marker is written only after mvn succeeded).
+# rf_kafka_jars_present DIR: DIR/lib holds a complete copy for the current
+# DIR/pom.xml (the marker is written only after mvn succeeded).
 rf_kafka_jars_present() {
-        local want have
-        want=$(sha256sum "$RF_KAFKA_POM" | cut -d' ' -f1)
-        have=$(cat "$RF_KAFKA_LIB/.pom.sha256" 2>/dev/null) || return 1
-        [[ $want == "$have" ]] && compgen -G "$RF_KAFKA_LIB/kafka_2.13-*.jar" >/dev/null
+        local kdir=$1 want have
+        want=$(sha256sum "$kdir/pom.xml" | cut -d' ' -f1)
+        have=$(cat "$kdir/lib/.pom.sha256" 2>/dev/null) || return 1
+        [[ $want == "$have" ]] && compgen -G "$kdir/lib/kafka_2.13-*.jar" >/dev/null
 }
 
-# rf_ensure_kafka_jars: resolves the broker's jars into kafka/lib with
-# Maven unless they are already there. Tries offline first, so a machine
-# with a warm ~/.m2 needs no network.
+# rf_ensure_kafka_jars DIR: resolves the broker's jars into DIR/lib
+# (DIR is kafka/ or $RF_KAFKA_DIR) with Maven unless they are already
+# there. Tries offline first, so a machine with a warm ~/.m2 needs no
+# network.
 rf_ensure_kafka_jars() {
-        local sum
-        rf_kafka_jars_present && return 0
+        local kdir=$1 rel sum
+        rel=${kdir#"$RF_ROOT"/}
+        [[ -f $kdir/pom.xml ]] ||
+                rf_die "no $rel/pom.xml (KAFKA_RUNTIME='${KAFKA_RUNTIME:-}' names a directory under kafka/ with a pom.xml)"
+        rf_kafka_jars_present "$kdir" && return 0
         command -v mvn >/dev/null || rf_die "mvn not found; run scripts/install-deps"
-        rf_info "resolving Kafka jars into kafka/lib with Maven"
+        rf_info "resolving Kafka jars into $rel/lib with Maven"
         # A stale or half-written copy (other pom, interrupted run) would
         # put two versions on the classpath: start clean.
-        rm -rf "$RF_KAFKA_LIB"
-        if ! mvn -q -B -o -Dstyle.color=never -f "$RF_KAFKA_POM" package >/dev/null 2>&1; then
-                rm -rf "$RF_KAFKA_LIB"
-                mvn -q -B -Dstyle.color=never -f "$RF_KAFKA_POM" package ||
-                        rf_die "mvn could not resolve the Kafka jars (kafka/pom.xml); is Maven Central reachable?"
+        rm -rf "${kdir:?}/lib"
+        if ! mvn -q -B -o -Dstyle.color=never -f "$kdir/pom.xml" package >/dev/null 2>&1; then
+                rm -rf "${kdir:?}/lib"
+                mvn -q -B -Dstyle.color=never -f "$kdir/pom.xml" package ||
+                        rf_die "mvn could not resolve the Kafka jars ($rel/pom.xml); is Maven Central reachable?"
         fi
-        compgen -G "$RF_KAFKA_LIB/kafka_2.13-*.jar" >/dev/null ||
-                rf_die "mvn succeeded but $RF_KAFKA_LIB has no kafka_2.13 jar"
-        sum=$(sha256sum "$RF_KAFKA_POM" | cut -d' ' -f1)
-        printf '%s\n' "$sum" >"$RF_KAFKA_LIB/.pom.sha256"
+        compgen -G "$kdir/lib/kafka_2.13-*.jar" >/dev/null ||
+                rf_die "mvn succeeded but $kdir/lib has no kafka_2.13 jar"
+        sum=$(sha256sum "$kdir/pom.xml" | cut -d' ' -f1)
+        printf '%s\n' "$sum" >"$kdir/lib/.pom.sha256"
+}
+
+# rf_kafka_version: the version of the broker in $RF_KAFKA_LIB (from the
+# name of its kafka_2.13 jar), e.g. 4.1.1.
+rf_kafka_version() {
+        local jar
+        jar=$(compgen -G "$RF_KAFKA_LIB/kafka_2.13-*.jar" | head -n 1) || return 1
+        jar=${jar##*/kafka_2.13-}
+        printf '%s\n' "${jar%.jar}"
 }
 
 # rf_java: prints the java binary, checking it is Java 17 or newer.

@@ -8,10 +8,14 @@
  * recorded while the broker refused the producer is re-produced by the
  * reaper and runs exactly once too. PostgreSQL is the default cluster.
  *
- * SCRAM-SHA-512 is used when librdkafka can do it with Kafka 4.x (2.6.1 and
- * later); older ones (Debian 12 ships 2.0.2) fail SCRAM against Kafka 4.x
- * whatever the password, so the test then checks that runfleet says so and
- * uses PLAIN over the same TLS listener. */
+ * Run twice (tests/integration/meson.build): as kafka_sasl against the
+ * Kafka 4.x of the local cluster, and as kafka_scram against Kafka 3.9.1
+ * (RUNFLEET_ITEST_KAFKA_RUNTIME=compat-3.9, kafka/compat-3.9). All of it
+ * goes through SCRAM-SHA-512 when librdkafka and the broker can do it
+ * together: librdkafka 2.6.1 and later with any broker, older ones (Debian
+ * 12 ships 2.0.2) with Kafka 3.9.x and before only. Older librdkafka fail
+ * SCRAM against Kafka 4.x whatever the password, so there the test checks
+ * that runfleet says so and uses PLAIN over the same TLS listener. */
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <netinet/in.h>
@@ -31,13 +35,33 @@
 #define WRONG_PASSWORD "Wrong-pw-77d0a4"
 
 static char root[256], kdir[560], klog[560], ca[600], other_ca[600];
+static char runtime_env[64]; /* "KAFKA_RUNTIME=... " for kafka-sasl, or "" */
 static int kafka_started;
 static const char *mech;
 
 static void stop_kafka(void) {
-        if (kafka_started && itest_sh("'%s/tests/security/kafka-sasl' stop '%s' >>'%s' 2>&1", root, kdir, klog) != 0)
+        if (kafka_started &&
+            itest_sh("%s'%s/tests/security/kafka-sasl' stop '%s' >>'%s' 2>&1", runtime_env, root, kdir, klog) != 0)
                 fprintf(stderr, "could not stop the SASL_SSL broker; see %s\n", klog);
         kafka_started = 0;
+}
+
+/* The broker's version ("3.9.1"), from the kafka-version file kafka-sasl
+ * writes, into @p buf; returns its major number (0 when unknown). */
+static int broker_version(char *buf, size_t size) {
+        char path[600];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/kafka-version", kdir);
+        buf[0] = '\0';
+        f = fopen(path, "r");
+        if (f) {
+                if (!fgets(buf, (int)size, f))
+                        buf[0] = '\0';
+                fclose(f);
+        }
+        buf[strcspn(buf, "\n")] = '\0';
+        return atoi(buf);
 }
 
 /* Writes the test's configuration: the SASL_SSL broker with these
@@ -136,13 +160,22 @@ static void stop(itest_t *t, pid_t pid) {
 
 int main(void) {
         itest_t t;
-        char out[16384];
+        char out[16384], version[32];
         int64_t t0 = rf_mono_ms(), t1;
         long long committed, end;
-        int port, cport;
+        int port, cport, major;
         pid_t worker, reaper;
+        /* the broker's version: a directory under kafka/ (scripts/kafka's KAFKA_RUNTIME) */
+        const char *runtime = getenv("RUNFLEET_ITEST_KAFKA_RUNTIME");
 
-        itest_init(&t, "kafka_sasl");
+        if (runtime && *runtime) {
+                if (strspn(runtime, "abcdefghijklmnopqrstuvwxyz0123456789.-") != strlen(runtime)) {
+                        fprintf(stderr, "FAIL: RUNFLEET_ITEST_KAFKA_RUNTIME='%s' is not a directory name\n", runtime);
+                        return 1;
+                }
+                snprintf(runtime_env, sizeof(runtime_env), "KAFKA_RUNTIME=%.40s ", runtime);
+        }
+        itest_init(&t, runtime_env[0] ? "kafka_scram" : "kafka_sasl");
         itest_source_root(&t, root, sizeof(root));
         if (snprintf(kdir, sizeof(kdir), "%s/kafka", t.dir) >= (int)sizeof(kdir) ||
             snprintf(klog, sizeof(klog), "%s/kafka-sasl.log", t.dir) >= (int)sizeof(klog))
@@ -154,14 +187,16 @@ int main(void) {
         atexit(stop_kafka);
         kafka_started = 1;
         if (!root[0] || !port || !cport ||
-            itest_sh("'%s/tests/security/kafka-sasl' start '%s' %d %d " USER " " PASSWORD " >>'%s' 2>&1", root, kdir, port,
-               cport, klog) != 0) {
+            itest_sh("%s'%s/tests/security/kafka-sasl' start '%s' %d %d " USER " " PASSWORD " >>'%s' 2>&1", runtime_env,
+                     root, kdir, port, cport, klog) != 0) {
                 fprintf(stderr, "FAIL: could not start the SASL_SSL broker (ports %d, %d); see %s\n", port, cport, klog);
                 return 1;
         }
         snprintf(t.brokers, sizeof(t.brokers), "127.0.0.1:%d", port);
-        mech = rd_kafka_version() >= 0x020601ff ? "SCRAM-SHA-512" : "PLAIN";
-        printf("# SASL_SSL broker on %s, started in %lld ms; librdkafka %s: %s\n", t.brokers,
+        major = broker_version(version, sizeof(version));
+        CHECK(major > 0);
+        mech = rd_kafka_version() >= 0x020601ff || major < 4 ? "SCRAM-SHA-512" : "PLAIN";
+        printf("# SASL_SSL broker (Kafka %s) on %s, started in %lld ms; librdkafka %s: %s\n", version, t.brokers,
                (long long)(rf_mono_ms() - t0), rd_kafka_version_str(), mech);
 
         /* the right credentials */
@@ -189,6 +224,8 @@ int main(void) {
         CHECK(rf_mono_ms() - t1 < 10000);
         check_refusal(out, "runfleet-worker", "authentication refused");
         CHECK_CONTAINS(out, "\"event\":\"kafka.error\""); /* logged as it happened too */
+        if (strcmp(mech, "PLAIN") != 0) /* the broker's words: SCRAM, and the wrong password */
+                CHECK_CONTAINS(out, "invalid credentials with SASL mechanism SCRAM-SHA-512");
         t1 = rf_mono_ms();
         CHECK(itest_run(&t, out, sizeof(out), 30000, NULL, "runfleet-producer", "migrate", NULL) == 1);
         CHECK(rf_mono_ms() - t1 < 10000);
@@ -236,6 +273,6 @@ int main(void) {
         stop(&t, worker);
         stop(&t, reaper);
         stop_kafka();
-        printf("# kafka_sasl took %lld ms\n", (long long)(rf_mono_ms() - t0));
+        printf("# %s took %lld ms\n", t.name, (long long)(rf_mono_ms() - t0));
         return itest_finish(&t);
 }
