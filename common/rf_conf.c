@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 
 #include "rf_conf.h"
+#include "rf_log.h"
 
 typedef enum {
         P_STR,     /* char * */
@@ -56,7 +57,7 @@ typedef struct prop {
         const char *desc;
 } prop_t;
 
-static check_fn_t check_topic, check_tz, check_name, check_url, check_window;
+static check_fn_t check_topic, check_tz, check_name, check_url, check_window, check_log_level;
 
 #define C_STR(n, f, def, env, fl, chk, d) \
         { n, P_STR, offsetof(rf_conf_t, f), 0, 0, 0, 0, def, env, fl, chk, d }
@@ -129,6 +130,9 @@ static const prop_t props[] = {
         C_STR("http.listen", http.listen, "127.0.0.1", "RUNFLEET_HTTP_LISTEN", 0, NULL,
               "address of the /metrics, /healthz and /readyz server"),
         C_INT("http.port", http.port, 0, 65535, 0, "RUNFLEET_HTTP_PORT", "port of that server, 0 = off"),
+
+        C_STR("log.level", log.level, "info", "RUNFLEET_LOG_LEVEL", 0, check_log_level,
+              "least severe log lines written: debug, info, warn or error"),
 };
 
 #define N_PROPS (sizeof(props) / sizeof(props[0]))
@@ -280,6 +284,16 @@ static int check_topic(const char *v, char *why, size_t why_size) {
 static int check_tz(const char *v, char *why, size_t why_size) {
         if (!rf_tz_valid(v)) {
                 snprintf(why, why_size, "unknown time zone '%.100s'", v);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static int check_log_level(const char *v, char *why, size_t why_size) {
+        rf_log_level_t level;
+
+        if (rf_log_level_parse(v, &level) < 0) {
+                snprintf(why, why_size, "'%.100s' is not one of debug, info, warn, error", v);
                 return -EINVAL;
         }
         return 0;

@@ -97,6 +97,10 @@ typedef struct rf_conf {
                 int port;                 /* 0 = off */
         } http;
 
+        struct {
+                char *level;              /* "info"; debug adds execution.started */
+        } log;
+
         rf_scraper_conf_t *scrapers;
         size_t scraper_count;
         rf_workflow_conf_t *workflows;

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +27,19 @@ void rf_log_set_json(bool json) {
 
 void rf_log_set_min_level(rf_log_level_t level) {
         log_min_level = level;
+}
+
+int rf_log_level_parse(const char *name, rf_log_level_t *ret) {
+        for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
+                if (strcmp(name, level_names[i]) == 0) {
+                        *ret = (rf_log_level_t)i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+bool rf_log_enabled(rf_log_level_t level) {
+        return level >= log_min_level;
 }
 
 static void format_time(char *buf, size_t size) {

@@ -21,6 +21,13 @@ void rf_log_set_json(bool json);
 
 void rf_log_set_min_level(rf_log_level_t level);
 
+/* "debug", "info", "warn" or "error" into @p ret; -EINVAL for anything else. */
+int rf_log_level_parse(const char *name, rf_log_level_t *ret);
+
+/* Whether a line of @p level would be written: lets a hot path skip
+ * building the fields of a line nobody reads. */
+bool rf_log_enabled(rf_log_level_t level);
+
 /* Writes one line. @p fields (may be NULL) is a JSON object whose members are
  * added to the line; the call takes it over (steals the reference). */
 void rf_log(rf_log_level_t level, const char *event, json_t *fields, const char *fmt, ...)

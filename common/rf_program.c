@@ -88,6 +88,11 @@ rf_conf_t *rf_program_load(rf_program_t *prog) {
                 fprintf(stderr, "%s: %s\n", prog->name, errstr);
                 exit(RF_EXIT_USAGE);
         }
+        {
+                rf_log_level_t level = RF_LOG_INFO;
+                rf_log_level_parse(conf->log.level, &level); /* checked by the loader */
+                rf_log_set_min_level(level);
+        }
         if (prog->print_config) {
                 rf_conf_print(conf, stdout);
                 rf_conf_destroy(conf);

@@ -132,6 +132,7 @@ static void test_good(void) {
         CHECK(conf->reaper.backoff_ms == 0);
         CHECK_STR_EQ(conf->http.listen, "0.0.0.0");
         CHECK(conf->http.port == 9464);
+        CHECK_STR_EQ(conf->log.level, "warn");
 
         CHECK(conf->scraper_count == 4);
         sc = rf_conf_scraper(conf, "events");
@@ -303,6 +304,8 @@ static void test_string_errors(void) {
                            "t.cfg:1: kafka.dlq_topic must differ from kafka.topic ('runfleet.decisions')");
         check_string_error("kafka = { brokers = \"b\"; };", "t.cfg: database.url is not set (set it in the file or RUNFLEET_DATABASE_URL)");
         check_string_error("kafka = { brokers = \"b\"; };\ndatabase = { url = \"\"; };", "t.cfg:2: database.url: must not be empty");
+        check_string_error(BASE "log = { level = \"loud\"; };",
+                           "t.cfg:3: log.level: 'loud' is not one of debug, info, warn, error");
         check_string_error(BASE "producer = { timezone = \"../../etc/passwd\"; };",
                            "t.cfg:3: producer.timezone: unknown time zone '../../etc/passwd'");
         check_string_error(BASE "worker = { heartbeat_ms = 30000; };",
@@ -399,6 +402,7 @@ static void test_env(void) {
         setenv("RUNFLEET_DATABASE_URL", "postgresql://env@db/x", 1);
         setenv("RUNFLEET_PRODUCER_TIMEZONE", "Europe/Paris", 1);
         setenv("RUNFLEET_HTTP_PORT", "", 1); /* empty counts as unset */
+        setenv("RUNFLEET_LOG_LEVEL", "debug", 1);
         conf = load_ok(CONF_DIR "good.cfg");
         if (conf) {
                 CHECK(conf->worker.max_in_flight == 42);
@@ -406,8 +410,10 @@ static void test_env(void) {
                 CHECK_STR_EQ(conf->database.url, "postgresql://env@db/x");
                 CHECK_STR_EQ(conf->producer.timezone, "Europe/Paris");
                 CHECK(conf->http.port == 9464);
+                CHECK_STR_EQ(conf->log.level, "debug");
         }
         rf_conf_destroy(conf);
+        unsetenv("RUNFLEET_LOG_LEVEL");
         conf = NULL;
 
         /* The environment supplies required settings missing from the file. */
@@ -513,6 +519,7 @@ static void test_help_walk(void) {
                 } else if (strcmp(type, "string") == 0) {
                         bool url = strstr(name, "webhook_url") != NULL;
                         const char *v = strcmp(name, "producer.timezone") == 0  ? "Asia/Tokyo"
+                                        : strcmp(name, "log.level") == 0 ? "error"
                                         : strstr(name, "topic") ? "walk.topic"
                                         : url                   ? "http://walk.example/token"
                                                                 : "walk-value";
@@ -531,8 +538,8 @@ static void test_help_walk(void) {
                         CHECK(!"unexpected type with an environment variable");
                 unsetenv(env);
         }
-        CHECK(rows == 28 + 9 + 9);
-        CHECK(env_rows == 27);
+        CHECK(rows == 29 + 9 + 9);
+        CHECK(env_rows == 28);
         free(buf);
 }
 
