@@ -287,8 +287,8 @@ def main():
         log("limit: PostgreSQL (pgbench, %d s each)" % P["pg_secs"])
         pg = R.call("pg-limit", "--seconds", P["pg_secs"], "--clients", PG_CLIENTS, "--batch", PG_BATCH) or {}
         limits.append(add(LimitRow("pg_row", "limit: PostgreSQL, row by row",
-                                   "pgbench, %d clients; per decision: INSERT decision, begin_execution(),"
-                                   " finish_execution(), a transaction each" % PG_CLIENTS, pg.get("pg_one_per_round_trip"))))
+                                   "pgbench, %d clients; per decision: INSERT decision, begin_executions() and"
+                                   " finish_executions() with one item, a transaction each" % PG_CLIENTS, pg.get("pg_one_per_round_trip"))))
         limits.append(add(LimitRow("pg_batch", "limit: PostgreSQL, %s decisions per statement" % fnum(PG_BATCH),
                                    "pgbench, %d clients: the same rows and state changes, 3 statements per batch"
                                    % PG_CLIENTS, pg.get("pg_batched"))))

@@ -732,7 +732,8 @@ static int pg_limit(const opts_t *o) {
         write_config(&t, o);
         itest_migrate(&t);
         /* one decision: the producer's insert, the worker's claim and finish,
-         * each its own transaction, through the same SQL functions */
+         * each its own transaction, through the worker's batch functions
+         * with one item (what a worker does when decisions come one by one) */
         row = pgbench(&t, "one_per_round_trip",
                       "INSERT INTO runfleet.decisions (decision_id, workflow, action, reason, decided_at, tick, scrapers,"
                       " deadline_ms, attempt, replay_of, trace_id, state)"
@@ -741,9 +742,14 @@ static int pg_limit(const opts_t *o) {
                       " ON CONFLICT (workflow, tick) WHERE tick IS NOT NULL DO NOTHING"
                       " RETURNING decision_id AS d, gen_random_uuid() AS e\n"
                       "\\gset\n"
-                      "SELECT runfleet.begin_execution(:d, 1, :e, 'pgbench', 30000, 'topic', 0, 0);\n"
-                      "SELECT runfleet.finish_execution(:e, 'pgbench', 'SUCCEEDED', NULL, '{s1}', '{1}', '{200}',"
-                      " '{OK}', ARRAY[(extract(epoch FROM now()) * 1000)::bigint], '{1}', ARRAY[NULL]::text[]);\n",
+                      "SELECT * FROM runfleet.begin_executions('pgbench', 30000, 'topic', jsonb_build_array("
+                      "jsonb_build_object('i', 0, 'decision_id', :d::text, 'attempt', 1, 'execution_id', :e::text,"
+                      " 'partition', 0, 'offset', 0)));\n"
+                      "SELECT * FROM runfleet.finish_executions('pgbench', jsonb_build_array(jsonb_build_object("
+                      "'i', 0, 'execution_id', :e::text, 'status', 'SUCCEEDED', 'error', NULL, 'calls',"
+                      " jsonb_build_array(jsonb_build_object('scraper', 's1', 'try', 1, 'http_status', 200,"
+                      " 'outcome', 'OK', 'started_ms', (extract(epoch FROM now()) * 1000)::bigint,"
+                      " 'duration_ms', 1, 'error', NULL)))));\n",
                       o);
         /* the same rows and state changes, B decisions per statement */
         snprintf(batch, sizeof(batch),
