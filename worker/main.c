@@ -18,6 +18,8 @@
 #include "worker.h"
 
 #define DB_RETRY_MS 1000
+#define POLL_BATCH 1000 /* messages taken from librdkafka per loop turn */
+#define PAUSE_AFTER_MS 1000 /* full for this long: pause the partitions */
 #define BATCH_MAX 500 /* executions claimed or recorded per database round trip */
 #define CLOSE_JOIN_WAIT_MS 15000
 
@@ -367,8 +369,11 @@ static void apply_verdict(worker_t *w, execution_t *ex, const char *verdict) {
         ex->phase = PHASE_RUNNING;
         ex->started_ms = rf_mono_ms();
         ex->deadline_ms = ex->started_ms + ex->d->deadline_ms;
-        rf_log_info("execution.started", ex_fields(ex), "%s started (%zu scrapers)", ex->d->workflow,
-                    ex->d->scraper_count);
+        /* debug: at thousands a second, a line per start doubles the log for
+         * what executions.started_at and the metrics already say */
+        if (rf_log_enabled(RF_LOG_DEBUG))
+                rf_log_debug("execution.started", ex_fields(ex), "%s started (%zu scrapers)", ex->d->workflow,
+                             ex->d->scraper_count);
         rf_metrics_inc(metrics.started, 1, ex->d->workflow);
         if (calls_start(w, ex, errstr, sizeof(errstr)) < 0) {
                 rf_log_error("execution.call_failed", ex_fields(ex), "%s", errstr);
@@ -655,28 +660,52 @@ static void poll_messages(worker_t *w) {
 
         while (read(w->wake_fds[0], drain, sizeof(drain)) > 0)
                 ;
-        /* always poll: rebalances and the group heartbeat are served from here */
-        for (int i = 0; i < 1000; i++) {
+        /* Full: leave what librdkafka has fetched where it is. Pausing would
+         * drop it and fetch it again on resume, a broker round trip per
+         * cycle when executions are short. Only a worker full for longer
+         * pauses, and polls again: polling serves the group's rebalances. */
+        if (w->in_flight >= max && !w->paused && !w->draining) {
+                int64_t now = rf_mono_ms();
+                if (!w->full_since)
+                        w->full_since = now;
+                if (now - w->full_since < PAUSE_AFTER_MS)
+                        return;
+                set_paused(w, true);
+        }
+        if (w->in_flight < max)
+                w->full_since = 0;
+        w->poll_again = false;
+        for (int i = 0; i < POLL_BATCH; i++) {
                 m = rd_kafka_consumer_poll(w->consumer, 0);
                 if (!m)
                         break;
+                w->poll_again = i == POLL_BATCH - 1;
                 handle_message(w, m);
                 rd_kafka_message_destroy(m);
-                if (w->in_flight >= max)
+                if (w->in_flight >= max) {
+                        w->poll_again = true;
                         break;
+                }
         }
-        if (!w->draining)
-                set_paused(w, w->in_flight >= max ? true : w->in_flight < max - max / 10 ? false : w->paused);
+        if (!w->draining && w->paused && w->in_flight < max - max / 10)
+                set_paused(w, false);
 }
 
 static int wait_ms(const worker_t *w) {
+        size_t max = (size_t)w->conf->worker.max_in_flight;
         int64_t now = rf_mono_ms(), next = w->next_commit;
+        /* librdkafka signals only a queue turning non-empty: what it still
+         * holds, or a resume, is ours to come back for */
+        bool more = (w->poll_again && !w->paused && w->in_flight < max) ||
+                    (w->paused && !w->draining && w->in_flight < max - max / 10);
 
         if (w->next_heartbeat < next)
                 next = w->next_heartbeat;
         if (w->next_due_try && w->next_due_try < next)
                 next = w->next_due_try;
-        if (w->completed_count > 0 || w->slot_freed || w->begin_due)
+        if (w->full_since && w->full_since + PAUSE_AFTER_MS < next)
+                next = w->full_since + PAUSE_AFTER_MS;
+        if (w->completed_count > 0 || w->slot_freed || w->begin_due || more)
                 next = now;
         for (const execution_t *ex = w->head; ex; ex = ex->next)
                 if (ex->retry_at && ex->retry_at < next)
@@ -686,9 +715,7 @@ static int wait_ms(const worker_t *w) {
 }
 
 static void loop(worker_t *w) {
-        struct curl_waitfd wake = { .fd = w->wake_fds[0], .events = CURL_WAIT_POLLIN };
         int64_t drain_until = 0;
-        int running;
 
         while (true) {
                 if (rf_stop_requested && !w->draining) {
@@ -701,15 +728,15 @@ static void loop(worker_t *w) {
                 }
                 if (w->draining && (w->in_flight == 0 || rf_mono_ms() >= drain_until))
                         break;
-                curl_multi_poll(w->multi, &wake, 1, wait_ms(w), NULL);
-                curl_multi_perform(w->multi, &running);
+                sockets_wait(w, wait_ms(w));
+                /* new work first: its claim is what produce→start waits on */
+                poll_messages(w);
+                begin_due(w);
                 calls_collect(w);
                 calls_run_due(w);
                 finish_completed(w);
                 start_queued(w);
-                poll_messages(w);
                 begin_due(w);
-                finish_completed(w);
                 rd_kafka_poll(w->producer, 0);
                 run_timers(w);
                 metrics_tick(w);
@@ -758,7 +785,7 @@ static int setup(worker_t *w, const rf_program_t *prog, char *errstr, size_t err
                 snprintf(errstr, errstr_size, "out of memory setting up the HTTP client");
                 return -ENOMEM;
         }
-        return 0;
+        return sockets_init(w, errstr, errstr_size);
 }
 
 static void teardown(worker_t *w) {
@@ -789,7 +816,8 @@ static void teardown(worker_t *w) {
                 offset_track_destroy(w->tracks[i]);
         free(w->tracks);
         if (w->multi)
-                curl_multi_cleanup(w->multi);
+                curl_multi_cleanup(w->multi); /* tells sockets.c to forget each socket: before its cleanup */
+        sockets_cleanup(w);
         calls_cleanup(w);
         free(w->completed);
         rf_pg_destroy(w->pg);
@@ -801,7 +829,7 @@ static void teardown(worker_t *w) {
 
 int main(int argc, char **argv) {
         rf_program_t prog = { .name = "runfleet-worker", .usage = "\n\nConsumes RUN decisions and executes them." };
-        worker_t w = { 0 };
+        worker_t w = { .epoll_fd = -1 };
         rf_http_t *http = NULL;
         char errstr[1024];
         int first, code = RF_EXIT_OK;

@@ -92,6 +92,8 @@ typedef struct worker {
         rf_pg_t *pg;
         CURLM *multi;
         int wake_fds[2];         /* librdkafka writes here when its queue fills */
+        int epoll_fd;            /* curl's sockets and wake_fds[0] (sockets.c) */
+        int64_t curl_timer_at;   /* monotonic: when curl wants its timeout action, 0 = none */
 
         offset_track_t **tracks; /* assigned partitions */
         size_t track_count;
@@ -107,6 +109,8 @@ typedef struct worker {
         int *active_runs;        /* per workflow */
         bool slot_freed;         /* a max_active_runs slot was released: start waiting ones */
         bool begin_due;          /* executions wait in PHASE_BEGIN to be claimed */
+        int64_t full_since;      /* monotonic: in_flight reached max_in_flight, 0 = not full */
+        bool poll_again;         /* the last poll stopped early (POLL_BATCH, full): more may be queued */
         bool rebalanced;         /* the group has called on_rebalance at least once */
         int64_t next_due_try;    /* monotonic: earliest waiting try, 0 = none */
         execution_t **completed; /* all calls done, terminal record not yet attempted */
@@ -126,6 +130,13 @@ void calls_abort(worker_t *w, execution_t *ex, const char *why);
 /* For tests and fuzzing: one try on a caller-prepared @p easy, through the
  * worker's body callback and classification (see calls.c). */
 CURLcode calls_perform_for_test(call_t *c, CURL *easy);
+
+/* worker/sockets.c */
+int sockets_init(worker_t *w, char *errstr, size_t errstr_size);
+void sockets_cleanup(worker_t *w);
+/* Waits up to @p timeout_ms (less when curl's timer is due sooner) and hands
+ * libcurl the sockets that are ready and its due timeout. */
+void sockets_wait(worker_t *w, int timeout_ms);
 
 /* worker/record.c */
 /* Claims @p n executions in one round trip; ret_verdicts[i] gets "STARTED",
