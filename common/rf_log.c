@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rf_json_text.h"
 #include "rf_log.h"
 
 static const char *log_program = "runfleet";
@@ -66,6 +67,49 @@ static void write_human(const char *when, rf_log_level_t level, const char *even
         fputc('\n', stderr);
 }
 
+/* One JSON object: the five header members, then @p fields (those with a
+ * header member's name are dropped). Written as text: a worker logs a line
+ * per execution, and building and dumping a jansson object per line cost
+ * more than the rest of the line's work. */
+static char *json_line(const char *when, rf_log_level_t level, const char *event, const char *msg,
+                       json_t *fields) {
+        static const char *const header[] = { "time", "level", "program", "event", "msg" };
+        const char *values[] = { when, level_names[level], log_program, event, msg };
+        rf_json_text_t t = { 0 };
+        const char *key;
+        json_t *value;
+
+        for (size_t i = 0; i < 5; i++) {
+                rf_json_text_lit(&t, i ? ",\"" : "{\"");
+                rf_json_text_lit(&t, header[i]);
+                rf_json_text_lit(&t, "\":");
+                rf_json_text_string(&t, values[i]);
+        }
+        json_object_foreach(fields, key, value) {
+                bool taken = false;
+                char *other;
+
+                for (size_t i = 0; i < 5; i++)
+                        taken = taken || strcmp(key, header[i]) == 0;
+                if (taken)
+                        continue;
+                rf_json_text_lit(&t, ",");
+                rf_json_text_string(&t, key);
+                rf_json_text_lit(&t, ":");
+                if (json_is_string(value)) {
+                        rf_json_text_string(&t, json_string_value(value));
+                } else if (json_is_integer(value)) {
+                        rf_json_text_int(&t, json_integer_value(value));
+                } else {
+                        other = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+                        rf_json_text_lit(&t, other ? other : "null");
+                        free(other);
+                }
+        }
+        rf_json_text_lit(&t, "}");
+        return rf_json_text_take(&t);
+}
+
 void rf_log(rf_log_level_t level, const char *event, json_t *fields, const char *fmt, ...) {
         char when[40], msg[2048];
         va_list ap;
@@ -83,18 +127,11 @@ void rf_log(rf_log_level_t level, const char *event, json_t *fields, const char 
         if (log_json < 0)
                 log_json = !isatty(STDERR_FILENO);
         if (log_json) {
-                json_t *line = json_pack("{s:s, s:s, s:s, s:s, s:s}", "time", when, "level",
-                                         level_names[level], "program", log_program, "event", event,
-                                         "msg", msg);
-                char *text;
+                char *text = json_line(when, level, event, msg, fields);
 
-                if (fields)
-                        json_object_update_missing(line, fields);
-                text = json_dumps(line, JSON_COMPACT);
                 if (text)
                         fprintf(stderr, "%s\n", text);
                 free(text);
-                json_decref(line);
         } else {
                 write_human(when, level, event, msg, fields);
         }

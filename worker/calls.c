@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "retry.h"
+#include "rf_json_text.h"
 #include "rf_log.h"
 #include "rf_util.h"
 #include "worker.h"
@@ -79,13 +80,22 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp) {
 }
 
 static char *request_body(const execution_t *ex, const call_t *c) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:s, s:i}", "decision_id", ex->d->decision_id, "execution_id",
-                              ex->execution_id, "workflow", ex->d->workflow, "attempt", (int)ex->d->attempt,
-                              "scraper", c->scraper->name, "try", c->tries);
-        char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        rf_json_text_t t = { 0 };
 
-        json_decref(o);
-        return text;
+        rf_json_text_lit(&t, "{\"decision_id\":");
+        rf_json_text_string(&t, ex->d->decision_id);
+        rf_json_text_lit(&t, ",\"execution_id\":");
+        rf_json_text_string(&t, ex->execution_id);
+        rf_json_text_lit(&t, ",\"workflow\":");
+        rf_json_text_string(&t, ex->d->workflow);
+        rf_json_text_lit(&t, ",\"attempt\":");
+        rf_json_text_int(&t, ex->d->attempt);
+        rf_json_text_lit(&t, ",\"scraper\":");
+        rf_json_text_string(&t, c->scraper->name);
+        rf_json_text_lit(&t, ",\"try\":");
+        rf_json_text_int(&t, c->tries);
+        rf_json_text_lit(&t, "}");
+        return rf_json_text_take(&t);
 }
 
 static void try_release(worker_t *w, call_t *c) {

@@ -1,25 +1,25 @@
 /* The database side of executions: claim, renew, finish. Claims and
  * finishes are batched — everything one loop turn has to say goes in one
  * round trip to a server-side function (schemas/sql/006_*.sql) that makes
- * each item's checks and writes in one transaction. */
+ * each item's checks and writes in one transaction. The batches are JSON
+ * written as text (rf_json_text), not built as jansson values. */
 #include <errno.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "rf_json_text.h"
 #include "rf_util.h"
 #include "worker.h"
 
-/* Runs a batch function with (worker, ..., jsonb) and hands each returned
- * (idx, value) row to the caller. Takes @p batch over. */
-static int run_batch(worker_t *w, const char *sql, const char *const *params, int nparams, json_t *batch,
+/* Runs a batch function with (..., batch JSON text) and hands back its
+ * (idx, value) rows. Takes @p batch over. */
+static int run_batch(worker_t *w, const char *sql, const char *const *params, int nparams, rf_json_text_t *batch,
                      PGresult **ret_res, char *errstr, size_t errstr_size) {
         const char *all[4];
-        char *text = json_dumps(batch, JSON_COMPACT);
+        char *text = rf_json_text_take(batch);
         int r;
 
-        json_decref(batch);
         if (!text) {
                 snprintf(errstr, errstr_size, "out of memory encoding a batch");
                 return -ENOMEM;
@@ -32,26 +32,44 @@ static int run_batch(worker_t *w, const char *sql, const char *const *params, in
         return r;
 }
 
+/* Appends ,"key": to an object being written. */
+static void key(rf_json_text_t *t, const char *name) {
+        rf_json_text_lit(t, ",\"");
+        rf_json_text_lit(t, name);
+        rf_json_text_lit(t, "\":");
+}
+
 int record_begin_batch(worker_t *w, execution_t **exs, size_t n, const char **ret_verdicts, char *errstr,
                        size_t errstr_size) {
         static const char *const verdicts[] = { "STARTED", "UNKNOWN", "DONE", "STALE", "TAKEN" };
         char lease[16];
         const char *params[] = { w->id, lease, w->conf->kafka.topic };
-        json_t *batch = json_array();
+        rf_json_text_t batch = { 0 };
         PGresult *res = NULL;
         int r;
 
         snprintf(lease, sizeof(lease), "%d", w->conf->worker.lease_ms);
+        rf_json_text_lit(&batch, "[");
         for (size_t i = 0; i < n; i++) {
-                execution_t *ex = exs[i];
-                json_array_append_new(batch, json_pack("{s:i, s:s, s:i, s:s, s:i, s:I}", "i", (int)i, "decision_id",
-                                                       ex->d->decision_id, "attempt", (int)ex->d->attempt,
-                                                       "execution_id", ex->execution_id, "partition",
-                                                       (int)ex->partition, "offset", (json_int_t)ex->offset));
+                const execution_t *ex = exs[i];
+                rf_json_text_lit(&batch, i ? ",{\"i\":" : "{\"i\":");
+                rf_json_text_int(&batch, (long long)i);
+                key(&batch, "decision_id");
+                rf_json_text_string(&batch, ex->d->decision_id);
+                key(&batch, "attempt");
+                rf_json_text_int(&batch, ex->d->attempt);
+                key(&batch, "execution_id");
+                rf_json_text_string(&batch, ex->execution_id);
+                key(&batch, "partition");
+                rf_json_text_int(&batch, ex->partition);
+                key(&batch, "offset");
+                rf_json_text_int(&batch, ex->offset);
+                rf_json_text_lit(&batch, "}");
                 ret_verdicts[i] = "UNKNOWN";
         }
+        rf_json_text_lit(&batch, "]");
         r = run_batch(w, "SELECT idx, verdict FROM runfleet.begin_executions($1, $2, $3, $4::jsonb)", params, 3,
-                      batch, &res, errstr, errstr_size);
+                      &batch, &res, errstr, errstr_size);
         if (r < 0)
                 return r;
         for (int row = 0; row < PQntuples(res); row++) {
@@ -68,36 +86,56 @@ int record_begin_batch(worker_t *w, execution_t **exs, size_t n, const char **re
         return 0;
 }
 
-static json_t *calls_json(const execution_t *ex) {
-        json_t *calls = json_array();
-
+static void append_calls(rf_json_text_t *t, const execution_t *ex) {
+        rf_json_text_lit(t, "[");
         for (size_t i = 0; i < ex->record_count; i++) {
                 const try_record_t *c = &ex->records[i];
-                json_array_append_new(calls, json_pack("{s:s, s:i, s:o, s:s, s:I, s:i, s:o}", "scraper", c->scraper,
-                                                       "try", c->try_no, "http_status",
-                                                       c->http_status ? json_integer(c->http_status) : json_null(),
-                                                       "outcome", c->outcome, "started_ms",
-                                                       (json_int_t)c->started_wall_ms, "duration_ms", c->duration_ms,
-                                                       "error", c->error[0] ? json_string(c->error) : json_null()));
+                rf_json_text_lit(t, i ? ",{\"scraper\":" : "{\"scraper\":");
+                rf_json_text_string(t, c->scraper);
+                key(t, "try");
+                rf_json_text_int(t, c->try_no);
+                key(t, "http_status");
+                if (c->http_status)
+                        rf_json_text_int(t, c->http_status);
+                else
+                        rf_json_text_lit(t, "null");
+                key(t, "outcome");
+                rf_json_text_string(t, c->outcome);
+                key(t, "started_ms");
+                rf_json_text_int(t, c->started_wall_ms);
+                key(t, "duration_ms");
+                rf_json_text_int(t, c->duration_ms);
+                key(t, "error");
+                rf_json_text_string(t, c->error[0] ? c->error : NULL);
+                rf_json_text_lit(t, "}");
         }
-        return calls;
+        rf_json_text_lit(t, "]");
 }
 
 int record_finish_batch(worker_t *w, execution_t **exs, size_t n, const char *const *statuses,
                         const char *const *errors, bool *ret_recorded, char *errstr, size_t errstr_size) {
         const char *params[] = { w->id };
-        json_t *batch = json_array();
+        rf_json_text_t batch = { 0 };
         PGresult *res = NULL;
         int r;
 
+        rf_json_text_lit(&batch, "[");
         for (size_t i = 0; i < n; i++) {
-                json_array_append_new(batch, json_pack("{s:i, s:s, s:s, s:o, s:o}", "i", (int)i, "execution_id",
-                                                       exs[i]->execution_id, "status", statuses[i], "error",
-                                                       errors[i] ? json_string(errors[i]) : json_null(), "calls",
-                                                       calls_json(exs[i])));
+                rf_json_text_lit(&batch, i ? ",{\"i\":" : "{\"i\":");
+                rf_json_text_int(&batch, (long long)i);
+                key(&batch, "execution_id");
+                rf_json_text_string(&batch, exs[i]->execution_id);
+                key(&batch, "status");
+                rf_json_text_string(&batch, statuses[i]);
+                key(&batch, "error");
+                rf_json_text_string(&batch, errors[i]);
+                key(&batch, "calls");
+                append_calls(&batch, exs[i]);
+                rf_json_text_lit(&batch, "}");
                 ret_recorded[i] = false;
         }
-        r = run_batch(w, "SELECT idx, recorded FROM runfleet.finish_executions($1, $2::jsonb)", params, 1, batch,
+        rf_json_text_lit(&batch, "]");
+        r = run_batch(w, "SELECT idx, recorded FROM runfleet.finish_executions($1, $2::jsonb)", params, 1, &batch,
                       &res, errstr, errstr_size);
         if (r < 0)
                 return r;

@@ -1,0 +1,140 @@
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rf_json_text.h"
+
+static bool reserve(rf_json_text_t *t, size_t more) {
+        size_t cap;
+        char *data;
+
+        if (t->failed)
+                return false;
+        if (t->len + more + 1 <= t->cap)
+                return true;
+        cap = t->cap ? t->cap : 256;
+        while (cap < t->len + more + 1)
+                cap *= 2;
+        data = realloc(t->data, cap);
+        if (!data) {
+                t->failed = true;
+                return false;
+        }
+        t->data = data;
+        t->cap = cap;
+        return true;
+}
+
+void rf_json_text_raw(rf_json_text_t *t, const char *s, size_t n) {
+        if (!reserve(t, n))
+                return;
+        memcpy(t->data + t->len, s, n);
+        t->len += n;
+        t->data[t->len] = '\0';
+}
+
+void rf_json_text_lit(rf_json_text_t *t, const char *s) {
+        rf_json_text_raw(t, s, strlen(s));
+}
+
+void rf_json_text_int(rf_json_text_t *t, long long v) {
+        char buf[24];
+        int n = snprintf(buf, sizeof(buf), "%lld", v);
+
+        rf_json_text_raw(t, buf, (size_t)n);
+}
+
+/* Length of the well-formed UTF-8 character at @p p (lead byte >= 0x80),
+ * or 0: overlong forms, surrogates, code points past U+10FFFF and
+ * sequences cut short are not characters. */
+static size_t utf8_length(const unsigned char *p) {
+        unsigned char b = p[0];
+        size_t k;
+        uint32_t cp;
+
+        if (b >= 0xc2 && b <= 0xdf)
+                k = 1, cp = b & 0x1f;
+        else if (b >= 0xe0 && b <= 0xef)
+                k = 2, cp = b & 0x0f;
+        else if (b >= 0xf0 && b <= 0xf4)
+                k = 3, cp = b & 0x07;
+        else
+                return 0;
+        for (size_t j = 1; j <= k; j++) {
+                if ((p[j] & 0xc0) != 0x80) /* also stops at the terminating NUL */
+                        return 0;
+                cp = cp << 6 | (p[j] & 0x3f);
+        }
+        if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+                return 0;
+        return k + 1;
+}
+
+void rf_json_text_string(rf_json_text_t *t, const char *s) {
+        static const char hex[] = "0123456789abcdef";
+        const unsigned char *p = (const unsigned char *)s, *run;
+
+        if (!s) {
+                rf_json_text_raw(t, "null", 4);
+                return;
+        }
+        rf_json_text_raw(t, "\"", 1);
+        while (*p) {
+                char esc[8];
+                size_t n;
+
+                /* copy the longest run that needs nothing done */
+                for (run = p; *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\'; p++)
+                        ;
+                rf_json_text_raw(t, (const char *)run, (size_t)(p - run));
+                if (!*p)
+                        break;
+                if (*p >= 0x80) {
+                        n = utf8_length(p);
+                        if (n) {
+                                rf_json_text_raw(t, (const char *)p, n);
+                                p += n;
+                        } else {
+                                rf_json_text_raw(t, "\\ufffd", 6);
+                                p++;
+                        }
+                        continue;
+                }
+                if (*p == '"' || *p == '\\') {
+                        esc[0] = '\\', esc[1] = (char)*p, n = 2;
+                } else if (*p == '\n') {
+                        memcpy(esc, "\\n", 2), n = 2;
+                } else if (*p == '\t') {
+                        memcpy(esc, "\\t", 2), n = 2;
+                } else if (*p == '\r') {
+                        memcpy(esc, "\\r", 2), n = 2;
+                } else {
+                        memcpy(esc, "\\u00", 4);
+                        esc[4] = hex[*p >> 4], esc[5] = hex[*p & 0xf], n = 6;
+                }
+                rf_json_text_raw(t, esc, n);
+                p++;
+        }
+        rf_json_text_raw(t, "\"", 1);
+}
+
+char *rf_json_text_take(rf_json_text_t *t) {
+        char *data = t->data;
+
+        if (t->failed || !data) {
+                bool failed = t->failed;
+                rf_json_text_free(t);
+                return failed ? NULL : strdup("");
+        }
+        t->data = NULL;
+        t->len = t->cap = 0;
+        return data;
+}
+
+void rf_json_text_free(rf_json_text_t *t) {
+        free(t->data);
+        t->data = NULL;
+        t->len = t->cap = 0;
+        t->failed = false;
+}
