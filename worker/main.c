@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include "rf_metrics.h"
 #include "rf_program.h"
 #include "rf_util.h"
+#include "metrics.h"
 #include "worker.h"
 
 #define DB_RETRY_MS 1000
@@ -22,173 +22,6 @@
 #define PAUSE_AFTER_MS 1000 /* full for this long: pause the partitions */
 #define BATCH_MAX 500 /* executions claimed or recorded per database round trip */
 #define CLOSE_JOIN_WAIT_MS 15000
-
-/* --- metrics and readiness (served by rf_http on its own thread) ------ */
-
-#define STATS_INTERVAL_MS 5000 /* librdkafka statistics: consumer lag, broker state */
-#define DB_PROBE_MS 5000       /* readiness: how often an idle loop asks PostgreSQL */
-#define LOOP_STALE_MS 60000    /* liveness: the loop blocks at most on one database call */
-
-static struct {
-        rf_metric_t *consumed, *started, *finished, *duration, *call_duration, *in_flight, *dlq, *lag, *assigned,
-                *paused, *retries, *rate_waits, *breaker_rejections, *breaker_state;
-} metrics;
-
-/* The loop records what it learns; the readiness callback only reads. */
-static rf_http_condition_t ready_db = RF_HTTP_CONDITION_INIT("database");
-static rf_http_condition_t ready_kafka = RF_HTTP_CONDITION_INIT("kafka");
-static atomic_bool ready_draining;
-static char ready_config[300]; /* why a scraper name does not resolve; written before the server starts */
-
-static void metrics_init(const rf_conf_t *conf) {
-        static const char *const statuses[] = { "SUCCEEDED", "FAILED", "TIMED_OUT" };
-        static const char *const dlq_reasons[] = { "undecodable", "unknown_workflow", "unknown_scraper",
-                                                   "unknown_decision" };
-
-        metrics.consumed = rf_metrics_counter("runfleet_messages_consumed_total",
-                                              "Messages consumed from the decisions topic.", NULL);
-        metrics.started = rf_metrics_counter("runfleet_executions_started_total",
-                                             "Executions claimed in the database and started.", "workflow");
-        metrics.finished = rf_metrics_counter("runfleet_executions_finished_total",
-                                              "Executions ended by this worker, by terminal status (FENCED: not "
-                                              "recorded, another owner; LEASE_LOST: stopped without a lease).",
-                                              "workflow,status");
-        metrics.duration = rf_metrics_histogram("runfleet_execution_duration_seconds",
-                                                "Execution durations, claim to last call.", "workflow");
-        metrics.call_duration = rf_metrics_histogram("runfleet_scraper_call_duration_seconds",
-                                                     "Durations of scraper call tries, by outcome.",
-                                                     "scraper,outcome");
-        metrics.in_flight = rf_metrics_gauge("runfleet_executions_in_flight",
-                                             "Executions held by this worker (queued, running or being recorded).",
-                                             NULL);
-        metrics.dlq = rf_metrics_counter("runfleet_dlq_messages_total", "Messages sent to the dead-letter topic.",
-                                         "reason");
-        metrics.lag = rf_metrics_gauge("runfleet_consumer_lag",
-                                       "Messages between the committed offset and the end of each assigned "
-                                       "partition (librdkafka statistics).",
-                                       "topic,partition");
-        metrics.assigned = rf_metrics_gauge("runfleet_partitions_assigned", "Partitions assigned to this worker.",
-                                            NULL);
-        metrics.paused = rf_metrics_gauge("runfleet_consumer_paused",
-                                          "1 while consumption is paused (in-flight limit or draining).", NULL);
-        metrics.retries = rf_metrics_counter("runfleet_scraper_retries_total", "Scraper call tries retried.", NULL);
-        metrics.rate_waits = rf_metrics_counter("runfleet_rate_limit_waits_total",
-                                                "Scraper calls that waited for a rate-limit token.", NULL);
-        metrics.breaker_rejections = rf_metrics_counter("runfleet_circuit_breaker_rejections_total",
-                                                        "Scraper calls refused by an open circuit breaker.", NULL);
-        metrics.breaker_state = rf_metrics_gauge("runfleet_circuit_breaker_state",
-                                                 "1 for the state each scraper's circuit breaker is in.",
-                                                 "scraper,state");
-        /* configured names show from the start, at 0: alerts and rate() need a beginning */
-        for (size_t i = 0; i < conf->workflow_count; i++) {
-                rf_metrics_inc(metrics.started, 0, conf->workflows[i].name);
-                for (size_t k = 0; k < sizeof(statuses) / sizeof(statuses[0]); k++)
-                        rf_metrics_inc(metrics.finished, 0, conf->workflows[i].name, statuses[k]);
-        }
-        for (size_t k = 0; k < sizeof(dlq_reasons) / sizeof(dlq_reasons[0]); k++)
-                rf_metrics_inc(metrics.dlq, 0, dlq_reasons[k]);
-        /* readiness: every scraper name of every workflow resolves here */
-        for (size_t i = 0; i < conf->workflow_count && !ready_config[0]; i++)
-                for (size_t k = 0; k < conf->workflows[i].scraper_count; k++)
-                        if (!rf_conf_scraper(conf, conf->workflows[i].scrapers[k])) {
-                                snprintf(ready_config, sizeof(ready_config),
-                                         "configuration: workflow '%.100s' names unknown scraper '%.100s'",
-                                         conf->workflows[i].name, conf->workflows[i].scrapers[k]);
-                                break;
-                        }
-}
-
-static void metrics_execution_ended(const execution_t *ex, const char *status, int64_t took_ms) {
-        rf_metrics_inc(metrics.finished, 1, ex->d->workflow, status);
-        rf_metrics_observe(metrics.duration, (double)took_ms / 1000.0, ex->d->workflow);
-        for (size_t i = 0; i < ex->record_count; i++)
-                rf_metrics_observe(metrics.call_duration, ex->records[i].duration_ms / 1000.0, ex->records[i].scraper,
-                                   ex->records[i].outcome);
-}
-
-/* librdkafka statistics, on the loop's thread (served by the consumer's
- * poll): consumer lag of the partitions we own, and whether any broker
- * connection is up. */
-static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
-        worker_t *w = opaque;
-        json_t *root = json_loadb(json, len, 0, NULL), *v, *parts;
-        const char *key;
-        int up = 0;
-
-        (void)rk;
-        if (!root)
-                return 0;
-        json_object_foreach(json_object_get(root, "brokers"), key, v) {
-                const char *state = json_string_value(json_object_get(v, "state"));
-                if (state && strcmp(state, "UP") == 0)
-                        up++;
-        }
-        rf_http_condition_set(&ready_kafka, up > 0, "kafka: no broker connection is up");
-        /* partitions come and go with rebalances: only those we own now */
-        rf_metrics_clear(metrics.lag);
-        parts = json_object_get(json_object_get(json_object_get(root, "topics"), w->conf->kafka.topic),
-                                "partitions");
-        json_object_foreach(parts, key, v) {
-                json_t *lag = json_object_get(v, "consumer_lag");
-                if (strcmp(key, "-1") == 0 || !json_is_integer(lag) || json_integer_value(lag) < 0 ||
-                    !worker_track(w, (int32_t)atoi(key)))
-                        continue;
-                rf_metrics_set(metrics.lag, (double)json_integer_value(lag), w->conf->kafka.topic, key);
-        }
-        json_decref(root);
-        return 0;
-}
-
-/* Once per loop turn: liveness, gauges, and (every DB_PROBE_MS) a database
- * round trip, so readiness reflects what this connection can do now. */
-static void metrics_tick(worker_t *w) {
-        static int64_t next_probe, next_slow;
-        static uint64_t seen_retries, seen_waits, seen_rejections;
-        int64_t now = rf_mono_ms();
-
-        rf_http_heartbeat();
-        atomic_store(&ready_draining, w->draining);
-        rf_metrics_set(metrics.in_flight, (double)w->in_flight);
-        rf_metrics_set(metrics.assigned, (double)w->track_count);
-        rf_metrics_set(metrics.paused, w->paused || w->draining ? 1 : 0);
-        if (now >= next_probe) {
-                char errstr[512];
-                int r = rf_pg_exec(w->pg, "SELECT 1", 0, NULL, NULL, errstr, sizeof(errstr));
-                rf_http_condition_set(&ready_db, r == 0, errstr);
-                next_probe = now + DB_PROBE_MS;
-        }
-        if (now >= next_slow) {
-                rf_metrics_inc(metrics.retries, (double)(w->retries - seen_retries));
-                rf_metrics_inc(metrics.rate_waits, (double)(w->rate_limit_waits - seen_waits));
-                rf_metrics_inc(metrics.breaker_rejections, (double)(w->breaker_rejections - seen_rejections));
-                seen_retries = w->retries;
-                seen_waits = w->rate_limit_waits;
-                seen_rejections = w->breaker_rejections;
-                for (size_t i = 0; w->breakers && i < w->conf->scraper_count; i++)
-                        for (int st = BREAKER_CLOSED; st <= BREAKER_HALF_OPEN; st++)
-                                rf_metrics_set(metrics.breaker_state, w->breakers[i].state == (breaker_state_t)st,
-                                               w->conf->scrapers[i].name, breaker_state_name((breaker_state_t)st));
-                next_slow = now + 1000;
-        }
-}
-
-/* /readyz: not draining, the configuration resolves, PostgreSQL answered
- * the loop's last probe and a broker connection was up recently. */
-static int worker_ready(void *opaque, char *reason, size_t size) {
-        (void)opaque;
-        if (atomic_load(&ready_draining)) {
-                snprintf(reason, size, "draining: finishing in-flight executions before exit");
-                return -ESHUTDOWN;
-        }
-        if (ready_config[0]) {
-                snprintf(reason, size, "%s", ready_config);
-                return -ENOENT;
-        }
-        if (!rf_http_condition_ok(&ready_db, 3 * DB_PROBE_MS, reason, size) ||
-            !rf_http_condition_ok(&ready_kafka, 3 * STATS_INTERVAL_MS, reason, size))
-                return -ENOTCONN;
-        return 0;
-}
 
 static json_t *ex_fields(const execution_t *ex) {
         return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:I}", "decision_id", ex->d->decision_id, "execution_id",
@@ -340,7 +173,7 @@ static void dead_letter_execution(worker_t *w, execution_t *ex, const char *reas
         if (rf_decision_encode(ex->d, &buf, &len, errstr, sizeof(errstr)) == 0 &&
             dlq_send_raw(w, ex->partition, ex->offset, 0, ex->d->workflow, strlen(ex->d->workflow), buf, len,
                          reason) == 0) {
-                rf_metrics_inc(metrics.dlq, 1, "unknown_decision");
+                rf_metrics_inc(worker_metrics.dlq, 1, "unknown_decision");
                 free(buf);
                 execution_free(w, ex); /* the offset is finished by the DLQ's delivery report */
                 return;
@@ -374,7 +207,7 @@ static void apply_verdict(worker_t *w, execution_t *ex, const char *verdict) {
         if (rf_log_enabled(RF_LOG_DEBUG))
                 rf_log_debug("execution.started", ex_fields(ex), "%s started (%zu scrapers)", ex->d->workflow,
                              ex->d->scraper_count);
-        rf_metrics_inc(metrics.started, 1, ex->d->workflow);
+        rf_metrics_inc(worker_metrics.started, 1, ex->d->workflow);
         if (calls_start(w, ex, errstr, sizeof(errstr)) < 0) {
                 rf_log_error("execution.call_failed", ex_fields(ex), "%s", errstr);
                 calls_abort(w, ex, errstr);
@@ -472,7 +305,7 @@ static void handle_message(worker_t *w, rd_kafka_message_t *m) {
                         rf_log_warn("kafka.consume_error", NULL, "%s", rd_kafka_message_errstr(m));
                 return;
         }
-        rf_metrics_inc(metrics.consumed, 1);
+        rf_metrics_inc(worker_metrics.consumed, 1);
         t = worker_track(w, m->partition);
         if (!t || offset_track_begin(t, m->offset) < 0)
                 return; /* not ours any more; the new owner gets it */
@@ -480,13 +313,13 @@ static void handle_message(worker_t *w, rd_kafka_message_t *m) {
                 char reason[600];
                 snprintf(reason, sizeof(reason), "undecodable: %s", errstr);
                 if (dlq_send(w, m, reason) == 0)
-                        rf_metrics_inc(metrics.dlq, 1, "undecodable");
+                        rf_metrics_inc(worker_metrics.dlq, 1, "undecodable");
                 return;
         }
         refused = refusal(w, d, why, sizeof(why));
         if (refused) {
                 if (dlq_send(w, m, refused) == 0)
-                        rf_metrics_inc(metrics.dlq, 1,
+                        rf_metrics_inc(worker_metrics.dlq, 1,
                                        rf_conf_workflow(w->conf, d->workflow) ? "unknown_scraper" : "unknown_workflow");
                 rf_decision_destroy(d);
                 return;
@@ -616,7 +449,7 @@ static void heartbeat(worker_t *w) {
                 /* Without a lease the record cannot be ours; the reaper re-runs it. */
                 rf_log_warn("execution.lease_lost", ex_fields(ex), "%s: lease lost; stopping its calls",
                             ex->d->workflow);
-                rf_metrics_inc(metrics.finished, 1, ex->d->workflow, "LEASE_LOST");
+                rf_metrics_inc(worker_metrics.finished, 1, ex->d->workflow, "LEASE_LOST");
                 execution_release(w, ex);
         }
 }
@@ -844,14 +677,14 @@ int main(int argc, char **argv) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
         metrics_init(w.conf);
         if (w.conf->http.port)
-                rf_kafka_consumer_stats(on_stats, STATS_INTERVAL_MS);
+                rf_kafka_consumer_stats(metrics_on_stats, METRICS_STATS_INTERVAL_MS);
         if (setup(&w, &prog, errstr, sizeof(errstr)) < 0) {
                 code = rf_program_fail(&prog, RF_EXIT_FAILURE, "%s", errstr);
                 goto out;
         }
-        rf_http_condition_set(&ready_kafka, true, NULL); /* setup() had a broker answer */
+        metrics_kafka_up(); /* setup() had a broker answer */
         metrics_tick(&w);
-        if (rf_program_http_start(&prog, w.conf, LOOP_STALE_MS, worker_ready, &w, &http) < 0) {
+        if (rf_program_http_start(&prog, w.conf, METRICS_LOOP_STALE_MS, metrics_ready, &w, &http) < 0) {
                 code = RF_EXIT_FAILURE;
                 goto out;
         }
