@@ -1,9 +1,9 @@
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rf_json_text.h"
+#include "rf_util.h"
 
 static bool reserve(rf_json_text_t *t, size_t more) {
         size_t cap;
@@ -45,32 +45,6 @@ void rf_json_text_int(rf_json_text_t *t, long long v) {
         rf_json_text_raw(t, buf, (size_t)n);
 }
 
-/* Length of the well-formed UTF-8 character at @p p (lead byte >= 0x80),
- * or 0: overlong forms, surrogates, code points past U+10FFFF and
- * sequences cut short are not characters. */
-static size_t utf8_length(const unsigned char *p) {
-        unsigned char b = p[0];
-        size_t k;
-        uint32_t cp;
-
-        if (b >= 0xc2 && b <= 0xdf)
-                k = 1, cp = b & 0x1f;
-        else if (b >= 0xe0 && b <= 0xef)
-                k = 2, cp = b & 0x0f;
-        else if (b >= 0xf0 && b <= 0xf4)
-                k = 3, cp = b & 0x07;
-        else
-                return 0;
-        for (size_t j = 1; j <= k; j++) {
-                if ((p[j] & 0xc0) != 0x80) /* also stops at the terminating NUL */
-                        return 0;
-                cp = cp << 6 | (p[j] & 0x3f);
-        }
-        if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
-                return 0;
-        return k + 1;
-}
-
 void rf_json_text_string(rf_json_text_t *t, const char *s) {
         static const char hex[] = "0123456789abcdef";
         const unsigned char *p = (const unsigned char *)s, *run;
@@ -91,7 +65,7 @@ void rf_json_text_string(rf_json_text_t *t, const char *s) {
                 if (!*p)
                         break;
                 if (*p >= 0x80) {
-                        n = utf8_length(p);
+                        n = rf_utf8_char_length((const char *)p);
                         if (n) {
                                 rf_json_text_raw(t, (const char *)p, n);
                                 p += n;

@@ -125,3 +125,27 @@ void rf_process_id(char *buf, size_t size) {
         rf_uuid_new(uuid);
         snprintf(buf, size, "%s-%d-%.4s", host, (int)getpid(), uuid);
 }
+
+size_t rf_utf8_char_length(const char *s) {
+        const unsigned char *p = (const unsigned char *)s;
+        unsigned char b = p[0];
+        size_t k;
+        uint32_t cp;
+
+        if (b >= 0xc2 && b <= 0xdf)
+                k = 1, cp = b & 0x1f;
+        else if (b >= 0xe0 && b <= 0xef)
+                k = 2, cp = b & 0x0f;
+        else if (b >= 0xf0 && b <= 0xf4)
+                k = 3, cp = b & 0x07;
+        else
+                return 0;
+        for (size_t j = 1; j <= k; j++) {
+                if ((p[j] & 0xc0) != 0x80) /* also stops at the terminating NUL */
+                        return 0;
+                cp = cp << 6 | (p[j] & 0x3f);
+        }
+        if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+                return 0;
+        return k + 1;
+}

@@ -324,36 +324,16 @@ static void text_clean(char *s) {
 
         while (*p) {
                 unsigned char b = *p;
-                uint32_t cp;
-                int k, j;
+                size_t n;
 
-                if (b < 0x20 || b == 0x7f) {
+                if (b < 0x20 || b == 0x7f)
                         *p++ = b == '\n' || b == '\r' || b == '\t' ? ' ' : '?';
-                        continue;
-                }
-                if (b < 0x80) {
+                else if (b < 0x80)
                         p++;
-                        continue;
-                }
-                if (b >= 0xc2 && b <= 0xdf)
-                        k = 1, cp = b & 0x1f;
-                else if (b >= 0xe0 && b <= 0xef)
-                        k = 2, cp = b & 0x0f;
-                else if (b >= 0xf0 && b <= 0xf4)
-                        k = 3, cp = b & 0x07;
-                else {
+                else if ((n = rf_utf8_char_length((const char *)p)) > 0)
+                        p += n;
+                else
                         *p++ = '?';
-                        continue;
-                }
-                /* stops at the terminating NUL, which is no continuation byte */
-                for (j = 1; j <= k && (p[j] & 0xc0) == 0x80; j++)
-                        cp = (cp << 6) | (p[j] & 0x3f);
-                if (j <= k || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) || cp > 0x10ffff ||
-                    (cp >= 0xd800 && cp <= 0xdfff)) {
-                        *p++ = '?';
-                        continue;
-                }
-                p += k + 1;
         }
 }
 
