@@ -129,14 +129,14 @@ BEGIN
           FROM jsonb_array_elements(p_batch) AS item;
 END $$;
 
--- enable_seqscan = off: every statement here reaches its table rows by
--- primary key, and a plan cached while a table was nearly empty (a
--- worker's first calls) joined the batch to it by a sequential scan
--- instead, and kept doing so as the table grew: claims slowed from 2 ms to
--- 60 ms within a minute at 1,000 decisions/s (bench scenario c). Planning
--- every call afresh (plan_cache_mode = force_custom_plan) also fixed that,
--- at 20-30 % more CPU per call.
+-- force_custom_plan: each call plans its statements for the tables as
+-- they are now. A generic plan cached while a table was nearly empty (a
+-- worker's first calls) read the whole table, or its whole primary key
+-- index, for every batch, and kept doing so as the table grew: claims
+-- slowed from 2 ms to 60 ms within a minute at 1,000 decisions/s (bench
+-- scenario c). Turning sequential scans and hash joins off instead still
+-- left a whole-index scan materialized under a nested loop.
 ALTER FUNCTION runfleet.begin_executions(text, integer, text, jsonb)
-        SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET enable_seqscan = off;
+        SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan;
 ALTER FUNCTION runfleet.finish_executions(text, jsonb)
-        SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET enable_seqscan = off;
+        SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan;
