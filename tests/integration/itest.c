@@ -523,6 +523,23 @@ int itest_produce_raw(itest_t *t, const char *topic, const char *key, const void
         return err ? -EIO : 0;
 }
 
+/* Under valgrind (RUNFLEET_ITEST_WRAPPER), an error in a process whose exit
+ * status no test looks at — one it SIGKILLed, or one stopped at a fault
+ * point — shows only in its log: any such report fails the test. */
+static int valgrind_reports(const itest_t *t) {
+        const char *wrap = getenv("RUNFLEET_ITEST_WRAPPER");
+
+        if (!wrap || !strstr(wrap, "valgrind"))
+                return 0;
+        if (itest_sh("grep -lE '^==[0-9]+== (Invalid (read|write|free)|Mismatched free|Conditional jump|"
+                     "Use of uninitialised|Syscall param|Source and destination overlap|.* are definitely lost "
+                     "in loss record)' '%s'/*.log >&2 2>/dev/null",
+                     t->dir) != 0)
+                return 0;
+        fprintf(stderr, "%s: valgrind reported errors in the logs listed above\n", t->name);
+        return 1;
+}
+
 int itest_cleanup(itest_t *t, int failures) {
         int bad = 0;
 
@@ -541,6 +558,7 @@ int itest_cleanup(itest_t *t, int failures) {
                         t->proc_logs[i]);
                 bad++;
         }
+        bad += valgrind_reports(t);
         failures += bad;
         rf_pg_destroy(t->pg);
         if (failures == 0) {
