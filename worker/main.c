@@ -20,7 +20,7 @@
 #define DB_RETRY_MS 1000
 #define POLL_BATCH 1000 /* messages taken from librdkafka per loop turn */
 #define PAUSE_AFTER_MS 1000 /* full for this long: pause the partitions */
-#define BATCH_MAX 500 /* executions claimed or recorded per database round trip */
+#define BATCH_MAX 1000 /* executions claimed or recorded per database round trip */
 #define CLOSE_JOIN_WAIT_MS 15000
 
 static json_t *ex_fields(const execution_t *ex) {

@@ -15,7 +15,7 @@
 #include "rf_util.h"
 #include "worker.h"
 
-#define EVENTS_PER_WAIT 256
+#define EVENTS_PER_WAIT 1024
 
 static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp) {
         worker_t *w = userp;
