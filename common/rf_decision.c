@@ -43,6 +43,7 @@
 
 #include "rf_embedded.h"
 #include "rf_fingerprint.h"
+#include "rf_util.h"
 
 #define SCHEMA_PREFIX "run_decision.v"
 #define SCHEMA_SUFFIX ".avsc"
@@ -657,38 +658,19 @@ static int walk_long(walk_t *w, int64_t *ret) {
 
 /* Well-formed UTF-8 (no overlongs, surrogates or values past U+10FFFF), no NUL. */
 static bool utf8_valid(const unsigned char *s, size_t n) {
-        size_t i = 0;
+        size_t i = 0, k;
 
         while (i < n) {
-                unsigned char c = s[i];
-                uint32_t cp;
-                size_t k;
-
-                if (c == 0)
+                if (s[i] == 0)
                         return false;
-                if (c < 0x80) {
+                if (s[i] < 0x80) {
                         i++;
                         continue;
                 }
-                if (c >= 0xc2 && c <= 0xdf)
-                        k = 1, cp = c & 0x1f;
-                else if (c >= 0xe0 && c <= 0xef)
-                        k = 2, cp = c & 0x0f;
-                else if (c >= 0xf0 && c <= 0xf4)
-                        k = 3, cp = c & 0x07;
-                else
+                k = rf_utf8_char_length((const char *)s + i, n - i);
+                if (k == 0)
                         return false;
-                if (n - i <= k)
-                        return false;
-                for (size_t j = 1; j <= k; j++) {
-                        if ((s[i + j] & 0xc0) != 0x80)
-                                return false;
-                        cp = (cp << 6) | (s[i + j] & 0x3f);
-                }
-                if ((k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) || cp > 0x10ffff ||
-                    (cp >= 0xd800 && cp <= 0xdfff))
-                        return false;
-                i += k + 1;
+                i += k;
         }
         return true;
 }

@@ -65,7 +65,7 @@ void rf_json_text_string(rf_json_text_t *t, const char *s) {
                 if (!*p)
                         break;
                 if (*p >= 0x80) {
-                        n = rf_utf8_char_length((const char *)p);
+                        n = rf_utf8_char_length((const char *)p, SIZE_MAX);
                         if (n) {
                                 rf_json_text_raw(t, (const char *)p, n);
                                 p += n;

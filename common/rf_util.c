@@ -126,7 +126,7 @@ void rf_process_id(char *buf, size_t size) {
         snprintf(buf, size, "%s-%d-%.4s", host, (int)getpid(), uuid);
 }
 
-size_t rf_utf8_char_length(const char *s) {
+size_t rf_utf8_char_length(const char *s, size_t avail) {
         const unsigned char *p = (const unsigned char *)s;
         unsigned char b = p[0];
         size_t k;
@@ -140,8 +140,10 @@ size_t rf_utf8_char_length(const char *s) {
                 k = 3, cp = b & 0x07;
         else
                 return 0;
+        if (avail <= k)
+                return 0;
         for (size_t j = 1; j <= k; j++) {
-                if ((p[j] & 0xc0) != 0x80) /* also stops at the terminating NUL */
+                if ((p[j] & 0xc0) != 0x80) /* also stops at a terminating NUL */
                         return 0;
                 cp = cp << 6 | (p[j] & 0x3f);
         }

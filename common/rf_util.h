@@ -25,9 +25,11 @@ int rf_time_parse(const char *text, int64_t *ret_ms);
 void rf_time_format(int64_t ms, char *buf, size_t size);
 
 /* Bytes in the well-formed UTF-8 character starting at @p s (a lead byte
- * >= 0x80), or 0: overlong forms, surrogates, code points past U+10FFFF and
- * sequences cut short (by the terminating NUL too) are not characters. */
-size_t rf_utf8_char_length(const char *s);
+ * >= 0x80), reading at most @p avail bytes, or 0: overlong forms,
+ * surrogates, code points past U+10FFFF and sequences cut short (by
+ * @p avail or a NUL) are not characters. A NUL-terminated string may pass
+ * SIZE_MAX. */
+size_t rf_utf8_char_length(const char *s, size_t avail);
 
 /* An id for this process: "<host>-<pid>-<4 hex>", into @p buf. */
 void rf_process_id(char *buf, size_t size);

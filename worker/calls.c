@@ -330,7 +330,7 @@ static void text_clean(char *s) {
                         *p++ = b == '\n' || b == '\r' || b == '\t' ? ' ' : '?';
                 else if (b < 0x80)
                         p++;
-                else if ((n = rf_utf8_char_length((const char *)p)) > 0)
+                else if ((n = rf_utf8_char_length((const char *)p, SIZE_MAX)) > 0)
                         p += n;
                 else
                         *p++ = '?';
