@@ -410,12 +410,12 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
                                 w->track_count++;
                 }
                 rd_kafka_incremental_assign(rk, parts);
-                /* Say the pause state of every partition we get, either way:
-                 * the group does not carry it across a rebalance, and
-                 * librdkafka keeps the pause of a partition that was revoked
-                 * while paused, which a resume with nothing assigned did not
-                 * clear; given back later, it stayed paused for good (seen
-                 * in the rebalance test under ASan). */
+                /* Say the pause state of every partition we get, either way.
+                 * librdkafka keeps a partition's pause across revoke and
+                 * re-assign (confluent-kafka-go issue 193): one revoked while
+                 * paused, then given back after a resume with nothing
+                 * assigned, stayed paused for good (seen in the rebalance
+                 * test under ASan). */
                 if (w->paused || w->draining)
                         rd_kafka_pause_partitions(rk, parts);
                 else
