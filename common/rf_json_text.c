@@ -93,6 +93,29 @@ void rf_json_text_string(rf_json_text_t *t, const char *s) {
         rf_json_text_raw(t, "\"", 1);
 }
 
+/* Whether a value or member written now follows another one. */
+static bool needs_comma(const rf_json_text_t *t) {
+        char last = t->len ? t->data[t->len - 1] : '\0';
+
+        return last != '\0' && last != '{' && last != '[' && last != ':';
+}
+
+void rf_json_text_open(rf_json_text_t *t, char bracket) {
+        char text[2] = { ',', bracket };
+
+        if (needs_comma(t))
+                rf_json_text_raw(t, text, 2);
+        else
+                rf_json_text_raw(t, text + 1, 1);
+}
+
+void rf_json_text_key(rf_json_text_t *t, const char *name) {
+        if (needs_comma(t))
+                rf_json_text_raw(t, ",", 1);
+        rf_json_text_string(t, name);
+        rf_json_text_raw(t, ":", 1);
+}
+
 char *rf_json_text_take(rf_json_text_t *t) {
         char *data = t->data;
 

@@ -28,6 +28,14 @@ void rf_json_text_lit(rf_json_text_t *t, const char *s);
 /* Appends @p s as a quoted, escaped JSON string; null when @p s is NULL. */
 void rf_json_text_string(rf_json_text_t *t, const char *s);
 
+/* Opens an object or array ('{' or '['), after a comma when it follows
+ * another value: the separator comes from what was written last. */
+void rf_json_text_open(rf_json_text_t *t, char bracket);
+
+/* Appends the member name @p name (escaped) and its colon, after a comma
+ * unless it is the object's first. */
+void rf_json_text_key(rf_json_text_t *t, const char *name);
+
 /* Appends a decimal integer. */
 void rf_json_text_int(rf_json_text_t *t, long long v);
 

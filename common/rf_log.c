@@ -79,10 +79,9 @@ static char *json_line(const char *when, rf_log_level_t level, const char *event
         const char *key;
         json_t *value;
 
+        rf_json_text_open(&t, '{');
         for (size_t i = 0; i < 5; i++) {
-                rf_json_text_lit(&t, i ? ",\"" : "{\"");
-                rf_json_text_lit(&t, header[i]);
-                rf_json_text_lit(&t, "\":");
+                rf_json_text_key(&t, header[i]);
                 rf_json_text_string(&t, values[i]);
         }
         json_object_foreach(fields, key, value) {
@@ -93,9 +92,7 @@ static char *json_line(const char *when, rf_log_level_t level, const char *event
                         taken = taken || strcmp(key, header[i]) == 0;
                 if (taken)
                         continue;
-                rf_json_text_lit(&t, ",");
-                rf_json_text_string(&t, key);
-                rf_json_text_lit(&t, ":");
+                rf_json_text_key(&t, key);
                 if (json_is_string(value)) {
                         rf_json_text_string(&t, json_string_value(value));
                 } else if (json_is_integer(value)) {

@@ -82,17 +82,18 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp) {
 static char *request_body(const execution_t *ex, const call_t *c) {
         rf_json_text_t t = { 0 };
 
-        rf_json_text_lit(&t, "{\"decision_id\":");
+        rf_json_text_open(&t, '{');
+        rf_json_text_key(&t, "decision_id");
         rf_json_text_string(&t, ex->d->decision_id);
-        rf_json_text_lit(&t, ",\"execution_id\":");
+        rf_json_text_key(&t, "execution_id");
         rf_json_text_string(&t, ex->execution_id);
-        rf_json_text_lit(&t, ",\"workflow\":");
+        rf_json_text_key(&t, "workflow");
         rf_json_text_string(&t, ex->d->workflow);
-        rf_json_text_lit(&t, ",\"attempt\":");
+        rf_json_text_key(&t, "attempt");
         rf_json_text_int(&t, ex->d->attempt);
-        rf_json_text_lit(&t, ",\"scraper\":");
+        rf_json_text_key(&t, "scraper");
         rf_json_text_string(&t, c->scraper->name);
-        rf_json_text_lit(&t, ",\"try\":");
+        rf_json_text_key(&t, "try");
         rf_json_text_int(&t, c->tries);
         rf_json_text_lit(&t, "}");
         return rf_json_text_take(&t);

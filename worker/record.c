@@ -1,7 +1,7 @@
 /* The database side of executions: claim, renew, finish. Claims and
  * finishes are batched — everything one loop turn has to say goes in one
- * round trip to a server-side function (schemas/sql/006_*.sql) that makes
- * each item's checks and writes in one transaction. The batches are JSON
+ * round trip to a server-side function (schemas/sql/007_*.sql) that makes
+ * the batch's checks and writes in one transaction. The batches are JSON
  * written as text (rf_json_text), not built as jansson values. */
 #include <errno.h>
 #include <stdio.h>
@@ -32,13 +32,6 @@ static int run_batch(worker_t *w, const char *sql, const char *const *params, in
         return r;
 }
 
-/* Appends ,"key": to an object being written. */
-static void key(rf_json_text_t *t, const char *name) {
-        rf_json_text_lit(t, ",\"");
-        rf_json_text_lit(t, name);
-        rf_json_text_lit(t, "\":");
-}
-
 int record_begin_batch(worker_t *w, execution_t **exs, size_t n, const char **ret_verdicts, char *errstr,
                        size_t errstr_size) {
         static const char *const verdicts[] = { "STARTED", "UNKNOWN", "DONE", "STALE", "TAKEN" };
@@ -49,20 +42,21 @@ int record_begin_batch(worker_t *w, execution_t **exs, size_t n, const char **re
         int r;
 
         snprintf(lease, sizeof(lease), "%d", w->conf->worker.lease_ms);
-        rf_json_text_lit(&batch, "[");
+        rf_json_text_open(&batch, '[');
         for (size_t i = 0; i < n; i++) {
                 const execution_t *ex = exs[i];
-                rf_json_text_lit(&batch, i ? ",{\"i\":" : "{\"i\":");
+                rf_json_text_open(&batch, '{');
+                rf_json_text_key(&batch, "i");
                 rf_json_text_int(&batch, (long long)i);
-                key(&batch, "decision_id");
+                rf_json_text_key(&batch, "decision_id");
                 rf_json_text_string(&batch, ex->d->decision_id);
-                key(&batch, "attempt");
+                rf_json_text_key(&batch, "attempt");
                 rf_json_text_int(&batch, ex->d->attempt);
-                key(&batch, "execution_id");
+                rf_json_text_key(&batch, "execution_id");
                 rf_json_text_string(&batch, ex->execution_id);
-                key(&batch, "partition");
+                rf_json_text_key(&batch, "partition");
                 rf_json_text_int(&batch, ex->partition);
-                key(&batch, "offset");
+                rf_json_text_key(&batch, "offset");
                 rf_json_text_int(&batch, ex->offset);
                 rf_json_text_lit(&batch, "}");
                 ret_verdicts[i] = "UNKNOWN";
@@ -87,25 +81,26 @@ int record_begin_batch(worker_t *w, execution_t **exs, size_t n, const char **re
 }
 
 static void append_calls(rf_json_text_t *t, const execution_t *ex) {
-        rf_json_text_lit(t, "[");
+        rf_json_text_open(t, '[');
         for (size_t i = 0; i < ex->record_count; i++) {
                 const try_record_t *c = &ex->records[i];
-                rf_json_text_lit(t, i ? ",{\"scraper\":" : "{\"scraper\":");
+                rf_json_text_open(t, '{');
+                rf_json_text_key(t, "scraper");
                 rf_json_text_string(t, c->scraper);
-                key(t, "try");
+                rf_json_text_key(t, "try");
                 rf_json_text_int(t, c->try_no);
-                key(t, "http_status");
+                rf_json_text_key(t, "http_status");
                 if (c->http_status)
                         rf_json_text_int(t, c->http_status);
                 else
                         rf_json_text_lit(t, "null");
-                key(t, "outcome");
+                rf_json_text_key(t, "outcome");
                 rf_json_text_string(t, c->outcome);
-                key(t, "started_ms");
+                rf_json_text_key(t, "started_ms");
                 rf_json_text_int(t, c->started_wall_ms);
-                key(t, "duration_ms");
+                rf_json_text_key(t, "duration_ms");
                 rf_json_text_int(t, c->duration_ms);
-                key(t, "error");
+                rf_json_text_key(t, "error");
                 rf_json_text_string(t, c->error[0] ? c->error : NULL);
                 rf_json_text_lit(t, "}");
         }
@@ -119,17 +114,18 @@ int record_finish_batch(worker_t *w, execution_t **exs, size_t n, const char *co
         PGresult *res = NULL;
         int r;
 
-        rf_json_text_lit(&batch, "[");
+        rf_json_text_open(&batch, '[');
         for (size_t i = 0; i < n; i++) {
-                rf_json_text_lit(&batch, i ? ",{\"i\":" : "{\"i\":");
+                rf_json_text_open(&batch, '{');
+                rf_json_text_key(&batch, "i");
                 rf_json_text_int(&batch, (long long)i);
-                key(&batch, "execution_id");
+                rf_json_text_key(&batch, "execution_id");
                 rf_json_text_string(&batch, exs[i]->execution_id);
-                key(&batch, "status");
+                rf_json_text_key(&batch, "status");
                 rf_json_text_string(&batch, statuses[i]);
-                key(&batch, "error");
+                rf_json_text_key(&batch, "error");
                 rf_json_text_string(&batch, errors[i]);
-                key(&batch, "calls");
+                rf_json_text_key(&batch, "calls");
                 append_calls(&batch, exs[i]);
                 rf_json_text_lit(&batch, "}");
                 ret_recorded[i] = false;

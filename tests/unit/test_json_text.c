@@ -69,6 +69,30 @@ static void values(void) {
         free(text);
 }
 
+/* Separators come from what was written last. */
+static void nesting(void) {
+        rf_json_text_t t = { 0 };
+        char *text;
+
+        rf_json_text_open(&t, '[');
+        rf_json_text_open(&t, '{');
+        rf_json_text_key(&t, "a");
+        rf_json_text_int(&t, 1);
+        rf_json_text_key(&t, "b \"q\"");
+        rf_json_text_open(&t, '[');
+        rf_json_text_open(&t, '{');
+        rf_json_text_key(&t, "c");
+        rf_json_text_string(&t, NULL);
+        rf_json_text_lit(&t, "}");
+        rf_json_text_open(&t, '{');
+        rf_json_text_lit(&t, "}]}");
+        rf_json_text_open(&t, '{');
+        rf_json_text_lit(&t, "}]");
+        text = rf_json_text_take(&t);
+        CHECK_STR_EQ(text, "[{\"a\":1,\"b \\\"q\\\"\":[{\"c\":null},{}]},{}]");
+        free(text);
+}
+
 /* Random bytes: always a JSON string, and the same string when it was valid UTF-8 already. */
 static void random_bytes(void) {
         int not_json = 0, changed_valid = 0;
@@ -97,6 +121,7 @@ int main(void) {
         escapes();
         invalid_utf8();
         values();
+        nesting();
         random_bytes();
         return rf_test_finish();
 }
