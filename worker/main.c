@@ -3,7 +3,6 @@
  * librdkafka wakes the loop through a pipe when messages arrive. */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -493,6 +492,13 @@ static void run_timers(worker_t *w) {
 
 /* --- the loop -------------------------------------------------------- */
 
+/* A paused worker resumes below 90 % of its bound. */
+static bool may_resume(const worker_t *w) {
+        size_t max = (size_t)w->conf->worker.max_in_flight;
+
+        return w->paused && !w->draining && w->in_flight < max - max / 10;
+}
+
 static void poll_messages(worker_t *w) {
         size_t max = (size_t)w->conf->worker.max_in_flight;
         rd_kafka_message_t *m;
@@ -527,7 +533,7 @@ static void poll_messages(worker_t *w) {
                         break;
                 }
         }
-        if (!w->draining && w->paused && w->in_flight < max - max / 10)
+        if (may_resume(w))
                 set_paused(w, false);
 }
 
@@ -536,8 +542,7 @@ static int wait_ms(const worker_t *w) {
         int64_t now = rf_mono_ms(), next = w->next_commit;
         /* librdkafka signals only a queue turning non-empty: what it still
          * holds, or a resume, is ours to come back for */
-        bool more = (w->poll_again && !w->paused && w->in_flight < max) ||
-                    (w->paused && !w->draining && w->in_flight < max - max / 10);
+        bool more = (w->poll_again && !w->paused && w->in_flight < max) || may_resume(w);
 
         if (w->next_heartbeat < next)
                 next = w->next_heartbeat;

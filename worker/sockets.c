@@ -4,8 +4,7 @@
  * (CURLMOPT_TIMERFUNCTION), and we hand it only the sockets that are ready
  * (curl_multi_socket_action). curl_multi_poll + curl_multi_perform, used
  * before, polled every socket and walked every transfer on every loop turn:
- * with 1,000 calls in flight that made finishing them quadratic, and it was
- * the worker's largest cost (bench/, scenario a). */
+ * with 1,000 calls in flight that made finishing them quadratic. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
