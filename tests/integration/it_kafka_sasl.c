@@ -67,18 +67,9 @@ static int broker_version(char *buf, size_t size) {
 /* Writes the test's configuration: the SASL_SSL broker with these
  * credentials and CA, the default PostgreSQL. */
 static void config(itest_t *t, const char *mechanism, const char *password, const char *cafile) {
-        static int seq;
-        FILE *f;
+        FILE *f = itest_config_open_kafka(t);
 
-        snprintf(t->config, sizeof(t->config), "%s/sasl-%d.cfg", t->dir, ++seq);
-        f = fopen(t->config, "w");
-        if (!f) {
-                fprintf(stderr, "FAIL: cannot write %s\n", t->config);
-                exit(1);
-        }
         fprintf(f,
-                "kafka = {\n  brokers = \"%s\";\n  topic = \"%s\";\n  dlq_topic = \"%s\";\n  group = \"%s\";\n"
-                "  partitions = 3;\n  delivery_timeout_ms = 5000;\n  session_timeout_ms = 6000;\n"
                 "  properties = (\n    (\"security.protocol\", \"SASL_SSL\"),\n    (\"sasl.mechanisms\", \"%s\"),\n"
                 "    (\"sasl.username\", \"" USER "\"),\n    (\"sasl.password\", \"%s\"),\n"
                 "    (\"ssl.ca.location\", \"%s\")\n  );\n};\n"
@@ -87,7 +78,7 @@ static void config(itest_t *t, const char *mechanism, const char *password, cons
                 "workflows = ( { name = \"w\"; schedule = \"0 3 * * *\"; scrapers = [\"s\"]; } );\n"
                 "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n"
                 "reaper = { interval_ms = 500; grace_ms = 6000; backoff_ms = 1000; };\n",
-                t->brokers, t->topic, t->dlq_topic, t->group, mechanism, password, cafile, t->db_url, t->fake_url);
+                mechanism, password, cafile, t->db_url, t->fake_url);
         fclose(f);
 }
 

@@ -65,21 +65,12 @@ static void write_file(itest_t *t, const char *name, const char *text) {
 /* Writes the configuration. @p db_url and @p sasl_password may be NULL:
  * then they come from the environment. */
 static void config(itest_t *t, const char *db_url, const char *sasl_password, int http_port) {
-        static int seq;
-        FILE *f;
+        FILE *f = itest_config_open_kafka(t);
 
-        snprintf(t->config, sizeof(t->config), "%s/secrets-%d.cfg", t->dir, ++seq);
-        f = fopen(t->config, "w");
-        if (!f) {
-                fprintf(stderr, "FAIL: cannot write %s\n", t->config);
-                exit(1);
-        }
         fprintf(f,
-                "kafka = {\n  brokers = \"%s\";\n  topic = \"%s\";\n  dlq_topic = \"%s\";\n  group = \"%s\";\n"
-                "  partitions = 3;\n  delivery_timeout_ms = 5000;\n  session_timeout_ms = 6000;\n"
                 "  properties = (\n    (\"security.protocol\", \"SASL_SSL\"),\n    (\"sasl.mechanisms\", \"%s\"),\n"
                 "    (\"sasl.username\", \"runfleet\"),\n    (\"ssl.ca.location\", \"%s\")%s%s%s\n  );\n};\n",
-                t->brokers, t->topic, t->dlq_topic, t->group, mech, ca,
+                mech, ca,
                 sasl_password ? ",\n    (\"sasl.password\", \"" : "", sasl_password ? sasl_password : "",
                 sasl_password ? "\")" : "");
         if (db_url)

@@ -145,17 +145,10 @@ static char *replace_all(const char *text, const char *needle, const char *with)
         return out;
 }
 
-const char *itest_config(itest_t *t, const char *fmt, ...) {
+FILE *itest_config_open_kafka(itest_t *t) {
         static int seq;
-        char *body = NULL, *text;
-        va_list ap;
         FILE *f;
 
-        va_start(ap, fmt);
-        if (vasprintf(&body, fmt, ap) < 0)
-                body = NULL;
-        va_end(ap);
-        text = replace_all(body ? body : "", "@FAKE@", t->fake_url);
         snprintf(t->config, sizeof(t->config), "%s/runfleet-%d.cfg", t->dir, ++seq);
         f = fopen(t->config, "w");
         if (!f) {
@@ -165,9 +158,23 @@ const char *itest_config(itest_t *t, const char *fmt, ...) {
         fprintf(f,
                 "kafka = {\n  brokers = \"%s\";\n  topic = \"%s\";\n  dlq_topic = \"%s\";\n"
                 "  group = \"%s\";\n  partitions = %d;\n  delivery_timeout_ms = 5000;\n"
-                "  session_timeout_ms = 6000;\n};\n"
-                "database = {\n  url = \"%s\";\n};\n%s\n",
-                t->brokers, t->topic, t->dlq_topic, t->group, t->partitions > 0 ? t->partitions : 3, t->db_url, text);
+                "  session_timeout_ms = 6000;\n",
+                t->brokers, t->topic, t->dlq_topic, t->group, t->partitions > 0 ? t->partitions : 3);
+        return f;
+}
+
+const char *itest_config(itest_t *t, const char *fmt, ...) {
+        char *body = NULL, *text;
+        va_list ap;
+        FILE *f;
+
+        va_start(ap, fmt);
+        if (vasprintf(&body, fmt, ap) < 0)
+                body = NULL;
+        va_end(ap);
+        text = replace_all(body ? body : "", "@FAKE@", t->fake_url);
+        f = itest_config_open_kafka(t);
+        fprintf(f, "};\ndatabase = {\n  url = \"%s\";\n};\n%s\n", t->db_url, text);
         fclose(f);
         free(body);
         free(text);

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "../unit/rf_test.h"
@@ -40,6 +41,13 @@ void itest_init(itest_t *t, const char *name);
  * worker and reaper groups). "@FAKE@" in the text is replaced by the fake
  * scraper's base URL. Returns the path. */
 const char *itest_config(itest_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* For a test that writes its own configuration (a kafka group with
+ * security properties): opens the next configuration file of the test,
+ * sets t->config to it, and writes "kafka = {" and the settings of
+ * itest_config's kafka group; the caller adds its properties, closes the
+ * group and writes the rest. Exits the test when the file cannot be made. */
+FILE *itest_config_open_kafka(itest_t *t);
 
 /* Fills @p names with @p count workflow names whose Kafka keys land on
  * different partitions of a @p partitions-partition topic (count <= partitions). */
