@@ -440,6 +440,21 @@ static void wait_assigned(itest_t *t, const pid_t *pids, int n, int timeout_ms) 
 }
 
 /* How many consumer.rebalance lines the workers have logged so far. */
+/* Starts @p n workers (logs worker-1...) and waits until the group has
+ * assigned them the partitions. Returns the database clock at their start. */
+static double spawn_workers(itest_t *t, pid_t *pids, int n) {
+        double at;
+
+        for (int i = 0; i < n; i++) {
+                char log[32];
+                snprintf(log, sizeof(log), "worker-%d", i + 1);
+                pids[i] = itest_spawn(t, log, "runfleet-worker", NULL);
+        }
+        at = db_clock(t);
+        wait_assigned(t, pids, n, 30000);
+        return at;
+}
+
 static int count_rebalances(itest_t *t, const pid_t *pids, int n) {
         int count = 0;
 
@@ -485,13 +500,7 @@ static int run(const opts_t *o) {
                 char errstr[1024];
                 int64_t t0, end;
 
-                for (int i = 0; i < nw; i++) {
-                        char log[32];
-                        snprintf(log, sizeof(log), "worker-%d", i + 1);
-                        pids[i] = itest_spawn(&t, log, "runfleet-worker", NULL);
-                }
-                spawn_at = db_clock(&t);
-                wait_assigned(&t, pids, nw, 30000);
+                spawn_at = spawn_workers(&t, pids, nw);
                 if (rf_conf_load(t.config, &conf, errstr, sizeof(errstr)) < 0 ||
                     rf_pg_connect(conf->database.url, "bench-producer", &pg, errstr, sizeof(errstr)) < 0 ||
                     rf_kafka_producer_new(conf, "bench-producer", bench_dr, NULL, &rk, errstr, sizeof(errstr)) < 0) {
@@ -537,13 +546,7 @@ static int run(const opts_t *o) {
                          * then are frozen (SIGSTOP) while the backlog is
                          * recorded and produced, and let go all at once: the
                          * figures are for a settled group, not for its join */
-                        for (int i = 0; i < nw; i++) {
-                                char log[32];
-                                snprintf(log, sizeof(log), "worker-%d", i + 1);
-                                pids[i] = itest_spawn(&t, log, "runfleet-worker", NULL);
-                        }
-                        spawn_at = db_clock(&t);
-                        wait_assigned(&t, pids, nw, 30000);
+                        spawn_at = spawn_workers(&t, pids, nw);
                         settle_s = db_clock(&t) - spawn_at;
                         rebalances = count_rebalances(&t, pids, nw);
                         for (int i = 0; i < nw; i++)
