@@ -1,6 +1,6 @@
 /* Rebalances: a worker paused at its in-flight bound keeps its partitions
- * paused across a rebalance (Kafka forgets pause state) and resumes them as
- * work finishes, while a second worker joins and leaves; and an execution
+ * paused across a rebalance (it sets the pause state of every partition it
+ * is assigned) and resumes them as work finishes, while a second worker joins and leaves; and an execution
  * far longer than max.poll.interval.ms never costs the worker its place in
  * the group. */
 #include <signal.h>
