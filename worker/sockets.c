@@ -28,8 +28,11 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
                 return 0;
         }
         ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
-        if (epoll_ctl(w->epoll_fd, socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s, &ev) < 0 && errno == EEXIST)
-                epoll_ctl(w->epoll_fd, EPOLL_CTL_MOD, s, &ev);
+        /* socketp says what libcurl believes; the set may disagree: a socket
+         * it knew may have been closed (leaving the set) and its number
+         * reused (ENOENT), or one it calls new may still be there (EEXIST) */
+        if (epoll_ctl(w->epoll_fd, socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s, &ev) < 0)
+                epoll_ctl(w->epoll_fd, errno == ENOENT ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, s, &ev);
         /* any non-NULL pointer: marks the socket as added */
         curl_multi_assign(w->multi, s, w);
         return 0;

@@ -19,7 +19,7 @@
  * after five seconds of work.
  *
  * Concurrency: thousands of slow requests must not cost a thread each, so
- * libmicrohttpd runs one internal polling thread on epoll, and a delayed or
+ * one serving thread drives libmicrohttpd on epoll (see serve()), and a delayed or
  * hung request *suspends* its connection (MHD_ALLOW_SUSPEND_RESUME). One
  * scheduler thread owns every suspended connection: a min-heap of deadlines
  * for delayed ones, and its own epoll set watching each suspended socket for
@@ -59,8 +59,10 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -898,6 +900,68 @@ static int parse_options(int argc, char **argv, struct options *o) {
         return 0;
 }
 
+/* ---- serving thread -------------------------------------------------------
+ * MHD's own polling thread (MHD_USE_INTERNAL_POLLING_THREAD with epoll, in
+ * libmicrohttpd 0.9.75) waits a second time whenever one wait returned
+ * exactly 128 events, with its full timeout, and handles none of those 128
+ * until something else happens on the server: at the end of a burst, 128
+ * requests sat unanswered until their clients gave up (seen in bench
+ * scenario a: 128 calls hung for their 60 s timeout). Driven from here,
+ * MHD_run() never blocks inside MHD: this loop does the waiting, on MHD's
+ * epoll descriptor, which also carries MHD_resume_connection()'s wake-ups. */
+struct serving {
+        struct MHD_Daemon *d;
+        int epoll_fd;
+        atomic_bool stop;
+        pthread_t thread;
+        bool running;
+};
+
+/* A wait's longest sleep, so a stop request is seen promptly. */
+#define SERVE_WAIT_MS 200
+
+static void *serve(void *arg) {
+        struct serving *sv = arg;
+
+        while (!atomic_load(&sv->stop)) {
+                struct pollfd p = { .fd = sv->epoll_fd, .events = POLLIN };
+                MHD_UNSIGNED_LONG_LONG due;
+                int wait_ms = SERVE_WAIT_MS;
+
+                if (MHD_get_timeout(sv->d, &due) == MHD_YES && due < (MHD_UNSIGNED_LONG_LONG)wait_ms)
+                        wait_ms = (int)due;
+                poll(&p, 1, wait_ms);
+                MHD_run(sv->d);
+        }
+        return NULL;
+}
+
+static int serving_start(struct serving *sv, struct MHD_Daemon *d) {
+        const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
+
+        if (!di)
+                return -EINVAL;
+        sv->d = d;
+        sv->epoll_fd = di->epoll_fd;
+        atomic_store(&sv->stop, false);
+        if (pthread_create(&sv->thread, NULL, serve, sv) != 0)
+                return -errno;
+        sv->running = true;
+        return 0;
+}
+
+/* Stops the thread after one last turn, which lets MHD take back the
+ * connections the scheduler has just resumed (MHD_stop_daemon() must find
+ * none suspended). */
+static void serving_stop(struct serving *sv) {
+        if (!sv->running)
+                return;
+        atomic_store(&sv->stop, true);
+        pthread_join(sv->thread, NULL);
+        sv->running = false;
+        MHD_run(sv->d);
+}
+
 /* Raises the soft RLIMIT_NOFILE to the hard limit and returns the result. */
 static rlim_t raise_nofile(void) {
         struct rlimit rl;
@@ -916,9 +980,10 @@ int main(int argc, char **argv) {
         struct options opt = { .listen = "127.0.0.1", .port = DEFAULT_PORT,
                                .max_connections = DEFAULT_MAX_CONNECTIONS };
         struct server srv = { 0 };
+        struct serving sv = { 0 };
         struct MHD_Daemon *d = NULL;
         struct sockaddr_storage ss = { 0 };
-        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+        unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
         const union MHD_DaemonInfo *di;
         unsigned max_conn, port;
         sigset_t sigs;
@@ -991,6 +1056,11 @@ int main(int argc, char **argv) {
                         opt.listen, opt.port);
                 goto fail;
         }
+        r = serving_start(&sv, d);
+        if (r < 0) {
+                fprintf(stderr, PROG ": error: cannot start the serving thread: %s\n", strerror(-r));
+                goto fail;
+        }
         di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
         port = di && di->port ? di->port : opt.port;
         fprintf(stderr, PROG ": listening on %s port %u (max %u connections, RLIMIT_NOFILE %llu, pid %d)\n",
@@ -1005,6 +1075,7 @@ fail:
          * connection, so the scheduler resumes them all first; while it
          * stops, the handler closes instead of suspending. */
         sched_stop(&srv.sched);
+        serving_stop(&sv);
         if (d)
                 MHD_stop_daemon(d);
         sched_destroy(&srv.sched);
