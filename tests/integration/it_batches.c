@@ -84,6 +84,23 @@ static void finish_fenced(itest_t *t) {
         CHECK(itest_query_ll(t, "SELECT count(*) FROM runfleet.scraper_calls") == 2);
 }
 
+/* scraper_calls has no foreign key (migration 008): the functions must
+ * not write calls for an execution that does not exist. */
+static void finish_unknown(itest_t *t) {
+        CHECK(itest_query_ll(t,
+                             "SELECT count(*) FROM runfleet.finish_executions('w1', '["
+                             "{\"i\": 0, \"execution_id\": \"" EX("f0") "\", \"status\": \"SUCCEEDED\","
+                             " \"error\": null, \"calls\": " CALL("s") "}"
+                             "]'::jsonb) WHERE (idx, recorded) = (0, false)") == 1);
+        CHECK(itest_query_ll(t, "SELECT runfleet.finish_execution_json('" EX("f0") "', 'w1', 'SUCCEEDED',"
+                                " NULL, '" CALL("s") "'::jsonb)::int") == 0);
+        CHECK(itest_query_ll(t, "SELECT count(*) FROM runfleet.scraper_calls WHERE execution_id = '" EX("f0") "'")
+              == 0);
+        CHECK(itest_query_ll(t, "SELECT count(*) FROM runfleet.scraper_calls s WHERE NOT EXISTS"
+                                " (SELECT 1 FROM runfleet.executions e WHERE e.execution_id = s.execution_id)")
+              == 0);
+}
+
 /* Unreachable through the reaper (it abandons attempt 1 before producing
  * attempt 2), so made by hand: the partial unique index refuses the second
  * success and the batch falls back to one item at a time. */
@@ -111,6 +128,7 @@ int main(void) {
         itest_migrate(&t);
         begin_verdicts(&t);
         finish_fenced(&t);
+        finish_unknown(&t);
         finish_one_success(&t);
         return itest_finish(&t);
 }
