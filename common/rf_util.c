@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 #include <uuid/uuid.h>
@@ -23,10 +24,30 @@ int64_t rf_mono_ms(void) {
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Version 4 UUIDs from the kernel's random bytes, fetched a page at a
+ * time. libuuid's uuid_generate_random reseeds libc's random() on every
+ * call, which cost 9,000 instructions per UUID: 3 % of a worker's
+ * instructions per execution (callgrind). The pool is per thread, and
+ * refilled in a forked child, so no two processes hand out the same bytes. */
 void rf_uuid_new(char out[37]) {
+        static _Thread_local unsigned char pool[4096];
+        static _Thread_local size_t used = sizeof(pool);
+        static _Thread_local pid_t filled_by;
         uuid_t u;
 
-        uuid_generate_random(u);
+        if (used + sizeof(u) > sizeof(pool) || filled_by != getpid()) {
+                if (getrandom(pool, sizeof(pool), 0) != (ssize_t)sizeof(pool)) {
+                        uuid_generate_random(u);
+                        uuid_unparse_lower(u, out);
+                        return;
+                }
+                used = 0;
+                filled_by = getpid();
+        }
+        memcpy(u, pool + used, sizeof(u));
+        used += sizeof(u);
+        u[6] = (unsigned char)((u[6] & 0x0f) | 0x40); /* version 4 */
+        u[8] = (unsigned char)((u[8] & 0x3f) | 0x80); /* variant: RFC 4122 */
         uuid_unparse_lower(u, out);
 }
 

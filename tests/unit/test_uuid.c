@@ -1,0 +1,65 @@
+/* rf_uuid_new: well-formed version 4 UUIDs, never the same twice, in one
+ * process, across a pool refill, or in a parent and its forked child. */
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uuid/uuid.h>
+
+#include "rf_test.h"
+#include "rf_util.h"
+
+#define COUNT 20000 /* several 4 KB pools of 16-byte UUIDs */
+
+static int compare(const void *a, const void *b) {
+        return strcmp(a, b);
+}
+
+static void well_formed_and_unique(void) {
+        static char ids[COUNT][37];
+        int bad = 0, dup = 0;
+
+        for (int i = 0; i < COUNT; i++) {
+                uuid_t u;
+
+                rf_uuid_new(ids[i]);
+                if (strlen(ids[i]) != 36 || uuid_parse(ids[i], u) != 0 || ids[i][14] != '4' ||
+                    !strchr("89ab", ids[i][19]) || uuid_type(u) != UUID_TYPE_DCE_RANDOM ||
+                    uuid_variant(u) != UUID_VARIANT_DCE)
+                        bad++;
+        }
+        qsort(ids, COUNT, sizeof(ids[0]), compare);
+        for (int i = 1; i < COUNT; i++)
+                dup += strcmp(ids[i - 1], ids[i]) == 0;
+        CHECK(bad == 0);
+        CHECK(dup == 0);
+}
+
+/* The child inherits the parent's pool: it must not hand out the parent's
+ * next bytes. */
+static void fork_does_not_repeat(void) {
+        char before[37], parent[37], child[37] = "";
+        int fds[2], status = 0;
+        pid_t pid;
+
+        rf_uuid_new(before); /* the pool is filled, with bytes left */
+        CHECK(pipe(fds) == 0);
+        pid = fork();
+        if (pid == 0) {
+                rf_uuid_new(child);
+                _exit(write(fds[1], child, sizeof(child)) == (ssize_t)sizeof(child) ? 0 : 1);
+        }
+        rf_uuid_new(parent);
+        CHECK(read(fds[0], child, sizeof(child)) == (ssize_t)sizeof(child));
+        waitpid(pid, &status, 0);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        CHECK(strcmp(parent, child) != 0);
+        CHECK(strcmp(before, child) != 0);
+        close(fds[0]);
+        close(fds[1]);
+}
+
+int main(void) {
+        well_formed_and_unique();
+        fork_does_not_repeat();
+        return rf_test_finish();
+}
