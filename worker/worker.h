@@ -107,6 +107,8 @@ typedef struct worker {
         bucket_t *buckets;       /* per rate group */
         size_t *bucket_of;       /* scraper index → bucket index */
         int *active_runs;        /* per workflow */
+        CURL **idle_easy;        /* finished tries' handles, for the next tries (calls.c) */
+        size_t idle_easy_count, idle_easy_cap;
         bool slot_freed;         /* a max_active_runs slot was released: start waiting ones */
         bool begin_due;          /* executions wait in PHASE_BEGIN to be claimed */
         int64_t full_since;      /* monotonic: in_flight reached max_in_flight, 0 = not full */
