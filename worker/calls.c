@@ -128,7 +128,7 @@ static void easy_give_back(worker_t *w, CURL *easy) {
 
 static void try_release(worker_t *w, call_t *c) {
         if (c->easy) {
-                curl_multi_remove_handle(w->multi, c->easy);
+                curl_multi_remove_handle(c->shard->multi, c->easy);
                 easy_give_back(w, c->easy);
                 c->easy = NULL;
         }
@@ -256,7 +256,8 @@ static int try_launch(worker_t *w, call_t *c, int64_t now) {
         curl_easy_setopt(c->easy, CURLOPT_USERAGENT, "runfleet-worker/" RF_VERSION);
         c->started_ms = now;
         c->started_wall_ms = rf_now_ms();
-        return curl_multi_add_handle(w->multi, c->easy) == CURLM_OK ? 0 : -EIO;
+        c->shard = &w->shards[w->next_shard++ % CURL_SHARDS];
+        return curl_multi_add_handle(c->shard->multi, c->easy) == CURLM_OK ? 0 : -EIO;
 }
 
 /* Starts the call's next try now, or parks it until a token is free, or
@@ -462,12 +463,14 @@ void calls_collect(worker_t *w) {
         CURLMsg *msg;
         int left;
 
-        while ((msg = curl_multi_info_read(w->multi, &left))) {
-                call_t *c = NULL;
-                if (msg->msg != CURLMSG_DONE)
-                        continue;
-                curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
-                try_finished(w, c, msg->data.result);
+        for (int i = 0; i < CURL_SHARDS; i++) {
+                while ((msg = curl_multi_info_read(w->shards[i].multi, &left))) {
+                        call_t *c = NULL;
+                        if (msg->msg != CURLMSG_DONE)
+                                continue;
+                        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+                        try_finished(w, c, msg->data.result);
+                }
         }
 }
 

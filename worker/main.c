@@ -625,8 +625,14 @@ static int setup(worker_t *w, const rf_program_t *prog, char *errstr, size_t err
                         return -EIO;
                 }
         }
-        w->multi = curl_multi_init();
-        if (!w->multi || calls_init(w) < 0) {
+        for (int i = 0; i < CURL_SHARDS; i++) {
+                w->shards[i] = (curl_shard_t){ .w = w, .multi = curl_multi_init(), .index = i };
+                if (!w->shards[i].multi) {
+                        snprintf(errstr, errstr_size, "out of memory setting up the HTTP client");
+                        return -ENOMEM;
+                }
+        }
+        if (calls_init(w) < 0) {
                 snprintf(errstr, errstr_size, "out of memory setting up the HTTP client");
                 return -ENOMEM;
         }
@@ -660,8 +666,9 @@ static void teardown(worker_t *w) {
         for (size_t i = 0; i < w->track_count; i++)
                 offset_track_destroy(w->tracks[i]);
         free(w->tracks);
-        if (w->multi)
-                curl_multi_cleanup(w->multi); /* tells sockets.c to forget each socket: before its cleanup */
+        for (int i = 0; i < CURL_SHARDS; i++)
+                if (w->shards[i].multi) /* tells sockets.c to forget each socket: before its cleanup */
+                        curl_multi_cleanup(w->shards[i].multi);
         sockets_cleanup(w);
         calls_cleanup(w);
         free(w->completed);

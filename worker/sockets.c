@@ -1,5 +1,6 @@
-/* The worker's wait: one epoll set holding libcurl's sockets and the pipe
- * librdkafka writes to. libcurl tells us which sockets it wants watched
+/* The worker's wait: one epoll set holding libcurl's sockets (of every
+ * shard's multi handle, see CURL_SHARDS) and the pipe librdkafka writes to.
+ * libcurl tells us which sockets it wants watched
  * (CURLMOPT_SOCKETFUNCTION) and when it next needs a timeout
  * (CURLMOPT_TIMERFUNCTION), and we hand it only the sockets that are ready
  * (curl_multi_socket_action). curl_multi_poll + curl_multi_perform, used
@@ -16,15 +17,23 @@
 
 #define EVENTS_PER_WAIT 1024
 
+/* An event's tag: the shard in the high half (1-based: 0 is the wake pipe),
+ * the socket in the low half. */
+#define WAKE_TAG 0
+static uint64_t socket_tag(const curl_shard_t *shard, curl_socket_t s) {
+        return (uint64_t)(shard->index + 1) << 32 | (uint32_t)s;
+}
+
 static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp) {
-        worker_t *w = userp;
-        struct epoll_event ev = { .data.fd = s };
+        curl_shard_t *shard = userp;
+        worker_t *w = shard->w;
+        struct epoll_event ev = { .data.u64 = socket_tag(shard, s) };
 
         (void)easy;
         if (what == CURL_POLL_REMOVE) {
                 /* curl may already have closed it, and closing removed it */
                 epoll_ctl(w->epoll_fd, EPOLL_CTL_DEL, s, NULL);
-                curl_multi_assign(w->multi, s, NULL);
+                curl_multi_assign(shard->multi, s, NULL);
                 return 0;
         }
         ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
@@ -34,31 +43,35 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
         if (epoll_ctl(w->epoll_fd, socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s, &ev) < 0)
                 epoll_ctl(w->epoll_fd, errno == ENOENT ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, s, &ev);
         /* any non-NULL pointer: marks the socket as added */
-        curl_multi_assign(w->multi, s, w);
+        curl_multi_assign(shard->multi, s, shard);
         return 0;
 }
 
 /* libcurl may not be called back from here; the loop acts on the time. */
 static int on_timer(CURLM *multi, long timeout_ms, void *userp) {
-        worker_t *w = userp;
+        curl_shard_t *shard = userp;
 
         (void)multi;
-        w->curl_timer_at = timeout_ms < 0 ? 0 : rf_mono_ms() + timeout_ms;
+        shard->timer_at = timeout_ms < 0 ? 0 : rf_mono_ms() + timeout_ms;
         return 0;
 }
 
 int sockets_init(worker_t *w, char *errstr, size_t errstr_size) {
-        struct epoll_event ev = { .events = EPOLLIN, .data.fd = w->wake_fds[0] };
+        struct epoll_event ev = { .events = EPOLLIN, .data.u64 = WAKE_TAG };
 
         w->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
         if (w->epoll_fd < 0 || epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, w->wake_fds[0], &ev) < 0) {
                 snprintf(errstr, errstr_size, "epoll: %s", strerror(errno));
                 return -errno;
         }
-        curl_multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-        curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w);
-        curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, on_timer);
-        curl_multi_setopt(w->multi, CURLMOPT_TIMERDATA, w);
+        for (int i = 0; i < CURL_SHARDS; i++) {
+                curl_shard_t *shard = &w->shards[i];
+
+                curl_multi_setopt(shard->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+                curl_multi_setopt(shard->multi, CURLMOPT_SOCKETDATA, shard);
+                curl_multi_setopt(shard->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+                curl_multi_setopt(shard->multi, CURLMOPT_TIMERDATA, shard);
+        }
         return 0;
 }
 
@@ -73,13 +86,18 @@ void sockets_wait(worker_t *w, int timeout_ms) {
         int64_t now = rf_mono_ms();
         int running, n;
 
-        if (w->curl_timer_at && w->curl_timer_at - now < timeout_ms)
-                timeout_ms = w->curl_timer_at <= now ? 0 : (int)(w->curl_timer_at - now);
+        for (int i = 0; i < CURL_SHARDS; i++) {
+                int64_t at = w->shards[i].timer_at;
+
+                if (at && at - now < timeout_ms)
+                        timeout_ms = at <= now ? 0 : (int)(at - now);
+        }
         n = epoll_wait(w->epoll_fd, events, EVENTS_PER_WAIT, timeout_ms);
         for (int i = 0; i < n; i++) {
+                uint64_t tag = events[i].data.u64;
                 int flags = 0;
 
-                if (events[i].data.fd == w->wake_fds[0])
+                if (tag == WAKE_TAG)
                         continue; /* drained where the consumer is polled */
                 if (events[i].events & (EPOLLIN | EPOLLHUP))
                         flags |= CURL_CSELECT_IN;
@@ -87,10 +105,16 @@ void sockets_wait(worker_t *w, int timeout_ms) {
                         flags |= CURL_CSELECT_OUT;
                 if (events[i].events & EPOLLERR)
                         flags |= CURL_CSELECT_ERR;
-                curl_multi_socket_action(w->multi, events[i].data.fd, flags, &running);
+                curl_multi_socket_action(w->shards[(tag >> 32) - 1].multi, (curl_socket_t)(uint32_t)tag, flags,
+                                         &running);
         }
-        if (w->curl_timer_at && rf_mono_ms() >= w->curl_timer_at) {
-                w->curl_timer_at = 0;
-                curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        now = rf_mono_ms();
+        for (int i = 0; i < CURL_SHARDS; i++) {
+                curl_shard_t *shard = &w->shards[i];
+
+                if (shard->timer_at && now >= shard->timer_at) {
+                        shard->timer_at = 0;
+                        curl_multi_socket_action(shard->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+                }
         }
 }

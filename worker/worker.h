@@ -18,6 +18,21 @@
 #define WORKER_ERROR_MAX 256
 
 typedef struct execution execution_t;
+struct worker;
+
+/* libcurl (7.88) looks for an idle connection by walking every connection
+ * to the call's host, and walks its whole cache when a transfer is removed:
+ * with 1,000 calls in flight to one host, each call paid for hundreds of
+ * connections. Calls are spread over several multi handles, each with its
+ * own connection cache, so every walk is a CURL_SHARDS-th as long. */
+#define CURL_SHARDS 8
+
+typedef struct curl_shard {
+        struct worker *w;
+        CURLM *multi;
+        int index;
+        int64_t timer_at;        /* monotonic: when curl wants its timeout action, 0 = none */
+} curl_shard_t;
 
 /* One try of one call, as recorded in runfleet.scraper_calls. */
 typedef struct try_record {
@@ -37,6 +52,7 @@ typedef struct call {
         const rf_scraper_conf_t *scraper;
         size_t scraper_index;   /* into conf->scrapers, and the worker's breakers */
         CURL *easy;             /* the try in flight, or NULL */
+        curl_shard_t *shard;    /* whose multi handle holds easy */
         struct curl_slist *headers;
         char *body;
         int tries;              /* started (or refused by the breaker) so far */
@@ -90,10 +106,10 @@ typedef struct worker {
         rd_kafka_t *consumer;
         rd_kafka_t *producer;    /* DLQ */
         rf_pg_t *pg;
-        CURLM *multi;
+        curl_shard_t shards[CURL_SHARDS];
+        unsigned next_shard;     /* the shard of the next try, round robin */
         int wake_fds[2];         /* librdkafka writes here when its queue fills */
         int epoll_fd;            /* curl's sockets and wake_fds[0] (sockets.c) */
-        int64_t curl_timer_at;   /* monotonic: when curl wants its timeout action, 0 = none */
 
         offset_track_t **tracks; /* assigned partitions */
         size_t track_count;
