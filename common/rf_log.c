@@ -53,8 +53,9 @@ static void format_time(char *buf, size_t size) {
         snprintf(buf + n, size - n, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
+/* @p members: JSON object members already written, in place of @p fields. */
 static void write_human(const char *when, rf_log_level_t level, const char *event, const char *msg,
-                        json_t *fields) {
+                        json_t *fields, const char *members) {
         const char *key;
         json_t *value;
 
@@ -64,15 +65,13 @@ static void write_human(const char *when, rf_log_level_t level, const char *even
                 fprintf(stderr, " %s=%s", key, text ? text : json_string_value(value));
                 free(text);
         }
+        if (members && *members)
+                fprintf(stderr, " %s", members);
         fputc('\n', stderr);
 }
 
-/* One JSON object: the five header members, then @p fields (those with a
- * header member's name are dropped). Written as text: a worker logs a line
- * per execution, and building and dumping a jansson object per line cost
- * more than the rest of the line's work. */
 static char *json_line(const char *when, rf_log_level_t level, const char *event, const char *msg,
-                       json_t *fields) {
+                       json_t *fields, const char *members) {
         static const char *const header[] = { "time", "level", "program", "event", "msg" };
         const char *values[] = { when, level_names[level], log_program, event, msg };
         rf_json_text_t t = { 0 };
@@ -103,36 +102,52 @@ static char *json_line(const char *when, rf_log_level_t level, const char *event
                         free(other);
                 }
         }
+        if (members && *members) {
+                rf_json_text_raw(&t, ",", 1);
+                rf_json_text_lit(&t, members);
+        }
         rf_json_text_lit(&t, "}");
         return rf_json_text_take(&t);
 }
 
-void rf_log(rf_log_level_t level, const char *event, json_t *fields, const char *fmt, ...) {
+__attribute__((format(printf, 5, 0))) static void emit(rf_log_level_t level, const char *event, json_t *fields,
+                                                      const char *members, const char *fmt, va_list ap) {
         char when[40], msg[2048];
-        va_list ap;
 
-        if (level < log_min_level) {
-                json_decref(fields);
-                return;
-        }
-        va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
         format_time(when, sizeof(when));
-
         pthread_mutex_lock(&log_lock);
         if (log_json < 0)
                 log_json = !isatty(STDERR_FILENO);
         if (log_json) {
-                char *text = json_line(when, level, event, msg, fields);
-
+                char *text = json_line(when, level, event, msg, fields, members);
                 if (text)
                         fprintf(stderr, "%s\n", text);
                 free(text);
         } else {
-                write_human(when, level, event, msg, fields);
+                write_human(when, level, event, msg, fields, members);
         }
         fflush(stderr);
         pthread_mutex_unlock(&log_lock);
+}
+
+void rf_log(rf_log_level_t level, const char *event, json_t *fields, const char *fmt, ...) {
+        va_list ap;
+
+        if (level >= log_min_level) {
+                va_start(ap, fmt);
+                emit(level, event, fields, NULL, fmt, ap);
+                va_end(ap);
+        }
         json_decref(fields);
+}
+
+void rf_log_members(rf_log_level_t level, const char *event, const char *members, const char *fmt, ...) {
+        va_list ap;
+
+        if (level < log_min_level)
+                return;
+        va_start(ap, fmt);
+        emit(level, event, NULL, members, fmt, ap);
+        va_end(ap);
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "rf_kafka.h"
+#include "rf_json_text.h"
 #include "rf_log.h"
 #include "rf_metrics.h"
 #include "rf_program.h"
@@ -22,11 +23,38 @@
 #define BATCH_MAX 1000 /* executions claimed or recorded per database round trip */
 #define CLOSE_JOIN_WAIT_MS 15000
 
+/* The execution's ids as JSON object members, for the lines logged per
+ * execution (rf_log_members). */
+static void ex_fields_text(const execution_t *ex, rf_json_text_t *t) {
+        rf_json_text_key(t, "decision_id");
+        rf_json_text_string(t, ex->d->decision_id);
+        rf_json_text_key(t, "execution_id");
+        rf_json_text_string(t, ex->execution_id);
+        rf_json_text_key(t, "workflow");
+        rf_json_text_string(t, ex->d->workflow);
+        rf_json_text_key(t, "trace_id");
+        rf_json_text_string(t, ex->d->trace_id ? ex->d->trace_id : "");
+        rf_json_text_key(t, "attempt");
+        rf_json_text_int(t, ex->d->attempt);
+        rf_json_text_key(t, "partition");
+        rf_json_text_int(t, ex->partition);
+        rf_json_text_key(t, "offset");
+        rf_json_text_int(t, ex->offset);
+}
+
+/* The same as a jansson object, for the rarer lines. */
 static json_t *ex_fields(const execution_t *ex) {
-        return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:I}", "decision_id", ex->d->decision_id, "execution_id",
-                         ex->execution_id, "workflow", ex->d->workflow, "trace_id",
-                         ex->d->trace_id ? ex->d->trace_id : "", "attempt", (int)ex->d->attempt, "partition",
-                         (int)ex->partition, "offset", (json_int_t)ex->offset);
+        rf_json_text_t t = { 0 };
+        char *text;
+        json_t *fields;
+
+        rf_json_text_open(&t, '{');
+        ex_fields_text(ex, &t);
+        rf_json_text_lit(&t, "}");
+        text = rf_json_text_take(&t);
+        fields = text ? json_loads(text, 0, NULL) : NULL;
+        free(text);
+        return fields;
 }
 
 offset_track_t *worker_track(worker_t *w, int32_t partition) {
@@ -102,13 +130,26 @@ static void finished(worker_t *w, execution_t *ex, const char *status, const cha
         int64_t took = rf_mono_ms() - ex->started_ms;
 
         if (recorded) {
-                json_t *f = ex_fields(ex);
-                json_object_set_new(f, "status", json_string(status));
-                json_object_set_new(f, "duration_ms", json_integer(took));
-                if (error)
-                        json_object_set_new(f, "error", json_string(error));
-                rf_log(strcmp(status, "SUCCEEDED") == 0 ? RF_LOG_INFO : RF_LOG_WARN, "execution.finished", f,
-                       "%s %s in %lld ms", ex->d->workflow, status, (long long)took);
+                rf_log_level_t level = strcmp(status, "SUCCEEDED") == 0 ? RF_LOG_INFO : RF_LOG_WARN;
+
+                if (rf_log_enabled(level)) {
+                        rf_json_text_t f = { 0 };
+                        char *members;
+
+                        ex_fields_text(ex, &f);
+                        rf_json_text_key(&f, "status");
+                        rf_json_text_string(&f, status);
+                        rf_json_text_key(&f, "duration_ms");
+                        rf_json_text_int(&f, took);
+                        if (error) {
+                                rf_json_text_key(&f, "error");
+                                rf_json_text_string(&f, error);
+                        }
+                        members = rf_json_text_take(&f);
+                        rf_log_members(level, "execution.finished", members, "%s %s in %lld ms", ex->d->workflow,
+                                       status, (long long)took);
+                        free(members);
+                }
         } else {
                 /* fenced: the reaper took this execution over, or another attempt succeeded */
                 rf_log_warn("execution.fenced", ex_fields(ex),
