@@ -1,6 +1,7 @@
 /* The worker's two batch functions against PostgreSQL, one case per
  * verdict: begin_executions answers STARTED, DONE, STALE, TAKEN and UNKNOWN
- * for the items of one batch as begin_execution would for each; and
+ * for the items of one batch as begin_execution would for each, and
+ * STARTED again for a claim its worker sends twice; and
  * finish_executions records what its worker owns, refuses what it does not
  * (keeping the calls, which happened), and when two executions of one
  * decision both succeed in one batch records exactly one of them. */
@@ -60,6 +61,24 @@ static void begin_verdicts(itest_t *t) {
         CHECK(itest_query_ll(t, "SELECT count(*) FROM runfleet.executions") == 2);
         CHECK(itest_query_ll(t, "SELECT count(*) FROM runfleet.decisions WHERE decision_id = '" C "'"
                                 " AND state = 'PENDING' AND attempt = 2") == 1);
+}
+
+/* A claim sent again after its answer was lost (the connection broke after
+ * the commit): the execution it inserted is its own, so it is STARTED
+ * again, not TAKEN, and nothing is inserted twice. Another worker asking
+ * with its own execution id is still TAKEN. */
+static void begin_retried(itest_t *t) {
+        CHECK(itest_query_ll(t,
+                             "SELECT count(*) FROM runfleet.begin_executions('w1', 5000, 'topic', '["
+                             "{\"i\": 0, \"decision_id\": \"" A "\", \"attempt\": 1, \"execution_id\": \"" EX("a1")
+                             "\", \"partition\": 0, \"offset\": 10}"
+                             "]'::jsonb) WHERE (idx, verdict) = (0, 'STARTED')") == 1);
+        CHECK(itest_query_ll(t,
+                             "SELECT count(*) FROM runfleet.begin_executions('w2', 5000, 'topic', '["
+                             "{\"i\": 0, \"decision_id\": \"" A "\", \"attempt\": 1, \"execution_id\": \"" EX("a3")
+                             "\", \"partition\": 0, \"offset\": 10}"
+                             "]'::jsonb) WHERE (idx, verdict) = (0, 'TAKEN')") == 1);
+        CHECK(itest_query_ll(t, "SELECT count(*) FROM runfleet.executions WHERE decision_id = '" A "'") == 1);
 }
 
 #define CALL(scraper) \
@@ -127,6 +146,7 @@ int main(void) {
                          "workflows = ( { name = \"w\"; schedule = \"0 3 * * *\"; scrapers = [\"s\"]; } );\n");
         itest_migrate(&t);
         begin_verdicts(&t);
+        begin_retried(&t);
         finish_fenced(&t);
         finish_unknown(&t);
         finish_one_success(&t);
