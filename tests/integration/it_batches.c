@@ -145,6 +145,10 @@ int main(void) {
         itest_config(&t, "scrapers = ( { name = \"s\"; url = \"@FAKE@/batches/s\"; } );\n"
                          "workflows = ( { name = \"w\"; schedule = \"0 3 * * *\"; scrapers = [\"s\"]; } );\n");
         itest_migrate(&t);
+        /* migration 009: a batch is found by key, never by reading a whole table */
+        CHECK(itest_query_ll(&t, "SELECT count(*) FROM pg_proc WHERE proname IN ('begin_executions',"
+                                 " 'finish_executions') AND 'enable_seqscan=off' = ANY (proconfig)"
+                                 " AND 'plan_cache_mode=force_custom_plan' = ANY (proconfig)") == 2);
         begin_verdicts(&t);
         begin_retried(&t);
         finish_fenced(&t);
