@@ -55,6 +55,11 @@ void rf_json_text_int(rf_json_text_t *t, long long v) {
         rf_json_text_raw(t, p, (size_t)(buf + sizeof(buf) - p));
 }
 
+/* A byte a JSON string carries as it is. */
+static inline bool plain(unsigned char c) {
+        return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
 void rf_json_text_string(rf_json_text_t *t, const char *s) {
         static const char hex[] = "0123456789abcdef";
         const unsigned char *p = (const unsigned char *)s, *run;
@@ -64,7 +69,7 @@ void rf_json_text_string(rf_json_text_t *t, const char *s) {
                 return;
         }
         /* the usual string (ids, names) needs no escape: one copy */
-        for (run = p; *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\'; p++)
+        for (run = p; plain(*p); p++)
                 ;
         if (!*p) {
                 size_t n = (size_t)(p - run);
@@ -78,14 +83,15 @@ void rf_json_text_string(rf_json_text_t *t, const char *s) {
                 }
                 return;
         }
-        p = (const unsigned char *)s;
+        /* the plain start is already measured: the loop goes on from p */
         rf_json_text_raw(t, "\"", 1);
+        rf_json_text_raw(t, s, (size_t)(p - run));
         while (*p) {
                 char esc[8];
                 size_t n;
 
                 /* copy the longest run that needs nothing done */
-                for (run = p; *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\'; p++)
+                for (run = p; plain(*p); p++)
                         ;
                 rf_json_text_raw(t, (const char *)run, (size_t)(p - run));
                 if (!*p)

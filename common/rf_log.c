@@ -70,6 +70,10 @@ static void write_human(const char *when, rf_log_level_t level, const char *even
         fputc('\n', stderr);
 }
 
+/* One JSON object: the five header members, then @p fields (those with a
+ * header member's name are dropped) or @p members as written. Written as
+ * text: a worker logs a line per execution, and building and dumping a
+ * jansson object per line cost more than the rest of the line's work. */
 static char *json_line(const char *when, rf_log_level_t level, const char *event, const char *msg,
                        json_t *fields, const char *members) {
         static const char *const header[] = { "time", "level", "program", "event", "msg" };
