@@ -938,14 +938,16 @@ static void *serve(void *arg) {
 
 static int serving_start(struct serving *sv, struct MHD_Daemon *d) {
         const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
+        int r;
 
         if (!di)
                 return -EINVAL;
         sv->d = d;
         sv->epoll_fd = di->epoll_fd;
         atomic_store(&sv->stop, false);
-        if (pthread_create(&sv->thread, NULL, serve, sv) != 0)
-                return -errno;
+        r = pthread_create(&sv->thread, NULL, serve, sv);
+        if (r != 0)
+                return -r; /* pthread_create returns its error, errno is untouched */
         sv->running = true;
         return 0;
 }
