@@ -109,9 +109,9 @@ def cpu_idle_share(secs):
 
 
 def settle(limit_s=90):
-    """Waits for the machine to go quiet (80 % idle over 3 s) before measuring:
-    services started just before (a broker's JVM warming up) took a tenth
-    off the first scenario's figure."""
+    """Waits for the machine to go quiet (80 % idle over 3 s, at most
+    @limit_s) before measuring, so that other work on the shared machine,
+    or services started a moment ago, do not weigh on the first scenario."""
     t0 = time.time()
     while time.time() - t0 < limit_s:
         if cpu_idle_share(3) >= 0.8:

@@ -439,7 +439,6 @@ static void wait_assigned(itest_t *t, const pid_t *pids, int n, int timeout_ms) 
         printf("# workers had not settled on the partitions after %d ms; measuring anyway\n", timeout_ms);
 }
 
-/* How many consumer.rebalance lines the workers have logged so far. */
 /* Starts @p n workers (logs worker-1...) and waits until the group has
  * assigned them the partitions. Returns the database clock at their start. */
 static double spawn_workers(itest_t *t, pid_t *pids, int n) {
@@ -455,6 +454,7 @@ static double spawn_workers(itest_t *t, pid_t *pids, int n) {
         return at;
 }
 
+/* How many consumer.rebalance lines the workers have logged so far. */
 static int count_rebalances(itest_t *t, const pid_t *pids, int n) {
         int count = 0;
 
