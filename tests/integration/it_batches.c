@@ -149,6 +149,16 @@ int main(void) {
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM pg_proc WHERE proname IN ('begin_executions',"
                                  " 'finish_executions') AND 'enable_seqscan=off' = ANY (proconfig)"
                                  " AND 'plan_cache_mode=force_custom_plan' = ANY (proconfig)") == 2);
+        /* migration 010: the key to decisions is checked at commit, and
+         * still refuses an execution of an unknown decision */
+        CHECK(itest_query_ll(&t, "SELECT count(*) FROM pg_constraint WHERE conname = 'executions_decision_id_fkey'"
+                                 " AND condeferrable AND condeferred") == 1);
+        fprintf(stderr, "# expected below: a foreign key violation\n");
+        CHECK(itest_query_ll(&t, "WITH x AS (INSERT INTO runfleet.executions (execution_id, decision_id, attempt,"
+                                 " worker_id, status, lease_until) VALUES ('%s', '%s', 1, 'w', 'RUNNING', now())"
+                                 " RETURNING 1) SELECT count(*) FROM x",
+                                 EX("f1"), MISSING) == -1);
+        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions WHERE execution_id = '%s'", EX("f1")) == 0);
         begin_verdicts(&t);
         begin_retried(&t);
         finish_fenced(&t);
