@@ -75,62 +75,34 @@ static void *produce(void *arg) {
         return NULL;
 }
 
-/* Reads the whole DLQ: how many messages, how many distinct origins, and how
- * many of those are not our poison. A worker killed after dead-lettering a
- * message but before committing past it dead-letters it again
- * (at-least-once), so the same origin may appear twice. */
-static void read_dlq(itest_t *t, int *ret_messages, int *ret_origins, int *ret_foreign) {
-        rd_kafka_conf_t *kc = rd_kafka_conf_new();
-        rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(3);
-        char origins[64][48], errstr[256];
-        int messages = 0, norigins = 0, foreign = 0, idle = 0;
-        rd_kafka_t *rk;
+/* What the DLQ holds: how many messages, how many distinct origins, and
+ * how many of those are not our poison. A worker killed after
+ * dead-lettering a message but before committing past it dead-letters it
+ * again (at-least-once), so the same origin may appear twice. */
+typedef struct {
+        char origins[64][48];
+        int origin_count, foreign;
+} dlq_seen_t;
 
-        rd_kafka_conf_set(kc, "bootstrap.servers", t->brokers, errstr, sizeof(errstr));
-        rd_kafka_conf_set(kc, "group.id", "itest-chaos-dlq-reader", errstr, sizeof(errstr));
-        rd_kafka_conf_set(kc, "enable.partition.eof", "true", errstr, sizeof(errstr));
-        rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, sizeof(errstr));
-        for (int p = 0; p < 3; p++)
-                rd_kafka_topic_partition_list_add(parts, t->dlq_topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-        rd_kafka_assign(rk, parts);
-        while (idle < 3 && messages < 1000) {
-                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 1000);
-                rd_kafka_headers_t *h = NULL;
-                const void *po, *oo;
-                size_t pl, ol;
-                char origin[48];
-                int seen = 0;
+static void note_dead_letter(const rd_kafka_message_t *m, void *arg) {
+        dlq_seen_t *seen = arg;
+        rd_kafka_headers_t *h = NULL;
+        const void *po, *oo;
+        size_t pl, ol;
+        char origin[48];
+        bool known = false;
 
-                if (!m) {
-                        idle++;
-                        continue;
-                }
-                if (m->err) {
-                        idle += m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
-                        rd_kafka_message_destroy(m);
-                        continue;
-                }
-                messages++;
-                if (m->len < 13 || memcmp(m->payload, "chaos-poison-", 13) != 0)
-                        foreign++;
-                if (rd_kafka_message_headers(m, &h) == 0 &&
-                    rd_kafka_header_get_last(h, "runfleet.dlq.source.partition", &po, &pl) == 0 &&
-                    rd_kafka_header_get_last(h, "runfleet.dlq.source.offset", &oo, &ol) == 0) {
-                        snprintf(origin, sizeof(origin), "%.*s:%.*s", (int)pl, (const char *)po, (int)ol,
-                                 (const char *)oo);
-                        for (int i = 0; i < norigins; i++)
-                                seen |= strcmp(origins[i], origin) == 0;
-                        if (!seen && norigins < 64)
-                                snprintf(origins[norigins++], sizeof(origins[0]), "%s", origin);
-                }
-                rd_kafka_message_destroy(m);
+        if (m->len < 13 || memcmp(m->payload, "chaos-poison-", 13) != 0)
+                seen->foreign++;
+        if (rd_kafka_message_headers(m, &h) == 0 &&
+            rd_kafka_header_get_last(h, "runfleet.dlq.source.partition", &po, &pl) == 0 &&
+            rd_kafka_header_get_last(h, "runfleet.dlq.source.offset", &oo, &ol) == 0) {
+                snprintf(origin, sizeof(origin), "%.*s:%.*s", (int)pl, (const char *)po, (int)ol, (const char *)oo);
+                for (int i = 0; i < seen->origin_count; i++)
+                        known |= strcmp(seen->origins[i], origin) == 0;
+                if (!known && seen->origin_count < 64)
+                        snprintf(seen->origins[seen->origin_count++], sizeof(seen->origins[0]), "%s", origin);
         }
-        rd_kafka_topic_partition_list_destroy(parts);
-        rd_kafka_consumer_close(rk);
-        rd_kafka_destroy(rk);
-        *ret_messages = messages;
-        *ret_origins = norigins;
-        *ret_foreign = foreign;
 }
 
 static int script(const itest_t *t, const char *root, const char *cmd) {
@@ -260,12 +232,12 @@ int main(void) {
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions d WHERE d.state = 'DEAD' AND"
                                  " (SELECT count(*) FROM runfleet.executions e WHERE e.decision_id = d.decision_id) = 0") == 0);
         {
-                int messages, origins, foreign;
-                read_dlq(&t, &messages, &origins, &foreign);
+                dlq_seen_t seen = { .origin_count = 0 };
+                int messages = itest_read_topic(&t, NULL, t.dlq_topic, POISON, 30000, note_dead_letter, &seen);
                 printf("# DLQ: %d messages from %d distinct origins, %d not injected by the test\n", messages,
-                       origins, foreign);
-                CHECK(origins == POISON);
-                CHECK(foreign == 0);
+                       seen.origin_count, seen.foreign);
+                CHECK(seen.origin_count == POISON);
+                CHECK(seen.foreign == 0);
                 CHECK(messages >= POISON);
         }
         {

@@ -6,50 +6,29 @@
 
 #include "itest.h"
 
-/* Reads the one message on @p topic and checks its DLQ headers. */
-static void check_dlq(itest_t *t, long long garbage_offset) {
-        rd_kafka_conf_t *kc = rd_kafka_conf_new();
-        rd_kafka_t *rk;
-        rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(3);
-        rd_kafka_message_t *m = NULL;
-        char errstr[256];
-        int found = 0;
+typedef struct {
+        const char *topic; /* where the garbage was produced */
+        long long offset;
+} origin_t;
 
-        rd_kafka_conf_set(kc, "bootstrap.servers", t->brokers, errstr, sizeof(errstr));
-        rd_kafka_conf_set(kc, "group.id", "itest-dlq-reader", errstr, sizeof(errstr));
-        rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, sizeof(errstr));
-        for (int p = 0; p < 3; p++)
-                rd_kafka_topic_partition_list_add(parts, t->dlq_topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-        rd_kafka_assign(rk, parts);
-        for (int i = 0; i < 100 && !found; i++) {
-                m = rd_kafka_consumer_poll(rk, 200);
-                if (!m)
-                        continue;
-                if (!m->err) {
-                        rd_kafka_headers_t *h = NULL;
-                        const void *v;
-                        size_t len;
-                        found = 1;
-                        CHECK(m->len == 7 && memcmp(m->payload, "garbage", 7) == 0);
-                        CHECK(rd_kafka_message_headers(m, &h) == 0);
-                        CHECK(rd_kafka_header_get_last(h, "runfleet.dlq.reason", &v, &len) == 0);
-                        {
-                                char reason[256];
-                                snprintf(reason, sizeof(reason), "%.*s", (int)len, (const char *)v);
-                                printf("# DLQ reason: %s\n", reason);
-                                CHECK_CONTAINS(reason, "undecodable");
-                        }
-                        CHECK(rd_kafka_header_get_last(h, "runfleet.dlq.source.topic", &v, &len) == 0);
-                        CHECK(len == strlen(t->topic) && memcmp(v, t->topic, len) == 0);
-                        CHECK(rd_kafka_header_get_last(h, "runfleet.dlq.source.offset", &v, &len) == 0);
-                        CHECK(strtoll(v, NULL, 10) == garbage_offset);
-                }
-                rd_kafka_message_destroy(m);
-        }
-        CHECK(found);
-        rd_kafka_topic_partition_list_destroy(parts);
-        rd_kafka_consumer_close(rk);
-        rd_kafka_destroy(rk);
+/* Checks one dead letter: the garbage as it was, and its DLQ headers. */
+static void check_dead_letter(const rd_kafka_message_t *m, void *arg) {
+        const origin_t *origin = arg;
+        rd_kafka_headers_t *h = NULL;
+        const void *v;
+        size_t len;
+        char reason[256];
+
+        CHECK(m->len == 7 && memcmp(m->payload, "garbage", 7) == 0);
+        CHECK(rd_kafka_message_headers(m, &h) == 0);
+        CHECK(rd_kafka_header_get_last(h, "runfleet.dlq.reason", &v, &len) == 0);
+        snprintf(reason, sizeof(reason), "%.*s", (int)len, (const char *)v);
+        printf("# DLQ reason: %s\n", reason);
+        CHECK_CONTAINS(reason, "undecodable");
+        CHECK(rd_kafka_header_get_last(h, "runfleet.dlq.source.topic", &v, &len) == 0);
+        CHECK(len == strlen(origin->topic) && memcmp(v, origin->topic, len) == 0);
+        CHECK(rd_kafka_header_get_last(h, "runfleet.dlq.source.offset", &v, &len) == 0);
+        CHECK(strtoll(v, NULL, 10) == origin->offset);
 }
 
 int main(void) {
@@ -69,7 +48,7 @@ int main(void) {
         itest_spawn(&t, "worker", "runfleet-worker", NULL);
 
         CHECK(itest_wait_for(&t, 1, 60000, "SELECT count(*) FROM runfleet.executions WHERE status = 'SUCCEEDED'"));
-        check_dlq(&t, 0);
+        CHECK(itest_read_topic(&t, NULL, t.dlq_topic, 1, 20000, check_dead_letter, &(origin_t){ t.topic, 0 }) == 1);
         for (int i = 0; i < 40; i++) {
                 itest_group_offsets(&t, t.topic, t.group, &committed, &end);
                 if (committed == end)

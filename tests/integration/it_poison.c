@@ -244,6 +244,11 @@ static void add_v2(itest_t *t, const char *schema_path) {
 
 /* ---- checks ------------------------------------------------------------ */
 
+typedef struct {
+        const itest_t *t;
+        int32_t partition; /* of the test's topic, where every poison message went */
+} dlq_check_t;
+
 static int header(const rd_kafka_message_t *m, const char *name, char *out, size_t size) {
         rd_kafka_headers_t *h = NULL;
         const void *v;
@@ -255,68 +260,35 @@ static int header(const rd_kafka_message_t *m, const char *name, char *out, size
         return 0;
 }
 
-/* Reads the whole DLQ topic and matches each dead letter to what was sent
- * at its source offset. Returns how many dead letters it read. */
-static int check_dlq(itest_t *t, int32_t partition, int expect) {
-        rd_kafka_conf_t *kc = rd_kafka_conf_new();
-        int n_parts = t->partitions > 0 ? t->partitions : 3; /* itest_config()'s default */
-        rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n_parts);
-        char errstr[256];
-        rd_kafka_t *rk;
-        int read = 0, idle = 0;
+/* Matches one dead letter to what was sent at its source offset, which must
+ * be on the topic's partition @p arg. */
+static void check_dead_letter(const rd_kafka_message_t *m, void *arg) {
+        const itest_t *t = ((const dlq_check_t *)arg)->t;
+        int32_t partition = ((const dlq_check_t *)arg)->partition;
+        char reason[700], src_topic[200], src_part[16], src_off[32];
+        long long off;
 
-        rd_kafka_conf_set(kc, "bootstrap.servers", t->brokers, errstr, sizeof(errstr));
-        rd_kafka_conf_set(kc, "group.id", "itest-poison-reader", errstr, sizeof(errstr));
-        rd_kafka_conf_set(kc, "enable.partition.eof", "true", errstr, sizeof(errstr));
-        rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, sizeof(errstr));
-        for (int p = 0; p < n_parts; p++)
-                rd_kafka_topic_partition_list_add(parts, t->dlq_topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-        rd_kafka_assign(rk, parts);
-        while (read < expect + 5 && idle < 50) {
-                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-                char reason[700], src_topic[200], src_part[16], src_off[32];
-                long long off;
-
-                if (!m) {
-                        idle++;
-                        continue;
-                }
-                if (m->err) {
-                        rd_kafka_message_destroy(m);
-                        if (read >= expect)
-                                idle += 10; /* at the end: a little longer for strays, not 10 s */
-                        continue;
-                }
-                read++;
-                CHECK(header(m, "runfleet.dlq.reason", reason, sizeof(reason)) == 0);
-                CHECK(header(m, "runfleet.dlq.source.topic", src_topic, sizeof(src_topic)) == 0);
-                CHECK(header(m, "runfleet.dlq.source.partition", src_part, sizeof(src_part)) == 0);
-                CHECK(header(m, "runfleet.dlq.source.offset", src_off, sizeof(src_off)) == 0);
-                CHECK_STR_EQ(src_topic, t->topic);
-                CHECK(atoi(src_part) == partition);
-                off = strtoll(src_off, NULL, 10);
-                CHECK(off >= 0 && off < n_msgs);
-                if (off < 0 || off >= n_msgs) {
-                        rd_kafka_message_destroy(m);
-                        continue;
-                }
-                printf("# DLQ offset %lld (%s): %s\n", off, msgs[off].what, reason);
-                CHECK(msgs[off].reason != NULL); /* a valid decision never lands here */
-                if (msgs[off].reason)
-                        CHECK_CONTAINS(reason, msgs[off].reason);
-                /* the unresolvable extra schema was skipped, and the refusal says so */
-                if (strcmp(msgs[off].what, "wrong fingerprint") == 0)
-                        CHECK_CONTAINS(reason, "RUNFLEET_DECISION_SCHEMA_DIR: skipped broken.avsc");
-                /* the bytes as they were: nothing is lost by dead-lettering */
-                CHECK(m->len == msgs[off].len && (!m->len || memcmp(m->payload, msgs[off].value, m->len) == 0));
-                CHECK((m->payload == NULL) == (msgs[off].value == NULL));
-                msgs[off].seen++;
-                rd_kafka_message_destroy(m);
-        }
-        rd_kafka_topic_partition_list_destroy(parts);
-        rd_kafka_consumer_close(rk);
-        rd_kafka_destroy(rk);
-        return read;
+        CHECK(header(m, "runfleet.dlq.reason", reason, sizeof(reason)) == 0);
+        CHECK(header(m, "runfleet.dlq.source.topic", src_topic, sizeof(src_topic)) == 0);
+        CHECK(header(m, "runfleet.dlq.source.partition", src_part, sizeof(src_part)) == 0);
+        CHECK(header(m, "runfleet.dlq.source.offset", src_off, sizeof(src_off)) == 0);
+        CHECK_STR_EQ(src_topic, t->topic);
+        CHECK(atoi(src_part) == partition);
+        off = strtoll(src_off, NULL, 10);
+        CHECK(off >= 0 && off < n_msgs);
+        if (off < 0 || off >= n_msgs)
+                return;
+        printf("# DLQ offset %lld (%s): %s\n", off, msgs[off].what, reason);
+        CHECK(msgs[off].reason != NULL); /* a valid decision never lands here */
+        if (msgs[off].reason)
+                CHECK_CONTAINS(reason, msgs[off].reason);
+        /* the unresolvable extra schema was skipped, and the refusal says so */
+        if (strcmp(msgs[off].what, "wrong fingerprint") == 0)
+                CHECK_CONTAINS(reason, "RUNFLEET_DECISION_SCHEMA_DIR: skipped broken.avsc");
+        /* the bytes as they were: nothing is lost by dead-lettering */
+        CHECK(m->len == msgs[off].len && (!m->len || memcmp(m->payload, msgs[off].value, m->len) == 0));
+        CHECK((m->payload == NULL) == (msgs[off].value == NULL));
+        msgs[off].seen++;
 }
 
 static bool offsets_settled(itest_t *t, long long want_end) {
@@ -480,7 +452,8 @@ int main(void) {
         CHECK(offsets_settled(&t, n_msgs));
 
         /* every poison message once in the DLQ, with its reason */
-        CHECK(check_dlq(&t, partition, dead_letters) == dead_letters);
+        CHECK(itest_read_topic(&t, NULL, t.dlq_topic, dead_letters, 10000, check_dead_letter,
+                               &(dlq_check_t){ &t, partition }) == dead_letters);
         for (int i = 0; i < n_msgs; i++)
                 if (msgs[i].reason && msgs[i].seen != 1) {
                         fprintf(stderr, "poison message %d (%s) is %d times in the DLQ\n", i, msgs[i].what, msgs[i].seen);

@@ -56,53 +56,27 @@ static void note(topic_log_t *l, const rf_decision_t *d) {
         l->v[l->n++].copies = 1;
 }
 
+/* Decodes one message of the test's topic into the log @p arg. */
+static void note_message(const rd_kafka_message_t *m, void *arg) {
+        topic_log_t *l = arg;
+        rf_decision_t *d = NULL;
+        char why[256];
+
+        if (rf_decision_decode(m->payload, m->len, &d, why, sizeof(why)) == 0)
+                note(l, d);
+        else
+                l->undecodable++;
+        rf_decision_destroy(d);
+}
+
 /* Every message of the test's topic, from the beginning to the end offsets
  * as they are now. Returns how many messages were read. */
 static int read_topic(itest_t *t, topic_log_t *l) {
-        rd_kafka_conf_t *kc = rd_kafka_conf_new();
-        rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(t->partitions);
-        int64_t hi[16] = { 0 }, lo;
-        char errstr[256];
-        rd_kafka_t *rk;
-        int left = 0, n = 0;
-        int64_t until = rf_mono_ms() + 30000;
+        int n;
 
         memset(l, 0, sizeof(*l));
-        rd_kafka_conf_set(kc, "bootstrap.servers", t->brokers, errstr, sizeof(errstr));
-        rd_kafka_conf_set(kc, "group.id", "itest-reaper-reader", errstr, sizeof(errstr));
-        rd_kafka_conf_set(kc, "enable.auto.commit", "false", errstr, sizeof(errstr));
-        rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, sizeof(errstr));
-        for (int p = 0; p < t->partitions; p++) {
-                rd_kafka_query_watermark_offsets(rk, t->topic, p, &lo, &hi[p], 10000);
-                if (hi[p] > 0) {
-                        rd_kafka_topic_partition_list_add(parts, t->topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-                        left++;
-                }
-        }
-        rd_kafka_assign(rk, parts);
-        while (left > 0 && rf_mono_ms() < until) {
-                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-                rf_decision_t *d = NULL;
-                char why[256];
-
-                if (!m)
-                        continue;
-                if (!m->err) {
-                        n++;
-                        if (rf_decision_decode(m->payload, m->len, &d, why, sizeof(why)) == 0)
-                                note(l, d);
-                        else
-                                l->undecodable++;
-                        rf_decision_destroy(d);
-                        if (m->offset + 1 == hi[m->partition])
-                                left--;
-                }
-                rd_kafka_message_destroy(m);
-        }
-        CHECK(left == 0);
-        rd_kafka_topic_partition_list_destroy(parts);
-        rd_kafka_consumer_close(rk);
-        rd_kafka_destroy(rk);
+        n = itest_read_topic(t, NULL, t->topic, 0, 30000, note_message, l);
+        CHECK(n >= 0);
         return n;
 }
 

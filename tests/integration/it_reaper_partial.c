@@ -16,53 +16,34 @@
 #include "rf_store.h"
 #include "rf_util.h"
 
+typedef struct {
+        const char *id;
+        int attempt;
+        char *out;
+        size_t size;
+} wanted_t;
+
+static void note_scrapers(const rd_kafka_message_t *m, void *arg) {
+        wanted_t *w = arg;
+        rf_decision_t *d = NULL;
+        char errstr[256];
+
+        if (rf_decision_decode(m->payload, m->len, &d, errstr, sizeof(errstr)) == 0 &&
+            strcmp(d->decision_id, w->id) == 0 && d->attempt == w->attempt) {
+                size_t used = 0;
+                for (size_t i = 0; i < d->scraper_count; i++)
+                        used += (size_t)snprintf(w->out + used, w->size > used ? w->size - used : 0, "%s%s",
+                                                 i ? "," : "", d->scrapers[i]);
+        }
+        rf_decision_destroy(d);
+}
+
 /* The scrapers, comma-separated, of the message for (@p id, @p attempt) in
  * the test's topic, into @p out ("" when there is none). */
 static void message_scrapers(itest_t *t, const char *id, int attempt, char *out, size_t size) {
-        rd_kafka_conf_t *kc = rd_kafka_conf_new();
-        rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(3);
-        int64_t hi[3] = { 0 }, lo;
-        char errstr[256];
-        rd_kafka_t *rk;
-        int left = 0;
-        int64_t until = rf_mono_ms() + 30000;
-
         out[0] = '\0';
-        rd_kafka_conf_set(kc, "bootstrap.servers", t->brokers, errstr, sizeof(errstr));
-        rd_kafka_conf_set(kc, "group.id", "itest-partial-reader", errstr, sizeof(errstr));
-        rd_kafka_conf_set(kc, "enable.auto.commit", "false", errstr, sizeof(errstr));
-        rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, sizeof(errstr));
-        for (int p = 0; p < 3; p++) {
-                rd_kafka_query_watermark_offsets(rk, t->topic, p, &lo, &hi[p], 10000);
-                if (hi[p] > 0) {
-                        rd_kafka_topic_partition_list_add(parts, t->topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-                        left++;
-                }
-        }
-        rd_kafka_assign(rk, parts);
-        while (left > 0 && rf_mono_ms() < until) {
-                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-                rf_decision_t *d = NULL;
-
-                if (!m)
-                        continue;
-                if (!m->err) {
-                        if (rf_decision_decode(m->payload, m->len, &d, errstr, sizeof(errstr)) == 0 &&
-                            strcmp(d->decision_id, id) == 0 && d->attempt == attempt) {
-                                size_t used = 0;
-                                for (size_t i = 0; i < d->scraper_count; i++)
-                                        used += (size_t)snprintf(out + used, size > used ? size - used : 0, "%s%s",
-                                                                 i ? "," : "", d->scrapers[i]);
-                        }
-                        rf_decision_destroy(d);
-                        if (m->offset + 1 == hi[m->partition])
-                                left--;
-                }
-                rd_kafka_message_destroy(m);
-        }
-        rd_kafka_topic_partition_list_destroy(parts);
-        rd_kafka_consumer_close(rk);
-        rd_kafka_destroy(rk);
+        CHECK(itest_read_topic(t, NULL, t->topic, 0, 30000, note_scrapers,
+                               &(wanted_t){ .id = id, .attempt = attempt, .out = out, .size = size }) >= 0);
 }
 
 #define CONFIG                                                                                                   \

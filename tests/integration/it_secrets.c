@@ -227,44 +227,39 @@ static int produce_garbage(itest_t *t) {
         return err ? -1 : 0;
 }
 
-/* Every DLQ message's headers, key and value as text, into dlq.txt.
- * Returns how many messages. */
+static void write_dead_letter(const rd_kafka_message_t *m, void *arg) {
+        FILE *f = arg;
+        rd_kafka_headers_t *h = NULL;
+        const char *name;
+        const void *v;
+        size_t len;
+
+        fprintf(f, "key=%.*s value=%.*s\n", (int)m->key_len, (const char *)m->key, (int)m->len,
+                (const char *)m->payload);
+        if (rd_kafka_message_headers(m, &h) == 0)
+                for (size_t k = 0; rd_kafka_header_get_all(h, k, &name, &v, &len) == 0; k++)
+                        fprintf(f, "%s=%.*s\n", name, (int)len, v ? (const char *)v : "");
+}
+
+/* Every DLQ message's headers, key and value as text, into dlq.txt, read
+ * over the same SASL_SSL listener the programs use. Returns how many
+ * messages. */
 static int dump_dlq(itest_t *t) {
         rd_kafka_t *rk = client(t, RD_KAFKA_CONSUMER);
-        rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(3);
         char path[700];
         FILE *f;
-        int found = 0;
+        int found = -1;
 
         snprintf(path, sizeof(path), "%s/dlq.txt", t->dir);
         f = fopen(path, "w");
-        for (int p = 0; p < 3; p++)
-                rd_kafka_topic_partition_list_add(parts, t->dlq_topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-        rd_kafka_assign(rk, parts);
-        for (int i = 0; i < 50 && found == 0; i++) {
-                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-                rd_kafka_headers_t *h = NULL;
-                const char *name;
-                const void *v;
-                size_t len;
-
-                if (!m)
-                        continue;
-                if (!m->err) {
-                        found++;
-                        fprintf(f, "key=%.*s value=%.*s\n", (int)m->key_len, (const char *)m->key, (int)m->len,
-                                (const char *)m->payload);
-                        if (rd_kafka_message_headers(m, &h) == 0)
-                                for (size_t k = 0; rd_kafka_header_get_all(h, k, &name, &v, &len) == 0; k++)
-                                        fprintf(f, "%s=%.*s\n", name, (int)len, v ? (const char *)v : "");
-                }
-                rd_kafka_message_destroy(m);
-        }
+        if (f && rk)
+                found = itest_read_topic(t, rk, t->dlq_topic, 1, 10000, write_dead_letter, f);
         if (f)
                 fclose(f);
-        rd_kafka_topic_partition_list_destroy(parts);
-        rd_kafka_consumer_close(rk);
-        rd_kafka_destroy(rk);
+        if (rk) {
+                rd_kafka_consumer_close(rk);
+                rd_kafka_destroy(rk);
+        }
         return found;
 }
 

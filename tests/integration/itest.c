@@ -517,6 +517,84 @@ void itest_group_offsets(itest_t *t, const char *topic, const char *group, long 
         *ret_end = end;
 }
 
+/* Each partition's log-end offset into @p hi (at most @p max partitions).
+ * Returns the number of partitions, or -1. */
+static int topic_ends(rd_kafka_t *rk, const char *topic, int64_t *hi, int max) {
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+        int n = -1;
+
+        if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) == 0 && md->topic_cnt == 1 && !md->topics[0].err)
+                n = md->topics[0].partition_cnt < max ? md->topics[0].partition_cnt : max;
+        for (int p = 0; p < n; p++) {
+                int64_t lo;
+                if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi[p], 10000) != 0)
+                        n = -1;
+        }
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+        return n;
+}
+
+int itest_read_topic(itest_t *t, rd_kafka_t *rk, const char *topic, long long min_messages, int timeout_ms,
+                     itest_message_fn each, void *arg) {
+        rd_kafka_t *own = NULL;
+        rd_kafka_topic_partition_list_t *parts;
+        int64_t hi[64] = { 0 }, until = rf_mono_ms() + timeout_ms;
+        int n, left = 0, read = 0;
+
+        if (!rk) {
+                rd_kafka_conf_t *kc = rd_kafka_conf_new();
+                char errstr[512];
+                rd_kafka_conf_set(kc, "bootstrap.servers", t->brokers, errstr, sizeof(errstr));
+                rd_kafka_conf_set(kc, "group.id", "itest-topic-reader", errstr, sizeof(errstr));
+                rd_kafka_conf_set(kc, "enable.auto.commit", "false", errstr, sizeof(errstr));
+                rk = own = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, sizeof(errstr));
+                if (!rk)
+                        return -1;
+        }
+        while (true) {
+                long long total = 0;
+                n = topic_ends(rk, topic, hi, 64);
+                for (int p = 0; p < n; p++)
+                        total += hi[p];
+                if (n >= 0 && total >= min_messages)
+                        break;
+                if (rf_mono_ms() >= until) {
+                        n = -1;
+                        break;
+                }
+                itest_sleep_ms(100);
+        }
+        parts = rd_kafka_topic_partition_list_new(n > 0 ? n : 1);
+        for (int p = 0; p < n; p++)
+                if (hi[p] > 0) {
+                        rd_kafka_topic_partition_list_add(parts, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+                        left++;
+                }
+        rd_kafka_assign(rk, parts);
+        while (left > 0 && rf_mono_ms() < until) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+                if (!m)
+                        continue;
+                if (!m->err && m->partition >= 0 && m->partition < n && m->offset < hi[m->partition]) {
+                        read++;
+                        each(m, arg);
+                        if (m->offset + 1 == hi[m->partition])
+                                left--;
+                }
+                rd_kafka_message_destroy(m);
+        }
+        rd_kafka_assign(rk, NULL);
+        rd_kafka_topic_partition_list_destroy(parts);
+        if (own) {
+                rd_kafka_consumer_close(own);
+                rd_kafka_destroy(own);
+        }
+        return n < 0 || left > 0 ? -1 : read;
+}
+
 int itest_produce_raw(itest_t *t, const char *topic, const char *key, const void *value, size_t len) {
         rd_kafka_t *rk = client(t, RD_KAFKA_PRODUCER, NULL);
         rd_kafka_resp_err_t err;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <librdkafka/rdkafka.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -94,6 +95,18 @@ json_t *itest_fake_stats_prefix(itest_t *t, const char *prefix);
  * and the sum of the partitions' log-end offsets. */
 void itest_group_offsets(itest_t *t, const char *topic, const char *group, long long *ret_committed,
                          long long *ret_end);
+
+/* Called by itest_read_topic for each message it reads (never for an
+ * error event); @p m stays owned by the reader. */
+typedef void (*itest_message_fn)(const rd_kafka_message_t *m, void *arg);
+
+/* Reads @p topic from its beginning up to the end each partition has once
+ * the topic holds at least @p min_messages (waited for), calling @p each
+ * for every message. @p rk: the consumer to read with, which the caller
+ * still owns (NULL: a plain one on t->brokers). Returns how many messages
+ * were read, or -1 when that end was not reached within @p timeout_ms. */
+int itest_read_topic(itest_t *t, rd_kafka_t *rk, const char *topic, long long min_messages, int timeout_ms,
+                     itest_message_fn each, void *arg);
 
 /* Produces raw bytes to @p topic (key may be NULL). Returns 0 on delivery. */
 int itest_produce_raw(itest_t *t, const char *topic, const char *key, const void *value, size_t len);
