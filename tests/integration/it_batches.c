@@ -1,7 +1,8 @@
 /* The worker's two batch functions against PostgreSQL, one case per
  * verdict: begin_executions answers STARTED, DONE, STALE, TAKEN and UNKNOWN
  * for the items of one batch as begin_execution would for each, and
- * STARTED again for a claim its worker sends twice; and
+ * STARTED again for a claim its worker sends twice, STARTED for each item
+ * of a batch that all starts; and
  * finish_executions records what its worker owns, refuses what it does not
  * (keeping the calls, which happened), and when two executions of one
  * decision both succeed in one batch records exactly one of them. */
@@ -12,6 +13,8 @@
 #define C "00000000-0000-4000-8000-00000000000c"
 #define D "00000000-0000-4000-8000-00000000000d"
 #define E "00000000-0000-4000-8000-00000000000e"
+#define F "00000000-0000-4000-8000-00000000000f"
+#define G "00000000-0000-4000-8000-000000000010"
 #define MISSING "00000000-0000-4000-8000-0000000000ff"
 #define EX(n) "00000000-0000-4000-9000-0000000000" n
 
@@ -63,6 +66,25 @@ static void begin_verdicts(itest_t *t) {
                                 " AND state = 'PENDING' AND attempt = 2") == 1);
 }
 
+/* The common case (migration 011): every item of the claim starts, and
+ * says so without the verdicts being read back. */
+static void begin_all_started(itest_t *t) {
+        decision(t, F, "PENDING", 1);
+        decision(t, G, "FAILED", 1);
+        CHECK(itest_query_ll(t,
+                             "SELECT count(*) FROM runfleet.begin_executions('w1', 5000, 'topic', '["
+                             "{\"i\": 0, \"decision_id\": \"" F "\", \"attempt\": 1, \"execution_id\": \"" EX("0f")
+                             "\", \"partition\": 0, \"offset\": 20},"
+                             "{\"i\": 1, \"decision_id\": \"" G "\", \"attempt\": 2, \"execution_id\": \"" EX("10")
+                             "\", \"partition\": 1, \"offset\": 21}"
+                             "]'::jsonb) WHERE (idx, verdict) IN ((0, 'STARTED'), (1, 'STARTED'))") == 2);
+        CHECK(itest_query_ll(t, "SELECT count(*) FROM runfleet.executions WHERE execution_id IN ('" EX("0f") "', '"
+                                EX("10") "') AND worker_id = 'w1' AND status = 'RUNNING'") == 2);
+        CHECK(itest_query_ll(t, "SELECT count(*) FROM runfleet.decisions WHERE decision_id IN ('" F "', '" G "')"
+                                " AND state = 'RUNNING'") == 2);
+        CHECK(itest_query_ll(t, "SELECT attempt FROM runfleet.decisions WHERE decision_id = '" G "'") == 2);
+}
+
 /* A claim sent again after its answer was lost (the connection broke after
  * the commit): the execution it inserted is its own, so it is STARTED
  * again, not TAKEN, and nothing is inserted twice. Another worker asking
@@ -101,6 +123,34 @@ static void finish_fenced(itest_t *t) {
         CHECK(itest_query_ll(t, "SELECT count(*) FROM runfleet.decisions WHERE decision_id = '" D "'"
                                 " AND state = 'RUNNING'") == 1);
         CHECK(itest_query_ll(t, "SELECT count(*) FROM runfleet.scraper_calls") == 2);
+        /* the same batch again (its answer lost): nothing is recorded twice */
+        CHECK(itest_query_ll(t,
+                             "SELECT count(*) FROM runfleet.finish_executions('w1', '["
+                             "{\"i\": 0, \"execution_id\": \"" EX("a1") "\", \"status\": \"SUCCEEDED\","
+                             " \"error\": null, \"calls\": " CALL("s") "},"
+                             "{\"i\": 1, \"execution_id\": \"" EX("d1") "\", \"status\": \"FAILED\","
+                             " \"error\": \"boom\", \"calls\": " CALL("s") "}"
+                             "]'::jsonb) WHERE NOT recorded") == 2);
+        CHECK(itest_query_ll(t, "SELECT count(*) FROM runfleet.scraper_calls") == 2);
+}
+
+/* A call listed twice for an execution the worker runs: the plain insert
+ * of migration 011 meets the duplicate, and the batch falls back to one
+ * item at a time, which records the execution and the call once. */
+static void finish_duplicate_call(itest_t *t) {
+        CHECK(itest_query_ll(t,
+                             "SELECT count(*) FROM runfleet.finish_executions('w1', '["
+                             "{\"i\": 0, \"execution_id\": \"" EX("0f") "\", \"status\": \"SUCCEEDED\","
+                             " \"error\": null, \"calls\": " CALL("s") "},"
+                             "{\"i\": 1, \"execution_id\": \"" EX("10") "\", \"status\": \"SUCCEEDED\","
+                             " \"error\": null, \"calls\": [{\"scraper\": \"s\", \"try\": 1, \"outcome\": \"OK\","
+                             " \"started_ms\": 1790000000000, \"duration_ms\": 3}, {\"scraper\": \"s\", \"try\": 1,"
+                             " \"outcome\": \"OK\", \"started_ms\": 1790000000000, \"duration_ms\": 3}]}"
+                             "]'::jsonb) WHERE recorded") == 2);
+        CHECK(itest_query_ll(t, "SELECT count(*) FROM runfleet.scraper_calls WHERE execution_id IN ('" EX("0f")
+                                "', '" EX("10") "')") == 2);
+        CHECK(itest_query_ll(t, "SELECT count(*) FROM runfleet.decisions WHERE decision_id IN ('" F "', '" G "')"
+                                " AND state = 'SUCCEEDED'") == 2);
 }
 
 /* scraper_calls has no foreign key (migration 008): the functions must
@@ -160,8 +210,10 @@ int main(void) {
                                  EX("f1"), MISSING) == -1);
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions WHERE execution_id = '%s'", EX("f1")) == 0);
         begin_verdicts(&t);
+        begin_all_started(&t);
         begin_retried(&t);
         finish_fenced(&t);
+        finish_duplicate_call(&t);
         finish_unknown(&t);
         finish_one_success(&t);
         return itest_finish(&t);
