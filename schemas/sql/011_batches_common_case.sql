@@ -77,6 +77,20 @@ BEGIN
           LEFT JOIN runfleet.executions e ON e.execution_id = i.execution_id AND e.worker_id = p_worker;
 END $$;
 
+-- The scraper_calls rows of a finish batch's items whose execution is one
+-- of @p_executions. SQL, so the planner inlines it into the INSERT.
+CREATE OR REPLACE FUNCTION runfleet.batch_calls(p_batch jsonb, p_executions uuid[])
+RETURNS SETOF runfleet.scraper_calls LANGUAGE sql STABLE AS $$
+        SELECT (item->>'execution_id')::uuid, c.scraper, c.try, c.http_status, c.outcome,
+               pg_catalog.to_timestamp(c.started_ms / 1000.0::float8), c.duration_ms, c.error
+          FROM pg_catalog.jsonb_array_elements(p_batch) AS item,
+               pg_catalog.jsonb_to_recordset(item->'calls') AS c(scraper text, try integer, http_status integer,
+                                                                  outcome text, started_ms bigint,
+                                                                  duration_ms integer, error text)
+         WHERE (item->>'execution_id')::uuid = ANY (p_executions)
+$$;
+REVOKE EXECUTE ON FUNCTION runfleet.batch_calls(jsonb, uuid[]) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION runfleet.finish_executions(p_worker text, p_batch jsonb)
 RETURNS TABLE (idx integer, recorded boolean) LANGUAGE plpgsql AS $$
 DECLARE
@@ -110,27 +124,11 @@ BEGIN
                 -- the status that ends the execution), so they are inserted
                 -- without ON CONFLICT's check of the key for each row; the
                 -- others may be a re-sent batch's, already recorded.
-                INSERT INTO runfleet.scraper_calls (execution_id, scraper, try, http_status, outcome,
-                                                    started_at, duration_ms, error)
-                SELECT (item->>'execution_id')::uuid, c.scraper, c.try, c.http_status, c.outcome,
-                       to_timestamp(c.started_ms / 1000.0::float8), c.duration_ms, c.error
-                  FROM jsonb_array_elements(p_batch) AS item,
-                       jsonb_to_recordset(item->'calls') AS c(scraper text, try integer, http_status integer,
-                                                              outcome text, started_ms bigint,
-                                                              duration_ms integer, error text)
-                 WHERE (item->>'execution_id')::uuid = ANY (v_owned);
+                INSERT INTO runfleet.scraper_calls SELECT * FROM runfleet.batch_calls(p_batch, v_owned);
                 IF coalesce(cardinality(v_existing), 0) > coalesce(cardinality(v_owned), 0) THEN
-                        INSERT INTO runfleet.scraper_calls (execution_id, scraper, try, http_status, outcome,
-                                                            started_at, duration_ms, error)
-                        SELECT (item->>'execution_id')::uuid, c.scraper, c.try, c.http_status, c.outcome,
-                               to_timestamp(c.started_ms / 1000.0::float8), c.duration_ms, c.error
-                          FROM jsonb_array_elements(p_batch) AS item,
-                               jsonb_to_recordset(item->'calls') AS c(scraper text, try integer,
-                                                                      http_status integer, outcome text,
-                                                                      started_ms bigint, duration_ms integer,
-                                                                      error text)
-                         WHERE (item->>'execution_id')::uuid = ANY (v_existing)
-                           AND NOT (item->>'execution_id')::uuid = ANY (coalesce(v_owned, '{}'))
+                        INSERT INTO runfleet.scraper_calls
+                        SELECT * FROM runfleet.batch_calls(p_batch, ARRAY(SELECT unnest(v_existing)
+                                                                          EXCEPT SELECT unnest(v_owned)))
                         ON CONFLICT DO NOTHING;
                 END IF;
                 WITH finished AS (

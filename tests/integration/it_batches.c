@@ -107,15 +107,17 @@ static void begin_retried(itest_t *t) {
         "[{\"scraper\": \"" scraper "\", \"try\": 1, \"http_status\": 200, \"outcome\": \"OK\", " \
         "\"started_ms\": 1790000000000, \"duration_ms\": 3, \"error\": null}]"
 
+/* A's execution is w1's; D's belongs to another worker */
+#define FENCED_BATCH                                                                \
+        "SELECT count(*) FROM runfleet.finish_executions('w1', '["                  \
+        "{\"i\": 0, \"execution_id\": \"" EX("a1") "\", \"status\": \"SUCCEEDED\"," \
+        " \"error\": null, \"calls\": " CALL("s") "},"                              \
+        "{\"i\": 1, \"execution_id\": \"" EX("d1") "\", \"status\": \"FAILED\","    \
+        " \"error\": \"boom\", \"calls\": " CALL("s") "}"                           \
+        "]'::jsonb)"
+
 static void finish_fenced(itest_t *t) {
-        /* A's execution is w1's; D's belongs to another worker */
-        CHECK(itest_query_ll(t,
-                             "SELECT count(*) FROM runfleet.finish_executions('w1', '["
-                             "{\"i\": 0, \"execution_id\": \"" EX("a1") "\", \"status\": \"SUCCEEDED\","
-                             " \"error\": null, \"calls\": " CALL("s") "},"
-                             "{\"i\": 1, \"execution_id\": \"" EX("d1") "\", \"status\": \"FAILED\","
-                             " \"error\": \"boom\", \"calls\": " CALL("s") "}"
-                             "]'::jsonb) WHERE (idx, recorded) IN ((0, true), (1, false))") == 2);
+        CHECK(itest_query_ll(t, FENCED_BATCH " WHERE (idx, recorded) IN ((0, true), (1, false))") == 2);
         CHECK(itest_query_ll(t, "SELECT count(*) FROM runfleet.decisions WHERE decision_id = '" A "'"
                                 " AND state = 'SUCCEEDED'") == 1);
         CHECK(itest_query_ll(t, "SELECT count(*) FROM runfleet.executions WHERE execution_id = '" EX("d1") "'"
@@ -124,13 +126,7 @@ static void finish_fenced(itest_t *t) {
                                 " AND state = 'RUNNING'") == 1);
         CHECK(itest_query_ll(t, "SELECT count(*) FROM runfleet.scraper_calls") == 2);
         /* the same batch again (its answer lost): nothing is recorded twice */
-        CHECK(itest_query_ll(t,
-                             "SELECT count(*) FROM runfleet.finish_executions('w1', '["
-                             "{\"i\": 0, \"execution_id\": \"" EX("a1") "\", \"status\": \"SUCCEEDED\","
-                             " \"error\": null, \"calls\": " CALL("s") "},"
-                             "{\"i\": 1, \"execution_id\": \"" EX("d1") "\", \"status\": \"FAILED\","
-                             " \"error\": \"boom\", \"calls\": " CALL("s") "}"
-                             "]'::jsonb) WHERE NOT recorded") == 2);
+        CHECK(itest_query_ll(t, FENCED_BATCH " WHERE NOT recorded") == 2);
         CHECK(itest_query_ll(t, "SELECT count(*) FROM runfleet.scraper_calls") == 2);
 }
 
