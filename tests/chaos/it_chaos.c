@@ -89,14 +89,14 @@ static void note_dead_letter(const rd_kafka_message_t *m, void *arg) {
         rd_kafka_headers_t *h = NULL;
         const void *po, *oo;
         size_t pl, ol;
-        char origin[48];
-        bool known = false;
 
         if (m->len < 13 || memcmp(m->payload, "chaos-poison-", 13) != 0)
                 seen->foreign++;
         if (rd_kafka_message_headers(m, &h) == 0 &&
             rd_kafka_header_get_last(h, "runfleet.dlq.source.partition", &po, &pl) == 0 &&
             rd_kafka_header_get_last(h, "runfleet.dlq.source.offset", &oo, &ol) == 0) {
+                char origin[48];
+                bool known = false;
                 snprintf(origin, sizeof(origin), "%.*s:%.*s", (int)pl, (const char *)po, (int)ol, (const char *)oo);
                 for (int i = 0; i < seen->origin_count; i++)
                         known |= strcmp(seen->origins[i], origin) == 0;
