@@ -261,7 +261,7 @@ static int header(const rd_kafka_message_t *m, const char *name, char *out, size
 }
 
 /* Matches one dead letter to what was sent at its source offset, which must
- * be on the topic's partition @p arg. */
+ * be on the test topic's partition @p arg names. */
 static void check_dead_letter(const rd_kafka_message_t *m, void *arg) {
         const itest_t *t = ((const dlq_check_t *)arg)->t;
         int32_t partition = ((const dlq_check_t *)arg)->partition;

@@ -487,36 +487,6 @@ static rd_kafka_t *client(itest_t *t, rd_kafka_type_t type, const char *group) {
         return rd_kafka_new(type, kc, errstr, sizeof(errstr));
 }
 
-void itest_group_offsets(itest_t *t, const char *topic, const char *group, long long *ret_committed,
-                         long long *ret_end) {
-        rd_kafka_t *rk = client(t, RD_KAFKA_CONSUMER, group);
-        const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-        rd_kafka_topic_partition_list_t *parts;
-        long long committed = 0, end = 0;
-        int n = 0;
-
-        if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) == 0 && md->topic_cnt == 1)
-                n = md->topics[0].partition_cnt;
-        parts = rd_kafka_topic_partition_list_new(n);
-        for (int p = 0; p < n; p++) {
-                int64_t lo, hi;
-                rd_kafka_topic_partition_list_add(parts, topic, p);
-                if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000) == 0)
-                        end += hi;
-        }
-        if (rd_kafka_committed(rk, parts, 10000) == 0)
-                for (int i = 0; i < parts->cnt; i++)
-                        committed += parts->elems[i].offset > 0 ? parts->elems[i].offset : 0;
-        rd_kafka_topic_partition_list_destroy(parts);
-        if (md)
-                rd_kafka_metadata_destroy(md);
-        rd_kafka_topic_destroy(rkt);
-        rd_kafka_destroy(rk);
-        *ret_committed = committed;
-        *ret_end = end;
-}
-
 /* Each partition's log-end offset into @p hi (at most @p max partitions).
  * Returns the number of partitions, or -1. */
 static int topic_ends(rd_kafka_t *rk, const char *topic, int64_t *hi, int max) {
@@ -537,6 +507,61 @@ static int topic_ends(rd_kafka_t *rk, const char *topic, int64_t *hi, int max) {
         return n;
 }
 
+/* What @p group has committed on @p parts, summed (nothing counts 0), or
+ * -1 when Kafka did not answer. */
+static long long committed_sum(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts) {
+        long long sum = 0;
+
+        if (rd_kafka_committed(rk, parts, 10000) != 0)
+                return -1;
+        for (int i = 0; i < parts->cnt; i++)
+                sum += parts->elems[i].offset > 0 ? parts->elems[i].offset : 0;
+        return sum;
+}
+
+/* A consumer of @p group (not subscribed: it only asks) and the list of
+ * @p topic's partitions; sums their log-end offsets into @p ret_end. */
+static rd_kafka_t *group_reader(itest_t *t, const char *topic, const char *group,
+                                rd_kafka_topic_partition_list_t **ret_parts, long long *ret_end) {
+        rd_kafka_t *rk = client(t, RD_KAFKA_CONSUMER, group);
+        int64_t hi[64];
+        int n = rk ? topic_ends(rk, topic, hi, 64) : -1;
+
+        *ret_parts = rd_kafka_topic_partition_list_new(n > 0 ? n : 1);
+        *ret_end = 0;
+        for (int p = 0; p < n; p++) {
+                rd_kafka_topic_partition_list_add(*ret_parts, topic, p);
+                *ret_end += hi[p];
+        }
+        return rk;
+}
+
+void itest_group_offsets(itest_t *t, const char *topic, const char *group, long long *ret_committed,
+                         long long *ret_end) {
+        rd_kafka_topic_partition_list_t *parts;
+        rd_kafka_t *rk = group_reader(t, topic, group, &parts, ret_end);
+        long long committed = rk ? committed_sum(rk, parts) : -1;
+
+        *ret_committed = committed > 0 ? committed : 0;
+        rd_kafka_topic_partition_list_destroy(parts);
+        if (rk)
+                rd_kafka_destroy(rk);
+}
+
+bool itest_wait_committed(itest_t *t, const char *topic, const char *group, int timeout_ms) {
+        rd_kafka_topic_partition_list_t *parts;
+        long long end, committed = -1;
+        rd_kafka_t *rk = group_reader(t, topic, group, &parts, &end);
+        int64_t until = rf_mono_ms() + timeout_ms;
+
+        while (rk && (committed = committed_sum(rk, parts)) < end && rf_mono_ms() < until)
+                itest_sleep_ms(100);
+        rd_kafka_topic_partition_list_destroy(parts);
+        if (rk)
+                rd_kafka_destroy(rk);
+        return committed >= end;
+}
+
 int itest_read_topic(itest_t *t, rd_kafka_t *rk, const char *topic, long long min_messages, int timeout_ms,
                      itest_message_fn each, void *arg) {
         rd_kafka_t *own = NULL;
@@ -545,12 +570,7 @@ int itest_read_topic(itest_t *t, rd_kafka_t *rk, const char *topic, long long mi
         int n, left = 0, read = 0;
 
         if (!rk) {
-                rd_kafka_conf_t *kc = rd_kafka_conf_new();
-                char errstr[512];
-                rd_kafka_conf_set(kc, "bootstrap.servers", t->brokers, errstr, sizeof(errstr));
-                rd_kafka_conf_set(kc, "group.id", "itest-topic-reader", errstr, sizeof(errstr));
-                rd_kafka_conf_set(kc, "enable.auto.commit", "false", errstr, sizeof(errstr));
-                rk = own = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, sizeof(errstr));
+                rk = own = client(t, RD_KAFKA_CONSUMER, "itest-topic-reader");
                 if (!rk)
                         return -1;
         }

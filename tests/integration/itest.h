@@ -96,6 +96,10 @@ json_t *itest_fake_stats_prefix(itest_t *t, const char *prefix);
 void itest_group_offsets(itest_t *t, const char *topic, const char *group, long long *ret_committed,
                          long long *ret_end);
 
+/* Waits until @p group has committed every message @p topic holds now.
+ * Returns false if it has not within @p timeout_ms. */
+bool itest_wait_committed(itest_t *t, const char *topic, const char *group, int timeout_ms);
+
 /* Called by itest_read_topic for each message it reads (never for an
  * error event); @p m stays owned by the reader. */
 typedef void (*itest_message_fn)(const rd_kafka_message_t *m, void *arg);
