@@ -114,6 +114,29 @@ static int script(const itest_t *t, const char *root, const char *cmd) {
         return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* Why the fleet did not settle, for the log of a failed run: where the
+ * unsettled decisions stand, how far the group has committed, what the
+ * database is waiting on, and what the workers and reapers said most. */
+static void explain_unsettled(itest_t *t) {
+        long long committed = -1, end = -1;
+
+        itest_print_rows(t, "SELECT state, attempt, count(*), min(state_at)::time AS since, max(state_at)::time AS last"
+                            " FROM runfleet.decisions WHERE action = 'RUN' AND state NOT IN ('SUCCEEDED', 'DEAD')"
+                            " GROUP BY 1, 2 ORDER BY 1, 2");
+        itest_print_rows(t, "SELECT status, count(*), max(coalesce(finished_at, started_at))::time AS last"
+                            " FROM runfleet.executions GROUP BY 1 ORDER BY 1");
+        itest_print_rows(t, "SELECT application_name, state, wait_event_type, wait_event,"
+                            " (now() - state_change)::interval(0) AS waited, left(query, 60) AS query"
+                            " FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
+        itest_group_offsets(t, t->topic, t->group, &committed, &end);
+        printf("# group %s: committed %lld of %lld messages in %s\n", t->group, committed, end, t->topic);
+        fflush(stdout);
+        itest_sh("for f in '%s'/*.log; do echo \"# $f:\"; grep -o '\"event\":\"[^\"]*\"' \"$f\" | sort | uniq -c |"
+                 " sort -rn | head -15 | sed 's/^/#   /'; grep '\"level\":\"error\"' \"$f\" | head -n 3 | cut -c1-400 |"
+                 " sed 's/^/#   first error: /'; tail -n 3 \"$f\" | cut -c1-300 | sed 's/^/#   /'; done",
+                 t->dir);
+}
+
 int main(void) {
         itest_t t;
         const char *root = getenv("RUNFLEET_SOURCE_ROOT");
@@ -214,6 +237,8 @@ int main(void) {
                                  "SELECT count(*) FROM runfleet.decisions WHERE action = 'RUN'"
                                  " AND state NOT IN ('SUCCEEDED', 'DEAD')");
         settled_ms = rf_mono_ms() - faults_end;
+        if (!settled)
+                explain_unsettled(&t);
         CHECK(settled);
         total = itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE action = 'RUN'");
         CHECK(total == DECISIONS + CRASHED_EVALUATIONS);
@@ -274,6 +299,11 @@ int main(void) {
                        dups, keys, keys ? 100.0 * (double)dups / (double)keys : 0.0, DUPLICATE_BOUND_PERCENT);
                 printf("# settled %lld ms after the faults stopped (bound %d ms); %.0f executions/s over the run\n",
                        (long long)settled_ms, SETTLE_BOUND_MS, (double)executions / secs);
+                fflush(stdout);
+                /* a broker SIGKILLed with a produce request in flight can leave an idempotent producer
+                 * with a fatal error (sequence out of step); the process replaces it and goes on */
+                itest_sh("echo \"# producers replaced after a fatal error: $(cat '%s'/*.log |"
+                         " grep -c '\"event\":\"kafka.producer_replaced\"')\"", t.dir);
         }
         CHECK(keys > 0 && dups * 100 <= keys * DUPLICATE_BOUND_PERCENT);
         (void)reapers;

@@ -373,6 +373,25 @@ __attribute__((format(printf, 2, 0))) static long long query_v(itest_t *t, const
         return v;
 }
 
+void itest_print_rows(itest_t *t, const char *sql) {
+        char errstr[512];
+        PGresult *res = NULL;
+
+        if (rf_pg_exec(t->pg, sql, 0, NULL, &res, errstr, sizeof(errstr)) < 0) {
+                printf("# %s: %s\n", sql, errstr);
+                return;
+        }
+        printf("# %s\n", sql);
+        for (int row = 0; row < PQntuples(res); row++) {
+                printf("#  ");
+                for (int col = 0; col < PQnfields(res); col++)
+                        printf(" %s=%s", PQfname(res, col),
+                               PQgetisnull(res, row, col) ? "NULL" : PQgetvalue(res, row, col));
+                printf("\n");
+        }
+        PQclear(res);
+}
+
 long long itest_query_ll(itest_t *t, const char *fmt, ...) {
         va_list ap;
         long long v;

@@ -83,6 +83,10 @@ long long itest_query_ll(itest_t *t, const char *fmt, ...) __attribute__((format
 bool itest_wait_for(itest_t *t, long long expect, int timeout_ms, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
 
+/* Prints every row of @p sql as "# column=value ..." lines (diagnostics
+ * for a failed test). */
+void itest_print_rows(itest_t *t, const char *sql);
+
 /* GET <fake>/stats as JSON (json_decref()): every path the fake scraper
  * has seen since it started. */
 json_t *itest_fake_stats(itest_t *t);
