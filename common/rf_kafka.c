@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +187,48 @@ int rf_kafka_producer_new(const rf_conf_t *conf, const char *client_id, rf_kafka
                 rd_kafka_conf_set_dr_msg_cb(kc, dr_cb);
         rd_kafka_conf_set_opaque(kc, opaque);
         return new_handle(RD_KAFKA_PRODUCER, kc, ret_rk, errstr, errstr_size);
+}
+
+int rf_kafka_producer_recover(rd_kafka_t **rk, const rf_conf_t *conf, const char *client_id,
+                              rf_kafka_dr_cb_t *dr_cb) {
+        char why[512], errstr[512];
+        rd_kafka_resp_err_t err = rd_kafka_fatal_error(*rk, why, sizeof(why));
+        rd_kafka_t *old = *rk, *fresh = NULL;
+        int r;
+
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+                return 0;
+        r = rf_kafka_producer_new(conf, client_id, dr_cb, rd_kafka_opaque(old), &fresh, errstr, sizeof(errstr));
+        if (r < 0) {
+                rf_log_error("kafka.producer_fatal", json_pack("{s:s, s:s}", "client", rd_kafka_name(old), "code",
+                                                               rd_kafka_err2name(err)),
+                             "producer %s hit a fatal error (%s) and cannot be replaced: %s", rd_kafka_name(old),
+                             why, errstr);
+                return r;
+        }
+        rf_log_warn("kafka.producer_replaced",
+                    json_pack("{s:s, s:s, s:s}", "client", rd_kafka_name(old), "code", rd_kafka_err2name(err),
+                              "reason", why),
+                    "producer %s hit a fatal error and is replaced by a new one: %s", rd_kafka_name(old), why);
+        /* swapped first: a delivery report of the old handle may queue its
+         * message again, and must find the new one */
+        *rk = fresh;
+        rd_kafka_purge(old, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        for (int i = 0; i < 20 && rd_kafka_outq_len(old) > 0; i++)
+                rd_kafka_poll(old, 50);
+        rd_kafka_destroy(old);
+        return 1;
+}
+
+void rf_kafka_fault_point(rd_kafka_t *rk) {
+        static bool injected;
+        const char *fault = getenv("RUNFLEET_FAULT");
+
+        if (!injected && fault && strcmp(fault, "kafka-fatal") == 0) {
+                injected = true;
+                rd_kafka_test_fatal_error(rk, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                                          "injected by RUNFLEET_FAULT=kafka-fatal");
+        }
 }
 
 static rf_kafka_stats_cb_t *consumer_stats_cb;
@@ -385,6 +428,7 @@ int rf_kafka_produce_decision(rd_kafka_t *rk, const char *topic, const rf_decisi
                 snprintf(errstr, errstr_size, "kafka: producing to %s: %s", topic, rd_kafka_err2str(err));
                 return -EIO;
         }
+        rf_kafka_fault_point(rk);
         return 0;
 }
 

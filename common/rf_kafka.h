@@ -17,6 +17,28 @@ typedef void (rf_kafka_dr_cb_t)(rd_kafka_t *rk, const rd_kafka_message_t *msg, v
 int rf_kafka_producer_new(const rf_conf_t *conf, const char *client_id, rf_kafka_dr_cb_t *dr_cb,
                           void *opaque, rd_kafka_t **ret_rk, char *errstr, size_t errstr_size);
 
+/* A producer that had a fatal error fails every message from then on: an
+ * idempotent producer's sequence numbers out of step with the broker's
+ * (seen when a broker was killed with a request in flight: "out of order
+ * sequence number"), which librdkafka does not repair. The way out is a new
+ * handle. When *@p rk has had one, replaces it with a new producer made as
+ * rf_kafka_producer_new() makes it (same @p dr_cb, same opaque), fails what
+ * the old one still held through its delivery reports (served after the
+ * swap, so a report that queues its message again queues it on the new
+ * handle), and destroys the old one; logs either way. Returns 1 when it
+ * replaced the producer, 0 when there was no fatal error, a negative errno
+ * when the new one could not be made (*@p rk unchanged: the next call tries
+ * again). Messages a fatal error
+ * interrupted may have reached the broker: they can arrive twice. */
+int rf_kafka_producer_recover(rd_kafka_t **rk, const rf_conf_t *conf, const char *client_id,
+                              rf_kafka_dr_cb_t *dr_cb);
+
+/* Test-only fault injection: with RUNFLEET_FAULT=kafka-fatal in the
+ * environment, the first call in the process raises a fatal error on @p rk
+ * (librdkafka's rd_kafka_test_fatal_error), as a broker losing the
+ * producer's sequence would. Called after each message is queued. */
+void rf_kafka_fault_point(rd_kafka_t *rk);
+
 /* A consumer in conf->kafka.group with auto-commit and auto offset store off,
  * cooperative-sticky assignment and @p rebalance_cb. The caller owns *ret_rk
  * (rd_kafka_consumer_close() then rd_kafka_destroy()). */

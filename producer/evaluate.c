@@ -17,6 +17,7 @@
 /* The connections one evaluation needs; made once, reused by --every. */
 typedef struct session {
         const rf_conf_t *conf;
+        const char *client_id;
         rf_pg_t *pg;
         rd_kafka_t *rk;
 } session_t;
@@ -25,6 +26,7 @@ static int session_open(session_t *s, const rf_program_t *prog, const rf_conf_t 
         char errstr[1024];
 
         s->conf = conf;
+        s->client_id = prog->name;
         if (rf_pg_connect(conf->database.url, prog->name, &s->pg, errstr, sizeof(errstr)) < 0 ||
             rf_kafka_producer_new(conf, prog->name, rf_store_dr_cb, NULL, &s->rk, errstr, sizeof(errstr)) < 0)
                 return rf_program_fail(prog, RF_EXIT_FAILURE, "%s", errstr);
@@ -112,6 +114,7 @@ static int publish(session_t *s, rf_decision_t **ds, size_t n) {
 
         if (n == 0)
                 return 0;
+        rf_kafka_producer_recover(&s->rk, s->conf, s->client_id, rf_store_dr_cb);
         r = rf_store_publish(s->rk, s->pg, s->conf->kafka.topic, ds, n, s->conf->kafka.delivery_timeout_ms + 5000,
                              &delivered, errstr, sizeof(errstr));
         rf_metrics_inc(metrics.produced, (double)delivered);

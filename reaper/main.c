@@ -168,6 +168,7 @@ int main(int argc, char **argv) {
                                                 conf->reaper.max_attempts),
                     "sweeping every %d ms", conf->reaper.interval_ms);
         while (!rf_stop_requested) {
+                rf_kafka_producer_recover(&rk, conf, prog.name, rf_store_dr_cb);
                 sweep_and_log(conf, pg, rk);
                 alerts_and_log(conf, pg);
                 if (http)

@@ -522,6 +522,8 @@ static void run_timers(worker_t *w) {
 
         if (now >= w->next_heartbeat) {
                 heartbeat(w);
+                rf_kafka_producer_recover(&w->producer, w->conf, w->id, dlq_on_delivery);
+                dlq_send_pending(w);
                 w->next_heartbeat = now + w->conf->worker.heartbeat_ms;
         }
         if (now >= w->next_commit) {
@@ -704,6 +706,7 @@ static void teardown(worker_t *w) {
                 rd_kafka_flush(w->producer, 10000);
                 rd_kafka_destroy(w->producer);
         }
+        dlq_cleanup(w);
         for (size_t i = 0; i < w->track_count; i++)
                 offset_track_destroy(w->tracks[i]);
         free(w->tracks);

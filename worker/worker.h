@@ -105,6 +105,7 @@ typedef struct worker {
         char id[96];
         rd_kafka_t *consumer;
         rd_kafka_t *producer;    /* DLQ */
+        struct dlq_pending *dlq_pending; /* letters the producer would not take yet (dlq.c) */
         rf_pg_t *pg;
         curl_shard_t shards[CURL_SHARDS];
         unsigned next_shard;     /* the shard of the next try, round robin */
@@ -167,10 +168,17 @@ int record_finish_batch(worker_t *w, execution_t **exs, size_t n, const char *co
                         const char *const *errors, bool *ret_recorded, char *errstr, size_t errstr_size);
 int record_renew(worker_t *w, char *errstr, size_t errstr_size);
 
-/* worker/dlq.c: the source offset is finished when the DLQ acknowledges */
+/* worker/dlq.c: the source offset is finished when the DLQ acknowledges.
+ * A letter the producer does not take now is kept and sent again by
+ * dlq_send_pending(); both return 0 then, a negative errno only when it
+ * could not even be kept. */
 int dlq_send(worker_t *w, const rd_kafka_message_t *m, const char *reason);
 int dlq_send_raw(worker_t *w, int32_t src_partition, int64_t src_offset, int64_t src_ts, const void *key,
                  size_t key_len, const void *value, size_t len, const char *reason);
+/* Sends the kept letters again, in order, as far as the producer takes them. */
+void dlq_send_pending(worker_t *w);
+/* Drops the kept letters (at exit: their messages were never committed). */
+void dlq_cleanup(worker_t *w);
 /* The delivery report callback the DLQ producer is created with (opaque: the worker). */
 void dlq_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
 
