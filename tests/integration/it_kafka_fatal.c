@@ -11,11 +11,17 @@
  *    the group commits past it, and the valid decision behind it runs.
  * 2. The reaper's producer: a decision recorded and never produced (the
  *    evaluator crashed after its insert) is re-produced by the replaced
- *    producer and runs. */
+ *    producer and runs.
+ * 3. The evaluator's way, in this process: rf_kafka_producer_recover()
+ *    leaves a sound producer alone, replaces a failed one, and the
+ *    decision published next is delivered and runs. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "itest.h"
+#include "rf_conf.h"
+#include "rf_kafka.h"
+#include "rf_store.h"
 
 static void count_garbage(const rd_kafka_message_t *m, void *arg) {
         int *garbage = arg;
@@ -31,6 +37,39 @@ static void check_replaced(itest_t *t, pid_t pid) {
         CHECK_CONTAINS(log, "\"event\":\"kafka.producer_replaced\"");
         CHECK_CONTAINS(log, "injected by RUNFLEET_FAULT=kafka-fatal");
         free(log);
+}
+
+static void publish_after_fatal(itest_t *t) {
+        rf_conf_t *conf = NULL;
+        rf_pg_t *pg = NULL;
+        rd_kafka_t *rk = NULL;
+        rf_decision_t *d = rf_decision_new();
+        const rf_workflow_conf_t *w;
+        char errstr[1024];
+        size_t delivered = 0;
+
+        CHECK(rf_conf_load(t->config, &conf, errstr, sizeof(errstr)) == 0);
+        CHECK(rf_pg_connect(conf->database.url, "itest", &pg, errstr, sizeof(errstr)) == 0);
+        CHECK(rf_kafka_producer_new(conf, "itest", rf_store_dr_cb, NULL, &rk, errstr, sizeof(errstr)) == 0);
+        CHECK(rf_kafka_producer_recover(&rk, conf, "itest", rf_store_dr_cb) == 0);
+        CHECK(rd_kafka_test_fatal_error(rk, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, "it_kafka_fatal") ==
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+        CHECK(rd_kafka_fatal_error(rk, NULL, 0) != RD_KAFKA_RESP_ERR_NO_ERROR);
+        CHECK(rf_kafka_producer_recover(&rk, conf, "itest", rf_store_dr_cb) == 1);
+        CHECK(rd_kafka_fatal_error(rk, NULL, 0) == RD_KAFKA_RESP_ERR_NO_ERROR);
+
+        w = rf_conf_workflow(conf, "w");
+        d->workflow = strdup(w->name);
+        d->reason = strdup("integration test");
+        d->deadline_ms = w->deadline_ms;
+        rf_decision_set_scrapers(d, w->scrapers, w->scraper_count);
+        CHECK(rf_store_insert_decision(pg, d, "RUN", -1, errstr, sizeof(errstr)) == 0);
+        CHECK(rf_store_publish(rk, pg, conf->kafka.topic, &d, 1, 30000, &delivered, errstr, sizeof(errstr)) == 0);
+        CHECK(delivered == 1);
+        rf_decision_destroy(d);
+        rd_kafka_destroy(rk);
+        rf_pg_destroy(pg);
+        rf_conf_destroy(conf);
 }
 
 int main(void) {
@@ -68,6 +107,9 @@ int main(void) {
         reaper = itest_spawn_env(&t, "reaper", fatal_env, "runfleet-reaper", NULL);
         CHECK(itest_wait_for(&t, 2, 60000, "SELECT count(*) FROM runfleet.decisions WHERE state = 'SUCCEEDED'"));
         check_replaced(&t, reaper);
-        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions WHERE status = 'SUCCEEDED'") == 2);
+
+        publish_after_fatal(&t);
+        CHECK(itest_wait_for(&t, 3, 60000, "SELECT count(*) FROM runfleet.decisions WHERE state = 'SUCCEEDED'"));
+        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions WHERE status = 'SUCCEEDED'") == 3);
         return itest_finish(&t);
 }
