@@ -214,8 +214,7 @@ int rf_kafka_producer_recover(rd_kafka_t **rk, const rf_conf_t *conf, const char
          * message again, and must find the new one */
         *rk = fresh;
         rd_kafka_purge(old, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-        for (int i = 0; i < 20 && rd_kafka_outq_len(old) > 0; i++)
-                rd_kafka_poll(old, 50);
+        rd_kafka_flush(old, 1000);
         rd_kafka_destroy(old);
         return 1;
 }

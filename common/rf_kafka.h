@@ -28,8 +28,8 @@ int rf_kafka_producer_new(const rf_conf_t *conf, const char *client_id, rf_kafka
  * handle), and destroys the old one; logs either way. Returns 1 when it
  * replaced the producer, 0 when there was no fatal error, a negative errno
  * when the new one could not be made (*@p rk unchanged: the next call tries
- * again). Messages a fatal error
- * interrupted may have reached the broker: they can arrive twice. */
+ * again). Messages a fatal error interrupted may have reached the broker:
+ * they can arrive twice. */
 int rf_kafka_producer_recover(rd_kafka_t **rk, const rf_conf_t *conf, const char *client_id,
                               rf_kafka_dr_cb_t *dr_cb);
 

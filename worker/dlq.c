@@ -152,23 +152,24 @@ int dlq_send(worker_t *w, const rd_kafka_message_t *m, const char *reason) {
 
 int dlq_send_raw(worker_t *w, int32_t src_partition, int64_t src_offset, int64_t src_ts, const void *key,
                  size_t key_len, const void *value, size_t len, const char *reason) {
-        rd_kafka_resp_err_t err;
+        const char *why = "letters kept before it still wait";
 
-        /* behind letters still waiting: the DLQ keeps the order they came in */
-        if (w->dlq_pending)
-                err = RD_KAFKA_RESP_ERR__QUEUE_FULL;
-        else
-                err = produce_letter(w, src_partition, src_offset, src_ts, key, key_len, value, len, reason);
-        if (!err)
-                return 0;
+        /* those go first: the DLQ keeps the order letters came in */
+        dlq_send_pending(w);
+        if (!w->dlq_pending) {
+                rd_kafka_resp_err_t err =
+                        produce_letter(w, src_partition, src_offset, src_ts, key, key_len, value, len, reason);
+                if (!err)
+                        return 0;
+                why = rd_kafka_err2str(err);
+        }
         if (keep_letter(w, src_partition, src_offset, src_ts, key, key_len, value, len, reason) < 0) {
                 rf_log_error("dlq.failed", origin_fields(src_partition, src_offset),
-                             "could not queue for the DLQ (%s) nor keep it to send again: out of memory",
-                             rd_kafka_err2str(err));
+                             "could not queue for the DLQ (%s) nor keep it to send again: out of memory", why);
                 return -ENOMEM;
         }
         rf_log_warn("dlq.deferred", origin_fields(src_partition, src_offset),
-                    "could not queue for the DLQ now (%s); kept to send again", rd_kafka_err2str(err));
+                    "could not queue for the DLQ now (%s); kept to send again", why);
         return 0;
 }
 

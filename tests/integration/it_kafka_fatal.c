@@ -41,15 +41,10 @@ static void check_replaced(itest_t *t, pid_t pid) {
 
 static void publish_after_fatal(itest_t *t) {
         rf_conf_t *conf = NULL;
-        rf_pg_t *pg = NULL;
         rd_kafka_t *rk = NULL;
-        rf_decision_t *d = rf_decision_new();
-        const rf_workflow_conf_t *w;
         char errstr[1024];
-        size_t delivered = 0;
 
         CHECK(rf_conf_load(t->config, &conf, errstr, sizeof(errstr)) == 0);
-        CHECK(rf_pg_connect(conf->database.url, "itest", &pg, errstr, sizeof(errstr)) == 0);
         CHECK(rf_kafka_producer_new(conf, "itest", rf_store_dr_cb, NULL, &rk, errstr, sizeof(errstr)) == 0);
         CHECK(rf_kafka_producer_recover(&rk, conf, "itest", rf_store_dr_cb) == 0);
         CHECK(rd_kafka_test_fatal_error(rk, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, "it_kafka_fatal") ==
@@ -57,18 +52,9 @@ static void publish_after_fatal(itest_t *t) {
         CHECK(rd_kafka_fatal_error(rk, NULL, 0) != RD_KAFKA_RESP_ERR_NO_ERROR);
         CHECK(rf_kafka_producer_recover(&rk, conf, "itest", rf_store_dr_cb) == 1);
         CHECK(rd_kafka_fatal_error(rk, NULL, 0) == RD_KAFKA_RESP_ERR_NO_ERROR);
-
-        w = rf_conf_workflow(conf, "w");
-        d->workflow = strdup(w->name);
-        d->reason = strdup("integration test");
-        d->deadline_ms = w->deadline_ms;
-        rf_decision_set_scrapers(d, w->scrapers, w->scraper_count);
-        CHECK(rf_store_insert_decision(pg, d, "RUN", -1, errstr, sizeof(errstr)) == 0);
-        CHECK(rf_store_publish(rk, pg, conf->kafka.topic, &d, 1, 30000, &delivered, errstr, sizeof(errstr)) == 0);
-        CHECK(delivered == 1);
-        rf_decision_destroy(d);
+        /* delivered: the evaluator publishes the same way (rf_store_publish) */
+        CHECK(itest_decide_with(t, rk, "w", 1, NULL) == 1);
         rd_kafka_destroy(rk);
-        rf_pg_destroy(pg);
         rf_conf_destroy(conf);
 }
 

@@ -727,9 +727,13 @@ int itest_cleanup(itest_t *t, int failures) {
 }
 
 int itest_decide(itest_t *t, const char *workflow, int count, char (**ret_ids)[37]) {
+        return itest_decide_with(t, NULL, workflow, count, ret_ids);
+}
+
+int itest_decide_with(itest_t *t, rd_kafka_t *rk, const char *workflow, int count, char (**ret_ids)[37]) {
         rf_conf_t *conf = NULL;
         rf_pg_t *pg = NULL;
-        rd_kafka_t *rk = NULL;
+        rd_kafka_t *own = NULL;
         rf_decision_t **ds = calloc((size_t)count, sizeof(*ds));
         char errstr[1024];
         size_t delivered = 0;
@@ -737,7 +741,7 @@ int itest_decide(itest_t *t, const char *workflow, int count, char (**ret_ids)[3
 
         if (!ds || rf_conf_load(t->config, &conf, errstr, sizeof(errstr)) < 0 ||
             rf_pg_connect(conf->database.url, "itest", &pg, errstr, sizeof(errstr)) < 0 ||
-            rf_kafka_producer_new(conf, "itest", rf_store_dr_cb, NULL, &rk, errstr, sizeof(errstr)) < 0) {
+            (!rk && rf_kafka_producer_new(conf, "itest", rf_store_dr_cb, NULL, &own, errstr, sizeof(errstr)) < 0)) {
                 fprintf(stderr, "itest_decide: %s\n", errstr);
                 goto out;
         }
@@ -756,7 +760,8 @@ int itest_decide(itest_t *t, const char *workflow, int count, char (**ret_ids)[3
                         }
                 }
         }
-        if (rf_store_publish(rk, pg, conf->kafka.topic, ds, (size_t)n, 60000, &delivered, errstr, sizeof(errstr)) < 0)
+        if (rf_store_publish(rk ? rk : own, pg, conf->kafka.topic, ds, (size_t)n, 60000, &delivered, errstr,
+                             sizeof(errstr)) < 0)
                 fprintf(stderr, "itest_decide: %s\n", errstr);
         if (ret_ids) {
                 *ret_ids = calloc((size_t)n + 1, 37);
@@ -767,8 +772,8 @@ out:
         for (int i = 0; ds && i < n; i++)
                 rf_decision_destroy(ds[i]);
         free(ds);
-        if (rk)
-                rd_kafka_destroy(rk);
+        if (own)
+                rd_kafka_destroy(own);
         rf_pg_destroy(pg);
         rf_conf_destroy(conf);
         return (int)delivered;

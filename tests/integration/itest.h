@@ -138,6 +138,10 @@ void itest_sleep_ms(int ms);
  * array of 37-byte strings the caller frees) when given. */
 int itest_decide(itest_t *t, const char *workflow, int count, char (**ret_ids)[37]);
 
+/* The same on the caller's producer @p rk, which the caller still owns
+ * (NULL: a producer of its own, as itest_decide). */
+int itest_decide_with(itest_t *t, rd_kafka_t *rk, const char *workflow, int count, char (**ret_ids)[37]);
+
 /* A free TCP port on 127.0.0.1 below the ephemeral range (an ephemeral port
  * may be taken by an outgoing connection at any moment), not one of the
  * @p navoid ports in @p avoid. 0 when none was found. */
