@@ -394,38 +394,6 @@ static int produce_like_evaluator(rf_conf_t *conf, rf_pg_t *pg, rd_kafka_t *rk, 
         return (int)delivered;
 }
 
-/* Waits until every worker has logged an assignment and together they hold
- * all partitions, unchanged for a second (the group has settled). */
-static void wait_assigned(itest_t *t, const pid_t *pids, int n, int timeout_ms) {
-        int64_t until = rf_mono_ms() + timeout_ms, stable_since = 0;
-        int last_total = -1;
-
-        while (rf_mono_ms() < until) {
-                int total = 0, all = 1;
-                for (int i = 0; i < n; i++) {
-                        char *log = itest_read_log(t, pids[i]), *p, *last = NULL;
-                        for (p = log; (p = strstr(p, "\"now_assigned\":")); p++)
-                                last = p;
-                        if (last)
-                                total += atoi(last + strlen("\"now_assigned\":"));
-                        else
-                                all = 0;
-                        free(log);
-                }
-                if (all && total == PARTITIONS) {
-                        if (total != last_total)
-                                stable_since = rf_mono_ms();
-                        if (rf_mono_ms() - stable_since >= 1000)
-                                return;
-                } else {
-                        stable_since = 0;
-                }
-                last_total = all ? total : -1;
-                itest_sleep_ms(100);
-        }
-        printf("# workers had not settled on the partitions after %d ms; measuring anyway\n", timeout_ms);
-}
-
 /* Starts @p n workers (logs worker-1...) and waits until the group has
  * assigned them the partitions. Returns the database clock at their start. */
 static double spawn_workers(itest_t *t, pid_t *pids, int n) {
@@ -437,7 +405,8 @@ static double spawn_workers(itest_t *t, pid_t *pids, int n) {
                 pids[i] = itest_spawn(t, log, "runfleet-worker", NULL);
         }
         at = db_clock(t);
-        wait_assigned(t, pids, n, 30000);
+        if (!itest_wait_assigned(t, pids, n, PARTITIONS, 30000))
+                printf("# workers had not settled on the partitions after 30 s; measuring anyway\n");
         return at;
 }
 

@@ -57,7 +57,7 @@ typedef struct prop {
         const char *desc;
 } prop_t;
 
-static check_fn_t check_topic, check_tz, check_name, check_url, check_window, check_log_level;
+static check_fn_t check_topic, check_group_protocol, check_tz, check_name, check_url, check_window, check_log_level;
 
 #define C_STR(n, f, def, env, fl, chk, d) \
         { n, P_STR, offsetof(rf_conf_t, f), 0, 0, 0, 0, def, env, fl, chk, d }
@@ -82,8 +82,14 @@ static const prop_t props[] = {
               "replication factor when runfleet creates the topics"),
         C_INT("kafka.delivery_timeout_ms", kafka.delivery_timeout_ms, 100, 3600000, 30000,
               "RUNFLEET_KAFKA_DELIVERY_TIMEOUT_MS", "producer message.timeout.ms; must be < reaper.grace_ms"),
+        C_STR("kafka.group_protocol", kafka.group_protocol, "classic", "RUNFLEET_KAFKA_GROUP_PROTOCOL", 0,
+              check_group_protocol,
+              "\"classic\" (cooperative-sticky rebalances) or \"consumer\" (KIP-848: the broker assigns; "
+              "Kafka 4.0 or newer)"),
         C_INT("kafka.session_timeout_ms", kafka.session_timeout_ms, 1000, 3600000, 10000,
-              "RUNFLEET_KAFKA_SESSION_TIMEOUT_MS", "consumer session.timeout.ms"),
+              "RUNFLEET_KAFKA_SESSION_TIMEOUT_MS",
+              "consumer session.timeout.ms (classic protocol; with \"consumer\" the broker's "
+              "group.consumer.session.timeout.ms applies)"),
         C_INT("kafka.max_poll_interval_ms", kafka.max_poll_interval_ms, 1000, 86400000, 300000,
               "RUNFLEET_KAFKA_MAX_POLL_INTERVAL_MS", "consumer max.poll.interval.ms"),
         { "kafka.properties", P_KVLIST, offsetof(rf_conf_t, kafka.properties),
@@ -276,6 +282,14 @@ static int check_topic(const char *v, char *why, size_t why_size) {
         if (n == 0 || n > 249 || strcmp(v, ".") == 0 || strcmp(v, "..") == 0) {
                 snprintf(why, why_size, "'%.100s' is not a valid Kafka topic name (letters, digits, '.', '_', '-')",
                          v);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static int check_group_protocol(const char *v, char *why, size_t why_size) {
+        if (strcmp(v, "classic") != 0 && strcmp(v, "consumer") != 0) {
+                snprintf(why, why_size, "'%.100s' is not one of classic, consumer", v);
                 return -EINVAL;
         }
         return 0;

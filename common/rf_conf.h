@@ -58,7 +58,8 @@ typedef struct rf_conf {
                 int partitions;           /* 12 */
                 int replication_factor;   /* 1 */
                 int delivery_timeout_ms;  /* producer: message.timeout.ms, 30000 */
-                int session_timeout_ms;   /* consumer, 10000 */
+                char *group_protocol;     /* "classic" (default) or "consumer" (KIP-848) */
+                int session_timeout_ms;   /* consumer, 10000; classic protocol only */
                 int max_poll_interval_ms; /* consumer, 300000 */
                 rf_kv_t *properties;      /* extra librdkafka properties */
                 size_t property_count;

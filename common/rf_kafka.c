@@ -69,29 +69,6 @@ static int last_error_get(const rd_kafka_t *rk, char *reason, size_t size) {
         return err;
 }
 
-/* librdkafka before 2.6.1 sends a SCRAM client-final message that Kafka
- * 4.x brokers refuse as invalid credentials, whatever the password
- * (librdkafka PR 4895; the brokers check the nonce strictly since the fix
- * for CVE-2024-56128). */
-static bool scram_is_broken(const rf_conf_t *conf) {
-        if (rd_kafka_version() >= 0x020601ff)
-                return false;
-        for (size_t i = 0; i < conf->kafka.property_count; i++)
-                if ((strcmp(conf->kafka.properties[i].key, "sasl.mechanisms") == 0 ||
-                     strcmp(conf->kafka.properties[i].key, "sasl.mechanism") == 0) &&
-                    strncasecmp(conf->kafka.properties[i].value, "SCRAM", 5) == 0)
-                        return true;
-        return false;
-}
-
-/* Said at start and after a refused SCRAM login, where it cannot tell a
- * wrong password from this (both are "invalid credentials"), so it names
- * the brokers that are not affected. */
-#define SCRAM_HINT                                                                                       \
-        "this librdkafka (%s) cannot complete SCRAM with Kafka 4.x brokers whatever the password (fixed in " \
-        "librdkafka 2.6.1; Kafka 3.9.x and older accept it): use a newer librdkafka, or "                  \
-        "sasl.mechanisms=PLAIN over SASL_SSL"
-
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
         (void)opaque;
         last_error_set(rk, err, reason);
@@ -139,13 +116,6 @@ static int base_conf(const rf_conf_t *conf, const char *client_id, rd_kafka_conf
         }
         rd_kafka_conf_set_log_cb(kc, log_cb);
         rd_kafka_conf_set_error_cb(kc, error_cb);
-        if (scram_is_broken(conf)) {
-                static bool warned;
-                if (!warned)
-                        rf_log_warn("kafka.scram_unsupported", json_pack("{s:s}", "librdkafka", rd_kafka_version_str()),
-                                    SCRAM_HINT, rd_kafka_version_str());
-                warned = true;
-        }
         *ret_kc = kc;
         return 0;
 }
@@ -257,10 +227,18 @@ int rf_kafka_consumer_new(const rf_conf_t *conf, const char *client_id,
                 r = set(kc, "enable.auto.offset.store", "false", errstr, errstr_size);
         if (r == 0)
                 r = set(kc, "auto.offset.reset", "earliest", errstr, errstr_size);
-        if (r == 0)
-                r = set(kc, "partition.assignment.strategy", "cooperative-sticky", errstr, errstr_size);
-        if (r == 0)
-                r = set_int(kc, "session.timeout.ms", conf->kafka.session_timeout_ms, errstr, errstr_size);
+        if (r == 0 && strcmp(conf->kafka.group_protocol, "consumer") == 0) {
+                /* KIP-848: the broker assigns partitions incrementally and owns
+                 * the session timeout; librdkafka refuses the classic
+                 * protocol's assignor and timeout settings beside it */
+                r = set(kc, "group.protocol", "consumer", errstr, errstr_size);
+        } else {
+                if (r == 0)
+                        r = set(kc, "partition.assignment.strategy", "cooperative-sticky", errstr, errstr_size);
+                if (r == 0)
+                        r = set_int(kc, "session.timeout.ms", conf->kafka.session_timeout_ms, errstr,
+                                    errstr_size);
+        }
         if (r == 0)
                 r = set_int(kc, "max.poll.interval.ms", conf->kafka.max_poll_interval_ms, errstr,
                             errstr_size);
@@ -322,10 +300,8 @@ int rf_kafka_check_reachable(rd_kafka_t *rk, int timeout_ms, char *errstr, size_
         } while (mono_ms() < deadline);
 
         if (last == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
-                int n = snprintf(errstr, errstr_size, "kafka: authentication refused (check sasl.mechanisms, "
-                                 "sasl.username and sasl.password): %s", reason);
-                if (strstr(reason, "SCRAM") && rd_kafka_version() < 0x020601ff && n > 0 && (size_t)n < errstr_size)
-                        snprintf(errstr + n, errstr_size - (size_t)n, "; note: " SCRAM_HINT, rd_kafka_version_str());
+                snprintf(errstr, errstr_size, "kafka: authentication refused (check sasl.mechanisms, "
+                         "sasl.username and sasl.password): %s", reason);
                 return -EACCES;
         }
         if (last == RD_KAFKA_RESP_ERR__SSL) {

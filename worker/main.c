@@ -21,7 +21,6 @@
 #define POLL_BATCH 1000 /* messages taken from librdkafka per loop turn */
 #define PAUSE_AFTER_MS 1000 /* full for this long: pause the partitions */
 #define BATCH_MAX 1000 /* executions claimed or recorded per database round trip */
-#define CLOSE_JOIN_WAIT_MS 15000
 
 /* The execution's ids as JSON object members, for the lines logged per
  * execution (rf_log_members). */
@@ -435,7 +434,6 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
                          void *opaque) {
         worker_t *w = opaque;
 
-        w->rebalanced = true;
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
                 for (int i = 0; i < parts->cnt; i++) {
                         offset_track_t **tracks;
@@ -690,15 +688,6 @@ static void teardown(worker_t *w) {
         }
         if (w->consumer) {
                 commit(w, NULL, true);
-                /* librdkafka 2.0's cooperative-sticky assignor aborts when a
-                 * consumer is closed before its first rebalance (fixed in
-                 * 2.3.0, librdkafka issue 4312): let the join finish first */
-                for (int64_t until = rf_mono_ms() + CLOSE_JOIN_WAIT_MS; !w->rebalanced && rf_mono_ms() < until;) {
-                        /* a message fetched now is not ours to run: never committed, redelivered */
-                        rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, 100);
-                        if (m)
-                                rd_kafka_message_destroy(m);
-                }
                 rd_kafka_consumer_close(w->consumer);
                 rd_kafka_destroy(w->consumer);
         }

@@ -130,7 +130,6 @@ typedef struct worker {
         bool begin_due;          /* executions wait in PHASE_BEGIN to be claimed */
         int64_t full_since;      /* monotonic: in_flight reached max_in_flight, 0 = not full */
         bool poll_again;         /* the last poll stopped early (POLL_BATCH, full): more may be queued */
-        bool rebalanced;         /* the group has called on_rebalance at least once */
         int64_t next_due_try;    /* monotonic: earliest waiting try, 0 = none */
         execution_t **completed; /* all calls done, terminal record not yet attempted */
         size_t completed_count, completed_cap;

@@ -8,14 +8,11 @@
  * recorded while the broker refused the producer is re-produced by the
  * reaper and runs exactly once too. PostgreSQL is the default cluster.
  *
- * Run twice (tests/integration/meson.build): as kafka_sasl against the
- * Kafka 4.x of the local cluster, and as kafka_scram against Kafka 3.9.1
- * (RUNFLEET_ITEST_KAFKA_RUNTIME=compat-3.9, kafka/compat-3.9). All of it
- * goes through SCRAM-SHA-512 when librdkafka and the broker can do it
- * together: librdkafka 2.6.1 and later with any broker, older ones (Debian
- * 12 ships 2.0.2) with Kafka 3.9.x and before only. Older librdkafka fail
- * SCRAM against Kafka 4.x whatever the password, so there the test checks
- * that runfleet says so and uses PLAIN over the same TLS listener. */
+ * All of it goes through SCRAM-SHA-512 over SASL_SSL against the Kafka 4.x
+ * of kafka/pom.xml: the case librdkafka before 2.6.1 (Debian 12 ships
+ * 2.0.2) could not complete whatever the password, and the reason
+ * meson.build asks for a current librdkafka. PLAIN over the same TLS
+ * listener is checked once as well. */
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <netinet/in.h>
@@ -35,13 +32,12 @@
 #define WRONG_PASSWORD "Wrong-pw-77d0a4"
 
 static char root[256], kdir[560], klog[560], ca[600], other_ca[600];
-static char runtime_env[64]; /* "KAFKA_RUNTIME=... " for kafka-sasl, or "" */
 static int kafka_started;
-static const char *mech;
+static const char *const mech = "SCRAM-SHA-512";
 
 static void stop_kafka(void) {
         if (kafka_started &&
-            itest_sh("%s'%s/tests/security/kafka-sasl' stop '%s' >>'%s' 2>&1", runtime_env, root, kdir, klog) != 0)
+            itest_sh("'%s/tests/security/kafka-sasl' stop '%s' >>'%s' 2>&1", root, kdir, klog) != 0)
                 fprintf(stderr, "could not stop the SASL_SSL broker; see %s\n", klog);
         kafka_started = 0;
 }
@@ -156,17 +152,7 @@ int main(void) {
         long long committed, end;
         int port, cport, major;
         pid_t worker, reaper;
-        /* the broker's version: a directory under kafka/ (scripts/kafka's KAFKA_RUNTIME) */
-        const char *runtime = getenv("RUNFLEET_ITEST_KAFKA_RUNTIME");
-
-        if (runtime && *runtime) {
-                if (strspn(runtime, "abcdefghijklmnopqrstuvwxyz0123456789.-") != strlen(runtime)) {
-                        fprintf(stderr, "FAIL: RUNFLEET_ITEST_KAFKA_RUNTIME='%s' is not a directory name\n", runtime);
-                        return 1;
-                }
-                snprintf(runtime_env, sizeof(runtime_env), "KAFKA_RUNTIME=%.40s ", runtime);
-        }
-        itest_init(&t, runtime_env[0] ? "kafka_scram" : "kafka_sasl");
+        itest_init(&t, "kafka_sasl");
         itest_source_root(&t, root, sizeof(root));
         if (snprintf(kdir, sizeof(kdir), "%s/kafka", t.dir) >= (int)sizeof(kdir) ||
             snprintf(klog, sizeof(klog), "%s/kafka-sasl.log", t.dir) >= (int)sizeof(klog))
@@ -178,31 +164,22 @@ int main(void) {
         atexit(stop_kafka);
         kafka_started = 1;
         if (!root[0] || !port || !cport ||
-            itest_sh("%s'%s/tests/security/kafka-sasl' start '%s' %d %d " USER " " PASSWORD " >>'%s' 2>&1", runtime_env,
-                     root, kdir, port, cport, klog) != 0) {
+            itest_sh("'%s/tests/security/kafka-sasl' start '%s' %d %d " USER " " PASSWORD " >>'%s' 2>&1", root, kdir,
+                     port, cport, klog) != 0) {
                 fprintf(stderr, "FAIL: could not start the SASL_SSL broker (ports %d, %d); see %s\n", port, cport, klog);
                 return 1;
         }
         snprintf(t.brokers, sizeof(t.brokers), "127.0.0.1:%d", port);
         major = broker_version(version, sizeof(version));
-        CHECK(major > 0);
-        mech = rd_kafka_version() >= 0x020601ff || major < 4 ? "SCRAM-SHA-512" : "PLAIN";
+        CHECK(major >= 4); /* the broker that refused the SCRAM of older librdkafka */
         printf("# SASL_SSL broker (Kafka %s) on %s, started in %lld ms; librdkafka %s: %s\n", version, t.brokers,
                (long long)(rf_mono_ms() - t0), rd_kafka_version_str(), mech);
 
         /* the right credentials */
         config(&t, mech, PASSWORD, ca);
         CHECK(itest_run(&t, out, sizeof(out), 60000, NULL, "runfleet-producer", "migrate", NULL) == 0);
-        if (strcmp(mech, "PLAIN") == 0) {
-                /* SCRAM with this librdkafka: refused whatever the password, and runfleet says why */
-                config(&t, "SCRAM-SHA-512", PASSWORD, ca);
-                CHECK(itest_run(&t, out, sizeof(out), 30000, NULL, "runfleet-producer", "migrate", NULL) == 1);
-                check_refusal(out, "runfleet-producer", "librdkafka 2.6.1");
-                CHECK_CONTAINS(out, "kafka.scram_unsupported");
-        } else {
-                config(&t, "PLAIN", PASSWORD, ca);
-                CHECK(itest_run(&t, out, sizeof(out), 30000, NULL, "runfleet-producer", "migrate", NULL) == 0);
-        }
+        config(&t, "PLAIN", PASSWORD, ca);
+        CHECK(itest_run(&t, out, sizeof(out), 30000, NULL, "runfleet-producer", "migrate", NULL) == 0);
         config(&t, mech, PASSWORD, ca);
         CHECK(itest_run(&t, out, sizeof(out), 30000, NULL, "runfleet-producer", "trigger", "w", NULL) == 0);
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE delivered_at IS NOT NULL") == 1);
@@ -215,8 +192,8 @@ int main(void) {
         CHECK(rf_mono_ms() - t1 < 10000);
         check_refusal(out, "runfleet-worker", "authentication refused");
         CHECK_CONTAINS(out, "\"event\":\"kafka.error\""); /* logged as it happened too */
-        if (strcmp(mech, "PLAIN") != 0) /* the broker's words: SCRAM, and the wrong password */
-                CHECK_CONTAINS(out, "invalid credentials with SASL mechanism SCRAM-SHA-512");
+        /* the broker's words: SCRAM, and the wrong password */
+        CHECK_CONTAINS(out, "invalid credentials with SASL mechanism SCRAM-SHA-512");
         t1 = rf_mono_ms();
         CHECK(itest_run(&t, out, sizeof(out), 30000, NULL, "runfleet-producer", "migrate", NULL) == 1);
         CHECK(rf_mono_ms() - t1 < 10000);

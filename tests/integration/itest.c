@@ -581,6 +581,67 @@ bool itest_wait_committed(itest_t *t, const char *topic, const char *group, int 
         return committed >= end;
 }
 
+const char *itest_group_type(itest_t *t, const char *group) {
+        rd_kafka_t *rk = client(t, RD_KAFKA_PRODUCER, NULL);
+        rd_kafka_queue_t *q = rk ? rd_kafka_queue_new(rk) : NULL;
+        rd_kafka_event_t *ev = NULL;
+        const char *type = "unknown";
+
+        if (!q)
+                goto out;
+        rd_kafka_DescribeConsumerGroups(rk, &group, 1, NULL, q);
+        ev = rd_kafka_queue_poll(q, 15000);
+        if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_DESCRIBECONSUMERGROUPS_RESULT && !rd_kafka_event_error(ev)) {
+                size_t n = 0;
+                const rd_kafka_ConsumerGroupDescription_t **gs =
+                        rd_kafka_DescribeConsumerGroups_result_groups(rd_kafka_event_DescribeConsumerGroups_result(ev), &n);
+                if (n == 1 && !rd_kafka_ConsumerGroupDescription_error(gs[0]))
+                        switch (rd_kafka_ConsumerGroupDescription_type(gs[0])) {
+                        case RD_KAFKA_CONSUMER_GROUP_TYPE_CONSUMER: type = "consumer"; break;
+                        case RD_KAFKA_CONSUMER_GROUP_TYPE_CLASSIC: type = "classic"; break;
+                        default: break;
+                        }
+        }
+out:
+        if (ev)
+                rd_kafka_event_destroy(ev);
+        if (q)
+                rd_kafka_queue_destroy(q);
+        if (rk)
+                rd_kafka_destroy(rk);
+        return type;
+}
+
+bool itest_wait_assigned(itest_t *t, const pid_t *pids, int n, int partitions, int timeout_ms) {
+        int64_t until = rf_mono_ms() + timeout_ms, stable_since = 0;
+        int last_total = -1;
+
+        while (rf_mono_ms() < until) {
+                int total = 0, all = 1;
+                for (int i = 0; i < n; i++) {
+                        char *log = itest_read_log(t, pids[i]), *p, *last = NULL;
+                        for (p = log; p && (p = strstr(p, "\"now_assigned\":")); p++)
+                                last = p;
+                        if (last)
+                                total += atoi(last + strlen("\"now_assigned\":"));
+                        else
+                                all = 0;
+                        free(log);
+                }
+                if (all && total == partitions) {
+                        if (total != last_total)
+                                stable_since = rf_mono_ms();
+                        if (rf_mono_ms() - stable_since >= 1000)
+                                return true;
+                } else {
+                        stable_since = 0;
+                }
+                last_total = all ? total : -1;
+                itest_sleep_ms(100);
+        }
+        return false;
+}
+
 int itest_read_topic(itest_t *t, rd_kafka_t *rk, const char *topic, long long min_messages, int timeout_ms,
                      itest_message_fn each, void *arg) {
         rd_kafka_t *own = NULL;

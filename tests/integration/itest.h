@@ -104,6 +104,15 @@ void itest_group_offsets(itest_t *t, const char *topic, const char *group, long 
  * Returns false if it has not within @p timeout_ms. */
 bool itest_wait_committed(itest_t *t, const char *topic, const char *group, int timeout_ms);
 
+/* How the broker runs @p group: "consumer" (KIP-848), "classic", or
+ * "unknown" (no such group, or no answer within 15 s). */
+const char *itest_group_type(itest_t *t, const char *group);
+
+/* Waits until each of the @p n workers has logged an assignment
+ * ("now_assigned") and together they hold all @p partitions, unchanged for
+ * a second: the group has settled. False when it has not within @p timeout_ms. */
+bool itest_wait_assigned(itest_t *t, const pid_t *pids, int n, int partitions, int timeout_ms);
+
 /* Called by itest_read_topic for each message it reads (never for an
  * error event); @p m stays owned by the reader. */
 typedef void (*itest_message_fn)(const rd_kafka_message_t *m, void *arg);

@@ -306,6 +306,8 @@ static void test_string_errors(void) {
         check_string_error("kafka = { brokers = \"b\"; };\ndatabase = { url = \"\"; };", "t.cfg:2: database.url: must not be empty");
         check_string_error(BASE "log = { level = \"loud\"; };",
                            "t.cfg:3: log.level: 'loud' is not one of debug, info, warn, error");
+        check_string_error(KBASE "group_protocol = \"eager\"; };",
+                           "t.cfg:3: kafka.group_protocol: 'eager' is not one of classic, consumer");
         check_string_error(BASE "producer = { timezone = \"../../etc/passwd\"; };",
                            "t.cfg:3: producer.timezone: unknown time zone '../../etc/passwd'");
         check_string_error(BASE "worker = { heartbeat_ms = 30000; };",
@@ -520,6 +522,7 @@ static void test_help_walk(void) {
                         bool url = strstr(name, "webhook_url") != NULL;
                         const char *v = strcmp(name, "producer.timezone") == 0  ? "Asia/Tokyo"
                                         : strcmp(name, "log.level") == 0 ? "error"
+                                        : strcmp(name, "kafka.group_protocol") == 0 ? "consumer"
                                         : strstr(name, "topic") ? "walk.topic"
                                         : url                   ? "http://walk.example/token"
                                                                 : "walk-value";
@@ -538,8 +541,8 @@ static void test_help_walk(void) {
                         CHECK(!"unexpected type with an environment variable");
                 unsetenv(env);
         }
-        CHECK(rows == 29 + 9 + 9);
-        CHECK(env_rows == 28);
+        CHECK(rows == 30 + 9 + 9);
+        CHECK(env_rows == 29);
         free(buf);
 }
 
