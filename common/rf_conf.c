@@ -57,7 +57,8 @@ typedef struct prop {
         const char *desc;
 } prop_t;
 
-static check_fn_t check_topic, check_group_protocol, check_tz, check_name, check_url, check_window, check_log_level;
+static check_fn_t check_topic, check_group_protocol, check_tz, check_name, check_url, check_scraper_url, check_base_url,
+        check_window, check_log_level;
 
 #define C_STR(n, f, def, env, fl, chk, d) \
         { n, P_STR, offsetof(rf_conf_t, f), 0, 0, 0, 0, def, env, fl, chk, d }
@@ -133,6 +134,9 @@ static const prop_t props[] = {
         C_INT("reaper.webhook_backoff_ms", reaper.webhook_backoff_ms, 100, 3600000, 5000,
               "RUNFLEET_REAPER_WEBHOOK_BACKOFF_MS", "delay before an alert is POSTed again, doubled per refusal"),
 
+        C_STR("scraping.base_url", scraping.base_url, NULL, "RUNFLEET_SCRAPING_BASE_URL", 0, check_base_url,
+              "http(s) URL that scraper URLs starting with '/' are relative to (one place to move every scraper)"),
+
         C_STR("http.listen", http.listen, "127.0.0.1", "RUNFLEET_HTTP_LISTEN", 0, NULL,
               "address of the /metrics, /healthz and /readyz server"),
         C_INT("http.port", http.port, 0, 65535, 0, "RUNFLEET_HTTP_PORT", "port of that server, 0 = off"),
@@ -147,8 +151,8 @@ static const prop_t props[] = {
 static const prop_t scraper_props[] = {
         { "name", P_STR, offsetof(rf_scraper_conf_t, name), 0, 0, 0, 0, NULL, NULL, P_REQUIRED, check_name,
           "unique name that workflows and decisions refer to, [A-Za-z0-9_.-]+" },
-        { "url", P_STR, offsetof(rf_scraper_conf_t, url), 0, 0, 0, 0, NULL, NULL, P_REQUIRED, check_url,
-          "endpoint, http:// or https://" },
+        { "url", P_STR, offsetof(rf_scraper_conf_t, url), 0, 0, 0, 0, NULL, NULL, P_REQUIRED, check_scraper_url,
+          "endpoint, http:// or https://, or a path \"/...\" under scraping.base_url" },
         { "timeout_ms", P_INT, offsetof(rf_scraper_conf_t, timeout_ms), 0, 1, 3600000, 30000, NULL, NULL, 0, NULL,
           "one call, connect included" },
         { "max_tries", P_INT, offsetof(rf_scraper_conf_t, max_tries), 0, 1, 20, 3, NULL, NULL, 0, NULL,
@@ -371,6 +375,30 @@ static int check_url(const char *v, char *why, size_t why_size) {
                         return -EINVAL;
                 }
         return 0;
+}
+
+/* A scraper's own URL, or a path for scraping.base_url (resolved once the
+ * environment is read, by resolve_scraper_urls). */
+static int check_scraper_url(const char *v, char *why, size_t why_size) {
+        if (v[0] == '/') {
+                for (const char *p = v; *p; p++)
+                        if ((unsigned char)*p <= 0x20 || *p == 0x7f) {
+                                snprintf(why, why_size, "'%.100s' contains a space or control character", v);
+                                return -EINVAL;
+                        }
+                return 0;
+        }
+        return check_url(v, why, why_size);
+}
+
+static int check_base_url(const char *v, char *why, size_t why_size) {
+        int r = check_url(v, why, why_size);
+
+        if (r == 0 && strpbrk(v, "?#")) {
+                snprintf(why, why_size, "'%.100s' has a query or fragment; a base URL ends with its path", v);
+                return -EINVAL;
+        }
+        return r;
 }
 
 /* ---- secrets ---------------------------------------------------------- */
@@ -1073,6 +1101,36 @@ static int check_longer(ctx_t *ctx, const rf_conf_t *conf, const char *a, const 
         return fail_plain(ctx, "%s: %s (%d) must be longer than %s (%d)", loc, a, va, b, vb);
 }
 
+/* Joins scraping.base_url and each scraper URL that is a path, so that the
+ * programs see whole URLs; one setting (or RUNFLEET_SCRAPING_BASE_URL) then
+ * moves every scraper, e.g. to the port a local fake scraper was given. */
+static int resolve_scraper_urls(ctx_t *ctx, rf_conf_t *conf, const config_setting_t *list) {
+        const char *base = conf->scraping.base_url;
+        size_t base_len = base ? strlen(base) : 0;
+
+        while (base_len > 0 && base[base_len - 1] == '/') /* "http://h:1/" + "/x": one slash */
+                base_len--;
+        for (size_t i = 0; i < conf->scraper_count; i++) {
+                rf_scraper_conf_t *sc = &conf->scrapers[i];
+                const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+                const config_setting_t *url_s = e ? config_setting_get_member(e, "url") : NULL;
+                char *joined;
+
+                if (sc->url[0] != '/')
+                        continue;
+                if (!base)
+                        return fail_at(ctx, url_s ? url_s : list,
+                                       "scraper '%s': url '%.100s' is a path, and scraping.base_url is not set "
+                                       "(set it in the file or RUNFLEET_SCRAPING_BASE_URL)",
+                                       sc->name, sc->url);
+                if (asprintf(&joined, "%.*s%s", (int)base_len, base, sc->url) < 0)
+                        return oom(ctx);
+                free(sc->url);
+                sc->url = joined;
+        }
+        return 0;
+}
+
 static int validate(ctx_t *ctx, rf_conf_t *conf) {
         char loc[300];
         int r;
@@ -1157,6 +1215,11 @@ static int load_config(config_t *cfg, const char *file, rf_conf_t **ret_conf, ch
         r = load_env_kafka_properties(&ctx, conf);
         if (r < 0)
                 goto fail;
+        if (scrapers) {
+                r = resolve_scraper_urls(&ctx, conf, scrapers);
+                if (r < 0)
+                        goto fail;
+        }
         r = validate(&ctx, conf);
         if (r < 0)
                 goto fail;

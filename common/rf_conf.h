@@ -14,7 +14,7 @@
 
 typedef struct rf_scraper_conf {
         char *name;
-        char *url;        /* http:// or https:// */
+        char *url;        /* http:// or https:// (a path in the file is joined to scraping.base_url) */
         int timeout_ms;   /* one call, connect included */
         int max_tries;            /* tries per execution for retryable outcomes */
         int retry_backoff_ms;     /* first retry delay, doubled per try, full jitter */
@@ -92,6 +92,10 @@ typedef struct rf_conf {
                 int webhook_timeout_ms;   /* one POST, connect included, 5000 */
                 int webhook_backoff_ms;   /* first delay after a refused alert, doubled per try, 5000 */
         } reaper;
+
+        struct {
+                char *base_url;           /* scraper URLs "/..." are relative to it; NULL = none */
+        } scraping;
 
         struct {
                 char *listen;             /* "127.0.0.1" */

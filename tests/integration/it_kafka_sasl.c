@@ -105,7 +105,7 @@ static void offsets(itest_t *t, long long *ret_committed, long long *ret_end) {
                 if (rd_kafka_query_watermark_offsets(rk, t->topic, p, &lo, &hi, 10000) == 0)
                         *ret_end = (*ret_end < 0 ? 0 : *ret_end) + hi;
         }
-        if (rd_kafka_committed(rk, parts, 10000) == 0) {
+        if (itest_committed(rk, parts, 20000) == 0) {
                 *ret_committed = 0;
                 for (int i = 0; i < parts->cnt; i++)
                         *ret_committed += parts->elems[i].offset > 0 ? parts->elems[i].offset : 0;

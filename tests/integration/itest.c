@@ -526,12 +526,26 @@ static int topic_ends(rd_kafka_t *rk, const char *topic, int64_t *hi, int max) {
         return n;
 }
 
+rd_kafka_resp_err_t itest_committed(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, int timeout_ms) {
+        int64_t until = rf_mono_ms() + timeout_ms;
+        rd_kafka_resp_err_t err;
+
+        for (;;) {
+                err = rd_kafka_committed(rk, parts, timeout_ms);
+                if ((err != RD_KAFKA_RESP_ERR_NOT_COORDINATOR && err != RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE &&
+                     err != RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS) ||
+                    rf_mono_ms() >= until)
+                        return err;
+                itest_sleep_ms(200);
+        }
+}
+
 /* What @p group has committed on @p parts, summed (nothing counts 0), or
  * -1 when Kafka did not answer. */
 static long long committed_sum(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts) {
         long long sum = 0;
 
-        if (rd_kafka_committed(rk, parts, 10000) != 0)
+        if (itest_committed(rk, parts, 10000) != 0)
                 return -1;
         for (int i = 0; i < parts->cnt; i++)
                 sum += parts->elems[i].offset > 0 ? parts->elems[i].offset : 0;

@@ -100,6 +100,11 @@ json_t *itest_fake_stats_prefix(itest_t *t, const char *prefix);
 void itest_group_offsets(itest_t *t, const char *topic, const char *group, long long *ret_committed,
                          long long *ret_end);
 
+/* rd_kafka_committed(), asked again while the group's coordinator is
+ * still moving or loading (librdkafka 2.x reports that at once, e.g. on
+ * a broker that has just created its offsets topic), at most @p timeout_ms. */
+rd_kafka_resp_err_t itest_committed(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, int timeout_ms);
+
 /* Waits until @p group has committed every message @p topic holds now.
  * Returns false if it has not within @p timeout_ms. */
 bool itest_wait_committed(itest_t *t, const char *topic, const char *group, int timeout_ms);

@@ -523,6 +523,7 @@ static void test_help_walk(void) {
                         const char *v = strcmp(name, "producer.timezone") == 0  ? "Asia/Tokyo"
                                         : strcmp(name, "log.level") == 0 ? "error"
                                         : strcmp(name, "kafka.group_protocol") == 0 ? "consumer"
+                                        : strcmp(name, "scraping.base_url") == 0 ? "http://walk.example:8080/base"
                                         : strstr(name, "topic") ? "walk.topic"
                                         : url                   ? "http://walk.example/token"
                                                                 : "walk-value";
@@ -541,9 +542,47 @@ static void test_help_walk(void) {
                         CHECK(!"unexpected type with an environment variable");
                 unsetenv(env);
         }
-        CHECK(rows == 30 + 9 + 9);
-        CHECK(env_rows == 29);
+        CHECK(rows == 31 + 9 + 9);
+        CHECK(env_rows == 30);
         free(buf);
+}
+
+/* scraping.base_url: scraper URLs that are paths are joined to it, from the
+ * file or the environment; a path without a base is refused where it is. */
+static void test_scraping_base_url(void) {
+        static const char *const wf = "workflows = ( { name = \"w\"; schedule = \"@hourly\"; scrapers = [\"a\", \"b\"]; } );\n";
+        char text[1024], err[512] = "";
+        rf_conf_t *conf = NULL;
+
+        (void)wf;
+        snprintf(text, sizeof(text),
+                 BASE "scraping = { base_url = \"http://127.0.0.1:28080/\"; };\n"
+                 "scrapers = ( { name = \"a\"; url = \"/events?delay_ms=5\"; },\n"
+                 "             { name = \"b\"; url = \"https://api.example/x\"; } );\n%s", wf);
+        CHECK(rf_conf_load_string(text, "t.cfg", &conf, err, sizeof(err)) == 0);
+        if (conf) {
+                CHECK_STR_EQ(rf_conf_scraper(conf, "a")->url, "http://127.0.0.1:28080/events?delay_ms=5");
+                CHECK_STR_EQ(rf_conf_scraper(conf, "b")->url, "https://api.example/x"); /* whole URLs stay */
+                rf_conf_destroy(conf);
+        }
+        /* the environment wins, as for every setting */
+        setenv("RUNFLEET_SCRAPING_BASE_URL", "http://10.0.0.7:9999", 1);
+        conf = NULL;
+        CHECK(rf_conf_load_string(text, "t.cfg", &conf, err, sizeof(err)) == 0);
+        if (conf) {
+                CHECK_STR_EQ(rf_conf_scraper(conf, "a")->url, "http://10.0.0.7:9999/events?delay_ms=5");
+                rf_conf_destroy(conf);
+        }
+        unsetenv("RUNFLEET_SCRAPING_BASE_URL");
+        snprintf(text, sizeof(text), BASE "scrapers = ( { name = \"a\"; url = \"/events\"; },\n"
+                 "             { name = \"b\"; url = \"/lines\"; } );\n%s", wf);
+        check_string_error(text, "t.cfg:3: scraper 'a': url '/events' is a path, and scraping.base_url is not set "
+                                 "(set it in the file or RUNFLEET_SCRAPING_BASE_URL)");
+        check_string_error(BASE "scraping = { base_url = \"http://h:1/x?y=1\"; };",
+                           "t.cfg:3: scraping.base_url: 'http://h:1/x?y=1' has a query or fragment; a base URL ends "
+                           "with its path");
+        check_string_error(BASE "scraping = { base_url = \"ftp://h\"; };",
+                           "t.cfg:3: scraping.base_url: 'ftp://h' does not start with http:// or https://");
 }
 
 static void test_round_trip(void) {
@@ -764,6 +803,7 @@ int main(void) {
         test_string_errors();
         test_env();
         test_help_walk();
+        test_scraping_base_url();
         test_round_trip();
         test_mask_dsn();
         test_webhook_url();
