@@ -3,7 +3,7 @@
 build/bench/bench_scenarios (and wrk), prints one table, and writes it as
 CSV and Markdown under bench/results/. Figures, never assertions.
 
-    bench/bench.py [--quick] [--build DIR] [a] [b] [c] [d] [e] [base] [limits]
+    bench/bench.py [--quick] [--build DIR] [a] [b] [c] [d] [e] [scale] [base] [limits]
 
 Expects the services of scripts/services (RUNFLEET_* from .runfleet/local.env);
 bench/run sets everything up and calls this.
@@ -20,13 +20,13 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SELECTABLE = ["a", "b", "c", "d", "e", "base", "limits"]
+SELECTABLE = ["a", "b", "c", "d", "e", "scale", "base", "limits"]
 
 # a_runs: (a) is run that many times and the run of median rate reported;
 # one run on this shared 2-core machine swings by a fifth either way.
-FULL = dict(a=20000, a_runs=5, b=3000, c_rate=1000, c_secs=60, c_store_secs=10, d=1000,
+FULL = dict(scale_rate=500, scale_secs=10, a=20000, a_runs=5, b=3000, c_rate=1000, c_secs=60, c_store_secs=10, d=1000,
             base_a=2000, base_b_seq=30, base_b_thr=30, pg_secs=10, kafka_msgs=300000, wrk_secs=5)
-QUICK = dict(a=2000, a_runs=1, b=300, c_rate=1000, c_secs=10, c_store_secs=5, d=1000,
+QUICK = dict(scale_rate=300, scale_secs=5, a=2000, a_runs=1, b=300, c_rate=1000, c_secs=10, c_store_secs=5, d=1000,
              base_a=300, base_b_seq=5, base_b_thr=6, pg_secs=3, kafka_msgs=100000, wrk_secs=3)
 PG_CLIENTS, PG_BATCH = 8, 1000
 
@@ -41,12 +41,12 @@ class Runner:
         self.env = dict(os.environ, RUNFLEET_BUILD_ROOT=build)
         self.logfile = logfile
 
-    def call(self, *args, timeout=1800):
+    def call(self, *args, timeout=1800, env=None):
         cmd = [self.driver] + [str(a) for a in args]
         with open(self.logfile, "a") as f:
             f.write("\n$ " + " ".join(cmd) + "\n")
             f.flush()
-            p = subprocess.run(cmd, env=self.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            p = subprocess.run(cmd, env=dict(self.env, **(env or {})), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, timeout=timeout)
             f.write(p.stdout)
         for line in reversed(p.stdout.splitlines()):
@@ -316,6 +316,13 @@ def main():
                 continue
             run("e%d" % n, "(e) %d worker%s" % (n, "s" if n > 1 else ""), "as (a), %d process%s" %
                 (n, "es" if n > 1 else ""), "--workers", n, "--decisions", P["a"])
+    scale = []
+    if "scale" in want:
+        for proto in ("classic", "consumer"):
+            log("scale-up 3 → 6 workers, %s protocol, %d decisions/s" % (proto, P["scale_rate"]))
+            res = R.call("scale-up", "--rate", P["scale_rate"], "--seconds", P["scale_secs"],
+                         env={"RUNFLEET_KAFKA_GROUP_PROTOCOL": proto}) or {}
+            scale.append((proto, res))
     if "base" in want:
         for eng, label in (("seq", "sequential loop"), ("threads", "ThreadPoolExecutor(3)")):
             run("base_a_" + eng, "baseline (a): " + label, "Python, table walk, 1 zero-latency scraper",
@@ -418,6 +425,26 @@ def main():
         table,
         "",
     ]
+    scale_md = []
+    if scale:
+        scale_md += ["## Scale-up 3 → 6 workers under load", "",
+               "| group protocol | longest pause of a partition | longest pause of the topic | before the join"
+               " (partition / topic) | decisions | all 6 assigned |",
+               "|---|---|---|---|---|---|"]
+        for proto, r in scale:
+            g = lambda k: r.get(k) if isinstance(r.get(k), (int, float)) and not isinstance(r.get(k), bool) else None
+            scale_md.append("| %s | %s ms | %s ms | %s / %s ms | %s of %s SUCCEEDED | %s |" % (
+                {"classic": "classic (cooperative-sticky)", "consumer": "consumer (KIP-848)"}[proto],
+                fnum(g("stall_partition_ms")), fnum(g("stall_topic_ms")), fnum(g("before_partition_ms")),
+                fnum(g("before_topic_ms")), fnum(g("succeeded")), fnum(g("offered")),
+                "yes" if r.get("all_six_assigned") else "no"))
+        scale_md += ["", "- Scale-up: three workers take %s decisions/s spread over the 6 partitions (1 zero-latency"
+               " scraper each) for %d s, then three more join at once while the load goes on for 15 s. A"
+               " partition's pause is the longest gap between two execution starts on it that ended after the"
+               " join (a moved partition waits for its revocation, its last commit and its new owner); the"
+               " topic's, the same over all partitions. 'Before' is the same measure over the %d s before the"
+               " join: the gaps the load itself leaves." % (fnum(P["scale_rate"]), P["scale_secs"],
+                                                           P["scale_secs"])]
     md += ["- " + n for n in notes]
     md += [
         "- Wall time: first execution started → last finished, by PostgreSQL's clock."
@@ -445,6 +472,8 @@ def main():
         " recording the decision (the producer's INSERT), which in (a) happened before the measured interval."
         " The Kafka figures count messages (one per decision); the scraper's, requests (one per decision in (a)).",
     ]
+    if scale_md:
+        md += [""] + scale_md
     text = "\n".join(md) + "\n"
 
     os.makedirs(args.results, exist_ok=True)

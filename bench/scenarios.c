@@ -21,6 +21,11 @@
  *       produced) to its execution's start and finish.
  *       seq / threads: the original design (Python, bench/baseline/) walks
  *       the N pending decisions of the table, sequentially or on 3 threads.
+ *   bench_scenarios scale-up --rate R --seconds S
+ *       3 workers under R decisions/s for S seconds, then 3 more join while
+ *       the load goes on for 15 s: the longest gap between execution starts
+ *       on one partition and over the topic after the join, beside the same
+ *       before it; RUNFLEET_KAFKA_GROUP_PROTOCOL picks the group protocol.
  *   bench_scenarios pg-limit --seconds S --clients C --batch B
  *       pgbench against a migrated database, writing the rows of a decision
  *       (decision, execution, scraper call, state changes): one decision per
@@ -423,6 +428,37 @@ static int count_rebalances(itest_t *t, const pid_t *pids, int n) {
         return count;
 }
 
+/* Offers decisions at @p rate per second for @p ms (numbered from
+ * @p first, so spread over the partitions), recorded and queued in batches
+ * of at most 500 (through rf_store when @p evaluator_path). Returns how many
+ * were offered; gives up 60 s past the end when hopelessly behind. */
+static int offer(rf_conf_t *conf, rf_pg_t *pg, rd_kafka_t *rk, int rate, int ms, int evaluator_path, int first) {
+        int64_t t0 = rf_mono_ms(), end = t0 + ms;
+        int n = (int)((int64_t)rate * ms / 1000), produced = 0;
+
+        while (produced < n) {
+                int64_t now = rf_mono_ms();
+                long due = (long)((double)rate * (double)(now - t0) / 1000.0) + 1;
+                int k;
+                if (due > n)
+                        due = n;
+                k = (int)(due - produced);
+                if (k <= 0) {
+                        itest_sleep_ms(1);
+                        continue;
+                }
+                if (k > 500)
+                        k = 500;
+                if (evaluator_path)
+                        produced += produce_like_evaluator(conf, pg, rk, first + produced, k, REASON);
+                else
+                        produced += record_and_queue(pg, conf, rk, first + produced, k);
+                if (now > end + 60000)
+                        break; /* hopelessly behind: stop offering */
+        }
+        return produced;
+}
+
 #define FINISHED_SQL                                                                                   \
         "SELECT count(*) FROM runfleet.executions e JOIN runfleet.decisions d USING (decision_id)"    \
         " WHERE d.reason = '" REASON "' AND e.finished_at IS NOT NULL"
@@ -454,7 +490,7 @@ static int run(const opts_t *o) {
                 rf_pg_t *pg = NULL;
                 rd_kafka_t *rk = NULL;
                 char errstr[1024];
-                int64_t t0, end;
+                int64_t t0;
 
                 spawn_at = spawn_workers(&t, pids, nw);
                 if (rf_conf_load(t.config, &conf, errstr, sizeof(errstr)) < 0 ||
@@ -467,29 +503,8 @@ static int run(const opts_t *o) {
                 produce_like_evaluator(conf, pg, rk, 0, PARTITIONS, "warm-up");
                 itest_wait_for(&t, PARTITIONS, 30000,
                                "SELECT count(*) FROM runfleet.executions WHERE finished_at IS NOT NULL");
-                n = o->rate * o->seconds;
                 t0 = rf_mono_ms();
-                end = t0 + (int64_t)o->seconds * 1000;
-                while (produced < n) {
-                        int64_t now = rf_mono_ms();
-                        long due = (long)((double)o->rate * (double)(now - t0) / 1000.0) + 1;
-                        int k;
-                        if (due > n)
-                                due = n;
-                        k = (int)(due - produced);
-                        if (k <= 0) {
-                                itest_sleep_ms(1);
-                                continue;
-                        }
-                        if (k > 500)
-                                k = 500;
-                        if (o->evaluator_path)
-                                produced += produce_like_evaluator(conf, pg, rk, produced, k, REASON);
-                        else
-                                produced += record_and_queue(pg, conf, rk, produced, k);
-                        if (now > end + 60000)
-                                break; /* hopelessly behind: stop offering */
-                }
+                produced = offer(conf, pg, rk, o->rate, o->seconds * 1000, o->evaluator_path, 0);
                 offered_s = (double)(rf_mono_ms() - t0) / 1000.0;
                 rd_kafka_flush(rk, 30000);
                 n = produced;
@@ -654,6 +669,105 @@ static int run(const opts_t *o) {
                 free(s);
         }
         json_decref(out);
+        itest_finish(&t);
+        return 0;
+}
+
+/* --- scale-up ------------------------------------------------------------- */
+
+/* Longest gap between two execution starts that ended after @p from (epoch
+ * seconds) and began no earlier than @p since, in ms: per partition (the
+ * largest of them) and over the whole topic. */
+static void start_gaps(itest_t *t, double since, double from, double to, double *ret_partition, double *ret_topic) {
+        char sql[1024];
+        double v[2];
+
+        snprintf(sql, sizeof(sql),
+                 "WITH s AS (SELECT started_at,"
+                 "   lag(started_at) OVER (PARTITION BY kafka_partition ORDER BY started_at) AS prev_p,"
+                 "   lag(started_at) OVER (ORDER BY started_at) AS prev_t"
+                 "   FROM runfleet.executions WHERE started_at >= to_timestamp(%.3f))"
+                 " SELECT 1000 * extract(epoch FROM max(started_at - prev_p)),"
+                 "        1000 * extract(epoch FROM max(started_at - prev_t))"
+                 " FROM s WHERE started_at > to_timestamp(%.3f) AND started_at <= to_timestamp(%.3f)",
+                 since, from, to);
+        query_doubles(t, sql, v, 2);
+        *ret_partition = v[0];
+        *ret_topic = v[1];
+}
+
+/* Three workers take a steady load (o->rate decisions/s over the six
+ * partitions) for o->seconds; then three more join at once while the load
+ * goes on for 15 s. How long executions stop starting: the longest gap
+ * between two starts on one partition (a moved partition waits for its
+ * revocation, commit and new owner) and over the whole topic, from the
+ * join on, beside the same figures for the seconds before it. The group
+ * protocol (kafka.group_protocol) comes from RUNFLEET_KAFKA_GROUP_PROTOCOL. */
+static int scale_up(const opts_t *o) {
+        itest_t t;
+        pid_t pids[6] = { 0 };
+        rf_conf_t *conf = NULL;
+        rf_pg_t *pg = NULL;
+        rd_kafka_t *rk = NULL;
+        char errstr[1024];
+        double before_at, join_at, end_at, gap_p, gap_t, base_p, base_t, assigned_s = NAN;
+        int offered = 0, settled;
+        const char *protocol = getenv("RUNFLEET_KAFKA_GROUP_PROTOCOL");
+        json_t *out = json_object();
+
+        itest_init(&t, "bench_scale_up");
+        write_config(&t, o);
+        itest_migrate(&t);
+        if (rf_conf_load(t.config, &conf, errstr, sizeof(errstr)) < 0 ||
+            rf_pg_connect(conf->database.url, "bench-producer", &pg, errstr, sizeof(errstr)) < 0 ||
+            rf_kafka_producer_new(conf, "bench-producer", bench_dr, NULL, &rk, errstr, sizeof(errstr)) < 0) {
+                fprintf(stderr, "# producer: %s\n", errstr);
+                exit(1);
+        }
+        spawn_workers(&t, pids, 3);
+        offered += offer(conf, pg, rk, o->rate, 2000, 0, offered); /* warm, not measured */
+        before_at = db_clock(&t);
+        offered += offer(conf, pg, rk, o->rate, o->seconds * 1000, 0, offered);
+        join_at = db_clock(&t);
+        for (int i = 3; i < 6; i++) {
+                char log[32];
+                snprintf(log, sizeof(log), "worker-%d", i + 1);
+                pids[i] = itest_spawn(&t, log, "runfleet-worker", NULL);
+        }
+        offered += offer(conf, pg, rk, o->rate, 15000, 0, offered);
+        end_at = db_clock(&t);
+        settled = itest_wait_assigned(&t, pids, 6, PARTITIONS, 30000);
+        if (settled)
+                assigned_s = db_clock(&t) - join_at; /* an upper bound: polled after the load */
+        rd_kafka_flush(rk, 30000);
+        itest_wait_committed(&t, t.topic, t.group, 120000);
+        start_gaps(&t, before_at, before_at, join_at, &base_p, &base_t);
+        start_gaps(&t, before_at, join_at, end_at, &gap_p, &gap_t);
+
+        json_object_set_new(out, "protocol", json_string(protocol && *protocol ? protocol : "classic"));
+        json_object_set_new(out, "offered", json_integer(offered));
+        json_object_set_new(out, "succeeded",
+                            json_integer(itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions"
+                                                            " WHERE status = 'SUCCEEDED'")));
+        json_object_set_new(out, "rate", json_integer(o->rate));
+        json_object_set_new(out, "stall_partition_ms", num(gap_p));
+        json_object_set_new(out, "stall_topic_ms", num(gap_t));
+        json_object_set_new(out, "before_partition_ms", num(base_p));
+        json_object_set_new(out, "before_topic_ms", num(base_t));
+        json_object_set_new(out, "all_six_assigned", json_boolean(settled));
+        json_object_set_new(out, "workers_used",
+                            json_integer(itest_query_ll(&t, "SELECT count(DISTINCT worker_id) FROM runfleet.executions"
+                                                            " WHERE started_at > to_timestamp(%.3f)", join_at)));
+        json_object_set_new(out, "assigned_within_s", num(assigned_s));
+        {
+                char *text = json_dumps(out, JSON_COMPACT);
+                printf("%s\n", text);
+                free(text);
+        }
+        json_decref(out);
+        rd_kafka_destroy(rk);
+        rf_pg_destroy(pg);
+        rf_conf_destroy(conf);
         itest_finish(&t);
         return 0;
 }
@@ -845,7 +959,7 @@ int main(int argc, char **argv) {
         int c;
 
         if (argc < 2) {
-                fprintf(stderr, "usage: %s run|pg-limit|kafka-limit [options]\n", argv[0]);
+                fprintf(stderr, "usage: %s run|scale-up|pg-limit|kafka-limit [options]\n", argv[0]);
                 return 2;
         }
         o.mode = argv[1];
@@ -877,6 +991,8 @@ int main(int argc, char **argv) {
         signal(SIGPIPE, SIG_IGN);
         if (strcmp(o.mode, "run") == 0)
                 return run(&o);
+        if (strcmp(o.mode, "scale-up") == 0)
+                return scale_up(&o);
         if (strcmp(o.mode, "pg-limit") == 0)
                 return pg_limit(&o);
         if (strcmp(o.mode, "kafka-limit") == 0)
