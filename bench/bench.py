@@ -422,9 +422,9 @@ def main():
         "- Commit %s; build %s; bench/run took %d min %02d s." % (
             info["commit"], os.path.relpath(os.path.abspath(args.build), ROOT), elapsed // 60, elapsed % 60),
         "",
-        table,
-        "",
     ]
+    if rows:
+        md += [table, ""]
     scale_md = []
     if scale:
         scale_md += ["## Scale-up 3 → 6 workers under load", "",
@@ -446,7 +446,7 @@ def main():
                " join: the gaps the load itself leaves." % (fnum(P["scale_rate"]), P["scale_secs"],
                                                            P["scale_secs"])]
     md += ["- " + n for n in notes]
-    md += [
+    md += [] if not rows else [
         "- Wall time: first execution started → last finished, by PostgreSQL's clock."
         " decisions/s = succeeded ÷ wall time. (a) is the run of median rate among the runs its"
         " configuration names (the range is there too); (e) 3 workers is that same run. One run of (a)"
