@@ -34,10 +34,18 @@ static void copy_conn_error(const rf_pg_t *pg, PGconn *conn, char *errstr, size_
 
         snprintf(errstr, errstr_size, "database: %s", msg);
         redact(errstr, errstr_size, pg ? pg->password : NULL);
-        /* libpq ends messages with a newline and sometimes spans lines; keep one line */
-        for (char *p = errstr; *p; p++)
-                if (*p == '\n')
-                        *p = ' ';
+        /* libpq ends messages with a newline and spans lines ("...\n\tIs the
+         * server running..."; one per host tried): keep one line, one space */
+        {
+                char *o = errstr;
+                for (const char *p = errstr; *p; p++) {
+                        char c = *p == '\n' || *p == '\t' ? ' ' : *p;
+                        if (c == ' ' && o > errstr && o[-1] == ' ')
+                                continue;
+                        *o++ = c;
+                }
+                *o = '\0';
+        }
         len = strlen(errstr);
         while (len > 0 && errstr[len - 1] == ' ')
                 errstr[--len] = '\0';
