@@ -77,7 +77,7 @@ typedef struct call {
 
 typedef enum execution_phase {
         PHASE_QUEUED,    /* waiting for a slot of its workflow's max_active_runs */
-        PHASE_BEGIN,     /* waiting for begin_execution (database down) */
+        PHASE_BEGIN,     /* waiting for its claim (the next batch, or the database back) */
         PHASE_RUNNING,   /* calls in flight */
         PHASE_FINISHING, /* calls done, terminal record not yet written */
 } execution_phase_t;

@@ -43,28 +43,42 @@ int itest_pg_start(itest_t *t, itest_pg_t *pg, const char *name, const itest_pg_
         return 0;
 }
 
-int itest_pg_signal(itest_t *t, const itest_pg_t *pg, int sig) {
-        char root[512], out[64] = "";
+/* Runs @p action in a shell where $pid is @p pg's postmaster (from
+ * `scripts/postgres status`); returns the number it prints, or 0. */
+static int with_postmaster(itest_t *t, const itest_pg_t *pg, const char *action) {
+        char root[512], out[64] = "", cmd[2048];
         FILE *f;
         int n = 0;
 
         itest_source_root(t, root, sizeof(root));
-        /* the postmaster's pid from `status`, then its children (the backends) */
-        {
-                char cmd[2048];
-                snprintf(cmd, sizeof(cmd),
-                         "cd '%s' && pid=$(RUNFLEET_STATE_DIR='%s' PG_PORT=%d scripts/postgres status 2>/dev/null |"
-                         " sed -n 's/.*(pid \\([0-9]*\\)).*/\\1/p') && [ -n \"$pid\" ] &&"
-                         " kill -%d $pid $(pgrep -P $pid) && echo $((1 + $(pgrep -P $pid | wc -l)))",
-                         root, pg->state_dir, pg->port, sig);
-                f = popen(cmd, "r");
-        }
+        snprintf(cmd, sizeof(cmd),
+                 "cd '%s' && pid=$(RUNFLEET_STATE_DIR='%s' PG_PORT=%d scripts/postgres status 2>/dev/null |"
+                 " sed -n 's/.*(pid \\([0-9]*\\)).*/\\1/p') && [ -n \"$pid\" ] && %s",
+                 root, pg->state_dir, pg->port, action);
+        f = popen(cmd, "r");
         if (!f)
                 return 0;
         if (fgets(out, sizeof(out), f))
                 n = atoi(out);
         pclose(f);
         return n;
+}
+
+int itest_pg_signal(itest_t *t, const itest_pg_t *pg, int sig) {
+        char action[256];
+
+        /* the postmaster, then its children (the backends) */
+        snprintf(action, sizeof(action), "c=$(pgrep -P $pid); kill -%d $pid $c && echo $((1 + $(echo $c | wc -w)))",
+                 sig);
+        return with_postmaster(t, pg, action);
+}
+
+int itest_pg_signal_one(itest_t *t, const itest_pg_t *pg, const char *title, int sig) {
+        char action[256];
+
+        snprintf(action, sizeof(action), "c=$(pgrep -P $pid -f '%s' | head -n 1) && [ -n \"$c\" ] && kill -%d $c && echo 1",
+                 title, sig);
+        return with_postmaster(t, pg, action);
 }
 
 void itest_pg_use(itest_t *t, itest_pg_t *const *hosts, int count) {

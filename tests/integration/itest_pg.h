@@ -30,6 +30,11 @@ int itest_pg_script(itest_t *t, const itest_pg_t *pg, const char *cmd);
  * were signalled (0: none found). */
 int itest_pg_signal(itest_t *t, const itest_pg_t *pg, int sig);
 
+/* Sends @p sig to the one backend of @p pg whose process title contains
+ * @p title (e.g. "walreceiver": SIGSTOP holds a standby back from its
+ * primary's WAL). Returns 1 when signalled, 0 when none was found. */
+int itest_pg_signal_one(itest_t *t, const itest_pg_t *pg, const char *title, int sig);
+
 /* Points the test at the database "runfleet" of @p hosts (1 or 2 clusters,
  * in that order, target_session_attrs=read-write when 2): t->db_url (and so
  * later itest_config() files) and t->pg. Exits the test when it cannot connect. */
