@@ -5,7 +5,6 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "rf_log.h"
 #include "rf_pg_async.h"
 #include "rf_util.h"
 
@@ -29,7 +28,6 @@ struct rf_pg_async {
         int64_t deadline;       /* CONNECTING, BUSY: give up at; DOWN: next attempt */
         bool flushing;          /* BUSY: the statement is not all sent yet */
         bool failed;            /* BUSY: sending failed; deliver at the next process() */
-        bool was_up;            /* for logging the transitions once */
         PGresult *result;       /* BUSY: the statement's first result */
         rf_pg_async_done_fn *done;
         void *arg;
@@ -80,9 +78,6 @@ static void lost(rf_pg_async_t *a, const char *why) {
         bool busy = a->state == ST_BUSY;
 
         snprintf(a->error, sizeof(a->error), "%s", why);
-        if (a->was_up)
-                rf_log_warn("database.lost", NULL, "%s; reconnecting", why);
-        a->was_up = false;
         watch(a, 0);
         a->state = ST_DOWN;
         a->deadline = rf_mono_ms(); /* the first new attempt at once: a failover is often quick */
@@ -132,13 +127,6 @@ static void poll_connect(rf_pg_async_t *a) {
                 rf_pg_connected(a->pg);
                 a->state = ST_IDLE;
                 a->error[0] = '\0';
-                if (!a->was_up)
-                        rf_log_info("database.connected",
-                                    json_pack("{s:s, s:s}", "host", PQhost(conn) ? PQhost(conn) : "",
-                                              "port", PQport(conn) ? PQport(conn) : ""),
-                                    "connected to PostgreSQL at %s:%s", PQhost(conn) ? PQhost(conn) : "?",
-                                    PQport(conn) ? PQport(conn) : "?");
-                a->was_up = true;
                 watch(a, EPOLLIN); /* idle: readable means closed (or a notice) */
                 return;
         default:
@@ -214,7 +202,6 @@ int rf_pg_async_new(rf_pg_t *pg, rf_pg_async_t **ret_a, char *errstr, size_t err
                 rf_pg_async_destroy(a);
                 return -err;
         }
-        a->was_up = true;
         if (rf_pg_ok(pg) && PQsetnonblocking(rf_pg_conn(pg), 1) == 0) {
                 a->state = ST_IDLE;
                 watch(a, EPOLLIN);
@@ -273,6 +260,13 @@ void rf_pg_async_process(rf_pg_async_t *a) {
                 read_input(a);
                 return;
         }
+}
+
+void rf_pg_async_server(const rf_pg_async_t *a, char *buf, size_t size) {
+        PGconn *conn = rf_pg_conn(a->pg);
+        const char *host = conn ? PQhost(conn) : NULL, *port = conn ? PQport(conn) : NULL;
+
+        snprintf(buf, size, "%s:%s", host ? host : "?", port ? port : "?");
 }
 
 const char *rf_pg_async_error(const rf_pg_async_t *a) {

@@ -9,7 +9,8 @@
  * is readable or when rf_pg_async_due_ms() has come. A lost connection is
  * re-made (any host of a multi-host URL: the current primary) until it
  * works; the statement it took with it fails with -ENOTCONN, and the
- * caller decides what to send again. */
+ * caller decides what to send again. Like the rest of common/, it does
+ * not log: the caller sees the transitions (rf_pg_async_connected). */
 #pragma once
 
 #include <stdbool.h>
@@ -54,7 +55,11 @@ bool rf_pg_async_idle(const rf_pg_async_t *a);
 /* True while connected (idle or busy). */
 bool rf_pg_async_connected(const rf_pg_async_t *a);
 
-/* Why the connection is down (its last error), for readiness probes. */
+/* "host:port" of the server connected to (of a multi-host URL: the one
+ * that took the connection). */
+void rf_pg_async_server(const rf_pg_async_t *a, char *buf, size_t size);
+
+/* Why the connection is down (its last error), for logs and readiness. */
 const char *rf_pg_async_error(const rf_pg_async_t *a);
 
 /* Sends one statement with text parameters (NULL: SQL NULL); @p done gets

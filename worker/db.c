@@ -204,19 +204,35 @@ static void send_next(worker_t *w) {
         }
 }
 
+/* Logs the connection's comings and goings, once each. */
+static void note_connection(worker_t *w) {
+        bool up = rf_pg_async_connected(w->db);
+        char server[300];
+
+        if (up == w->db_up)
+                return;
+        w->db_up = up;
+        if (!up) {
+                metrics_db_state(false, rf_pg_async_error(w->db));
+                rf_log_warn("database.lost", NULL, "%s; reconnecting", rf_pg_async_error(w->db));
+                return;
+        }
+        rf_pg_async_server(w->db, server, sizeof(server));
+        rf_log_info("database.connected", json_pack("{s:s}", "server", server), "connected to PostgreSQL at %s",
+                    server);
+}
+
 void db_step(worker_t *w) {
         int64_t due = rf_pg_async_due_ms(w->db);
-        bool was_connected = rf_pg_async_connected(w->db);
 
         if (w->db_event || (due && rf_mono_ms() >= due)) {
                 w->db_event = false;
                 rf_pg_async_process(w->db);
         }
-        if (was_connected && !rf_pg_async_connected(w->db))
-                metrics_db_state(false, rf_pg_async_error(w->db));
         /* after a callback more may be ready: send while the connection takes it */
         if (rf_pg_async_idle(w->db))
                 send_next(w);
+        note_connection(w);
 }
 
 int64_t db_due_ms(const worker_t *w) {

@@ -592,6 +592,7 @@ static int setup(worker_t *w, const rf_program_t *prog, char *errstr, size_t err
                         rf_pg_destroy(pg);
                         return r;
                 }
+                w->db_up = rf_pg_async_connected(w->db);
         }
         r = rf_kafka_producer_new(w->conf, w->id, dlq_on_delivery, w, &w->producer, errstr, errstr_size);
         if (r < 0)

@@ -125,6 +125,7 @@ typedef struct worker {
         rf_pg_async_t *db;       /* never waited on: see db.c */
         db_batch_t batch;        /* what is in flight on it */
         bool db_event;           /* its descriptor was readable */
+        bool db_up;              /* connected at the end of the last db_step(), for logging changes */
         bool renew_due;          /* the heartbeat wants the leases renewed */
         bool begin_next;         /* claims' turn next when records wait too */
         int64_t db_last_answer;  /* monotonic: the database last answered */
