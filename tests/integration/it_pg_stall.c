@@ -70,6 +70,16 @@ int main(void) {
                 free(r.body);
                 itest_sleep_ms(500);
         }
+        {
+                /* what readiness says at the end of the stall (printed: its bound
+                 * on the database's silence is about the stall's length) */
+                itest_reply_t r;
+                char ready[128];
+                snprintf(ready, sizeof(ready), "http://127.0.0.1:%d/readyz", http_port);
+                itest_http("GET", ready, &r);
+                printf("# /readyz at the end of the stall: %ld %.100s", r.status, r.body);
+                free(r.body);
+        }
         snprintf(path, sizeof(path), "/stall-%s/slow", t.db_name);
         {
                 json_t *stats = itest_fake_stats_prefix(&t, path);
