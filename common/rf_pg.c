@@ -8,6 +8,8 @@
 struct rf_pg {
         PGconn *conn;
         char *password; /* masked out of libpq's messages; NULL when none */
+        char *url;      /* kept for rf_pg_connect_start(): a new connection, any host of a list */
+        char *application_name;
 };
 
 /* Replaces every occurrence of @p secret in @p s with "****". */
@@ -32,10 +34,18 @@ static void copy_conn_error(const rf_pg_t *pg, PGconn *conn, char *errstr, size_
 
         snprintf(errstr, errstr_size, "database: %s", msg);
         redact(errstr, errstr_size, pg ? pg->password : NULL);
-        /* libpq ends messages with a newline and sometimes spans lines; keep one line */
-        for (char *p = errstr; *p; p++)
-                if (*p == '\n')
-                        *p = ' ';
+        /* libpq ends messages with a newline and spans lines ("...\n\tIs the
+         * server running..."; one per host tried): keep one line, one space */
+        {
+                char *o = errstr;
+                for (const char *p = errstr; *p; p++) {
+                        char c = *p == '\n' || *p == '\t' ? ' ' : *p;
+                        if (c == ' ' && o > errstr && o[-1] == ' ')
+                                continue;
+                        *o++ = c;
+                }
+                *o = '\0';
+        }
         len = strlen(errstr);
         while (len > 0 && errstr[len - 1] == ' ')
                 errstr[--len] = '\0';
@@ -98,21 +108,35 @@ static int parse_url(rf_pg_t *pg, const char *url, char *errstr, size_t errstr_s
         return 0;
 }
 
+/* The connection options every connection of @p pg is made with.
+ * expand_dbname=1 (the callers' last argument): "dbname" may hold a whole
+ * conninfo string or URI, with several hosts ("postgresql://h1:p1,h2:p2/db
+ * ?target_session_attrs=read-write"); libpq then tries them in turn and
+ * keeps the first that fits, so a new connection finds the current primary.
+ * connect_timeout bounds each host's try of a blocking connect only. */
+#define CONNECT_OPTIONS(pg)                                                                                   \
+        const char *keys[] = { "dbname", "application_name", "connect_timeout", NULL };                     \
+        const char *values[] = { (pg)->url, (pg)->application_name, "10", NULL }
+
 int rf_pg_connect(const char *url, const char *application_name, rf_pg_t **ret_pg,
                   char *errstr, size_t errstr_size) {
-        const char *keys[] = { "dbname", "application_name", "connect_timeout", NULL };
-        const char *values[] = { url, application_name, "10", NULL };
         rf_pg_t *pg = calloc(1, sizeof(*pg));
         int r;
 
         if (!pg)
                 return -ENOMEM;
+        pg->url = strdup(url);
+        pg->application_name = strdup(application_name);
+        if (!pg->url || !pg->application_name) {
+                rf_pg_destroy(pg);
+                return -ENOMEM;
+        }
         r = parse_url(pg, url, errstr, errstr_size);
         if (r < 0) {
                 rf_pg_destroy(pg);
                 return r;
         }
-        /* expand_dbname=1: "dbname" may hold a whole conninfo string or URI */
+        CONNECT_OPTIONS(pg);
         pg->conn = PQconnectdbParams(keys, values, 1);
         if (!pg->conn || PQstatus(pg->conn) != CONNECTION_OK) {
                 copy_conn_error(pg, pg->conn, errstr, errstr_size);
@@ -129,7 +153,44 @@ void rf_pg_destroy(rf_pg_t *pg) {
                 return;
         PQfinish(pg->conn);
         free(pg->password);
+        free(pg->url);
+        free(pg->application_name);
         free(pg);
+}
+
+int rf_pg_connect_start(rf_pg_t *pg, char *errstr, size_t errstr_size) {
+        CONNECT_OPTIONS(pg);
+
+        PQfinish(pg->conn);
+        pg->conn = PQconnectStartParams(keys, values, 1);
+        if (!pg->conn || PQstatus(pg->conn) == CONNECTION_BAD) {
+                copy_conn_error(pg, pg->conn, errstr, errstr_size);
+                return -ENOTCONN;
+        }
+        return 0;
+}
+
+void rf_pg_connected(rf_pg_t *pg) {
+        PQsetNoticeProcessor(pg->conn, ignore_notice, NULL);
+}
+
+int rf_pg_error(rf_pg_t *pg, const PGresult *res, char *errstr, size_t errstr_size) {
+        if (PQstatus(pg->conn) != CONNECTION_OK) {
+                copy_conn_error(pg, pg->conn, errstr, errstr_size);
+                return -ENOTCONN;
+        }
+        {
+                const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+                const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+                snprintf(errstr, errstr_size, "database: %s (SQLSTATE %s)", msg ? msg : PQerrorMessage(pg->conn),
+                         state ? state : "?");
+                redact(errstr, errstr_size, pg->password);
+        }
+        return -EIO;
+}
+
+void rf_pg_conn_error(rf_pg_t *pg, char *errstr, size_t errstr_size) {
+        copy_conn_error(pg, pg->conn, errstr, errstr_size);
 }
 
 int rf_pg_ok(rf_pg_t *pg) {
@@ -170,17 +231,7 @@ int rf_pg_exec(rf_pg_t *pg, const char *sql, int nparams, const char *const *par
                         PQclear(res);
                 return 0;
         }
-        if (PQstatus(pg->conn) != CONNECTION_OK) {
-                copy_conn_error(pg, pg->conn, errstr, errstr_size);
-                r = -ENOTCONN;
-        } else {
-                const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-                const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-                snprintf(errstr, errstr_size, "database: %s (SQLSTATE %s)",
-                         msg ? msg : PQerrorMessage(pg->conn), state ? state : "?");
-                redact(errstr, errstr_size, pg->password);
-                r = -EIO;
-        }
+        r = rf_pg_error(pg, res, errstr, errstr_size);
         PQclear(res);
         return r;
 }

@@ -22,6 +22,25 @@ void rf_pg_destroy(rf_pg_t *pg);
 int rf_pg_exec(rf_pg_t *pg, const char *sql, int nparams, const char *const *params,
                PGresult **ret_res, char *errstr, size_t errstr_size);
 
+/* Non-blocking (re)connection, for an event loop (rf_pg_async): drops the
+ * connection and starts a new one to the same URL with PQconnectStartParams;
+ * the caller drives it with PQconnectPoll on rf_pg_conn(). With several
+ * hosts in the URL libpq walks them, so this finds the current primary.
+ * Returns 0 or -ENOTCONN with the reason. */
+int rf_pg_connect_start(rf_pg_t *pg, char *errstr, size_t errstr_size);
+
+/* To call once PQconnectPoll said PGRES_POLLING_OK: the session settings
+ * rf_pg_connect() makes (notices are dropped). */
+void rf_pg_connected(rf_pg_t *pg);
+
+/* Formats a failed statement's error (@p res may be NULL) as rf_pg_exec
+ * does: -ENOTCONN when the connection is gone, else -EIO with SQLSTATE and
+ * message. Passwords in libpq's messages are masked. */
+int rf_pg_error(rf_pg_t *pg, const PGresult *res, char *errstr, size_t errstr_size);
+
+/* The connection's last error message, one line, password masked. */
+void rf_pg_conn_error(rf_pg_t *pg, char *errstr, size_t errstr_size);
+
 /* True while the connection is usable. */
 int rf_pg_ok(rf_pg_t *pg);
 

@@ -17,10 +17,8 @@
 #include "metrics.h"
 #include "worker.h"
 
-#define DB_RETRY_MS 1000
 #define POLL_BATCH 1000 /* messages taken from librdkafka per loop turn */
 #define PAUSE_AFTER_MS 1000 /* full for this long: pause the partitions */
-#define BATCH_MAX 1000 /* executions claimed or recorded per database round trip */
 
 /* The execution's ids as JSON object members, for the lines logged per
  * execution (rf_log_members). */
@@ -84,6 +82,8 @@ static void execution_free(worker_t *w, execution_t *ex) {
         for (size_t i = 0; i < w->completed_count; i++)
                 if (w->completed[i] == ex)
                         w->completed[i] = w->completed[--w->completed_count];
+        if (ex->in_batch)
+                db_forget(w, ex);
         if (ex->holds_slot) {
                 w->active_runs[ex->workflow_index]--;
                 w->slot_freed = true;
@@ -101,7 +101,7 @@ static void execution_release(worker_t *w, execution_t *ex) {
         execution_free(w, ex);
 }
 
-static const char *execution_status(const execution_t *ex, const char **ret_error) {
+const char *worker_execution_status(const execution_t *ex, const char **ret_error) {
         const char *status = "SUCCEEDED";
 
         *ret_error = NULL;
@@ -123,9 +123,7 @@ static const char *execution_status(const execution_t *ex, const char **ret_erro
         return status;
 }
 
-/* Logs, counts and releases an execution whose terminal record was written
- * (or refused by the fence). */
-static void finished(worker_t *w, execution_t *ex, const char *status, const char *error, bool recorded) {
+void worker_finished(worker_t *w, execution_t *ex, const char *status, const char *error, bool recorded) {
         int64_t took = rf_mono_ms() - ex->started_ms;
 
         if (recorded) {
@@ -175,34 +173,6 @@ void worker_execution_done(worker_t *w, execution_t *ex) {
         w->completed[w->completed_count++] = ex;
 }
 
-/* Records every completed execution, BATCH_MAX per round trip. When the
- * database is away they wait as FINISHING and are tried again. */
-static void finish_completed(worker_t *w) {
-        execution_t *batch[BATCH_MAX];
-        const char *statuses[BATCH_MAX], *errors[BATCH_MAX];
-        bool recorded[BATCH_MAX];
-        char errstr[512];
-
-        while (w->completed_count > 0) {
-                size_t n = w->completed_count < BATCH_MAX ? w->completed_count : BATCH_MAX;
-                for (size_t i = 0; i < n; i++) {
-                        batch[i] = w->completed[--w->completed_count];
-                        statuses[i] = execution_status(batch[i], &errors[i]);
-                }
-                if (record_finish_batch(w, batch, n, statuses, errors, recorded, errstr, sizeof(errstr)) < 0) {
-                        rf_log_warn("execution.record_retry", json_pack("{s:i}", "executions", (int)n),
-                                    "recording %zu finished executions: %s; will retry", n, errstr);
-                        for (size_t i = 0; i < n; i++) {
-                                batch[i]->phase = PHASE_FINISHING;
-                                batch[i]->retry_at = rf_mono_ms() + DB_RETRY_MS;
-                        }
-                        return;
-                }
-                for (size_t i = 0; i < n; i++)
-                        finished(w, batch[i], statuses[i], errors[i], recorded[i]);
-        }
-}
-
 /* Sends a decision we cannot run to the DLQ, re-encoded (its message is gone). */
 static void dead_letter_execution(worker_t *w, execution_t *ex, const char *reason) {
         char errstr[256];
@@ -221,8 +191,7 @@ static void dead_letter_execution(worker_t *w, execution_t *ex, const char *reas
         ex->retry_at = rf_mono_ms() + DB_RETRY_MS;
 }
 
-/* Acts on the database's answer to a claim. */
-static void apply_verdict(worker_t *w, execution_t *ex, const char *verdict) {
+void worker_apply_verdict(worker_t *w, execution_t *ex, const char *verdict) {
         char errstr[512];
 
         if (strcmp(verdict, "UNKNOWN") == 0) {
@@ -259,36 +228,6 @@ static void want_begin(worker_t *w, execution_t *ex) {
         ex->phase = PHASE_BEGIN;
         ex->retry_at = 0;
         w->begin_due = true;
-}
-
-/* Claims every execution waiting for it, BATCH_MAX per round trip. */
-static void begin_due(worker_t *w) {
-        execution_t *batch[BATCH_MAX];
-        const char *verdicts[BATCH_MAX];
-        char errstr[512];
-        size_t n;
-
-        if (!w->begin_due)
-                return;
-        w->begin_due = false;
-        do {
-                n = 0;
-                for (execution_t *ex = w->head; ex && n < BATCH_MAX; ex = ex->next)
-                        if (ex->phase == PHASE_BEGIN && ex->retry_at == 0)
-                                batch[n++] = ex;
-                if (n == 0)
-                        return;
-                if (record_begin_batch(w, batch, n, verdicts, errstr, sizeof(errstr)) < 0) {
-                        rf_log_warn("execution.begin_retry", json_pack("{s:i}", "executions", (int)n),
-                                    "claiming %zu executions: %s; will retry", n, errstr);
-                        for (size_t i = 0; i < n; i++)
-                                batch[i]->retry_at = rf_mono_ms() + DB_RETRY_MS;
-                        return;
-                }
-                /* each may be released here; none is looked at again */
-                for (size_t i = 0; i < n; i++)
-                        apply_verdict(w, batch[i], verdicts[i]);
-        } while (n == BATCH_MAX);
 }
 
 /* max_active_runs: a decision waits in memory, unclaimed, until its
@@ -481,12 +420,13 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
 /* --- timers ---------------------------------------------------------- */
 
 static void heartbeat(worker_t *w) {
-        char errstr[512];
         int64_t now = rf_mono_ms();
         execution_t *next;
 
-        if (w->in_flight > 0 && record_renew(w, errstr, sizeof(errstr)) < 0)
-                rf_log_warn("execution.renew_failed", NULL, "%s", errstr);
+        /* sent by db.c when the connection is free; a lease the database has
+         * not renewed runs out here all the same */
+        if (w->in_flight > 0)
+                w->renew_due = true;
         for (execution_t *ex = w->head; ex; ex = next) {
                 next = ex->next;
                 if (ex->phase != PHASE_RUNNING || now < ex->lease_ok_until)
@@ -580,7 +520,7 @@ static void poll_messages(worker_t *w) {
 
 static int wait_ms(const worker_t *w) {
         size_t max = (size_t)w->conf->worker.max_in_flight;
-        int64_t now = rf_mono_ms(), next = w->next_commit;
+        int64_t now = rf_mono_ms(), next = w->next_commit, db = db_due_ms(w);
         /* librdkafka signals only a queue turning non-empty: what it still
          * holds, or a resume, is ours to come back for */
         bool more = (w->poll_again && !w->paused && w->in_flight < max) || may_resume(w);
@@ -591,7 +531,9 @@ static int wait_ms(const worker_t *w) {
                 next = w->next_due_try;
         if (w->full_since && w->full_since + PAUSE_AFTER_MS < next)
                 next = w->full_since + PAUSE_AFTER_MS;
-        if (w->completed_count > 0 || w->slot_freed || w->begin_due || more)
+        if (db && db < next)
+                next = db;
+        if (w->slot_freed || more)
                 next = now;
         for (const execution_t *ex = w->head; ex; ex = ex->next)
                 if (ex->retry_at && ex->retry_at < next)
@@ -617,12 +559,10 @@ static void loop(worker_t *w) {
                 sockets_wait(w, wait_ms(w));
                 /* new work first: its claim is what produce→start waits on */
                 poll_messages(w);
-                begin_due(w);
                 calls_collect(w);
                 calls_run_due(w);
-                finish_completed(w);
                 start_queued(w);
-                begin_due(w);
+                db_step(w);
                 rd_kafka_poll(w->producer, 0);
                 run_timers(w);
                 metrics_tick(w);
@@ -637,9 +577,20 @@ static int setup(worker_t *w, const rf_program_t *prog, char *errstr, size_t err
                 snprintf(errstr, errstr_size, "pipe: %s", strerror(errno));
                 return -errno;
         }
-        r = rf_pg_connect(w->conf->database.url, prog->name, &w->pg, errstr, errstr_size);
-        if (r < 0)
-                return r;
+        {
+                /* the first connection blocks: a bad URL or a database away at
+                 * start fails the start, with libpq's reason */
+                rf_pg_t *pg = NULL;
+                r = rf_pg_connect(w->conf->database.url, prog->name, &pg, errstr, errstr_size);
+                if (r < 0)
+                        return r;
+                r = rf_pg_async_new(pg, &w->db, errstr, errstr_size);
+                if (r < 0) {
+                        rf_pg_destroy(pg);
+                        return r;
+                }
+                w->db_up = rf_pg_async_connected(w->db);
+        }
         r = rf_kafka_producer_new(w->conf, w->id, dlq_on_delivery, w, &w->producer, errstr, errstr_size);
         if (r < 0)
                 return r;
@@ -705,7 +656,7 @@ static void teardown(worker_t *w) {
         sockets_cleanup(w);
         calls_cleanup(w);
         free(w->completed);
-        rf_pg_destroy(w->pg);
+        rf_pg_async_destroy(w->db);
         if (w->wake_fds[0] > 0) {
                 close(w->wake_fds[0]);
                 close(w->wake_fds[1]);

@@ -10,7 +10,6 @@
 #include "rf_http.h"
 #include "rf_util.h"
 
-#define DB_PROBE_MS 5000       /* readiness: how often an idle loop asks PostgreSQL */
 
 worker_metrics_t worker_metrics;
 
@@ -119,10 +118,14 @@ int metrics_on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
         return 0;
 }
 
-/* Once per loop turn: liveness, gauges, and (every DB_PROBE_MS) a database
- * round trip, so readiness reflects what this connection can do now. */
+void metrics_db_state(bool ok, const char *why) {
+        rf_http_condition_set(&ready_db, ok, why);
+}
+
+/* Once per loop turn: liveness and gauges. Readiness's database part comes
+ * from db.c (metrics_db_state), whose probe keeps it fresh. */
 void metrics_tick(worker_t *w) {
-        static int64_t next_probe, next_slow;
+        static int64_t next_slow;
         static uint64_t seen_retries, seen_waits, seen_rejections;
         int64_t now = rf_mono_ms();
 
@@ -131,12 +134,6 @@ void metrics_tick(worker_t *w) {
         rf_metrics_set(worker_metrics.in_flight, (double)w->in_flight);
         rf_metrics_set(worker_metrics.assigned, (double)w->track_count);
         rf_metrics_set(worker_metrics.paused, w->paused || w->draining ? 1 : 0);
-        if (now >= next_probe) {
-                char errstr[512];
-                int r = rf_pg_exec(w->pg, "SELECT 1", 0, NULL, NULL, errstr, sizeof(errstr));
-                rf_http_condition_set(&ready_db, r == 0, errstr);
-                next_probe = now + DB_PROBE_MS;
-        }
         if (now >= next_slow) {
                 rf_metrics_inc(worker_metrics.retries, (double)(w->retries - seen_retries));
                 rf_metrics_inc(worker_metrics.rate_waits, (double)(w->rate_limit_waits - seen_waits));
@@ -164,7 +161,7 @@ int metrics_ready(void *opaque, char *reason, size_t size) {
                 snprintf(reason, size, "%s", ready_config);
                 return -ENOENT;
         }
-        if (!rf_http_condition_ok(&ready_db, 3 * DB_PROBE_MS, reason, size) ||
+        if (!rf_http_condition_ok(&ready_db, 3 * METRICS_DB_PROBE_MS, reason, size) ||
             !rf_http_condition_ok(&ready_kafka, 3 * METRICS_STATS_INTERVAL_MS, reason, size))
                 return -ENOTCONN;
         return 0;

@@ -10,7 +10,10 @@
 #include "worker.h"
 
 #define METRICS_STATS_INTERVAL_MS 5000 /* librdkafka statistics: consumer lag, broker state */
-#define METRICS_LOOP_STALE_MS 60000    /* liveness: the loop blocks at most on one database call */
+/* liveness: the loop never waits on PostgreSQL (db.c); its longest waits
+ * are librdkafka's synchronous commits when partitions are revoked */
+#define METRICS_LOOP_STALE_MS 60000
+#define METRICS_DB_PROBE_MS 5000       /* readiness: an idle database connection is asked this often */
 
 typedef struct worker_metrics {
         rf_metric_t *consumed, *started, *finished, *duration, *call_duration, *in_flight, *dlq, *lag, *assigned,
@@ -31,7 +34,12 @@ int metrics_on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque);
 /* Setup reached a broker: Kafka counts as up until statistics say otherwise. */
 void metrics_kafka_up(void);
 
-/* Once per loop turn: liveness, gauges, a periodic database probe. */
+/* What the database connection last showed (db.c): @p ok when it
+ * answered, else @p why. /readyz fails when it is not ok, or when nothing
+ * was heard for three probe intervals (a stalled server). */
+void metrics_db_state(bool ok, const char *why);
+
+/* Once per loop turn: liveness, gauges. */
 void metrics_tick(worker_t *w);
 
 /* rf_http's readiness callback (/readyz). */

@@ -2,7 +2,11 @@
  * finishes are batched — everything one loop turn has to say goes in one
  * round trip to a server-side function (schemas/sql/007_*.sql) that makes
  * the batch's checks and writes in one transaction. The batches are JSON
- * written as text (rf_json_text), not built as jansson values. */
+ * written as text (rf_json_text), not built as jansson values.
+ *
+ * Each batch is sent here and its answer read here; db.c decides what is
+ * sent when, on the worker's asynchronous connection. Between the two an
+ * execution of the batch may have been released (its slot is then NULL). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,39 +16,40 @@
 #include "rf_util.h"
 #include "worker.h"
 
-/* Runs a batch function with (..., batch JSON text) and hands back its
- * (idx, value) rows. Takes @p batch over. */
-static int run_batch(worker_t *w, const char *sql, const char *const *params, int nparams, rf_json_text_t *batch,
-                     PGresult **ret_res, char *errstr, size_t errstr_size) {
+/* Sends a batch function with (..., batch JSON text). Takes @p batch over. */
+static int send_batch(worker_t *w, const char *sql, const char *const *params, int nparams, rf_json_text_t *batch,
+                      rf_pg_async_done_fn *done) {
         const char *all[4];
         char *text = rf_json_text_take(batch);
         int r;
 
-        if (!text) {
-                snprintf(errstr, errstr_size, "out of memory encoding a batch");
+        if (!text)
                 return -ENOMEM;
-        }
         for (int i = 0; i < nparams; i++)
                 all[i] = params[i];
         all[nparams] = text;
-        r = rf_pg_exec(w->pg, sql, nparams + 1, all, ret_res, errstr, errstr_size);
+        /* libpq copies the parameters into its buffer: text may go now */
+        r = rf_pg_async_send(w->db, sql, nparams + 1, all, done, w);
         free(text);
         return r;
 }
 
-int record_begin_batch(worker_t *w, execution_t **exs, size_t n, const char **ret_verdicts, char *errstr,
-                       size_t errstr_size) {
-        static const char *const verdicts[] = { "STARTED", "UNKNOWN", "DONE", "STALE", "TAKEN" };
+/* The batch index of a result row, or -1 when it names none. */
+static long row_index(const PGresult *res, int row, size_t n) {
+        long i = strtol(PQgetvalue(res, row, 0), NULL, 10);
+
+        return i >= 0 && (size_t)i < n ? i : -1;
+}
+
+int record_begin_send(worker_t *w, const db_batch_t *b, rf_pg_async_done_fn *done) {
         char lease[16];
         const char *params[] = { w->id, lease, w->conf->kafka.topic };
         rf_json_text_t batch = { 0 };
-        PGresult *res = NULL;
-        int r;
 
         snprintf(lease, sizeof(lease), "%d", w->conf->worker.lease_ms);
         rf_json_text_open(&batch, '[');
-        for (size_t i = 0; i < n; i++) {
-                const execution_t *ex = exs[i];
+        for (size_t i = 0; i < b->n; i++) {
+                const execution_t *ex = b->exs[i];
                 rf_json_text_open(&batch, '{');
                 rf_json_text_key(&batch, "i");
                 rf_json_text_int(&batch, (long long)i);
@@ -59,25 +64,28 @@ int record_begin_batch(worker_t *w, execution_t **exs, size_t n, const char **re
                 rf_json_text_key(&batch, "offset");
                 rf_json_text_int(&batch, ex->offset);
                 rf_json_text_lit(&batch, "}");
-                ret_verdicts[i] = "UNKNOWN";
         }
         rf_json_text_lit(&batch, "]");
-        r = run_batch(w, "SELECT idx, verdict FROM runfleet.begin_executions($1, $2, $3, $4::jsonb)", params, 3,
-                      &batch, &res, errstr, errstr_size);
-        if (r < 0)
-                return r;
+        return send_batch(w, "SELECT idx, verdict FROM runfleet.begin_executions($1, $2, $3, $4::jsonb)", params, 3,
+                          &batch, done);
+}
+
+void record_begin_read(worker_t *w, const db_batch_t *b, const PGresult *res, const char **ret_verdicts) {
+        static const char *const verdicts[] = { "STARTED", "UNKNOWN", "DONE", "STALE", "TAKEN" };
+
+        for (size_t i = 0; i < b->n; i++)
+                ret_verdicts[i] = "UNKNOWN";
         for (int row = 0; row < PQntuples(res); row++) {
-                long i = strtol(PQgetvalue(res, row, 0), NULL, 10);
-                if (i < 0 || (size_t)i >= n)
+                long i = row_index(res, row, b->n);
+                if (i < 0)
                         continue;
                 for (size_t k = 0; k < sizeof(verdicts) / sizeof(verdicts[0]); k++)
                         if (strcmp(PQgetvalue(res, row, 1), verdicts[k]) == 0)
                                 ret_verdicts[i] = verdicts[k];
-                if (strcmp(ret_verdicts[i], "STARTED") == 0)
-                        exs[i]->lease_ok_until = rf_mono_ms() + w->conf->worker.lease_ms;
+                /* the lease runs from the claim's sending: the database's clock started no earlier */
+                if (b->exs[i] && strcmp(ret_verdicts[i], "STARTED") == 0)
+                        b->exs[i]->lease_ok_until = b->sent_ms + w->conf->worker.lease_ms;
         }
-        PQclear(res);
-        return 0;
 }
 
 static void append_calls(rf_json_text_t *t, const execution_t *ex) {
@@ -107,59 +115,57 @@ static void append_calls(rf_json_text_t *t, const execution_t *ex) {
         rf_json_text_lit(t, "]");
 }
 
-int record_finish_batch(worker_t *w, execution_t **exs, size_t n, const char *const *statuses,
-                        const char *const *errors, bool *ret_recorded, char *errstr, size_t errstr_size) {
+int record_finish_send(worker_t *w, const db_batch_t *b, rf_pg_async_done_fn *done) {
         const char *params[] = { w->id };
         rf_json_text_t batch = { 0 };
-        PGresult *res = NULL;
-        int r;
 
         rf_json_text_open(&batch, '[');
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < b->n; i++) {
                 rf_json_text_open(&batch, '{');
                 rf_json_text_key(&batch, "i");
                 rf_json_text_int(&batch, (long long)i);
                 rf_json_text_key(&batch, "execution_id");
-                rf_json_text_string(&batch, exs[i]->execution_id);
+                rf_json_text_string(&batch, b->exs[i]->execution_id);
                 rf_json_text_key(&batch, "status");
-                rf_json_text_string(&batch, statuses[i]);
+                rf_json_text_string(&batch, b->statuses[i]);
                 rf_json_text_key(&batch, "error");
-                rf_json_text_string(&batch, errors[i]);
+                rf_json_text_string(&batch, b->errors[i]);
                 rf_json_text_key(&batch, "calls");
-                append_calls(&batch, exs[i]);
+                append_calls(&batch, b->exs[i]);
                 rf_json_text_lit(&batch, "}");
-                ret_recorded[i] = false;
         }
         rf_json_text_lit(&batch, "]");
-        r = run_batch(w, "SELECT idx, recorded FROM runfleet.finish_executions($1, $2::jsonb)", params, 1, &batch,
-                      &res, errstr, errstr_size);
-        if (r < 0)
-                return r;
-        for (int row = 0; row < PQntuples(res); row++) {
-                long i = strtol(PQgetvalue(res, row, 0), NULL, 10);
-                if (i >= 0 && (size_t)i < n)
-                        ret_recorded[i] = strcmp(PQgetvalue(res, row, 1), "t") == 0;
-        }
-        PQclear(res);
-        return 0;
+        return send_batch(w, "SELECT idx, recorded FROM runfleet.finish_executions($1, $2::jsonb)", params, 1, &batch,
+                          done);
 }
 
-int record_renew(worker_t *w, char *errstr, size_t errstr_size) {
+void record_finish_read(const db_batch_t *b, const PGresult *res, bool *ret_recorded) {
+        for (size_t i = 0; i < b->n; i++)
+                ret_recorded[i] = false;
+        for (int row = 0; row < PQntuples(res); row++) {
+                long i = row_index(res, row, b->n);
+                if (i >= 0)
+                        ret_recorded[i] = strcmp(PQgetvalue(res, row, 1), "t") == 0;
+        }
+}
+
+int record_renew_send(worker_t *w, db_batch_t *b, rf_pg_async_done_fn *done) {
         char **ids = malloc((w->in_flight + 1) * sizeof(char *));
         char lease[16], *list = NULL;
         size_t n = 0;
-        int64_t renewed_until = rf_mono_ms() + w->conf->worker.lease_ms;
-        PGresult *res = NULL;
         int r;
 
         if (!ids)
                 return -ENOMEM;
+        b->renew_gen = ++w->renew_gen;
         for (execution_t *ex = w->head; ex && n < w->in_flight; ex = ex->next)
-                if (ex->phase == PHASE_RUNNING || ex->phase == PHASE_FINISHING)
+                if (ex->phase == PHASE_RUNNING || ex->phase == PHASE_FINISHING) {
                         ids[n++] = ex->execution_id;
+                        ex->renew_gen = b->renew_gen;
+                }
         if (n == 0) {
                 free(ids);
-                return 0;
+                return -ENODATA;
         }
         snprintf(lease, sizeof(lease), "%d", w->conf->worker.lease_ms);
         list = rf_pg_array_literal(ids, n);
@@ -168,21 +174,23 @@ int record_renew(worker_t *w, char *errstr, size_t errstr_size) {
                 return -ENOMEM;
         {
                 const char *params[] = { list, w->id, lease };
-                r = rf_pg_exec(w->pg, "SELECT * FROM runfleet.renew_leases($1::uuid[], $2, $3)", 3, params, &res,
-                               errstr, errstr_size);
+                r = rf_pg_async_send(w->db, "SELECT * FROM runfleet.renew_leases($1::uuid[], $2, $3)", 3, params,
+                                     done, w);
         }
         free(list);
-        if (r < 0)
-                return r;
-        /* every id comes back renewed except those returned, which the reaper took */
+        return r;
+}
+
+void record_renew_read(worker_t *w, const db_batch_t *b, const PGresult *res) {
+        int64_t renewed_until = b->sent_ms + w->conf->worker.lease_ms;
+
+        /* every id sent comes back renewed except those returned, which the reaper took */
         for (execution_t *ex = w->head; ex; ex = ex->next) {
                 bool lost = false;
-                if (ex->phase != PHASE_RUNNING && ex->phase != PHASE_FINISHING)
+                if (ex->renew_gen != b->renew_gen || (ex->phase != PHASE_RUNNING && ex->phase != PHASE_FINISHING))
                         continue;
                 for (int row = 0; row < PQntuples(res) && !lost; row++)
                         lost = strcmp(PQgetvalue(res, row, 0), ex->execution_id) == 0;
                 ex->lease_ok_until = lost ? 0 : renewed_until;
         }
-        PQclear(res);
-        return 0;
 }

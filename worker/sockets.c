@@ -1,5 +1,6 @@
 /* The worker's wait: one epoll set holding libcurl's sockets (of every
- * shard's multi handle, see CURL_SHARDS) and the pipe librdkafka writes to.
+ * shard's multi handle, see CURL_SHARDS), the pipe librdkafka writes to and
+ * the database connection's own epoll set (rf_pg_async_fd).
  * libcurl tells us which sockets it wants watched
  * (CURLMOPT_SOCKETFUNCTION) and when it next needs a timeout
  * (CURLMOPT_TIMERFUNCTION), and we hand it only the sockets that are ready
@@ -20,6 +21,7 @@
 /* An event's tag: the shard in the high half (1-based: 0 is the wake pipe),
  * the socket in the low half. */
 #define WAKE_TAG 0
+#define DB_TAG ((uint64_t)UINT32_MAX << 32) /* no shard has that index */
 static uint64_t socket_tag(const curl_shard_t *shard, curl_socket_t s) {
         return (uint64_t)(shard->index + 1) << 32 | (uint32_t)s;
 }
@@ -58,9 +60,11 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp) {
 
 int sockets_init(worker_t *w, char *errstr, size_t errstr_size) {
         struct epoll_event ev = { .events = EPOLLIN, .data.u64 = WAKE_TAG };
+        struct epoll_event db = { .events = EPOLLIN, .data.u64 = DB_TAG };
 
         w->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-        if (w->epoll_fd < 0 || epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, w->wake_fds[0], &ev) < 0) {
+        if (w->epoll_fd < 0 || epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, w->wake_fds[0], &ev) < 0 ||
+            epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, rf_pg_async_fd(w->db), &db) < 0) {
                 snprintf(errstr, errstr_size, "epoll: %s", strerror(errno));
                 return -errno;
         }
@@ -99,6 +103,10 @@ void sockets_wait(worker_t *w, int timeout_ms) {
 
                 if (tag == WAKE_TAG)
                         continue; /* drained where the consumer is polled */
+                if (tag == DB_TAG) {
+                        w->db_event = true; /* db_step() reads it */
+                        continue;
+                }
                 if (events[i].events & (EPOLLIN | EPOLLHUP))
                         flags |= CURL_CSELECT_IN;
                 if (events[i].events & EPOLLOUT)

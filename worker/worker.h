@@ -14,8 +14,11 @@
 #include "rf_conf.h"
 #include "rf_decision.h"
 #include "rf_pg.h"
+#include "rf_pg_async.h"
 
 #define WORKER_ERROR_MAX 256
+#define DB_RETRY_MS 1000 /* after an SQL error: the same batch would fail again at once */
+#define WORKER_BATCH_MAX 1000 /* executions claimed or recorded per database round trip */
 
 typedef struct execution execution_t;
 struct worker;
@@ -75,7 +78,7 @@ typedef struct call {
 
 typedef enum execution_phase {
         PHASE_QUEUED,    /* waiting for a slot of its workflow's max_active_runs */
-        PHASE_BEGIN,     /* waiting for begin_execution (database down) */
+        PHASE_BEGIN,     /* waiting for its claim (the next batch, or the database back) */
         PHASE_RUNNING,   /* calls in flight */
         PHASE_FINISHING, /* calls done, terminal record not yet written */
 } execution_phase_t;
@@ -98,7 +101,21 @@ struct execution {
         int64_t deadline_ms;     /* monotonic */
         int64_t lease_ok_until;  /* monotonic: when our last renewal runs out */
         int64_t retry_at;        /* monotonic: next database retry in BEGIN/FINISHING */
+        bool in_batch;           /* in the database batch in flight (db.c) */
+        uint64_t renew_gen;      /* the last lease renewal that named it */
 };
+
+/* The statement in flight on the worker's database connection (db.c). */
+typedef enum db_kind { DB_NONE, DB_BEGIN, DB_FINISH, DB_RENEW, DB_PROBE } db_kind_t;
+
+typedef struct db_batch {
+        db_kind_t kind;
+        int64_t sent_ms;         /* monotonic */
+        size_t n;
+        execution_t *exs[WORKER_BATCH_MAX];   /* BEGIN, FINISH; NULL once released meanwhile */
+        const char *statuses[WORKER_BATCH_MAX], *errors[WORKER_BATCH_MAX]; /* FINISH */
+        uint64_t renew_gen;      /* RENEW */
+} db_batch_t;
 
 typedef struct worker {
         const rf_conf_t *conf;
@@ -106,7 +123,14 @@ typedef struct worker {
         rd_kafka_t *consumer;
         rd_kafka_t *producer;    /* DLQ */
         struct dlq_pending *dlq_pending; /* letters the producer would not take yet (dlq.c) */
-        rf_pg_t *pg;
+        rf_pg_async_t *db;       /* never waited on: see db.c */
+        db_batch_t batch;        /* what is in flight on it */
+        bool db_event;           /* its descriptor was readable */
+        bool db_up;              /* connected at the end of the last db_step(), for logging changes */
+        bool renew_due;          /* the heartbeat wants the leases renewed */
+        bool begin_next;         /* claims' turn next when records wait too */
+        int64_t db_last_answer;  /* monotonic: the database last answered */
+        uint64_t renew_gen;
         curl_shard_t shards[CURL_SHARDS];
         unsigned next_shard;     /* the shard of the next try, round robin */
         int wake_fds[2];         /* librdkafka writes here when its queue fills */
@@ -156,16 +180,30 @@ void sockets_cleanup(worker_t *w);
  * libcurl the sockets that are ready and its due timeout. */
 void sockets_wait(worker_t *w, int timeout_ms);
 
-/* worker/record.c */
-/* Claims @p n executions in one round trip; ret_verdicts[i] gets "STARTED",
- * "UNKNOWN", "DONE", "STALE" or "TAKEN" (static strings). */
-int record_begin_batch(worker_t *w, execution_t **exs, size_t n, const char **ret_verdicts, char *errstr,
-                       size_t errstr_size);
-/* Records @p n finished executions (their try records and terminal status)
- * in one round trip; ret_recorded[i] is false when the execution was fenced. */
-int record_finish_batch(worker_t *w, execution_t **exs, size_t n, const char *const *statuses,
-                        const char *const *errors, bool *ret_recorded, char *errstr, size_t errstr_size);
-int record_renew(worker_t *w, char *errstr, size_t errstr_size);
+/* worker/record.c: each batch's statement and its answer. The sends return
+ * rf_pg_async_send()'s result (or -ENOMEM); @p done gets the answer. */
+/* Claims b->exs[0..n) in one round trip. */
+int record_begin_send(worker_t *w, const db_batch_t *b, rf_pg_async_done_fn *done);
+/* ret_verdicts[i] gets "STARTED", "UNKNOWN", "DONE", "STALE" or "TAKEN"
+ * (static strings); a STARTED execution's lease runs from the send. */
+void record_begin_read(worker_t *w, const db_batch_t *b, const PGresult *res, const char **ret_verdicts);
+/* Records b->exs[0..n) finished (try records, status) in one round trip. */
+int record_finish_send(worker_t *w, const db_batch_t *b, rf_pg_async_done_fn *done);
+/* ret_recorded[i] is false when the execution was fenced. */
+void record_finish_read(const db_batch_t *b, const PGresult *res, bool *ret_recorded);
+/* Renews the leases of every running or finishing execution; -ENODATA when there is none. */
+int record_renew_send(worker_t *w, db_batch_t *b, rf_pg_async_done_fn *done);
+void record_renew_read(worker_t *w, const db_batch_t *b, const PGresult *res);
+
+/* worker/db.c */
+/* Drives the connection (when w->db_event or its timer says so) and sends
+ * the next statement when it is idle. Once per loop turn. */
+void db_step(worker_t *w);
+/* Monotonic ms when db_step() has something to do without an event (now:
+ * work waits on an idle connection), 0 for none. */
+int64_t db_due_ms(const worker_t *w);
+/* Drops @p ex from the batch in flight (it is being released). */
+void db_forget(worker_t *w, const execution_t *ex);
 
 /* worker/dlq.c: the source offset is finished when the DLQ acknowledges.
  * A letter the producer does not take now is kept and sent again by
@@ -187,4 +225,12 @@ void worker_offset_done(worker_t *w, int32_t partition, int64_t offset);
 /* Queues an execution whose calls are all done; the loop records it next,
  * so no caller ever sees its execution freed under it. */
 void worker_execution_done(worker_t *w, execution_t *ex);
+/* The terminal status of an execution whose calls are done (error: the
+ * first failed call's, or NULL). */
+const char *worker_execution_status(const execution_t *ex, const char **ret_error);
+/* Acts on the database's answer to a claim: runs, skips or dead-letters. */
+void worker_apply_verdict(worker_t *w, execution_t *ex, const char *verdict);
+/* Logs, counts and releases an execution whose terminal record was written
+ * (or refused by the fence): its offset may be committed from now on. */
+void worker_finished(worker_t *w, execution_t *ex, const char *status, const char *error, bool recorded);
 offset_track_t *worker_track(worker_t *w, int32_t partition);
