@@ -92,8 +92,9 @@ static int busiest_leader(const char *brokers, const char *topic, int *ret_under
                                 leader = mt->partitions[i].leader;
                         }
                 }
-                printf("# busiest partition of %s holds %lld messages, led by broker %d\n", topic, (long long)most,
-                       leader);
+                if (!ret_under_replicated)
+                        printf("# busiest partition of %s holds %lld messages, led by broker %d\n", topic,
+                               (long long)most, leader);
         }
         if (md)
                 rd_kafka_metadata_destroy(md);
