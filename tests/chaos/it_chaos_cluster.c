@@ -63,14 +63,14 @@ static void *produce(void *arg) {
 
 /* The node (= broker id) leading the partition of @p topic with the most
  * messages, or -1. Also counts partitions with fewer than 3 replicas into
- * *ret_under_replicated when given. */
+ * *ret_under_replicated when given (-1 when the metadata did not come). */
 static int busiest_leader(const char *brokers, const char *topic, int *ret_under_replicated) {
         char errstr[512];
         rd_kafka_conf_t *kc = rd_kafka_conf_new();
         rd_kafka_t *rk;
         rd_kafka_topic_t *rkt;
         const struct rd_kafka_metadata *md = NULL;
-        int leader = -1, under = 0;
+        int leader = -1, under = -1; /* -1: no metadata */
         int64_t most = -1;
 
         rd_kafka_conf_set(kc, "bootstrap.servers", brokers, errstr, sizeof(errstr));
@@ -82,9 +82,12 @@ static int busiest_leader(const char *brokers, const char *topic, int *ret_under
         rkt = rd_kafka_topic_new(rk, topic, NULL);
         if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1) {
                 const rd_kafka_metadata_topic_t *mt = &md->topics[0];
+                if (!mt->err && mt->partition_cnt > 0)
+                        under = 0;
                 for (int i = 0; i < mt->partition_cnt; i++) {
                         int64_t lo = 0, hi = 0;
-                        under += mt->partitions[i].replica_cnt < 3;
+                        if (under >= 0 && mt->partitions[i].replica_cnt < 3)
+                                under++;
                         if (rd_kafka_query_watermark_offsets(rk, topic, mt->partitions[i].id, &lo, &hi, 5000) ==
                                     RD_KAFKA_RESP_ERR_NO_ERROR &&
                             hi > most) {
@@ -103,6 +106,44 @@ static int busiest_leader(const char *brokers, const char *topic, int *ret_under
         if (ret_under_replicated)
                 *ret_under_replicated = under;
         return leader;
+}
+
+/* The min.insync.replicas the brokers report for @p topic, or -1. */
+static int topic_min_isr(const char *brokers, const char *topic) {
+        char errstr[512];
+        rd_kafka_conf_t *kc = rd_kafka_conf_new();
+        rd_kafka_t *rk;
+        rd_kafka_ConfigResource_t *res;
+        rd_kafka_queue_t *q;
+        rd_kafka_event_t *ev;
+        int isr = -1;
+
+        rd_kafka_conf_set(kc, "bootstrap.servers", brokers, errstr, sizeof(errstr));
+        rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof(errstr));
+        if (!rk) {
+                rd_kafka_conf_destroy(kc);
+                return -1;
+        }
+        res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+        q = rd_kafka_queue_new(rk);
+        rd_kafka_DescribeConfigs(rk, &res, 1, NULL, q);
+        ev = rd_kafka_queue_poll(q, 15000);
+        if (ev && !rd_kafka_event_error(ev)) {
+                size_t nres = 0, nconf = 0;
+                const rd_kafka_ConfigResource_t **rs =
+                        rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &nres);
+                const rd_kafka_ConfigEntry_t **entries = nres == 1 ? rd_kafka_ConfigResource_configs(rs[0], &nconf) : NULL;
+                for (size_t i = 0; i < nconf; i++)
+                        if (strcmp(rd_kafka_ConfigEntry_name(entries[i]), "min.insync.replicas") == 0 &&
+                            rd_kafka_ConfigEntry_value(entries[i]))
+                                isr = atoi(rd_kafka_ConfigEntry_value(entries[i]));
+        }
+        if (ev)
+                rd_kafka_event_destroy(ev);
+        rd_kafka_queue_destroy(q);
+        rd_kafka_ConfigResource_destroy(res);
+        rd_kafka_destroy(rk);
+        return isr;
 }
 
 /* The port of the first broker of a "host:port,..." list, or 0. */
@@ -172,6 +213,7 @@ int main(void) {
         CHECK_CONTAINS(out, "\"replication_factor\":3,\"min_insync_replicas\":2,\"brokers\":3");
         busiest_leader(t.brokers, t.topic, &under);
         CHECK(under == 0);
+        CHECK(topic_min_isr(t.brokers, t.topic) == 2);
 
         for (int i = 0; i < WORKERS; i++)
                 workers[i] = itest_spawn(&t, "worker", "runfleet-worker", NULL);
