@@ -3,7 +3,8 @@
  * (scripts/kafka with KAFKA_BROKERS=3, its own state directory, and ports
  * two above the suite's broker so the two never meet), migrates (topics
  * with replication factor 3 and min.insync.replicas 2), and while
- * decisions arrive at a steady rate for LOAD_S seconds:
+ * decisions arrive at a steady rate (for LOAD_S seconds, and at least
+ * AFTER_S after the outage below):
  *   - SIGKILLs the leader of the busiest partition, restarting it later;
  *   - stops two of the three brokers at once for OUTAGE_MS (the quorum and
  *     every partition's ISR are lost: acks=all writes and offset commits
@@ -24,7 +25,8 @@
 #include "chaos_lib.h"
 #include "rf_util.h"
 
-#define LOAD_S 75            /* seconds of steady load */
+#define LOAD_S 75            /* seconds of steady load, at least */
+#define AFTER_S 10           /* ... of which at least this many after the outage */
 #define BATCH 40             /* decisions a second */
 #define WORKERS 3
 #define LEADER_KILL_AT_S 10  /* SIGKILL the busiest partition's leader */
@@ -251,8 +253,9 @@ int main(void) {
         CHECK(chaos_script(&t, root, env, cmd) == 0);
         printf("# %.1f s: brokers %d and %d started\n", (double)(rf_mono_ms() - t0) / 1000.0, others[0], others[1]);
 
-        if (rf_mono_ms() - t0 < LOAD_S * 1000)
-                itest_sleep_ms((int)(LOAD_S * 1000 - (rf_mono_ms() - t0)));
+        /* load goes on for LOAD_S in all, and at least AFTER_S with the cluster whole again */
+        itest_sleep_ms(rf_mono_ms() - t0 < (LOAD_S - AFTER_S) * 1000 ? (int)(LOAD_S * 1000 - (rf_mono_ms() - t0))
+                                                                      : AFTER_S * 1000);
         load.stop = 1;
         pthread_join(producer, NULL);
         load_end = rf_mono_ms();
@@ -284,9 +287,9 @@ int main(void) {
         reproduced = itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE action = 'RUN' AND attempt > 1");
         CHECK(reproduced > 0);
         printf("# decisions: %lld (%lld SUCCEEDED, %lld DEAD), executions %lld\n", total, succeeded, dead, executions);
-        printf("# load: %d batches of %d over %d s; Kafka acknowledged %d of %d at first, the reaper produced"
+        printf("# load: %d batches of %d over %.0f s; Kafka acknowledged %d of %d at first, the reaper produced"
                " again %lld decisions\n",
-               load.batches, BATCH, LOAD_S, load.acknowledged, load.requested, reproduced);
+               load.batches, BATCH, (double)(load_end - t0) / 1000.0, load.acknowledged, load.requested, reproduced);
         printf("# faults: broker %d SIGKILLed for %d ms; brokers %d and %d stopped together for %d ms\n", leader,
                LEADER_DOWN_MS, others[0], others[1], OUTAGE_MS);
         printf("# duplicate side effects: %lld of %lld (scraper, key) pairs seen more than once (%.1f%%)\n", dups,
