@@ -3,7 +3,7 @@
 build/bench/bench_scenarios (and wrk), prints one table, and writes it as
 CSV and Markdown under bench/results/. Figures, never assertions.
 
-    bench/bench.py [--quick] [--build DIR] [a] [b] [c] [d] [e] [scale] [base] [limits]
+    bench/bench.py [--quick] [--build DIR] [--brokers N] [a] [b] [c] [d] [e] [scale] [base] [limits]
 
 Expects the services of scripts/services (RUNFLEET_* from .runfleet/local.env);
 bench/run sets everything up and calls this.
@@ -242,6 +242,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smaller counts: a smoke run of a few minutes")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--results", default=os.path.join(ROOT, "bench", "results"))
+    ap.add_argument("--brokers", type=int, default=1,
+                    help="Kafka nodes behind RUNFLEET_KAFKA_BROKERS (bench/run --brokers starts them); recorded")
     ap.add_argument("what", nargs="*", help="any of: " + " ".join(SELECTABLE) + " (default: all)")
     args = ap.parse_args()
     for w in args.what:
@@ -250,6 +252,8 @@ def main():
     want = set(args.what or SELECTABLE)
     P = QUICK if args.quick else FULL
     mode = "quick" if args.quick else "full"
+    if args.brokers > 1:
+        mode += "-%dbrokers" % args.brokers
     started = time.time()
     stamp = datetime.datetime.now(datetime.timezone.utc)
     os.makedirs(os.path.join(args.build, "bench-logs"), exist_ok=True)
@@ -408,9 +412,13 @@ def main():
     load_after = load1()
     elapsed = time.time() - started
     table = markdown_table(rows)
-    machine_line = ("%d cores (%s), %.1f GiB memory, Linux %s %s; Kafka, PostgreSQL (fsync on), the fake scraper,"
+    kafka = ("one Kafka broker (topics with replication factor 1)" if args.brokers == 1 else
+             "a %d-node Kafka cluster (topics with replication factor %d, min.insync.replicas %d; producers acks=all)"
+             % (args.brokers, min(3, args.brokers), max(1, min(3, args.brokers) - 1)))
+    machine_line = ("%d cores (%s), %.1f GiB memory, Linux %s %s; %s, PostgreSQL (fsync on), the fake scraper,"
                     " the workers and the baselines all on this one machine" %
-                    (info["cores"], info.get("cpu", "?"), info.get("memory_gib", 0), info["kernel"], info["arch"]))
+                    (info["cores"], info.get("cpu", "?"), info.get("memory_gib", 0), info["kernel"], info["arch"],
+                     kafka))
     md = [
         "# runfleet benchmarks, %s (%s run)" % (stamp.strftime("%Y-%m-%d %H:%M UTC"), mode),
         "",
@@ -485,7 +493,7 @@ def main():
               "rebalances_during_run", "decisions_per_s",
               "p2s_p50_ms", "p2s_p99_ms", "e2e_p50_ms", "e2e_p99_ms", "latency_from", "peak_rss_mb", "cpu_s",
               "cpu_s_per_1000", "workers", "workers_used", "most_in_flight", "offered_rate", "achieved_offer_rate", "runfleet_vs_this",
-              "cores", "memory_gib", "load_before", "load_after", "commit"]
+              "cores", "memory_gib", "load_before", "load_after", "commit", "kafka_brokers"]
     with open(base + ".csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(fields)
@@ -501,7 +509,7 @@ def main():
                         r.res.get("latency_from", ""), rss / 1024 if rss else None, g("cpu_s"),
                         g("cpu_s_per_1000"), g("workers"), g("workers_used"), g("most_in_flight"), g("offered_rate"), g("achieved_offer_rate"),
                         r.vs, info["cores"], round(info.get("memory_gib", 0), 1), load_before, load_after,
-                        info["commit"]])
+                        info["commit"], args.brokers])
     print(text)
     log("wrote %s.md and %s.csv" % (os.path.relpath(base, ROOT), os.path.relpath(base, ROOT)))
 

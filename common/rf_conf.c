@@ -79,8 +79,11 @@ static const prop_t props[] = {
               "consumer group of the workers"),
         C_INT("kafka.partitions", kafka.partitions, 1, 10000, 12, "RUNFLEET_KAFKA_PARTITIONS",
               "partitions when runfleet creates the topics (the most workers that can share the load)"),
-        C_INT("kafka.replication_factor", kafka.replication_factor, 1, 100, 1, "RUNFLEET_KAFKA_REPLICATION_FACTOR",
-              "replication factor when runfleet creates the topics"),
+        C_INT("kafka.replication_factor", kafka.replication_factor, 0, 100, 0, "RUNFLEET_KAFKA_REPLICATION_FACTOR",
+              "replication factor when runfleet creates the topics; 0 = min(3, brokers in the cluster)"),
+        C_INT("kafka.min_insync_replicas", kafka.min_insync_replicas, 0, 100, 0, "RUNFLEET_KAFKA_MIN_INSYNC_REPLICAS",
+              "min.insync.replicas of the topics runfleet creates (acks=all writes need that many replicas); "
+              "0 = replication factor - 1, at least 1; at most kafka.replication_factor"),
         C_INT("kafka.delivery_timeout_ms", kafka.delivery_timeout_ms, 100, 3600000, 30000,
               "RUNFLEET_KAFKA_DELIVERY_TIMEOUT_MS", "producer message.timeout.ms; must be < reaper.grace_ms"),
         C_STR("kafka.group_protocol", kafka.group_protocol, "classic", "RUNFLEET_KAFKA_GROUP_PROTOCOL", 0,
@@ -1145,6 +1148,14 @@ static int validate(ctx_t *ctx, rf_conf_t *conf) {
         r = check_longer(ctx, conf, "reaper.grace_ms", "kafka.delivery_timeout_ms");
         if (r < 0)
                 return r;
+        if (conf->kafka.replication_factor > 0 && conf->kafka.min_insync_replicas > conf->kafka.replication_factor) {
+                size_t i = prop_index("kafka.min_insync_replicas");
+
+                where(ctx, (ctx->from_env[i] || ctx->line[i]) ? i : prop_index("kafka.replication_factor"), loc,
+                      sizeof(loc));
+                return fail_plain(ctx, "%s: kafka.min_insync_replicas (%d) must not exceed kafka.replication_factor (%d)",
+                                  loc, conf->kafka.min_insync_replicas, conf->kafka.replication_factor);
+        }
         if (strcmp(conf->kafka.topic, conf->kafka.dlq_topic) == 0) {
                 size_t i = prop_index("kafka.dlq_topic");
 

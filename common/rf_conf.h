@@ -56,7 +56,8 @@ typedef struct rf_conf {
                 char *dlq_topic;          /* "runfleet.decisions.dlq" */
                 char *group;              /* "runfleet-workers" */
                 int partitions;           /* 12 */
-                int replication_factor;   /* 1 */
+                int replication_factor;   /* 0: min(3, brokers) when the topics are created */
+                int min_insync_replicas;  /* 0: replication_factor - 1, at least 1 */
                 int delivery_timeout_ms;  /* producer: message.timeout.ms, 30000 */
                 char *group_protocol;     /* "classic" (default) or "consumer" (KIP-848) */
                 int session_timeout_ms;   /* consumer, 10000; classic protocol only */

@@ -318,63 +318,6 @@ int rf_kafka_check_reachable(rd_kafka_t *rk, int timeout_ms, char *errstr, size_
         return -ENOTCONN;
 }
 
-int rf_kafka_ensure_topics(rd_kafka_t *rk, const rf_conf_t *conf, int timeout_ms, int *ret_created,
-                           char *errstr, size_t errstr_size) {
-        const char *names[] = { conf->kafka.topic, conf->kafka.dlq_topic };
-        rd_kafka_NewTopic_t *topics[2] = { NULL, NULL };
-        rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
-        rd_kafka_AdminOptions_t *options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-        rd_kafka_event_t *ev = NULL;
-        char why[512];
-        int created = 0, r = 0;
-
-        rd_kafka_AdminOptions_set_operation_timeout(options, timeout_ms, why, sizeof(why));
-        for (int i = 0; i < 2; i++) {
-                topics[i] = rd_kafka_NewTopic_new(names[i], conf->kafka.partitions,
-                                                  conf->kafka.replication_factor, why, sizeof(why));
-                if (!topics[i]) {
-                        snprintf(errstr, errstr_size, "kafka: topic %s: %s", names[i], why);
-                        r = -EINVAL;
-                        goto out;
-                }
-        }
-        rd_kafka_CreateTopics(rk, topics, 2, options, queue);
-        ev = rd_kafka_queue_poll(queue, timeout_ms + 2000);
-        if (!ev || rd_kafka_event_error(ev)) {
-                snprintf(errstr, errstr_size, "kafka: creating topics: %s",
-                         ev ? rd_kafka_event_error_string(ev) : "timed out");
-                r = -ETIMEDOUT;
-                goto out;
-        } else {
-                size_t n;
-                const rd_kafka_topic_result_t **res =
-                        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-                for (size_t i = 0; i < n; i++) {
-                        rd_kafka_resp_err_t err = rd_kafka_topic_result_error(res[i]);
-                        if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
-                                created++;
-                        else if (err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-                                snprintf(errstr, errstr_size, "kafka: creating topic %s: %s",
-                                         rd_kafka_topic_result_name(res[i]),
-                                         rd_kafka_topic_result_error_string(res[i]));
-                                r = -EIO;
-                                goto out;
-                        }
-                }
-        }
-        if (ret_created)
-                *ret_created = created;
-out:
-        if (ev)
-                rd_kafka_event_destroy(ev);
-        for (int i = 0; i < 2; i++)
-                if (topics[i])
-                        rd_kafka_NewTopic_destroy(topics[i]);
-        rd_kafka_AdminOptions_destroy(options);
-        rd_kafka_queue_destroy(queue);
-        return r;
-}
-
 int rf_kafka_produce_decision(rd_kafka_t *rk, const char *topic, const rf_decision_t *d,
                               void *msg_opaque, char *errstr, size_t errstr_size) {
         rd_kafka_headers_t *hdrs = rd_kafka_headers_new(3);

@@ -66,10 +66,27 @@ void rf_kafka_consumer_stats(rf_kafka_stats_cb_t *cb, int interval_ms);
  * within @p timeout_ms. */
 int rf_kafka_check_reachable(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t errstr_size);
 
-/* Creates the decisions and DLQ topics when missing. *ret_created gets how
+/* The replication of the topics runfleet creates (rf_kafka_topics.c). */
+typedef struct rf_kafka_replication {
+        int brokers;             /* in the cluster's metadata */
+        int replication_factor;  /* kafka.replication_factor, or min(3, brokers) for 0 */
+        int min_insync_replicas; /* kafka.min_insync_replicas, or replication_factor - 1 (at least 1) for 0 */
+} rf_kafka_replication_t;
+
+/* Resolves kafka.replication_factor and kafka.min_insync_replicas against
+ * the cluster @p rk reaches. Fails with a one-line error naming the setting
+ * when the replication factor exceeds the brokers (Kafka would refuse the
+ * topic) or the minimum in-sync replicas exceed the replication factor
+ * (every acks=all write would be refused). */
+int rf_kafka_replication(rd_kafka_t *rk, const rf_conf_t *conf, int timeout_ms, rf_kafka_replication_t *ret,
+                         char *errstr, size_t errstr_size);
+
+/* Creates the decisions and DLQ topics when missing, with kafka.partitions
+ * partitions and the replication of @p repl (min.insync.replicas set on
+ * each topic). Existing topics are left as they are. *ret_created gets how
  * many were created now. */
-int rf_kafka_ensure_topics(rd_kafka_t *rk, const rf_conf_t *conf, int timeout_ms, int *ret_created,
-                           char *errstr, size_t errstr_size);
+int rf_kafka_ensure_topics(rd_kafka_t *rk, const rf_conf_t *conf, const rf_kafka_replication_t *repl,
+                           int timeout_ms, int *ret_created, char *errstr, size_t errstr_size);
 
 /* Encodes @p d and queues it on @p topic, keyed by workflow, with headers
  * decision_id, attempt and trace_id; @p msg_opaque reaches the delivery

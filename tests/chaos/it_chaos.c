@@ -14,12 +14,11 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
-#include "itest.h"
+#include "chaos_lib.h"
 #include "rf_util.h"
 
 #define DECISIONS 5000
@@ -105,38 +104,6 @@ static void note_dead_letter(const rd_kafka_message_t *m, void *arg) {
         }
 }
 
-static int script(const itest_t *t, const char *root, const char *cmd) {
-        char line[2048];
-        int status;
-
-        snprintf(line, sizeof(line), "'%s'/scripts/%s >>'%s/services.log' 2>&1", root, cmd, t->dir);
-        status = system(line);
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-/* Why the fleet did not settle, for the log of a failed run: where the
- * unsettled decisions stand, how far the group has committed, what the
- * database is waiting on, and what the workers and reapers said most. */
-static void explain_unsettled(itest_t *t) {
-        long long committed = -1, end = -1;
-
-        itest_print_rows(t, "SELECT state, attempt, count(*), min(state_at)::time AS since, max(state_at)::time AS last"
-                            " FROM runfleet.decisions WHERE action = 'RUN' AND state NOT IN ('SUCCEEDED', 'DEAD')"
-                            " GROUP BY 1, 2 ORDER BY 1, 2");
-        itest_print_rows(t, "SELECT status, count(*), max(coalesce(finished_at, started_at))::time AS last"
-                            " FROM runfleet.executions GROUP BY 1 ORDER BY 1");
-        itest_print_rows(t, "SELECT application_name, state, wait_event_type, wait_event,"
-                            " (now() - state_change)::interval(0) AS waited, left(query, 60) AS query"
-                            " FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
-        itest_group_offsets(t, t->topic, t->group, &committed, &end);
-        printf("# group %s: committed %lld of %lld messages in %s\n", t->group, committed, end, t->topic);
-        fflush(stdout);
-        itest_sh("for f in '%s'/*.log; do echo \"# $f:\"; grep -o '\"event\":\"[^\"]*\"' \"$f\" | sort | uniq -c |"
-                 " sort -rn | head -15 | sed 's/^/#   /'; grep '\"level\":\"error\"' \"$f\" | head -n 3 | cut -c1-400 |"
-                 " sed 's/^/#   first error: /'; tail -n 3 \"$f\" | cut -c1-300 | sed 's/^/#   /'; done",
-                 t->dir);
-}
-
 int main(void) {
         itest_t t;
         const char *root = getenv("RUNFLEET_SOURCE_ROOT");
@@ -199,15 +166,15 @@ int main(void) {
                         reaper_kills++;
                 }
                 if (tick == 12 && broker_kills == 0) {
-                        CHECK(script(&t, root, "kafka kill9") == 0);
+                        CHECK(chaos_script(&t, root, NULL, "kafka kill9") == 0);
                         itest_sleep_ms(2000);
-                        CHECK(script(&t, root, "kafka start") == 0);
+                        CHECK(chaos_script(&t, root, NULL, "kafka start") == 0);
                         broker_kills++;
                 }
                 if (tick == 26 && pg_restarts == 0) {
-                        CHECK(script(&t, root, "postgres stop-immediate") == 0);
+                        CHECK(chaos_script(&t, root, NULL, "postgres stop-immediate") == 0);
                         itest_sleep_ms(2000);
-                        CHECK(script(&t, root, "postgres start") == 0);
+                        CHECK(chaos_script(&t, root, NULL, "postgres start") == 0);
                         pg_restarts++;
                 }
                 if (tick % 12 == 4 && crashed < CRASHED_EVALUATIONS) {
@@ -238,24 +205,11 @@ int main(void) {
                                  " AND state NOT IN ('SUCCEEDED', 'DEAD')");
         settled_ms = rf_mono_ms() - faults_end;
         if (!settled)
-                explain_unsettled(&t);
+                chaos_explain_unsettled(&t);
         CHECK(settled);
         total = itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE action = 'RUN'");
         CHECK(total == DECISIONS + CRASHED_EVALUATIONS);
-        /* exactly one SUCCEEDED execution per SUCCEEDED decision, none for DEAD ones */
-        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions d WHERE d.state = 'SUCCEEDED' AND"
-                                 " (SELECT count(*) FROM runfleet.executions e WHERE e.decision_id = d.decision_id"
-                                 "   AND e.status = 'SUCCEEDED') <> 1") == 0);
-        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions d WHERE d.state = 'DEAD' AND"
-                                 " EXISTS (SELECT 1 FROM runfleet.executions e WHERE e.decision_id = d.decision_id"
-                                 "   AND e.status = 'SUCCEEDED')") == 0);
-        CHECK(itest_query_ll(&t, "SELECT count(*) FROM (SELECT decision_id FROM runfleet.executions"
-                                 " WHERE status = 'SUCCEEDED' GROUP BY 1 HAVING count(*) > 1) x") == 0);
-        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions WHERE status = 'RUNNING'") == 0);
-        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.orphans") == 0);
-        /* DEAD decisions carry their attempts */
-        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions d WHERE d.state = 'DEAD' AND"
-                                 " (SELECT count(*) FROM runfleet.executions e WHERE e.decision_id = d.decision_id) = 0") == 0);
+        CHECK(chaos_invariant_violations(&t) == 0);
         {
                 dlq_seen_t seen = { .origin_count = 0 };
                 int messages = itest_read_topic(&t, NULL, t.dlq_topic, POISON, 30000, note_dead_letter, &seen);
@@ -266,22 +220,9 @@ int main(void) {
                 CHECK(messages >= POISON);
         }
         {
-                json_t *stats, *by_path;
-                const char *path, *key;
-                json_t *per_key, *n;
                 char prefix[128];
                 snprintf(prefix, sizeof(prefix), "/chaos-%s/", t.db_name);
-                stats = itest_fake_stats_prefix(&t, prefix);
-                by_path = json_object_get(stats, "idempotency_keys_by_path");
-                json_object_foreach(by_path, path, per_key) {
-                        if (strncmp(path, prefix, strlen(prefix)) != 0)
-                                continue;
-                        json_object_foreach(per_key, key, n) {
-                                keys++;
-                                dups += json_integer_value(n) > 1;
-                        }
-                }
-                json_decref(stats);
+                chaos_duplicates(&t, prefix, &keys, &dups);
         }
         {
                 long long succeeded = itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE state = 'SUCCEEDED'");

@@ -32,6 +32,30 @@ int main(void) {
         CHECK(itest_run(&t, out, sizeof(out), 60000, NULL, "runfleet-producer", "migrate", NULL) == 0);
         CHECK_CONTAINS(out, "\"migrations_applied\":0");
         CHECK_CONTAINS(out, "\"topics_created\":0");
+        /* replication_factor = 0 (the default): min(3, brokers), min ISR one less but at least 1 */
+        if (strstr(out, "\"brokers\":1}") || strstr(out, "\"brokers\":1,")) {
+                CHECK_CONTAINS(out, "\"replication_factor\":1");
+                CHECK_CONTAINS(out, "\"min_insync_replicas\":1");
+        } else {
+                CHECK_CONTAINS(out, "\"replication_factor\":3");
+                CHECK_CONTAINS(out, "\"min_insync_replicas\":2");
+        }
+        /* a replication factor the cluster cannot have: one line naming the setting, exit 1, no topic */
+        {
+                char *env[] = { "RUNFLEET_KAFKA_REPLICATION_FACTOR=100", "RUNFLEET_KAFKA_TOPIC=itest.cli.rf100",
+                                "RUNFLEET_KAFKA_DLQ_TOPIC=itest.cli.rf100.dlq", NULL };
+                const char *p, *msg;
+                int n = 0;
+                code = itest_run(&t, out, sizeof(out), 60000, env, "runfleet-producer", "migrate", NULL);
+                CHECK(code == 1);
+                CHECK_CONTAINS(out, "kafka.replication_factor is 100 but the cluster at ");
+                msg = strstr(out, "runfleet-producer: ");
+                CHECK(msg && strchr(msg, '\n') && !strstr(strchr(msg, '\n'), "runfleet-producer: "));
+                for (p = out; (p = strstr(p, "runfleet-producer: ")); p++)
+                        n++;
+                CHECK(n == 1);
+                CHECK(!strstr(out, "migrate.done"));
+        }
 
         code = itest_run(&t, out, sizeof(out), 30000, NULL, "runfleet-producer", "trigger", "nope", NULL);
         CHECK(code == 2);

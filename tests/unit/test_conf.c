@@ -197,7 +197,8 @@ static void test_defaults(void) {
         CHECK_STR_EQ(conf->kafka.dlq_topic, "runfleet.decisions.dlq");
         CHECK_STR_EQ(conf->kafka.group, "runfleet-workers");
         CHECK(conf->kafka.partitions == 12);
-        CHECK(conf->kafka.replication_factor == 1);
+        CHECK(conf->kafka.replication_factor == 0); /* min(3, brokers), resolved by migrate */
+        CHECK(conf->kafka.min_insync_replicas == 0); /* replication factor - 1, at least 1 */
         CHECK(conf->kafka.delivery_timeout_ms == 30000);
         CHECK(conf->kafka.session_timeout_ms == 10000);
         CHECK(conf->kafka.max_poll_interval_ms == 300000);
@@ -314,6 +315,10 @@ static void test_string_errors(void) {
                            "t.cfg:3: worker.lease_ms (30000) must be longer than worker.heartbeat_ms (30000)");
         check_string_error(BASE "worker = { lease_ms = 3000; };",
                            "t.cfg:3: worker.lease_ms (3000) must be longer than worker.heartbeat_ms (5000)");
+        check_string_error(KBASE "replication_factor = 2;\nmin_insync_replicas = 3; };",
+                           "t.cfg:4: kafka.min_insync_replicas (3) must not exceed kafka.replication_factor (2)");
+        check_string_error(KBASE "replication_factor = -1; };",
+                           "t.cfg:3: kafka.replication_factor: -1 is out of range [0, 100]");
         /* kafka.properties */
         check_string_error(KBASE "properties = 5; };",
                            "t.cfg:3: kafka.properties: expected a list of (\"key\", \"value\") pairs");
@@ -542,8 +547,8 @@ static void test_help_walk(void) {
                         CHECK(!"unexpected type with an environment variable");
                 unsetenv(env);
         }
-        CHECK(rows == 31 + 9 + 9);
-        CHECK(env_rows == 30);
+        CHECK(rows == 32 + 9 + 9);
+        CHECK(env_rows == 31);
         free(buf);
 }
 
