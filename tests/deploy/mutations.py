@@ -84,6 +84,8 @@ MUTATIONS = [
      "workflow alert firing while the workflow succeeds (unit test)"),
     ("check_rules", "deploy/prometheus/prometheus.yml", "  - alerts.yml", "  - alert-rules.yml",
      "Prometheus config loads a missing rule file"),
+    ("check_compose", "docker-compose.yml", "  environment: *runfleet-env\n",
+     "  build:\n    context: .\n  environment: *runfleet-env\n", "every runfleet service builds the image again"),
     ("check_dockerfile", "Dockerfile", "libpq5 ", "", "runtime image without a linked library"),
     ("check_dockerfile", "Dockerfile", "libjansson4 ", "libjansson ", "a runtime package that does not exist"),
     ("check_dockerfile", "Dockerfile", "libcurl4-openssl-dev ", "", "build stage without a -dev package"),
