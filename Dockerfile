@@ -64,6 +64,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         libcurl4 libavro23 libpq5 libconfig9 libjansson4 libmicrohttpd12 libuuid1 \
         libssl3 libzstd1 liblz4-1 zlib1g ca-certificates tzdata curl \
+ && apt-get clean \
  && rm -rf /var/lib/apt/lists/*
 
 COPY --from=build /out/lib/ /usr/local/lib/
