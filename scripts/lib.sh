@@ -28,7 +28,8 @@ rf_die() {
 rf_pid_running() {
         local pidfile=$1 want=${2:-} pid state
         [[ -r $pidfile ]] || return 1
-        read -r pid <"$pidfile" 2>/dev/null || return 1
+        # a last line without a newline (dockerd's --pidfile) still counts
+        { read -r pid || [[ -n $pid ]]; } <"$pidfile" 2>/dev/null || return 1
         [[ $pid =~ ^[0-9]+$ ]] || return 1
         [[ -r /proc/$pid/stat ]] || return 1
         state=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1) || return 1

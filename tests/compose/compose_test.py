@@ -140,19 +140,25 @@ class Load:
 
     def __init__(self, workflow="referee_discovery"):
         self.workflow, self.stop_flag, self.ok, self.failed = workflow, False, 0, 0
+        self.last_error = ""
         self.thread = threading.Thread(target=self.loop, daemon=True)
 
     def loop(self):
-        script = ("n=0; for i in 1 2 3 4 5 6 7 8 9 10; do runfleet-producer trigger %s --reason compose-load"
-                  " >/dev/null 2>&1 && n=$((n+1)); done; echo $n" % self.workflow)
+        # the options first: the producer's subcommands stop at the first operand
+        script = ("n=0; for i in 1 2 3 4 5 6 7 8 9 10; do runfleet-producer trigger --reason compose-load %s"
+                  " >/tmp/trigger.out 2>&1 && n=$((n+1)); done; echo $n; tail -1 /tmp/trigger.out"
+                  % self.workflow)
         while not self.stop_flag:
             r = dc("exec", "-T", "evaluator", "sh", "-c", script, check_rc=False, timeout=300)
             try:
-                n = int(r.stdout.strip().splitlines()[-1])
+                n = int(r.stdout.strip().splitlines()[0])
             except (ValueError, IndexError):
                 n = 0
             self.ok += n
             self.failed += 10 - n
+            if n == 0:
+                self.last_error = (r.stdout + r.stderr).strip()[-300:]
+                time.sleep(1)
 
     def __enter__(self):
         self.thread.start()
@@ -161,7 +167,9 @@ class Load:
     def __exit__(self, *exc):
         self.stop_flag = True
         self.thread.join(600)
-        log("load: %d decisions triggered, %d triggers refused (service down)" % (self.ok, self.failed))
+        log("load: %d decisions triggered, %d triggers refused (a service down)%s" % (
+            self.ok, self.failed, "; last refusal: " + self.last_error if self.last_error else ""))
+        check(self.ok >= 50, "load: decisions triggered while it ran (%d)" % self.ok)
 
 
 def group_lag():
@@ -203,7 +211,8 @@ def nothing_lost(phase):
           "%s: no execution left RUNNING" % phase)
     lag = {}
     ok = wait_for("offsets", lambda: (lambda p: lag.update(p) or (
-        len(p) == 12 and all(c == e for c, e in p.values())))(group_lag()), 120)
+        len(p) == 12 and all(c == e or (c == "-" and e == "0") for c, e in p.values())
+        and any(e != "0" for c, e in p.values())))(group_lag()), 120)
     if not ok:
         log("committed/end per partition: %s" % lag)
     check(ok, "%s: the workers' group committed every message of runfleet.decisions (12 partitions)" % phase)
