@@ -89,6 +89,11 @@ MUTATIONS = [
     ("check_dockerfile", "Dockerfile", "libpq5 ", "", "runtime image without a linked library"),
     ("check_dockerfile", "Dockerfile", "libjansson4 ", "libjansson ", "a runtime package that does not exist"),
     ("check_dockerfile", "Dockerfile", "libcurl4-openssl-dev ", "", "build stage without a -dev package"),
+    ("check_dockerfile", "Dockerfile", "RUN scripts/build-librdkafka", "RUN true",
+     "the build stage links Debian 12's old librdkafka"),
+    ("check_dockerfile", "Dockerfile", " && cp -L /usr/local/lib/librdkafka.so.1 /out/lib/", "",
+     "the runtime stage lacks the built librdkafka"),
+    ("check_dockerfile", "Dockerfile", "libzstd1 ", "", "the runtime stage lacks a library librdkafka links"),
     ("check_dockerfile", "Dockerfile", "USER 10001:10001", "USER root", "running as root"),
     ("check_dockerfile", "Dockerfile", "EXPOSE 9400", "EXPOSE 8080", "EXPOSE is not the HTTP port"),
     ("check_dockerfile", ".dockerignore", ".runfleet\n", "tests\n", "context leaves out tests/ (meson.build) "
