@@ -28,7 +28,8 @@ rf_die() {
 rf_pid_running() {
         local pidfile=$1 want=${2:-} pid state
         [[ -r $pidfile ]] || return 1
-        read -r pid <"$pidfile" 2>/dev/null || return 1
+        # a last line without a newline (dockerd's --pidfile) still counts
+        { read -r pid || [[ -n $pid ]]; } <"$pidfile" 2>/dev/null || return 1
         [[ $pid =~ ^[0-9]+$ ]] || return 1
         [[ -r /proc/$pid/stat ]] || return 1
         state=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1) || return 1
@@ -165,4 +166,38 @@ rf_java() {
                 rf_die "Kafka 4.x needs Java 17 or newer; $java is '${ver:-unknown}'"
         fi
         printf '%s\n' "$java"
+}
+
+# rf_debian_mirror: the Debian archive this machine's apt already uses,
+# printed: the first deb entry (deb822 or one-line format) whose suite is
+# the release's own codename. Nothing printed, status 1, when there is none.
+_rf_debian_mirrors() {
+        local codename f
+        codename=$(. /etc/os-release && printf '%s' "${VERSION_CODENAME:-}")
+        [[ -n $codename ]] || return 1
+        for f in /etc/apt/sources.list.d/*.sources; do
+                [[ -r $f ]] || continue
+                awk -v want="$codename" '
+                        BEGIN { RS = ""; FS = "\n" }
+                        {
+                                uri = ""; suites = ""; types = ""
+                                for (i = 1; i <= NF; i++) {
+                                        if ($i ~ /^URIs:/) { uri = $i; sub(/^URIs:[ \t]*/, "", uri); sub(/[ \t].*/, "", uri) }
+                                        if ($i ~ /^Suites:/) suites = " " substr($i, 8) " "
+                                        if ($i ~ /^Types:/) types = $i
+                                }
+                                if (types ~ /deb/ && suites ~ (" " want " ") && uri != "") { print uri; exit }
+                        }' "$f"
+        done
+        for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+                [[ -r $f ]] || continue
+                awk -v want="$codename" '$1 ~ /^deb(-src)?$/ {
+                        i = 2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
+                        if ($(i + 1) == want) { print $i; exit } }' "$f"
+        done
+}
+rf_debian_mirror() {
+        local m
+        m=$(_rf_debian_mirrors | head -n 1)
+        [[ -n $m ]] && printf '%s\n' "$m"
 }

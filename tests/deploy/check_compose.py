@@ -10,7 +10,8 @@
 2. Structure that a schema cannot see: the services the README promises,
    Kafka in KRaft mode on the official image with its data on a volume,
    health-based depends_on whose targets really have health checks, the
-   replica counts, the monitoring profile.
+   replica counts, the monitoring profile, the runfleet image built once
+   (by migrate) and shared by the other services.
 Cross-file agreement (ports, topic, partitions) is check_invariants.py's.
 """
 import base64
@@ -113,6 +114,15 @@ if not c.failed:
     c.check(str(services["migrate"].get("restart", "no")) == "no", "migrate: a one-shot must not restart")
     for name in ("kafka", "postgres", "fake-scraper", "evaluator", "worker", "reaper"):
         c.check(healthcheck_on(name), "%s: no health check" % name)
+
+    # one image, built once: only migrate has build:, the other runfleet
+    # services run its image (compose neither builds nor pulls it again)
+    builders = sorted(n for n, svc in services.items() if svc.get("build"))
+    c.equal(builders, ["migrate"], "services with build: (the runfleet image is built once, by migrate)")
+    image = services["migrate"].get("image")
+    c.check(bool(image), "migrate: builds an image without naming it (image:), so the others cannot share it")
+    for name in ("fake-scraper", "evaluator", "worker", "reaper"):
+        c.equal(services[name].get("image"), image, "%s: image (the one migrate builds)" % name)
 
     # replicas, evaluator, profile
     c.equal(((services["worker"].get("deploy") or {}).get("replicas")), 3, "worker: deploy.replicas")

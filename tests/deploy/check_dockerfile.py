@@ -4,10 +4,12 @@ engine here, so the image is not built):
 
 - two stages: build on debian:bookworm, run on debian:bookworm-slim;
 - the build stage installs every -dev package scripts/install-deps lists,
-  and the build tools; it builds and copies the four programs, whose
-  targets exist in this meson build;
+  and the build tools, except librdkafka-dev: it runs
+  scripts/build-librdkafka (and installs that script's build dependencies);
+  it builds and copies the four programs, whose targets exist in this meson
+  build, and librdkafka.so.1;
 - the runtime stage installs a package for every shared library the built
-  programs link (readelf -d, dpkg-query -S on this Debian 12 machine, the
+  programs and the copied librdkafka.so.1 link (readelf -d, dpkg-query -S on this Debian 12 machine, the
   same release as the image), and no -dev package;
 - every package named exists in this machine's apt lists (when it has any);
 - a numeric non-root USER, a HEALTHCHECK on /healthz at RUNFLEET_HTTP_PORT,
@@ -74,12 +76,27 @@ m = re.search(r"^PACKAGES=\((.*?)^\)", src, re.S | re.M)
 listed = re.findall(r'[^\s"]+', re.sub(r"#[^\n]*", "", m.group(1))) if m else []
 dev = [p for p in listed if p.endswith("-dev")]
 c.check(dev, "no -dev packages found in scripts/install-deps")
-for p in dev + ["pkg-config", "meson", "ninja-build", "python3"]:
+# librdkafka: Debian 12's is too old, so the build stage runs
+# scripts/build-librdkafka (as install-deps does) instead of installing
+# librdkafka-dev, and installs that script's build dependencies.
+run_text = " ".join(rest for w, rest in build if w == "RUN")
+builds_rdkafka = "scripts/build-librdkafka" in run_text
+c.check(builds_rdkafka, "the build stage does not run scripts/build-librdkafka (a current librdkafka)")
+if builds_rdkafka:
+    c.check(any(w == "COPY" and "scripts/build-librdkafka" in rest for w, rest in build),
+            "the build stage runs scripts/build-librdkafka without copying it in first")
+    bl = open(os.path.join(dl.SRC, "scripts", "build-librdkafka")).read()
+    m = re.search(r"^build_deps=\((.*?)\)", bl, re.S | re.M)
+    for p in (m.group(1).split() if m else []):
+        c.check(p in build_pkgs, "build stage does not install %s (scripts/build-librdkafka needs it)" % p)
+    c.check("librdkafka-dev" not in build_pkgs,
+            "build stage installs librdkafka-dev (Debian's old one) besides building librdkafka")
+for p in [d for d in dev if not (builds_rdkafka and d == "librdkafka-dev")] + ["pkg-config", "meson", "ninja-build",
+                                                                              "python3"]:
     c.check(p in build_pkgs, "build stage does not install %s (scripts/install-deps has it)" % p)
 
 programs = {"producer/runfleet-producer", "worker/runfleet-worker", "reaper/runfleet-reaper",
             "tests/fake-scraper/runfleet-fake-scraper"}
-run_text = " ".join(rest for w, rest in build if w == "RUN")
 copied = set(re.findall(r"/build/([\w/.-]+/runfleet-[\w-]+)", run_text))
 c.equal(copied, programs, "programs copied out of the build stage")
 compiled = re.search(r"meson compile -C /build ([\w\s-]+?)(?:&&|$)", run_text)
@@ -99,6 +116,21 @@ for p in sorted(programs):
         out = subprocess.run(["readelf", "-d", exe], capture_output=True, text=True).stdout
         needed.update(re.findall(r"Shared library: \[([^\]]+)\]", out))
 c.check(needed, "no shared libraries found in the built programs")
+# librdkafka.so.1 is the build stage's own (copied, not a package): what it
+# links must be installed instead; the one built on this machine by the same
+# script tells which libraries that is
+copies_rdkafka = any(w == "COPY" and "--from=build" in rest for w, rest in runtime) and \
+    re.search(r"cp [^&]*librdkafka\.so\.1", run_text)
+if builds_rdkafka:
+    c.check(copies_rdkafka, "the build stage's librdkafka.so.1 is not copied into the runtime stage")
+if builds_rdkafka and copies_rdkafka and "librdkafka.so.1" in needed:
+    needed.discard("librdkafka.so.1")
+    libdir = subprocess.run(["pkg-config", "--variable=libdir", "rdkafka"], capture_output=True,
+                            text=True).stdout.strip()
+    lib = os.path.join(libdir, "librdkafka.so.1")
+    if c.check(libdir and os.path.exists(lib), "no librdkafka.so.1 found through pkg-config (%r)" % libdir):
+        out = subprocess.run(["readelf", "-d", lib], capture_output=True, text=True).stdout
+        needed.update(re.findall(r"Shared library: \[([^\]]+)\]", out))
 base = {"libc6"}  # in every Debian image
 for lib in sorted(needed):
     r = subprocess.run(["dpkg-query", "-S", "*/" + lib], capture_output=True, text=True)

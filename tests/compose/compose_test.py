@@ -1,0 +1,343 @@
+#!/usr/bin/env python3
+"""`docker compose up`, really: docker-compose.yml as users run it, on the
+engine DOCKER_HOST names (tests/compose/run prepares it and the images).
+
+1. `up -d --build` (monitoring profile too): every service healthy, migrate
+   exited 0; decisions are evaluated, executed and SUCCEEDED.
+2. The image: runs as uid 10001; its own HEALTHCHECK turns healthy.
+3. `--scale worker=6` under load, then back to 2: nothing lost.
+4. One worker killed, `restart kafka`, `restart postgres`, all under load:
+   nothing lost.
+   Nothing lost = every RUN decision ends with exactly one SUCCEEDED or
+   DEAD, no decision with two SUCCEEDED executions, the orphans view empty,
+   and the workers' consumer group has committed every message of the
+   decisions topic.
+5. A second `up -d` works (migrate again, as the role runfleet).
+6. Prometheus (monitoring profile) scrapes every target and loads the rules.
+7. `down -v` leaves no container, network or volume of the project.
+Prints the time to healthy and the layers the runtime stage adds.
+"""
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+ROOT = os.environ.get("RUNFLEET_SOURCE_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+PROJECT = os.environ.get("RUNFLEET_COMPOSE_PROJECT", "runfleet-compose-test")
+COMPOSE = ["docker", "compose", "-p", PROJECT, "-f", os.path.join(ROOT, "docker-compose.yml"),
+           "--project-directory", ROOT, "--profile", "monitoring"]
+IMAGE = "runfleet:local"
+SERVICES = {"kafka", "postgres", "fake-scraper", "evaluator", "worker", "reaper", "prometheus"}
+SETTLE_S = 420   # reaper.grace_ms 40 s, backoff, 5 attempts: far above what a settled fleet needs
+failures = 0
+
+
+def log(msg):
+    print("# " + msg, flush=True)
+
+
+def check(ok, what):
+    global failures
+    print(("ok: " if ok else "FAIL: ") + what, flush=True)
+    if not ok:
+        failures += 1
+    return ok
+
+
+def run(args, timeout=600, check_rc=True, quiet=False):
+    r = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    if check_rc and r.returncode != 0:
+        raise RuntimeError("%s exited %d:\n%s%s" % (" ".join(args), r.returncode, r.stdout[-3000:], r.stderr[-3000:]))
+    return r
+
+
+def dc(*args, **kw):
+    return run(COMPOSE + list(args), **kw)
+
+
+def containers():
+    out = dc("ps", "-a", "--format", "json").stdout
+    rows = []
+    for line in out.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        v = json.loads(line)
+        rows.extend(v if isinstance(v, list) else [v])
+    return rows
+
+
+def wait_healthy(expect_workers, timeout=300):
+    """Every service running and healthy (migrate exited 0), with
+    expect_workers workers. Returns the seconds it took, or None."""
+    t0 = time.monotonic()
+    last = ""
+    while time.monotonic() - t0 < timeout:
+        rows = containers()
+        bad = []
+        seen = set()
+        workers = 0
+        for c in rows:
+            svc = c.get("Service")
+            seen.add(svc)
+            if svc == "migrate":
+                if c.get("State") != "exited" or int(c.get("ExitCode", -1)) != 0:
+                    bad.append("migrate %s/%s" % (c.get("State"), c.get("ExitCode")))
+                continue
+            if svc == "worker" and c.get("State") == "running":
+                workers += 1
+            if c.get("State") != "running" or c.get("Health") != "healthy":
+                bad.append("%s %s/%s" % (c.get("Name"), c.get("State"), c.get("Health")))
+        missing = (SERVICES | {"migrate"}) - seen
+        if not bad and not missing and workers == expect_workers:
+            return time.monotonic() - t0
+        last = "not yet: %s missing %s, %d workers" % (bad, sorted(missing), workers)
+        time.sleep(2)
+    log(last)
+    for c in containers():
+        if c.get("Service") == "migrate" or c.get("Health") != "healthy":
+            log("logs of %s:\n%s" % (c.get("Name"), run(["docker", "logs", "--tail", "30", c["Name"]],
+                                                         check_rc=False).stderr[-3000:]))
+    return None
+
+
+def psql(sql):
+    r = dc("exec", "-T", "postgres", "psql", "-U", "runfleet", "-d", "runfleet", "-v", "ON_ERROR_STOP=1",
+           "-Atc", sql, check_rc=False, timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError("psql: %s: %s" % (sql, r.stderr.strip()))
+    return r.stdout.strip()
+
+
+def psql_ll(sql):
+    for _ in range(30):   # the database may be restarting
+        try:
+            return int(psql(sql) or -1)
+        except RuntimeError as e:
+            err = e
+            time.sleep(2)
+    raise err
+
+
+def wait_for(what, fn, timeout):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        try:
+            if fn():
+                return True
+        except RuntimeError as e:
+            log("%s: %s" % (what, e))
+        time.sleep(2)
+    return False
+
+
+class Load:
+    """Decisions on demand: `runfleet-producer trigger` in the evaluator's
+    container, in a loop, on top of the evaluator's own every 15 s."""
+
+    def __init__(self, workflow="referee_discovery"):
+        self.workflow, self.stop_flag, self.ok, self.failed = workflow, False, 0, 0
+        self.last_error = ""
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+
+    def loop(self):
+        # the options first: the producer's subcommands stop at the first operand
+        script = ("n=0; for i in 1 2 3 4 5 6 7 8 9 10; do runfleet-producer trigger --reason compose-load %s"
+                  " >/tmp/trigger.out 2>&1 && n=$((n+1)); done; echo $n; tail -1 /tmp/trigger.out"
+                  % self.workflow)
+        while not self.stop_flag:
+            r = dc("exec", "-T", "evaluator", "sh", "-c", script, check_rc=False, timeout=300)
+            try:
+                n = int(r.stdout.strip().splitlines()[0])
+            except (ValueError, IndexError):
+                n = 0
+            self.ok += n
+            self.failed += 10 - n
+            if n == 0:
+                self.last_error = (r.stdout + r.stderr).strip()[-300:]
+                time.sleep(1)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_flag = True
+        self.thread.join(600)
+        log("load: %d decisions triggered, %d triggers refused (a service down)%s" % (
+            self.ok, self.failed, "; last refusal: " + self.last_error if self.last_error else ""))
+        check(self.ok >= 50, "load: decisions triggered while it ran (%d)" % self.ok)
+
+
+def group_lag():
+    """Per partition of the decisions topic: (committed, log end) of the workers' group."""
+    r = dc("exec", "-T", "kafka", "/opt/kafka/bin/kafka-consumer-groups.sh", "--bootstrap-server", "kafka:9092",
+           "--describe", "--group", "runfleet-workers", check_rc=False, timeout=120)
+    parts = {}
+    for line in r.stdout.splitlines():
+        f = line.split()
+        if len(f) >= 5 and f[1] == "runfleet.decisions" and f[2].isdigit():
+            parts[int(f[2])] = (f[3], f[4])
+    return parts
+
+
+def nothing_lost(phase):
+    """Stops the evaluator (no new decisions), waits for the fleet to
+    settle, checks the invariant and the committed offsets, starts it again."""
+    dc("stop", "evaluator")
+    settled = wait_for("settle", lambda: psql_ll(
+        "SELECT count(*) FROM runfleet.decisions WHERE action = 'RUN' AND state NOT IN ('SUCCEEDED', 'DEAD')") == 0,
+        SETTLE_S)
+    if not settled:
+        log(psql("SELECT state, attempt, count(*) FROM runfleet.decisions WHERE action = 'RUN'"
+                 " GROUP BY 1, 2 ORDER BY 1, 2"))
+    check(settled, "%s: every RUN decision ends SUCCEEDED or DEAD" % phase)
+    total = psql_ll("SELECT count(*) FROM runfleet.decisions WHERE action = 'RUN'")
+    dead = psql_ll("SELECT count(*) FROM runfleet.decisions WHERE action = 'RUN' AND state = 'DEAD'")
+    log("%s: %d RUN decisions, %d DEAD, %d executions" % (
+        phase, total, dead, psql_ll("SELECT count(*) FROM runfleet.executions")))
+    check(psql_ll("SELECT count(*) FROM runfleet.decisions d WHERE d.state = 'SUCCEEDED' AND"
+                  " (SELECT count(*) FROM runfleet.executions e WHERE e.decision_id = d.decision_id"
+                  "   AND e.status = 'SUCCEEDED') <> 1") == 0,
+          "%s: exactly one SUCCEEDED execution per SUCCEEDED decision" % phase)
+    check(psql_ll("SELECT count(*) FROM runfleet.decisions d WHERE d.state = 'DEAD' AND"
+                  " EXISTS (SELECT 1 FROM runfleet.executions e WHERE e.decision_id = d.decision_id"
+                  "   AND e.status = 'SUCCEEDED')") == 0, "%s: no SUCCEEDED execution of a DEAD decision" % phase)
+    check(psql_ll("SELECT count(*) FROM runfleet.orphans") == 0, "%s: orphans view empty" % phase)
+    check(psql_ll("SELECT count(*) FROM runfleet.executions WHERE status = 'RUNNING'") == 0,
+          "%s: no execution left RUNNING" % phase)
+    lag = {}
+    ok = wait_for("offsets", lambda: (lambda p: lag.update(p) or (
+        len(p) == 12 and all(c == e or (c == "-" and e == "0") for c, e in p.values())
+        and any(e != "0" for c, e in p.values())))(group_lag()), 120)
+    if not ok:
+        log("committed/end per partition: %s" % lag)
+    check(ok, "%s: the workers' group committed every message of runfleet.decisions (12 partitions)" % phase)
+    dc("start", "evaluator")
+
+
+def runtime_layers():
+    """Bytes the runtime stage adds on top of its base image (docker history)."""
+    def sizes(image):
+        out = run(["docker", "history", "--no-trunc", "-H=false", "--format", "{{.Size}}", image]).stdout
+        return [int(s) for s in out.split()]
+    img, base = sizes(IMAGE), sizes("debian:bookworm-slim")
+    return sum(img[:len(img) - len(base)]), sum(base)
+
+
+def main():
+    dc("down", "-v", "--remove-orphans", check_rc=False)
+
+    # ------------------------------------------------------------ 1. up
+    t0 = time.monotonic()
+    dc("build", timeout=3600)
+    log("image built in %.0f s" % (time.monotonic() - t0))
+    t0 = time.monotonic()
+    dc("up", "-d", "--build", timeout=600)
+    took = wait_healthy(3)
+    if not check(took is not None, "up -d --build: every service healthy, migrate exited 0"):
+        return
+    log("time to healthy: %.0f s after `up -d --build` (image cached)" % (time.monotonic() - t0))
+    check(wait_for("succeeded", lambda: psql_ll(
+        "SELECT count(*) FROM runfleet.decisions WHERE action = 'RUN' AND state = 'SUCCEEDED'") >= 3, 180),
+        "decisions evaluated, executed and SUCCEEDED")
+    check(psql_ll("SELECT count(DISTINCT workflow) FROM runfleet.decisions WHERE state = 'SUCCEEDED'") >= 2,
+          "decisions of several workflows SUCCEEDED")
+    added, base = runtime_layers()
+    log("runtime image: %.1f MB added by the runtime stage on top of the base (%.1f MB here)" % (
+        added / 1e6, base / 1e6))
+
+    # ------------------------------------------------------------ 2. the image
+    cfg = run(["docker", "image", "inspect", "-f", "{{.Config.User}} {{json .Config.Healthcheck.Test}}", IMAGE]).stdout
+    check(cfg.startswith("10001:10001 ") and "/healthz" in cfg, "image: USER 10001:10001, HEALTHCHECK on /healthz")
+    check(dc("exec", "-T", "worker", "id", "-u").stdout.strip() == "10001", "a worker container runs as uid 10001")
+    net = PROJECT + "_default"
+    name = PROJECT + "-image-healthcheck"
+    run(["docker", "rm", "-f", name], check_rc=False)
+    run(["docker", "run", "-d", "--name", name, "--network", net,
+         "-v", os.path.join(ROOT, "deploy/compose/runfleet.cfg") + ":/etc/runfleet/runfleet.cfg:ro",
+         "-e", "RUNFLEET_DATABASE_URL=postgresql://runfleet:runfleet@postgres:5432/runfleet",
+         IMAGE, "runfleet-reaper"])
+    healthy = wait_for("image healthcheck", lambda: run(
+        ["docker", "inspect", "-f", "{{.State.Health.Status}}", name]).stdout.strip() == "healthy", 120)
+    check(healthy, "the image's own HEALTHCHECK turns healthy (a reaper without compose's health check)")
+    run(["docker", "rm", "-f", name], check_rc=False)
+
+    # ------------------------------------------------------------ 3. scale under load
+    with Load():
+        time.sleep(10)
+        dc("up", "-d", "--scale", "worker=6", "--no-recreate")
+        check(wait_healthy(6) is not None, "--scale worker=6: six healthy workers")
+        time.sleep(20)
+        dc("up", "-d", "--scale", "worker=2", "--no-recreate")
+        check(wait_healthy(2) is not None, "--scale worker=2: back to two")
+        time.sleep(10)
+    nothing_lost("scale 3 -> 6 -> 2")
+
+    # ------------------------------------------------------------ 4. faults under load
+    with Load():
+        time.sleep(10)
+        victim = sorted(c["Name"] for c in containers() if c.get("Service") == "worker")[0]
+        run(["docker", "kill", victim])
+        log("killed %s" % victim)
+        time.sleep(20)
+        dc("restart", "kafka", timeout=300)
+        log("kafka restarted")
+        time.sleep(20)
+        dc("restart", "postgres", timeout=300)
+        log("postgres restarted")
+        time.sleep(20)
+    nothing_lost("worker killed, kafka and postgres restarted")
+
+    # ------------------------------------------------------------ 5. up again
+    r = dc("up", "-d", "--scale", "worker=2", timeout=600, check_rc=False)
+    check(r.returncode == 0, "a second `up -d` succeeds" + ("" if r.returncode == 0 else ": " + r.stderr.strip()[-800:]))
+    check(wait_healthy(2) is not None, "after the second up: every service healthy, migrate exited 0 again")
+    mig = [c["Name"] for c in containers() if c.get("Service") == "migrate"]
+    out = run(["docker", "logs", mig[0]], check_rc=False)
+    check(out.stdout.count('"migrations_applied":0') + out.stderr.count('"migrations_applied":0') >= 1,
+          "migrate ran again and applied nothing")
+
+    # ------------------------------------------------------------ 6. prometheus
+    def targets():
+        with urllib.request.urlopen("http://127.0.0.1:9090/api/v1/targets", timeout=10) as f:
+            return json.load(f)["data"]["activeTargets"]
+
+    want = {"runfleet-worker": 2, "runfleet-reaper": 2, "runfleet-evaluator": 1, "prometheus": 1}
+    seen = {}
+
+    def all_up():
+        t = targets()
+        seen.clear()
+        for x in t:
+            if x["health"] == "up":
+                seen[x["labels"]["job"]] = seen.get(x["labels"]["job"], 0) + 1
+        return seen == want and all(x["health"] == "up" for x in t)
+    ok = wait_for("prometheus targets", all_up, 120)
+    check(ok, "Prometheus scrapes every target and all are up: %s (want %s)" % (seen, want))
+    with urllib.request.urlopen("http://127.0.0.1:9090/api/v1/rules", timeout=10) as f:
+        groups = json.load(f)["data"]["groups"]
+    rules = sum(len(g["rules"]) for g in groups)
+    text = open(os.path.join(ROOT, "deploy/prometheus/alerts.yml")).read()
+    check(rules > 0 and rules == text.count("- alert:"), "Prometheus loaded the alert rules (%d)" % rules)
+
+    # ------------------------------------------------------------ 7. down
+    dc("down", "-v", timeout=300)
+    left = run(["docker", "ps", "-aq", "--filter", "label=com.docker.compose.project=" + PROJECT]).stdout.split()
+    check(not left, "down -v: no container left")
+    vols = run(["docker", "volume", "ls", "-q", "--filter", "label=com.docker.compose.project=" + PROJECT]).stdout
+    check(not vols.split(), "down -v: no volume left")
+    nets = run(["docker", "network", "ls", "-q", "--filter", "label=com.docker.compose.project=" + PROJECT]).stdout
+    check(not nets.split(), "down -v: no network left")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
+        check(False, str(e))
+    print("compose: %s" % ("all checks passed" if failures == 0 else "%d checks failed" % failures))
+    sys.exit(1 if failures else 0)
