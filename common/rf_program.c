@@ -37,6 +37,10 @@ static void print_usage(const rf_program_t *prog, FILE *out) {
 
 #define FLAG_BASE 0x100 /* getopt values of the program's own switches */
 
+void rf_program_subcommand_options(void) {
+        optind = 0;
+}
+
 int rf_program_options(rf_program_t *prog, int argc, char **argv) {
         struct option options[4 + 8 + 1] = {
                 { "config", required_argument, NULL, 'c' },

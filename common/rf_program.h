@@ -35,6 +35,13 @@ void rf_program_signals(void);
  * (after printing the usage line to stderr). */
 int rf_program_options(rf_program_t *prog, int argc, char **argv);
 
+/* Makes the next getopt_long() start afresh on a subcommand's own argv:
+ * options and operands in any order ("trigger W --reason T" as well as
+ * "trigger --reason T W"). optind = 0 re-reads the option string's mode;
+ * optind = 1 would keep rf_program_options()' "+" (stop at the first
+ * operand) and refuse the first form. */
+void rf_program_subcommand_options(void);
+
 /* Loads the configuration (or exits with RF_EXIT_USAGE and a one-line
  * error); handles --print-config (prints and exits 0). Initialises logging. */
 rf_conf_t *rf_program_load(rf_program_t *prog);

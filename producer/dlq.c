@@ -80,7 +80,7 @@ static int dlq_list(const rf_program_t *prog, const rf_conf_t *conf, int argc, c
         int64_t since = 0;
         int c, code = RF_EXIT_FAILURE;
 
-        optind = 1;
+        rf_program_subcommand_options();
         while ((c = getopt_long(argc, argv, "", options, NULL)) != -1)
                 if (c != 's' || rf_time_parse(optarg, &since) < 0)
                         return rf_program_fail(prog, RF_EXIT_USAGE,
@@ -493,7 +493,7 @@ static int dlq_redrive(const rf_program_t *prog, const rf_conf_t *conf, int argc
         bool all = false;
         int c, rc = 0, code = RF_EXIT_FAILURE, partitions = 0;
 
-        optind = 1;
+        rf_program_subcommand_options();
         while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
                 long long v;
 

@@ -368,7 +368,7 @@ int producer_evaluate(const rf_program_t *prog, const rf_conf_t *conf, int argc,
         int64_t every_ms = 0;
         int c, r, code;
 
-        optind = 1;
+        rf_program_subcommand_options();
         while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
                 if (c != 'e' || rf_duration_parse(optarg, &every_ms) < 0 || every_ms < 1000)
                         return rf_program_fail(prog, RF_EXIT_USAGE,
@@ -435,7 +435,7 @@ int producer_trigger(const rf_program_t *prog, const rf_conf_t *conf, int argc, 
         rf_decision_t *d = NULL;
         int c, code = RF_EXIT_FAILURE;
 
-        optind = 1;
+        rf_program_subcommand_options();
         while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
                 if (c != 'r')
                         return rf_program_fail(prog, RF_EXIT_USAGE, "usage: trigger WORKFLOW [--reason TEXT]");

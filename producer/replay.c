@@ -262,7 +262,7 @@ int producer_replay(const rf_program_t *prog, const rf_conf_t *conf, int argc, c
         c.workflows = calloc((size_t)argc + 1, sizeof(*c.workflows));
         if (!c.workflows)
                 return rf_program_fail(prog, RF_EXIT_FAILURE, "replay: out of memory");
-        optind = 1;
+        rf_program_subcommand_options();
         while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
                 switch (opt) {
                 case 'f': from_text = optarg; break;

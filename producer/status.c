@@ -112,7 +112,7 @@ int producer_status(const rf_program_t *prog, const rf_conf_t *conf, int argc, c
         PGresult *res = NULL;
         int c, code = RF_EXIT_FAILURE;
 
-        optind = 1;
+        rf_program_subcommand_options();
         while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
                 if (c != 'd' || !valid_day(optarg))
                         return rf_program_fail(prog, RF_EXIT_USAGE, "usage: status [--day YYYY-MM-DD]");

@@ -102,6 +102,12 @@ int main(void) {
                 CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE workflow = 'w'"
                                          " AND delivered_at IS NULL") == 1);
         }
+        /* a subcommand's option after its operand, as its usage line shows it */
+        code = itest_run(&t, out, sizeof(out), 60000, NULL, "runfleet-producer", "trigger", "w", "--reason", "by hand",
+                         NULL);
+        CHECK(code == 0);
+        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE workflow = 'w' AND reason LIKE"
+                                 " '%%by hand%%' AND delivered_at IS NOT NULL") == 1);
         /* the reaper's own switch, beside the common options */
         CHECK(itest_run(&t, out, sizeof(out), 60000, NULL, "runfleet-reaper", "--once", NULL) == 0);
         CHECK(itest_run(&t, out, sizeof(out), 10000, NULL, "runfleet-reaper", "--bogus", NULL) == 2);
