@@ -14,42 +14,6 @@ int chaos_script(const itest_t *t, const char *root, const char *env, const char
         return status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-long long chaos_invariant_violations(itest_t *t) {
-        static const struct {
-                const char *what, *sql;
-        } rules[] = {
-                { "RUN decisions neither SUCCEEDED nor DEAD",
-                  "SELECT count(*) FROM runfleet.decisions WHERE action = 'RUN' AND state NOT IN ('SUCCEEDED', 'DEAD')" },
-                { "SUCCEEDED decisions without exactly one SUCCEEDED execution",
-                  "SELECT count(*) FROM runfleet.decisions d WHERE d.state = 'SUCCEEDED' AND"
-                  " (SELECT count(*) FROM runfleet.executions e WHERE e.decision_id = d.decision_id"
-                  "   AND e.status = 'SUCCEEDED') <> 1" },
-                { "DEAD decisions with a SUCCEEDED execution",
-                  "SELECT count(*) FROM runfleet.decisions d WHERE d.state = 'DEAD' AND"
-                  " EXISTS (SELECT 1 FROM runfleet.executions e WHERE e.decision_id = d.decision_id"
-                  "   AND e.status = 'SUCCEEDED')" },
-                { "DEAD decisions without any attempt",
-                  "SELECT count(*) FROM runfleet.decisions d WHERE d.state = 'DEAD' AND"
-                  " (SELECT count(*) FROM runfleet.executions e WHERE e.decision_id = d.decision_id) = 0" },
-                { "decisions with two SUCCEEDED executions",
-                  "SELECT count(*) FROM (SELECT decision_id FROM runfleet.executions"
-                  " WHERE status = 'SUCCEEDED' GROUP BY 1 HAVING count(*) > 1) x" },
-                { "executions still RUNNING", "SELECT count(*) FROM runfleet.executions WHERE status = 'RUNNING'" },
-                { "rows in the orphans view", "SELECT count(*) FROM runfleet.orphans" },
-        };
-        long long total = 0;
-
-        for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
-                long long n = itest_query_ll(t, "%s", rules[i].sql);
-                if (n != 0) {
-                        printf("# invariant broken: %lld %s\n", n, rules[i].what);
-                        total += n < 0 ? 1 : n;
-                }
-        }
-        fflush(stdout);
-        return total;
-}
-
 void chaos_duplicates(itest_t *t, const char *prefix, long long *ret_keys, long long *ret_dups) {
         json_t *stats = itest_fake_stats_prefix(t, prefix), *by_path, *per_key, *n;
         const char *path, *key;

@@ -1,7 +1,7 @@
 /* What the chaos tests share: running a service script beside the test,
- * the invariant they assert once the fleet has settled, the duplicate side
- * effects they count, and the explanation a run that does not settle
- * prints. */
+ * the duplicate side effects they count, and the explanation a run that
+ * does not settle prints (the invariant they assert is
+ * itest_invariant_violations()). */
 #pragma once
 
 #include "itest.h"
@@ -10,13 +10,6 @@
  * assignments, or NULL) in front, its output appended to <t->dir>/services.log.
  * Returns its exit status (-1 when it could not run). */
 int chaos_script(const itest_t *t, const char *root, const char *env, const char *cmd);
-
-/* Counts the violations of the invariant in t's database, printing a "#"
- * line for each kind found: every RUN decision SUCCEEDED or DEAD; a
- * SUCCEEDED decision has exactly one SUCCEEDED execution, a DEAD one none
- * and at least one attempt; no decision has two SUCCEEDED executions; no
- * execution is still RUNNING; the orphans view is empty. 0 when it holds. */
-long long chaos_invariant_violations(itest_t *t);
 
 /* The fake scraper's calls under @p prefix: how many (scraper, idempotency
  * key) pairs it saw, and how many of them more than once. */

@@ -209,7 +209,7 @@ int main(void) {
         CHECK(settled);
         total = itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE action = 'RUN'");
         CHECK(total == DECISIONS + CRASHED_EVALUATIONS);
-        CHECK(chaos_invariant_violations(&t) == 0);
+        CHECK(itest_invariant_violations(&t) == 0);
         {
                 dlq_seen_t seen = { .origin_count = 0 };
                 int messages = itest_read_topic(&t, NULL, t.dlq_topic, POISON, 30000, note_dead_letter, &seen);

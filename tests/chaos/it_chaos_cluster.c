@@ -273,7 +273,7 @@ int main(void) {
         CHECK(settled);
         total = itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE action = 'RUN'");
         CHECK(total == load.requested);
-        CHECK(chaos_invariant_violations(&t) == 0);
+        CHECK(itest_invariant_violations(&t) == 0);
         {
                 char prefix[128];
                 snprintf(prefix, sizeof(prefix), "/chaos-%s/", t.db_name);

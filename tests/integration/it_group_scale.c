@@ -121,12 +121,7 @@ int main(int argc, char **argv) {
         CHECK(offered > 300);
         CHECK(decisions == offered);
         CHECK(itest_wait_for(&t, offered, 120000, "SELECT count(*) FROM runfleet.decisions WHERE state = 'SUCCEEDED'"));
-        CHECK(itest_query_ll(&t, "SELECT count(*) FROM (SELECT decision_id FROM runfleet.executions"
-                                 " WHERE status = 'SUCCEEDED' GROUP BY decision_id HAVING count(*) > 1) x") == 0);
-        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions d WHERE NOT EXISTS (SELECT 1"
-                                 " FROM runfleet.executions e WHERE e.decision_id = d.decision_id"
-                                 " AND e.status = 'SUCCEEDED')") == 0);
-        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.orphans") == 0);
+        CHECK(itest_invariant_violations(&t) == 0);
         printf("# %lld executions for %lld decisions (a re-run after a move is allowed, a second success is not)\n",
                itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions"), decisions);
         CHECK(itest_wait_committed(&t, t.topic, t.group, 60000));

@@ -109,6 +109,13 @@ rd_kafka_resp_err_t itest_committed(rd_kafka_t *rk, rd_kafka_topic_partition_lis
  * Returns false if it has not within @p timeout_ms. */
 bool itest_wait_committed(itest_t *t, const char *topic, const char *group, int timeout_ms);
 
+/* Counts the violations of the invariant in t's database, printing a "#"
+ * line for each kind found: every RUN decision SUCCEEDED or DEAD; a
+ * SUCCEEDED decision has exactly one SUCCEEDED execution, a DEAD one none
+ * and at least one attempt; no decision has two SUCCEEDED executions; no
+ * execution is still RUNNING; the orphans view is empty. 0 when it holds. */
+long long itest_invariant_violations(itest_t *t);
+
 /* How the broker runs @p group: "consumer" (KIP-848), "classic", or
  * "unknown" (no such group, or no answer within 15 s). */
 const char *itest_group_type(itest_t *t, const char *group);
