@@ -101,12 +101,9 @@ rf_tail_hint() {
 
 # ---- Kafka jars ------------------------------------------------------------
 
-# KAFKA_RUNTIME picks the broker: unset, the Kafka 4.x of kafka/pom.xml
-# (the local cluster and the tests); or the name of a directory under
-# kafka/ with a pom.xml of its own: compat-3.9 is Kafka 3.9.1, the newest
-# broker the librdkafka of Debian 12 (2.0.2) can complete SCRAM with, for
-# tests/integration/it_kafka_sasl.c.
-RF_KAFKA_DIR=$RF_ROOT/kafka${KAFKA_RUNTIME:+/$KAFKA_RUNTIME}
+# The broker: the Kafka 4.x of kafka/pom.xml (the local cluster, the tests
+# and the compose suite's stand-in image).
+RF_KAFKA_DIR=$RF_ROOT/kafka
 RF_KAFKA_LIB=$RF_KAFKA_DIR/lib
 
 # rf_kafka_jars_present DIR: DIR/lib holds a complete copy for the current
@@ -119,14 +116,14 @@ rf_kafka_jars_present() {
 }
 
 # rf_ensure_kafka_jars DIR: resolves the broker's jars into DIR/lib
-# (DIR is kafka/ or $RF_KAFKA_DIR) with Maven unless they are already
+# (DIR is $RF_KAFKA_DIR) with Maven unless they are already
 # there. Tries offline first, so a machine with a warm ~/.m2 needs no
 # network.
 rf_ensure_kafka_jars() {
         local kdir=$1 rel sum
         rel=${kdir#"$RF_ROOT"/}
         [[ -f $kdir/pom.xml ]] ||
-                rf_die "no $rel/pom.xml (KAFKA_RUNTIME='${KAFKA_RUNTIME:-}' names a directory under kafka/ with a pom.xml)"
+                rf_die "no $rel/pom.xml: the repository is incomplete"
         rf_kafka_jars_present "$kdir" && return 0
         command -v mvn >/dev/null || rf_die "mvn not found; run scripts/install-deps"
         rf_info "resolving Kafka jars into $rel/lib with Maven"
