@@ -89,7 +89,7 @@ int rf_store_insert_decision(rf_pg_t *pg, rf_decision_t *d, const char *action, 
                                " VALUES ($1, $2, $3, $4, to_timestamp($5::bigint / 1000.0),"
                                " to_timestamp($6::bigint / 1000.0), $7::text[], $8, $9, $10, $11,"
                                " CASE WHEN $3 = 'RUN' THEN 'PENDING' ELSE 'SKIPPED' END)"
-                               " ON CONFLICT (workflow, tick) WHERE tick IS NOT NULL DO NOTHING"
+                               " ON CONFLICT (workflow, tick) WHERE tick IS NOT NULL AND backfill_of IS NULL DO NOTHING"
                                " RETURNING decision_id",
                                11, params, &res, errstr, errstr_size);
         }
