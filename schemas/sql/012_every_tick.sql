@@ -36,3 +36,45 @@ ALTER TABLE runfleet.alerts ADD CONSTRAINT alerts_kind_check CHECK (kind IN ('DE
 DROP INDEX IF EXISTS runfleet.decisions_workflow_tick;
 CREATE UNIQUE INDEX decisions_workflow_tick ON runfleet.decisions (workflow, tick)
         WHERE tick IS NOT NULL AND backfill_of IS NULL;
+
+-- who ended a CANCELLED decision, and why
+ALTER TABLE runfleet.decisions ADD COLUMN IF NOT EXISTS cancelled_by text;
+ALTER TABLE runfleet.decisions ADD COLUMN IF NOT EXISTS cancel_reason text;
+
+-- `runfleet-producer pause` / `unpause`, and pauses after failures: one row
+-- per pause, kept after it ends so the day's story can tell it. A workflow
+-- is paused while it has a row without unpaused_at (at most one).
+CREATE TABLE IF NOT EXISTS runfleet.pauses (
+        pause_id        bigserial PRIMARY KEY,
+        workflow        text NOT NULL,
+        paused_at       timestamptz NOT NULL DEFAULT now(),
+        paused_by       text NOT NULL,
+        reason          text NOT NULL,
+        -- paused by pause_after_failures rather than by a person
+        automatic       boolean NOT NULL DEFAULT false,
+        unpaused_at     timestamptz,
+        unpaused_by     text
+);
+CREATE UNIQUE INDEX IF NOT EXISTS pauses_active ON runfleet.pauses (workflow) WHERE unpaused_at IS NULL;
+CREATE INDEX IF NOT EXISTS pauses_paused_at ON runfleet.pauses (paused_at);
+
+-- `runfleet-producer backfill`: one row per request; its decisions name it
+CREATE TABLE IF NOT EXISTS runfleet.backfills (
+        backfill_id     uuid PRIMARY KEY,
+        workflows       text[] NOT NULL,
+        from_ts         timestamptz NOT NULL,
+        to_ts           timestamptz NOT NULL CHECK (to_ts >= from_ts),
+        mode            text NOT NULL CHECK (mode IN ('missing', 'failed', 'all')),
+        max_active      integer,
+        requested_by    text NOT NULL,
+        requested_at    timestamptz NOT NULL DEFAULT now(),
+        -- ticks the request found to decide, and decisions it created so far
+        planned         integer NOT NULL DEFAULT 0,
+        created         integer NOT NULL DEFAULT 0,
+        finished_at     timestamptz
+);
+ALTER TABLE runfleet.decisions ADD COLUMN IF NOT EXISTS backfill_id uuid REFERENCES runfleet.backfills (backfill_id);
+
+GRANT SELECT, INSERT, UPDATE ON runfleet.pauses, runfleet.backfills TO runfleet_producer_role;
+GRANT USAGE ON SEQUENCE runfleet.pauses_pause_id_seq TO runfleet_producer_role;
+GRANT SELECT ON runfleet.pauses TO runfleet_reaper_role;
