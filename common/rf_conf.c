@@ -27,6 +27,7 @@
 
 #include "rf_conf.h"
 #include "rf_log.h"
+#include "rf_util.h"
 
 typedef enum {
         P_STR,     /* char * */
@@ -58,7 +59,7 @@ typedef struct prop {
 } prop_t;
 
 static check_fn_t check_topic, check_group_protocol, check_tz, check_name, check_url, check_scraper_url, check_base_url,
-        check_window, check_log_level;
+        check_window, check_log_level, check_catchup, check_duration;
 
 #define C_STR(n, f, def, env, fl, chk, d) \
         { n, P_STR, offsetof(rf_conf_t, f), 0, 0, 0, 0, def, env, fl, chk, d }
@@ -108,6 +109,15 @@ static const prop_t props[] = {
               "IANA time zone the workflow schedules are read in"),
         C_INT("producer.every_ms", producer.every_ms, 1000, 86400000, 60000, "RUNFLEET_PRODUCER_EVERY_MS",
               "evaluation period of 'evaluate --every'"),
+        C_STR("producer.catchup", producer.catchup, "latest", "RUNFLEET_PRODUCER_CATCHUP", 0, check_catchup,
+              "ticks missed while no evaluator ran, within the catch-up window: \"latest\" decides the newest "
+              "and SKIPs the others, \"all\" decides each (oldest first), \"none\" SKIPs them all"),
+        C_STR("producer.catchup_window", producer.catchup_window, "1d", "RUNFLEET_PRODUCER_CATCHUP_WINDOW", 0,
+              check_duration, "missed ticks older than this (e.g. 30m, 6h, 2d) are recorded MISSED, never run"),
+        C_INT("producer.catchup_max_ticks", producer.catchup_max_ticks, 1, 1000000, 1000,
+              "RUNFLEET_PRODUCER_CATCHUP_MAX_TICKS",
+              "ticks of one gap recorded one by one; older ones of a longer gap share one MISSED row that "
+              "says so"),
 
         C_INT("worker.max_in_flight", worker.max_in_flight, 1, 100000, 1000, "RUNFLEET_WORKER_MAX_IN_FLIGHT",
               "executions in flight per worker process"),
@@ -192,11 +202,15 @@ static const prop_t workflow_props[] = {
           0, NULL, NULL, 0, check_name, "workflows that must have SUCCEEDED today (local day) before this one runs" },
         { "max_active_runs", P_INT, offsetof(rf_workflow_conf_t, max_active_runs), 0, 0, 100000, 0, NULL, NULL, 0,
           NULL, "executions of this workflow at once in one worker, 0 = unlimited; others wait without blocking other workflows" },
+        { "catchup", P_STR, offsetof(rf_workflow_conf_t, catchup), 0, 0, 0, 0, NULL, NULL, 0, check_catchup,
+          "\"latest\", \"all\" or \"none\": this workflow's producer.catchup" },
+        { "catchup_window", P_STR, offsetof(rf_workflow_conf_t, catchup_window), 0, 0, 0, 0, NULL, NULL, 0,
+          check_duration, "this workflow's producer.catchup_window" },
 };
 
 #define N_SCRAPER_PROPS (sizeof(scraper_props) / sizeof(scraper_props[0]))
 #define N_WORKFLOW_PROPS (sizeof(workflow_props) / sizeof(workflow_props[0]))
-#define MAX_ITEM_PROPS 12 /* load_item() tracks which were seen */
+#define MAX_ITEM_PROPS 20 /* load_item() tracks which were seen */
 _Static_assert(N_SCRAPER_PROPS <= MAX_ITEM_PROPS && N_WORKFLOW_PROPS <= MAX_ITEM_PROPS, "raise MAX_ITEM_PROPS");
 
 /* Where each top-level value came from, for messages about it. */
@@ -297,6 +311,38 @@ static int check_topic(const char *v, char *why, size_t why_size) {
 static int check_group_protocol(const char *v, char *why, size_t why_size) {
         if (strcmp(v, "classic") != 0 && strcmp(v, "consumer") != 0) {
                 snprintf(why, why_size, "'%.100s' is not one of classic, consumer", v);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+int rf_conf_catchup_parse(const char *text, rf_catchup_t *ret_policy) {
+        static const char *const names[] = { [RF_CATCHUP_LATEST] = "latest", [RF_CATCHUP_ALL] = "all",
+                                             [RF_CATCHUP_NONE] = "none" };
+
+        for (size_t i = 0; text && i < sizeof(names) / sizeof(names[0]); i++)
+                if (strcmp(text, names[i]) == 0) {
+                        *ret_policy = (rf_catchup_t)i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+static int check_catchup(const char *v, char *why, size_t why_size) {
+        rf_catchup_t c;
+
+        if (rf_conf_catchup_parse(v, &c) < 0) {
+                snprintf(why, why_size, "'%.100s' is not one of latest, all, none", v);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static int check_duration(const char *v, char *why, size_t why_size) {
+        int64_t ms;
+
+        if (rf_duration_parse(v, &ms) < 0 || ms < 1000) {
+                snprintf(why, why_size, "'%.100s' is not a duration of at least 1s (e.g. 90s, 30m, 6h, 2d)", v);
                 return -EINVAL;
         }
         return 0;
@@ -987,6 +1033,19 @@ static int load_workflows(ctx_t *ctx, rf_conf_t *conf, const config_setting_t *l
         return 0;
 }
 
+/* Settings a workflow takes from the producer group unless it sets its own;
+ * after the environment, which may override the producer's. Each value was
+ * checked when it was loaded. */
+static void resolve_workflow_defaults(rf_conf_t *conf) {
+        for (size_t i = 0; i < conf->workflow_count; i++) {
+                rf_workflow_conf_t *wf = &conf->workflows[i];
+
+                rf_conf_catchup_parse(wf->catchup ? wf->catchup : conf->producer.catchup, &wf->catchup_policy);
+                rf_duration_parse(wf->catchup_window ? wf->catchup_window : conf->producer.catchup_window,
+                                  &wf->catchup_window_ms);
+        }
+}
+
 /* Parses an environment value for @p p into @p base. */
 static int load_env(ctx_t *ctx, const prop_t *p, void *base, const char *v) {
         char why[256];
@@ -1226,6 +1285,7 @@ static int load_config(config_t *cfg, const char *file, rf_conf_t **ret_conf, ch
         r = load_env_kafka_properties(&ctx, conf);
         if (r < 0)
                 goto fail;
+        resolve_workflow_defaults(conf);
         if (scrapers) {
                 r = resolve_scraper_urls(&ctx, conf, scrapers);
                 if (r < 0)

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "rf_cron.h"
@@ -24,6 +25,15 @@ typedef struct rf_scraper_conf {
         char *rate_group;         /* shared bucket name; NULL = the scraper's name */
 } rf_scraper_conf_t;
 
+/* What the evaluator does with the ticks of a gap (ticks that passed while
+ * no evaluator ran): each decided (ALL), only the newest (LATEST), or none
+ * (NONE); see producer/catchup.h. */
+typedef enum rf_catchup {
+        RF_CATCHUP_LATEST,
+        RF_CATCHUP_ALL,
+        RF_CATCHUP_NONE,
+} rf_catchup_t;
+
 typedef struct rf_workflow_conf {
         char *name;
         char *schedule;           /* as written: 5-field cron or "@every 30s" */
@@ -39,6 +49,10 @@ typedef struct rf_workflow_conf {
         char **after;             /* workflows that must have SUCCEEDED today first */
         size_t after_count;
         int max_active_runs;      /* per worker process, 0 = unlimited */
+        char *catchup;            /* as written, NULL: producer.catchup */
+        char *catchup_window;     /* as written, NULL: producer.catchup_window */
+        rf_catchup_t catchup_policy;  /* resolved from catchup or producer.catchup */
+        int64_t catchup_window_ms;    /* resolved from catchup_window or producer.catchup_window */
 } rf_workflow_conf_t;
 
 /* A librdkafka property passed through verbatim ("security.protocol" = "SASL_SSL"). */
@@ -73,6 +87,9 @@ typedef struct rf_conf {
         struct {
                 char *timezone;           /* IANA zone schedules are read in, "UTC" */
                 int every_ms;             /* default loop period for evaluate --every, 60000 */
+                char *catchup;            /* "latest" (default), "all" or "none"; workflows may override */
+                char *catchup_window;     /* "1d": older missed ticks are MISSED, not decided */
+                int catchup_max_ticks;    /* ticks of one gap recorded one by one, 1000 */
         } producer;
 
         struct {
@@ -129,6 +146,9 @@ void rf_conf_destroy(rf_conf_t *conf);
 /* Lookups by name; NULL when absent. The result is owned by @p conf. */
 const rf_scraper_conf_t *rf_conf_scraper(const rf_conf_t *conf, const char *name);
 const rf_workflow_conf_t *rf_conf_workflow(const rf_conf_t *conf, const char *name);
+
+/* Parses "latest", "all" or "none". Returns 0 or -EINVAL. */
+int rf_conf_catchup_parse(const char *text, rf_catchup_t *ret_policy);
 
 /* Parses a run window "HH:MM-HH:MM" (local wall-clock times, start
  * inclusive, end exclusive, start > end wraps past midnight, "24:00" allowed

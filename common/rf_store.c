@@ -118,6 +118,13 @@ void rf_store_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 int rf_store_publish(rd_kafka_t *rk, rf_pg_t *pg, const char *topic, rf_decision_t *const *decisions,
                      size_t count, int timeout_ms, size_t *ret_delivered, char *errstr,
                      size_t errstr_size) {
+        return rf_store_publish_acked(rk, pg, topic, decisions, count, timeout_ms, NULL, ret_delivered, errstr,
+                                      errstr_size);
+}
+
+int rf_store_publish_acked(rd_kafka_t *rk, rf_pg_t *pg, const char *topic, rf_decision_t *const *decisions,
+                           size_t count, int timeout_ms, bool *ret_acked, size_t *ret_delivered, char *errstr,
+                           size_t errstr_size) {
         int *results = calloc(count ? count : 1, sizeof(int));
         size_t delivered = 0;
         int64_t until;
@@ -148,6 +155,8 @@ int rf_store_publish(rd_kafka_t *rk, rf_pg_t *pg, const char *topic, rf_decision
         }
 
         for (size_t i = 0; i < count; i++) {
+                if (ret_acked)
+                        ret_acked[i] = results[i] == RD_KAFKA_RESP_ERR_NO_ERROR;
                 if (results[i] == RD_KAFKA_RESP_ERR_NO_ERROR) {
                         char attempt[16], why[256];
                         const char *params[] = { decisions[i]->decision_id, attempt };

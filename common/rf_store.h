@@ -38,6 +38,13 @@ int rf_store_publish(rd_kafka_t *rk, rf_pg_t *pg, const char *topic, rf_decision
                      size_t count, int timeout_ms, size_t *ret_delivered, char *errstr,
                      size_t errstr_size);
 
+/* rf_store_publish(), telling which decisions Kafka acknowledged:
+ * @p ret_acked (@p count entries) gets true for each, so a caller logs what
+ * happened to each decision and not what it hoped. */
+int rf_store_publish_acked(rd_kafka_t *rk, rf_pg_t *pg, const char *topic, rf_decision_t *const *decisions,
+                           size_t count, int timeout_ms, bool *ret_acked, size_t *ret_delivered, char *errstr,
+                           size_t errstr_size);
+
 /* A test-only fault point: when RUNFLEET_FAULT names @p point, the process
  * exits at once with status 86, as a crash there would. */
 void rf_fault_point(const char *point);

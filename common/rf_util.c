@@ -55,7 +55,7 @@ int rf_duration_parse(const char *text, int64_t *ret_ms) {
         static const struct {
                 const char *suffix;
                 int64_t ms;
-        } units[] = { { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }, { "", 1000 } };
+        } units[] = { { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }, { "d", 86400000 }, { "", 1000 } };
         char *end;
         long long n;
 

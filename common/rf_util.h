@@ -13,7 +13,7 @@ int64_t rf_mono_ms(void);
 /* A random (v4) UUID in lower-case text form into @p out (37 bytes). */
 void rf_uuid_new(char out[37]);
 
-/* Parses "250ms", "30s", "5m", "1h" (a bare number is seconds) into
+/* Parses "250ms", "30s", "5m", "1h", "2d" (a bare number is seconds) into
  * milliseconds. Returns 0 or -EINVAL. */
 int rf_duration_parse(const char *text, int64_t *ret_ms);
 

@@ -6,6 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "catchup.h"
+#include "catchup_record.h"
 #include "policy.h"
 #include "producer.h"
 #include "rf_kafka.h"
@@ -64,7 +66,7 @@ static json_t *decision_fields(const rf_decision_t *d) {
 /* --- metrics and readiness of `evaluate --every` (rf_http's thread reads) */
 
 static struct {
-        rf_metric_t *evaluated, *produced, *produce_failed;
+        rf_metric_t *evaluated, *produced, *produce_failed, *missed_ticks;
 } metrics; /* NULL (no-ops) in one-shot commands */
 
 static rf_http_condition_t ready_eval = RF_HTTP_CONDITION_INIT("evaluation");
@@ -80,9 +82,15 @@ static void metrics_init(const rf_conf_t *conf) {
         metrics.produce_failed = rf_metrics_counter("runfleet_decision_produce_failures_total",
                                                     "RUN decisions Kafka did not acknowledge (left to the reaper).",
                                                     NULL);
+        metrics.missed_ticks = rf_metrics_counter("runfleet_ticks_missed_total",
+                                                  "Schedule ticks that passed while no evaluator ran (each then "
+                                                  "decided, SKIPped or recorded MISSED by the catch-up policy).",
+                                                  "workflow");
         for (size_t i = 0; i < conf->workflow_count; i++) {
                 rf_metrics_inc(metrics.evaluated, 0, conf->workflows[i].name, "RUN");
                 rf_metrics_inc(metrics.evaluated, 0, conf->workflows[i].name, "SKIP");
+                rf_metrics_inc(metrics.evaluated, 0, conf->workflows[i].name, "MISSED");
+                rf_metrics_inc(metrics.missed_ticks, 0, conf->workflows[i].name);
         }
 }
 
@@ -105,27 +113,40 @@ static void readiness_update(session_t *s, int evaluate_result) {
                               errstr);
 }
 
-/* Publishes the inserted RUN decisions and logs the outcome of each; those
- * Kafka did not acknowledge stay in PostgreSQL for the reaper. */
+/* Publishes the inserted RUN decisions and logs what became of each: Kafka
+ * acknowledged it, or it stays recorded for the reaper. */
 static int publish(session_t *s, rf_decision_t **ds, size_t n) {
         char errstr[1024];
         size_t delivered = 0;
+        bool *acked;
         int r;
 
         if (n == 0)
                 return 0;
+        acked = calloc(n, sizeof(*acked));
+        if (!acked)
+                return -ENOMEM;
         rf_kafka_producer_recover(&s->rk, s->conf, s->client_id, rf_store_dr_cb);
-        r = rf_store_publish(s->rk, s->pg, s->conf->kafka.topic, ds, n, s->conf->kafka.delivery_timeout_ms + 5000,
-                             &delivered, errstr, sizeof(errstr));
+        r = rf_store_publish_acked(s->rk, s->pg, s->conf->kafka.topic, ds, n,
+                                   s->conf->kafka.delivery_timeout_ms + 5000, acked, &delivered, errstr,
+                                   sizeof(errstr));
         rf_metrics_inc(metrics.produced, (double)delivered);
         rf_metrics_inc(metrics.produce_failed, (double)(n - delivered));
-        for (size_t i = 0; i < n; i++)
-                rf_log_info("decision.produced", decision_fields(ds[i]), "RUN decision for %s: %s",
-                            ds[i]->workflow, ds[i]->reason);
+        for (size_t i = 0; i < n; i++) {
+                if (acked[i])
+                        rf_log_info("decision.produced", decision_fields(ds[i]), "RUN decision for %s: %s",
+                                    ds[i]->workflow, ds[i]->reason);
+                else
+                        rf_log_warn("decision.not_produced", decision_fields(ds[i]),
+                                    "RUN decision for %s recorded, not acknowledged by Kafka; the reaper will "
+                                    "produce it",
+                                    ds[i]->workflow);
+        }
         if (r < 0)
                 rf_log_error("decision.produce_failed", json_pack("{s:i, s:i}", "delivered", (int)delivered,
                                                                   "total", (int)n),
                              "%s; undelivered decisions stay recorded for the reaper", errstr);
+        free(acked);
         return r;
 }
 
@@ -296,16 +317,104 @@ static int hold_evaluator_lock(session_t *s, char *errstr, size_t errstr_size) {
         return r;
 }
 
-/* One evaluation at @p now_ms: each workflow's latest schedule tick, if it
- * is recent and not yet decided, becomes a RUN or SKIP decision. Only the
- * evaluator holding RF_LOCK_EVALUATOR evaluates; the unique (workflow, tick)
- * index backs that up should two ever overlap (a lock lost with its
- * connection). *ret_evaluated says whether this one did. */
+/* Each workflow's last decided schedule tick (epoch ms), -1 for one never
+ * decided, into @p ret_last (one per configured workflow). A backfill's
+ * re-run of an old tick does not count: it is not where evaluation stopped.
+ * One index probe per workflow, whatever the history's size. */
+static int load_last_ticks(session_t *s, int64_t *ret_last, char *errstr, size_t errstr_size) {
+        const rf_conf_t *conf = s->conf;
+        char **names = calloc(conf->workflow_count + 1, sizeof(*names)), *list = NULL;
+        PGresult *res = NULL;
+        int r = -ENOMEM;
+
+        if (!names)
+                return -ENOMEM;
+        for (size_t i = 0; i < conf->workflow_count; i++)
+                names[i] = conf->workflows[i].name;
+        list = rf_pg_array_literal(names, conf->workflow_count);
+        if (!list)
+                goto out;
+        {
+                const char *params[] = { list };
+
+                r = rf_pg_exec(s->pg,
+                               "SELECT (SELECT (extract(epoch FROM max(d.tick)) * 1000)::bigint"
+                               "          FROM runfleet.decisions d WHERE d.workflow = w.name"
+                               "           AND d.tick IS NOT NULL AND d.backfill_of IS NULL)"
+                               "  FROM unnest($1::text[]) WITH ORDINALITY AS w(name, i) ORDER BY w.i",
+                               1, params, &res, errstr, errstr_size);
+        }
+        if (r < 0)
+                goto out;
+        for (size_t i = 0; i < conf->workflow_count && i < (size_t)PQntuples(res); i++)
+                ret_last[i] = PQgetisnull(res, (int)i, 0) ? -1 : strtoll(PQgetvalue(res, (int)i, 0), NULL, 10);
+out:
+        if (r == -ENOMEM)
+                snprintf(errstr, errstr_size, "out of memory");
+        PQclear(res);
+        free(list);
+        free(names);
+        return r;
+}
+
+/* A growing list of RUN decisions to publish after the evaluation. */
+typedef struct run_list {
+        rf_decision_t **items;
+        size_t count, cap;
+} run_list_t;
+
+static int run_list_add(run_list_t *l, rf_decision_t *d) {
+        if (l->count == l->cap) {
+                size_t ncap = l->cap ? l->cap * 2 : 16;
+                rf_decision_t **n = realloc(l->items, ncap * sizeof(*n));
+
+                if (!n)
+                        return -ENOMEM;
+                l->items = n;
+                l->cap = ncap;
+        }
+        l->items[l->count++] = d;
+        return 0;
+}
+
+/* Records the ticks of @p plan the evaluator will not decide (SKIP,
+ * MISSED) and says so once per gap. */
+static int record_catchup(session_t *s, const rf_workflow_conf_t *w, const catchup_plan_t *plan) {
+        char errstr[1024];
+        size_t skipped, missed;
+        int r;
+
+        rf_metrics_inc(metrics.missed_ticks, (double)plan->missed, w->name);
+        r = catchup_record(s->pg, w, plan, &skipped, &missed, errstr, sizeof(errstr));
+        if (r < 0) {
+                rf_log_error("decision.insert_failed", json_pack("{s:s}", "workflow", w->name), "%s: %s", w->name,
+                             errstr);
+                return r;
+        }
+        rf_metrics_inc(metrics.evaluated, (double)skipped, w->name, "SKIP");
+        rf_metrics_inc(metrics.evaluated, (double)missed, w->name, "MISSED");
+        rf_log_warn("evaluate.catchup",
+                    json_pack("{s:s, s:s, s:i, s:i, s:i}", "workflow", w->name, "policy",
+                              catchup_policy_name(w->catchup_policy), "missed_ticks", (int)plan->missed,
+                              "recorded_skip", (int)skipped, "recorded_missed", (int)missed),
+                    "%s: %zu tick(s) missed while no evaluator ran, %s; catch-up policy %s: %zu recorded SKIP, "
+                    "%zu MISSED (older than the window or beyond the bound), the others decided",
+                    w->name, plan->missed, plan->range, catchup_policy_name(w->catchup_policy), skipped, missed);
+        return 0;
+}
+
+/* One evaluation at @p now_ms: every schedule tick of each workflow since
+ * its last decided one is accounted for. A tick within @p lookback_ms is on
+ * time and decided by the policy; older ones were missed and are decided,
+ * SKIPped or recorded MISSED by the workflow's catch-up policy (catchup.h).
+ * Only the evaluator holding RF_LOCK_EVALUATOR evaluates; the unique
+ * (workflow, tick) index backs that up should two ever overlap (a lock lost
+ * with its connection). *ret_evaluated says whether this one did. */
 static int evaluate_once(session_t *s, int64_t now_ms, int64_t lookback_ms, bool *ret_evaluated) {
         const rf_conf_t *conf = s->conf;
-        rf_decision_t **run = NULL;
+        run_list_t run = { 0 };
+        int64_t *last = NULL;
         char errstr[1024];
-        size_t nrun = 0;
         int r = 0, locked;
 
         *ret_evaluated = false;
@@ -319,31 +428,45 @@ static int evaluate_once(session_t *s, int64_t now_ms, int64_t lookback_ms, bool
                 return 0;
         }
         *ret_evaluated = true;
-        run = calloc(conf->workflow_count + 1, sizeof(*run));
-        if (!run) {
-                r = -ENOMEM;
+        last = calloc(conf->workflow_count + 1, sizeof(*last));
+        if (!last)
+                return -ENOMEM;
+        r = load_last_ticks(s, last, errstr, sizeof(errstr));
+        if (r < 0) {
+                rf_log_error("evaluate.history_failed", NULL, "reading the last decided ticks: %s", errstr);
                 goto out;
         }
         for (size_t i = 0; i < conf->workflow_count; i++) {
                 const rf_workflow_conf_t *w = &conf->workflows[i];
-                int64_t fire_s;
-                int dr;
+                catchup_plan_t plan;
+                int pr;
 
-                if (rf_cron_prev(w->cron, conf->producer.timezone, now_ms / 1000, &fire_s) < 0 ||
-                    fire_s * 1000 < now_ms - lookback_ms)
-                        continue;
-                dr = decide_tick(s, w, fire_s * 1000, &run[nrun]);
-                if (dr < 0 && r == 0)
-                        r = dr;
-                if (run[nrun])
-                        nrun++;
+                pr = catchup_plan(w, conf->producer.timezone, last[i], now_ms, lookback_ms,
+                                  conf->producer.catchup_max_ticks, &plan);
+                if (pr == 0 && plan.missed > 0)
+                        pr = record_catchup(s, w, &plan);
+                for (size_t k = 0; pr == 0 && k < plan.count; k++) {
+                        rf_decision_t *d = NULL;
+
+                        if (plan.ticks[k].action != CATCHUP_DECIDE)
+                                continue;
+                        pr = decide_tick(s, w, plan.ticks[k].tick_ms, &d);
+                        if (d && run_list_add(&run, d) < 0) {
+                                rf_decision_destroy(d); /* recorded: the reaper produces it */
+                                pr = -ENOMEM;
+                        }
+                }
+                free(plan.ticks);
+                if (pr < 0 && r == 0)
+                        r = pr;
         }
-        if (publish(s, run, nrun) < 0 && r == 0)
+        if (publish(s, run.items, run.count) < 0 && r == 0)
                 r = -EIO;
 out:
-        for (size_t i = 0; i < nrun; i++)
-                rf_decision_destroy(run[i]);
-        free(run);
+        for (size_t i = 0; i < run.count; i++)
+                rf_decision_destroy(run.items[i]);
+        free(run.items);
+        free(last);
         return r;
 }
 

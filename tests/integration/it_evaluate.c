@@ -71,7 +71,7 @@ int main(void) {
         /* this morning's only run of ref FAILED (and no reaper will retry it here) */
         query_str(&t, "INSERT INTO runfleet.decisions (decision_id, workflow, action, reason, decided_at, tick,"
                       " scrapers, attempt, state, trace_id) VALUES ('" MORNING "', 'ref', 'RUN', 'morning run',"
-                      " now() - interval '40 seconds', now() - interval '40 seconds', '{s}', 5, 'FAILED', 't')");
+                      " now() - interval '40 seconds', NULL, '{s}', 5, 'FAILED', 't')");
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions") == 1);
 
         /* one tick, one-shot */

@@ -528,6 +528,8 @@ static void test_help_walk(void) {
                         const char *v = strcmp(name, "producer.timezone") == 0  ? "Asia/Tokyo"
                                         : strcmp(name, "log.level") == 0 ? "error"
                                         : strcmp(name, "kafka.group_protocol") == 0 ? "consumer"
+                                        : strcmp(name, "producer.catchup") == 0 ? "all"
+                                        : strcmp(name, "producer.catchup_window") == 0 ? "6h"
                                         : strcmp(name, "scraping.base_url") == 0 ? "http://walk.example:8080/base"
                                         : strstr(name, "topic") ? "walk.topic"
                                         : url                   ? "http://walk.example/token"
@@ -547,8 +549,8 @@ static void test_help_walk(void) {
                         CHECK(!"unexpected type with an environment variable");
                 unsetenv(env);
         }
-        CHECK(rows == 32 + 9 + 9);
-        CHECK(env_rows == 31);
+        CHECK(rows == 35 + 9 + 11);
+        CHECK(env_rows == 34);
         free(buf);
 }
 
