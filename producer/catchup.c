@@ -151,6 +151,8 @@ int catchup_plan(const rf_workflow_conf_t *w, const char *tz, int64_t last_tick_
                 snprintf(p.skip_reason, sizeof(p.skip_reason), "missed while no evaluator ran, %s; catch-up policy %s%s",
                          p.range, catchup_policy_name(w->catchup_policy),
                          w->catchup_policy == RF_CATCHUP_LATEST ? ": only the newest tick is decided" : "");
+                snprintf(p.late_note, sizeof(p.late_note), "decided late: missed while no evaluator ran, %s; "
+                         "catch-up policy %s", p.range, catchup_policy_name(w->catchup_policy));
                 snprintf(p.missed_reason, sizeof(p.missed_reason),
                          "missed while no evaluator ran, %s; older than the catch-up window (%s), not run", p.range,
                          window);

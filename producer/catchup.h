@@ -38,6 +38,7 @@ typedef struct catchup_plan {
         size_t missed;         /* ticks of the gap that were missed, summarised ones included when counted */
         char range[96];        /* the missed ticks, "09:00–12:00" local time */
         char skip_reason[320];
+        char late_note[200];   /* appended to the reason of a missed tick the policy decides */
         char missed_reason[320];
         char bound_reason[400];
 } catchup_plan_t;

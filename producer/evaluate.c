@@ -236,9 +236,10 @@ static int tick_decided(session_t *s, const rf_workflow_conf_t *w, int64_t tick_
 }
 
 /* Decides workflow @p w at its schedule tick @p tick_ms and records the
- * decision. *ret_run gets the decision when it is a RUN to publish (the
+ * decision, @p note (NULL: none) appended to the policy's reason. *ret_run gets the decision when it is a RUN to publish (the
  * caller owns it), NULL otherwise. Returns 0, or a negative errno. */
-static int decide_tick(session_t *s, const rf_workflow_conf_t *w, int64_t tick_ms, rf_decision_t **ret_run) {
+static int decide_tick(session_t *s, const rf_workflow_conf_t *w, int64_t tick_ms, const char *note,
+                       rf_decision_t **ret_run) {
         PGresult *hist = NULL;
         policy_run_t *runs = NULL;
         size_t nruns = 0;
@@ -258,6 +259,11 @@ static int decide_tick(session_t *s, const rf_workflow_conf_t *w, int64_t tick_m
         if (r < 0) {
                 snprintf(errstr, sizeof(errstr), "time zone '%s' is unusable", s->conf->producer.timezone);
                 goto out;
+        }
+        if (note) {
+                size_t len = strlen(v.reason);
+
+                snprintf(v.reason + len, sizeof(v.reason) - len, "; %s", note);
         }
         d = decision_for(w, v.reason);
         if (!d) {
@@ -450,7 +456,9 @@ static int evaluate_once(session_t *s, int64_t now_ms, int64_t lookback_ms, bool
 
                         if (plan.ticks[k].action != CATCHUP_DECIDE)
                                 continue;
-                        pr = decide_tick(s, w, plan.ticks[k].tick_ms, &d);
+                        /* a missed tick decided late says so, like the ones SKIPped */
+                        pr = decide_tick(s, w, plan.ticks[k].tick_ms,
+                                         plan.ticks[k].tick_ms < now_ms - lookback_ms ? plan.late_note : NULL, &d);
                         if (d && run_list_add(&run, d) < 0) {
                                 rf_decision_destroy(d); /* recorded: the reaper produces it */
                                 pr = -ENOMEM;

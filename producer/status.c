@@ -41,6 +41,21 @@ static const char *const sql_dead =
         " WHERE d.state = 'DEAD' AND (d.decided_at AT TIME ZONE $2)::date = $1::date"
         " ORDER BY d.workflow, d.decided_at";
 
+/* Ticks of the day that passed while no evaluator ran (catch-up: decided
+ * late, SKIPped or MISSED), per workflow; the catch-up's SKIP reasons and
+ * MISSED rows say so, and decided_at - tick tells a late decision. */
+static const char *const sql_missed =
+        "SELECT workflow, count(*)::text,"
+        "       count(*) FILTER (WHERE action = 'MISSED')::text,"
+        "       count(*) FILTER (WHERE action = 'SKIP')::text,"
+        "       count(*) FILTER (WHERE action = 'RUN')::text,"
+        "       to_char(min(tick) AT TIME ZONE $2, 'HH24:MI:SS') || '–' ||"
+        "       to_char(max(tick) AT TIME ZONE $2, 'HH24:MI:SS')"
+        "  FROM runfleet.decisions"
+        " WHERE (decided_at AT TIME ZONE $2)::date = $1::date AND tick IS NOT NULL AND backfill_of IS NULL"
+        "   AND (action = 'MISSED' OR reason LIKE '%missed while no evaluator ran%')"
+        " GROUP BY workflow ORDER BY workflow";
+
 /* "2026-11-27" for today in @p tz. */
 static int today(const char *tz, char day[11]) {
         struct tm tm;
@@ -65,7 +80,7 @@ static void print_day(PGresult *res) {
 
         for (int i = 0; i < n; i++) {
                 const char *w = PQgetvalue(res, i, 0);
-                int runs = 0, ok = 0, failed = 0, skipped = 0;
+                int runs = 0, ok = 0, failed = 0, skipped = 0, missed = 0;
 
                 if (workflow && strcmp(workflow, w) == 0)
                         continue;
@@ -76,12 +91,16 @@ static void print_day(PGresult *res) {
                                 skipped++;
                                 continue;
                         }
+                        if (strcmp(PQgetvalue(res, j, 2), "MISSED") == 0) {
+                                missed++;
+                                continue;
+                        }
                         runs++;
                         ok += strcmp(state, "SUCCEEDED") == 0;
                         failed += strcmp(state, "FAILED") == 0 || strcmp(state, "DEAD") == 0;
                 }
-                printf("\n%s: %d run%s (%d succeeded, %d failed or dead), %d skipped\n", w, runs, runs == 1 ? "" : "s",
-                       ok, failed, skipped);
+                printf("\n%s: %d run%s (%d succeeded, %d failed or dead), %d skipped, %d missed\n", w, runs,
+                       runs == 1 ? "" : "s", ok, failed, skipped, missed);
                 printf("  %-8s  %-6s  %-9s  %7s  %-9s  %9s  %-8s  %-8s  %-9s  %s\n", "DECIDED", "ACTION", "STATE",
                        "ATTEMPT", "EXECUTION", "DURATION", "FINISHED", "DECISION", "REPLAY OF", "REASON");
                 for (int j = i; j < n && strcmp(PQgetvalue(res, j, 0), w) == 0; j++) {
@@ -168,6 +187,22 @@ int producer_status(const rf_program_t *prog, const rf_conf_t *conf, int argc, c
         for (int i = 0; i < PQntuples(res); i++)
                 printf("  %-20s  %-36s  %7s  %-8s  %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
                        PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4));
+        PQclear(res);
+        res = NULL;
+
+        {
+                const char *params[] = { day, tz };
+                if (rf_pg_exec(pg, sql_missed, 2, params, &res, errstr, sizeof(errstr)) < 0) {
+                        rf_program_fail(prog, code, "status: %s", errstr);
+                        goto out;
+                }
+        }
+        printf("\nworkflows with ticks missed while no evaluator ran, on %s: %d\n", day, PQntuples(res));
+        if (PQntuples(res) > 0)
+                printf("  %-20s  %6s  %6s  %6s  %6s  %s\n", "WORKFLOW", "TICKS", "MISSED", "SKIP", "RUN", "RANGE");
+        for (int i = 0; i < PQntuples(res); i++)
+                printf("  %-20s  %6s  %6s  %6s  %6s  %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                       PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4), PQgetvalue(res, i, 5));
         code = RF_EXIT_OK;
 out:
         PQclear(res);
