@@ -311,6 +311,10 @@ static void test_string_errors(void) {
                            "t.cfg:3: kafka.group_protocol: 'eager' is not one of classic, consumer");
         check_string_error(BASE "producer = { timezone = \"../../etc/passwd\"; };",
                            "t.cfg:3: producer.timezone: unknown time zone '../../etc/passwd'");
+        check_string_error(BASE "producer = { catchup = \"sometimes\"; };",
+                           "t.cfg:3: producer.catchup: 'sometimes' is not one of latest, all, none");
+        check_string_error(BASE "producer = { catchup_window = \"soon\"; };",
+                           "t.cfg:3: producer.catchup_window: 'soon' is not a duration of at least 1s (e.g. 90s, 30m, 6h, 2d)");
         check_string_error(BASE "worker = { heartbeat_ms = 30000; };",
                            "t.cfg:3: worker.lease_ms (30000) must be longer than worker.heartbeat_ms (30000)");
         check_string_error(BASE "worker = { lease_ms = 3000; };",
@@ -369,6 +373,8 @@ static void test_string_errors(void) {
                            "t.cfg:4: workflow 'w': schedule '* * *': expected 5 fields (minute hour day-of-month month day-of-week), found 3");
         check_string_error(BASE SC "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"b\"]; } );",
                            "t.cfg:4: workflow 'w' names unknown scraper 'b'");
+        check_string_error(BASE SC "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"a\"]; catchup = \"every\"; } );",
+                           "t.cfg:4: workflow 'w': catchup: 'every' is not one of latest, all, none");
         /* windows, limits and dependencies */
         check_string_error(BASE SC "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"a\"]; window = \"12-18\"; } );",
                            "t.cfg:4: workflow 'w': window: '12-18' is not a window \"HH:MM-HH:MM\" (24-hour local times, start != end)");
