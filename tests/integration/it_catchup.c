@@ -4,6 +4,8 @@
  *  - Its database connection is terminated three times while it runs:
  *    before catch-up, the ticks of a failed evaluation were never decided
  *    and nothing was logged (11 of 91 under faults).
+ *  - It is frozen (SIGSTOP) for 7 s, as one blocked in publish by a Kafka
+ *    stall would be.
  *  - It is then SIGKILLed for about 10 s and restarted.
  * Every workflow then has exactly one decision per tick, without a hole,
  * from its first to its last; and the gap's ticks are exactly what the
@@ -81,6 +83,11 @@ int main(void) {
                                    " WHERE datname = current_database() AND application_name = 'runfleet-producer'");
                 itest_sleep_ms(2500);
         }
+        /* an evaluation stalled (as one blocked in publish by a Kafka stall,
+         * for up to kafka.delivery_timeout_ms + 5 s): frozen for 7 s */
+        kill(ev, SIGSTOP);
+        itest_sleep_ms(7000);
+        kill(ev, SIGCONT);
         itest_sleep_ms(4000);
 
         /* down for about 10 s */
