@@ -127,5 +127,21 @@ int main(void) {
                 free(log0);
                 free(log1);
         }
+
+        /* a decision Kafka never acknowledged is not logged as produced
+         * (it was, for every decision of the batch, until issue 14) */
+        {
+                int port = itest_free_port(NULL, 0);
+                char brokers[64], *env[] = { brokers, "RUNFLEET_KAFKA_DELIVERY_TIMEOUT_MS=1000", NULL };
+
+                snprintf(brokers, sizeof(brokers), "RUNFLEET_KAFKA_BROKERS=127.0.0.1:%d", port);
+                CHECK(itest_run(&t, out, sizeof(out), 60000, env, "runfleet-producer", "trigger", "ref", "--reason",
+                                "no broker", NULL) == 1);
+                CHECK_CONTAINS(out, "\"event\":\"decision.not_produced\"");
+                CHECK_CONTAINS(out, "recorded, not acknowledged by Kafka; the reaper will produce it");
+                CHECK(strstr(out, "\"event\":\"decision.produced\"") == NULL);
+                CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE reason = 'manual trigger: no broker'"
+                                         " AND delivered_at IS NULL") == 1);
+        }
         return itest_finish(&t);
 }
