@@ -193,16 +193,19 @@ static void print_decision(const history_t *h, const hist_decision_t *d) {
         for (size_t i = 0; i < d->execution_count; i++) {
                 const hist_execution_t *e = &d->executions[i];
                 int64_t ms = hist_execution_ms(e);
-                char message[CAUSE_TEXT_MAX];
 
                 span_clock(&h->span, e->started_ms, when, sizeof(when));
                 if (ms < 0)
                         snprintf(dur, sizeof(dur), "running");
                 else
                         span_duration(ms, dur, sizeof(dur));
-                cause_message(e->error, message, sizeof(message));
+                bool explained = false;
+
+                /* an execution's error is its first failed call's: said once, below */
+                for (size_t k = 0; k < e->call_count; k++)
+                        explained |= strcmp(e->calls[k].outcome, "OK") != 0;
                 printf("      attempt %d  %s  %7s  %-9s  worker %s%s%s\n", e->attempt, when, dur, e->status,
-                       e->worker_id, *e->error ? "  " : "", *e->error ? e->error : "");
+                       e->worker_id, *e->error && !explained ? "  " : "", *e->error && !explained ? e->error : "");
                 for (size_t k = 0; k < e->call_count; k++)
                         print_call(&e->calls[k]);
         }
