@@ -119,7 +119,8 @@ int main(void) {
                      "  { name = \"referee_discovery\"; schedule = \"@every %ds\"; max_runs_per_day = 1;\n"
                      "    scrapers = [\"referee_assignments\"]; },\n"
                      "  { name = \"schedule_dependency\"; schedule = \"@every %ds\"; max_runs_per_day = 1;\n"
-                     "    scrapers = [\"nba_schedule\"]; }\n"
+                     "    scrapers = [\"nba_schedule\"]; },\n"
+                     "  { name = \"gappy\"; schedule = \"@every 1h\"; scrapers = [\"nba_schedule\"]; enabled = false; }\n"
                      ");\n"
                      "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n"
                      "reaper = { interval_ms = 300; max_attempts = 1; };\n",
@@ -311,5 +312,25 @@ int main(void) {
         CHECK_CONTAINS(out, line);
         CHECK_CONTAINS(out, "  -> nothing ran\n     decision ");
         CHECK_CONTAINS(out, "named above (RUN (manual) at ");
+
+        /* ticks nobody decided, and a MISSED one: hourly ticks 5, 4 and 1
+         * hours back were decided (today), the two between them were not */
+        CHECK(itest_query_ll(&t, "WITH ins AS (INSERT INTO runfleet.decisions (decision_id, workflow, action, reason,"
+                                 " tick, scrapers, state, trace_id)"
+                                 " SELECT gen_random_uuid(), 'gappy', a, r, date_trunc('hour', now()) - h,"
+                                 " '{nba_schedule}', 'SKIPPED', 't' FROM (VALUES"
+                                 " ('SKIP', 'workflow disabled', interval '5 hours'),"
+                                 " ('MISSED', 'missed while no evaluator ran', interval '4 hours'),"
+                                 " ('SKIP', 'workflow disabled', interval '1 hour')) v(a, r, h)"
+                                 " RETURNING 1) SELECT count(*) FROM ins") == 3);
+        CHECK(itest_run(&t, out, sizeof(out), 60000, NULL, "runfleet-producer", "explain", "gappy", NULL) == 0);
+        printf("%s", out);
+        CHECK_CONTAINS(out, "-- disabled in the configuration");
+        CHECK_CONTAINS(out, ": missed while no evaluator ran\n  -> nothing ran\n");
+        CHECK(count_in(out, "NO DECISION for 2 ticks, ") == 1);
+        CHECK_CONTAINS(out, "1 MISSED; 2 ticks between them without a decision");
+        doc = timeline_json(&t, out2, sizeof(out2), "--workflow", "gappy");
+        CHECK(json_integer_value(json_object_get(json_object_get(doc, "summary"), "missed_ticks")) == 1);
+        json_decref(doc);
         return itest_finish(&t);
 }
