@@ -332,5 +332,60 @@ int main(void) {
         doc = timeline_json(&t, out2, sizeof(out2), "--workflow", "gappy");
         CHECK(json_integer_value(json_object_get(json_object_get(doc, "summary"), "missed_ticks")) == 1);
         json_decref(doc);
+
+        /* what the reaper and operators did, as their rows record it: a
+         * decision re-produced after its first execution's lease ran out, a
+         * cancelled one, a pause, a backfill, a replay and a redrive */
+        CHECK(itest_query_ll(&t, "WITH d AS (INSERT INTO runfleet.decisions (decision_id, workflow, action, reason,"
+                                 " scrapers, attempt, state, trace_id) VALUES"
+                                 " ('00000000-0000-4000-8000-0000000000a1', 'gappy', 'RUN', 'manual trigger', '{s}', 2,"
+                                 "  'SUCCEEDED', 't'),"
+                                 " ('00000000-0000-4000-8000-0000000000a2', 'gappy', 'RUN', 'manual trigger', '{s}', 1,"
+                                 "  'PENDING', 't') RETURNING 1),"
+                                 " e AS (INSERT INTO runfleet.executions (execution_id, decision_id, attempt, worker_id,"
+                                 " status, started_at, heartbeat_at, lease_until, finished_at, error) VALUES"
+                                 " (gen_random_uuid(), '00000000-0000-4000-8000-0000000000a1', 1, 'w-gone', 'ABANDONED',"
+                                 "  now() - interval '50 s', now() - interval '40 s', now() - interval '35 s', now(),"
+                                 "  'lease expired (worker w-gone)'),"
+                                 " (gen_random_uuid(), '00000000-0000-4000-8000-0000000000a1', 2, 'w-2', 'SUCCEEDED',"
+                                 "  now() - interval '20 s', now(), now(), now() - interval '18 s', NULL) RETURNING 1)"
+                                 " SELECT (SELECT count(*) FROM d) + (SELECT count(*) FROM e)") == 4);
+        CHECK(itest_query_ll(&t, "WITH c AS (UPDATE runfleet.decisions SET state = 'CANCELLED', cancelled_by = 'alice',"
+                                 " cancel_reason = 'wrong day' WHERE decision_id = '00000000-0000-4000-8000-0000000000a2'"
+                                 " RETURNING 1),"
+                                 " p AS (INSERT INTO runfleet.pauses (workflow, paused_at, paused_by, reason, unpaused_at,"
+                                 " unpaused_by) VALUES ('gappy', now() - interval '30 s', 'alice', 'upstream API down',"
+                                 " now() - interval '10 s', 'bob') RETURNING 1),"
+                                 " b AS (INSERT INTO runfleet.backfills (backfill_id, workflows, from_ts, to_ts, mode,"
+                                 " requested_by, planned, created) VALUES (gen_random_uuid(), '{gappy}',"
+                                 " now() - interval '1 day', now() - interval '20 hours', 'failed', 'carol', 4, 4)"
+                                 " RETURNING 1),"
+                                 " r AS (INSERT INTO runfleet.replays (replay_id, from_ts, to_ts, workflows, requested_by,"
+                                 " decisions) VALUES (gen_random_uuid(), now() - interval '2 hours',"
+                                 " now() - interval '1 hour', '{}', 'dave', 2) RETURNING 1),"
+                                 " x AS (INSERT INTO runfleet.dlq_redrives (dlq_topic, dlq_partition, dlq_offset,"
+                                 " decision_id, attempt, topic, redriven_by) VALUES ('dlq', 0, 7,"
+                                 " '00000000-0000-4000-8000-0000000000a1', 1, 'topic', 'erin') RETURNING 1)"
+                                 " SELECT (SELECT count(*) FROM c) + (SELECT count(*) FROM p) + (SELECT count(*) FROM b)"
+                                 " + (SELECT count(*) FROM r) + (SELECT count(*) FROM x)") == 5);
+        CHECK(itest_run(&t, out, sizeof(out), 60000, NULL, "runfleet-producer", "timeline", "--workflow", "gappy",
+                        NULL) == 0);
+        printf("%s", out);
+        CHECK_CONTAINS(out, "      reaper: re-produced 1 time, abandoned 1 execution (lease expired)\n");
+        CHECK_CONTAINS(out, "      attempt 1  ");
+        CHECK_CONTAINS(out, "ABANDONED  worker w-gone  lease expired (worker w-gone)\n");
+        CHECK_CONTAINS(out, "      cancelled at ");
+        CHECK_CONTAINS(out, " by alice: wrong day\n");
+        CHECK_CONTAINS(out, "events: 5\n");
+        CHECK_CONTAINS(out, "PAUSE     gappy                 paused by alice: upstream API down\n");
+        CHECK_CONTAINS(out, "UNPAUSE   gappy                 unpaused by bob (paused since ");
+        CHECK_CONTAINS(out, "BACKFILL  gappy                 backfill ");
+        CHECK_CONTAINS(out, " by carol: --mode failed, ticks ");
+        CHECK_CONTAINS(out, "REPLAY    (all workflows)       replay ");
+        CHECK_CONTAINS(out, "REDRIVE   gappy                 dead letter 0:7 produced again by erin");
+        /* the abandoned execution ran 10 s (to its last renewal), not 50 */
+        CHECK_CONTAINS(out, "durations      SUCCEEDED avg 2.0s (1), ABANDONED avg 10.0s (1)\n");
+        CHECK_CONTAINS(out, "ABANDONED \"lease expired (worker w-gone)\" \u2014 1 execution, 1 workflow, ");
+        CHECK_CONTAINS(out, "re-produced 1 decision (1 time), abandoned 1 execution, 0 DEAD\n");
         return itest_finish(&t);
 }
