@@ -156,10 +156,11 @@ int main(void) {
         CHECK(itest_wait_assigned(&t, &worker, 1, t.partitions, 60000));
 
         /* the first tick: the evaluator starts just after a period boundary,
-         * so its first evaluation decides that tick and no earlier one */
+         * so its first evaluation decides that tick and no earlier one (it
+         * looks back two of its periods: a slow start still finds the tick) */
         t0 = (rf_now_ms() / 1000 / PERIOD_S + 1) * PERIOD_S;
         itest_sleep_ms((int)(t0 * 1000 - rf_now_ms()) + 200);
-        evaluator = itest_spawn(&t, "evaluator", "runfleet-producer", "evaluate", "--every", "1s", NULL);
+        evaluator = itest_spawn(&t, "evaluator", "runfleet-producer", "evaluate", "--every", "2s", NULL);
         t1 = t0 + PERIOD_S;
         CHECK(itest_wait_for(&t, 3, 30000,
                              "SELECT count(*) FROM runfleet.decisions WHERE state = 'DEAD'"
