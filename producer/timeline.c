@@ -501,12 +501,13 @@ int producer_timeline(const rf_program_t *prog, const rf_conf_t *conf, int argc,
                                                "timeline: --day '%s' is not a date (YYYY-MM-DD, a local day in %s)",
                                                day, conf->producer.timezone);
         } else if (from) {
-                if (span_time(from, now, &span.from_ms) < 0 || span_time(to, now, &span.to_ms) < 0)
+                bool bad_from = span_time(from, now, &span.from_ms) < 0;
+
+                if (bad_from || span_time(to, now, &span.to_ms) < 0)
                         return rf_program_fail(prog, RF_EXIT_USAGE,
                                                "timeline: --%s '%s' is not a time (e.g. \"2026-01-20 13:00\" in %s, "
                                                "\"2026-01-20T18:00:00Z\", or 13:00 today)",
-                                               span_time(from, now, &span.from_ms) < 0 ? "from" : "to",
-                                               span_time(from, now, &span.from_ms) < 0 ? from : to,
+                                               bad_from ? "from" : "to", bad_from ? from : to,
                                                conf->producer.timezone);
                 if (span.from_ms >= span.to_ms)
                         return rf_program_fail(prog, RF_EXIT_USAGE, "timeline: --from (%s) must be before --to (%s)",
