@@ -17,6 +17,8 @@ static const struct {
         { "status", producer_status },
         { "replay", producer_replay },
         { "dlq", producer_dlq },
+        { "timeline", producer_timeline },
+        { "explain", producer_explain },
 };
 
 int main(int argc, char **argv) {
@@ -35,7 +37,15 @@ int main(int argc, char **argv) {
                          "  dlq list [--since T]           the dead-letter topic: reason, origin, time\n"
                          "  dlq redrive (--offset [P:]N | --partition P --offset N | --all) [--dry-run]\n"
                          "                                 produce the dead letters that are valid now back to\n"
-                         "                                 the decisions topic, once each (P: DLQ partition)",
+                         "                                 the decisions topic, once each (P: DLQ partition)\n"
+                         "  timeline [--day YYYY-MM-DD | --from T1 --to T2] [--workflow W]... [--format text|json]\n"
+                         "                                 the story of a range (default: today) in local time:\n"
+                         "                                 per workflow and tick the decision, each attempt and\n"
+                         "                                 scraper call, what the reaper did; pauses, backfills,\n"
+                         "                                 replays, redrives; reliability, durations, orphans,\n"
+                         "                                 DEAD, missed ticks and errors grouped by cause\n"
+                         "  explain WORKFLOW [--day YYYY-MM-DD]\n"
+                         "                                 why it did or did not run at each tick of the day",
         };
         rf_conf_t *conf;
         int first, code = RF_EXIT_USAGE;

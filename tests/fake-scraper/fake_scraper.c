@@ -52,6 +52,23 @@
  * GET /stats?prefix=/some/ answers the same for the paths starting with
  * that prefix only (totals and duplicates computed over them).
  *
+ * Outages: a scraper that fails for a while and is then fixed, as a shared
+ * defect behind every scraper and its fix look from outside. The URL of a
+ * scraper is fixed in a worker's configuration, so this cannot be a query
+ * parameter; it is state of the server, set by a control path:
+ *
+ *   POST /outage?prefix=/p/&status=500&body=TEXT
+ *                   from now on every scraper request whose path starts
+ *                   with /p/ answers HTTP 500 with TEXT as a text/plain body
+ *                   (default "fake scraper: outage"), whatever its own query
+ *                   says (no delay, no hang); counted as usual
+ *   POST /outage?prefix=/p/
+ *                   ends that prefix's outage: the routes behave as their
+ *                   queries say again
+ *
+ * Up to MAX_OUTAGES prefixes at once; a prefix confines an outage to one
+ * test's paths on a shared server. /reset ends every outage.
+ *
  * Paths and keys are stored with bytes outside printable ASCII replaced by
  * '?' and truncated, so /stats is always valid JSON. */
 
@@ -90,6 +107,8 @@
 #define MAX_KEY_LEN 256
 #define RESUME_BATCH 256
 #define NO_HEAP_INDEX SIZE_MAX
+#define MAX_OUTAGES 16
+#define MAX_OUTAGE_BODY 1024
 
 enum req_phase {
         REQ_ARRIVED,            /* headers in, not acted on yet */
@@ -152,9 +171,23 @@ struct stats {
         json_t *keys_by_path;   /* path -> { key -> count } */
 };
 
+/* POST /outage: the paths under prefix answer status with body. */
+struct outage {
+        char prefix[MAX_PATH_LEN];
+        unsigned status;
+        char body[MAX_OUTAGE_BODY];
+};
+
+struct outages {
+        pthread_mutex_t lock;
+        struct outage list[MAX_OUTAGES];
+        size_t count;
+};
+
 struct server {
         struct sched sched;
         struct stats stats;
+        struct outages outages;
         uint64_t rng;           /* xorshift64*; used by the MHD thread only */
 };
 
@@ -600,9 +633,66 @@ static enum MHD_Result respond_error(struct MHD_Connection *conn, unsigned statu
         return respond_json(conn, status, json_pack("{s:b, s:s}", "ok", 0, "error", msg), -1);
 }
 
+/* ---- outages ------------------------------------------------------------ */
+
+static int arg_long(struct MHD_Connection *conn, const char *name, long lo, long hi, long *ret);
+
+/* Starts (status > 0) or ends (status 0) the outage of @p prefix. Returns 0,
+ * or -ENOSPC when MAX_OUTAGES prefixes are out already. */
+static int outage_set(struct outages *o, const char *prefix, unsigned status, const char *body) {
+        size_t i;
+        int r = 0;
+
+        pthread_mutex_lock(&o->lock);
+        for (i = 0; i < o->count; i++)
+                if (strcmp(o->list[i].prefix, prefix) == 0)
+                        break;
+        if (status == 0) {
+                if (i < o->count)
+                        o->list[i] = o->list[--o->count];
+        } else if (i == o->count && o->count == MAX_OUTAGES) {
+                r = -ENOSPC;
+        } else {
+                if (i == o->count)
+                        o->count++;
+                snprintf(o->list[i].prefix, sizeof(o->list[i].prefix), "%s", prefix);
+                o->list[i].status = status;
+                snprintf(o->list[i].body, sizeof(o->list[i].body), "%s", body);
+        }
+        pthread_mutex_unlock(&o->lock);
+        return r;
+}
+
+/* Copies the outage @p path is under into @p ret; false when none. */
+static bool outage_find(struct outages *o, const char *path, struct outage *ret) {
+        bool found = false;
+
+        pthread_mutex_lock(&o->lock);
+        for (size_t i = 0; i < o->count && !found; i++)
+                if (strncmp(path, o->list[i].prefix, strlen(o->list[i].prefix)) == 0) {
+                        *ret = o->list[i];
+                        found = true;
+                }
+        pthread_mutex_unlock(&o->lock);
+        return found;
+}
+
+static enum MHD_Result respond_text(struct MHD_Connection *conn, unsigned status, const char *text) {
+        struct MHD_Response *resp =
+                MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
+        enum MHD_Result ret;
+
+        if (!resp)
+                return MHD_NO;
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+        ret = MHD_queue_response(conn, status, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
 static bool is_control(const char *url) {
         return strcmp(url, "/stats") == 0 || strcmp(url, "/reset") == 0 ||
-               strcmp(url, "/healthz") == 0;
+               strcmp(url, "/healthz") == 0 || strcmp(url, "/outage") == 0;
 }
 
 static enum MHD_Result serve_control(struct server *srv, struct MHD_Connection *conn,
@@ -630,10 +720,28 @@ static enum MHD_Result serve_control(struct server *srv, struct MHD_Connection *
         }
         if (strcmp(url, "/reset") == 0 && strcmp(method, MHD_HTTP_METHOD_POST) == 0) {
                 stats_reset(&srv->stats);
+                pthread_mutex_lock(&srv->outages.lock);
+                srv->outages.count = 0;
+                pthread_mutex_unlock(&srv->outages.lock);
                 return respond_json(conn, MHD_HTTP_OK, json_pack("{s:b, s:b}", "ok", 1, "reset", 1), -1);
         }
+        if (strcmp(url, "/outage") == 0 && strcmp(method, MHD_HTTP_METHOD_POST) == 0) {
+                const char *prefix = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "prefix");
+                const char *body = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "body");
+                long status = 0;
+
+                if (!prefix || prefix[0] != '/' || strlen(prefix) >= MAX_PATH_LEN)
+                        return respond_error(conn, MHD_HTTP_BAD_REQUEST, "outage: prefix=/path/ is required");
+                if (arg_long(conn, "status", 400, 599, &status) < 0)
+                        return respond_error(conn, MHD_HTTP_BAD_REQUEST, "outage: bad query parameter status (400..599)");
+                if (outage_set(&srv->outages, prefix, (unsigned)status, body ? body : "fake scraper: outage") < 0)
+                        return respond_error(conn, MHD_HTTP_INSUFFICIENT_STORAGE, "outage: too many prefixes");
+                return respond_json(conn, MHD_HTTP_OK,
+                                    json_pack("{s:b, s:s, s:i}", "ok", 1, "prefix", prefix, "status", (int)status),
+                                    -1);
+        }
         return respond_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-                             "control paths: GET /healthz, GET /stats, POST /reset");
+                             "control paths: GET /healthz, GET /stats, POST /reset, POST /outage");
 }
 
 /* Parses query argument @p name as an integer in [lo, hi] into @p ret.
@@ -719,7 +827,12 @@ static enum MHD_Result serve_scraper(struct server *srv, struct req *r,
         int ret;
 
         switch (r->phase) {
-        case REQ_ARRIVED:
+        case REQ_ARRIVED: {
+                struct outage o;
+
+                /* an outage answers at once, whatever the route's own query */
+                if (outage_find(&srv->outages, url, &o))
+                        return respond_text(conn, o.status, o.body);
                 if (parse_query(conn, r, errstr, sizeof(errstr)) < 0)
                         return respond_error(conn, MHD_HTTP_BAD_REQUEST, errstr);
                 if (r->hang_rate > 0.0 && rng_next(srv) < r->hang_rate)
@@ -735,6 +848,7 @@ static enum MHD_Result serve_scraper(struct server *srv, struct req *r,
                         return MHD_YES;
                 }
                 break;
+        }
         case REQ_RESUMED:
                 if (r->wake != WAKE_TIMER)
                         return MHD_NO;
@@ -831,7 +945,8 @@ static void usage(FILE *f) {
                 "  --seed N               seed for fail_rate/reset_rate rolls (default: random)\n"
                 "\n"
                 "Scraper routes: any path; query delay_ms=N status=N hang=1 hang_rate=P fail_rate=P\n"
-                "reset_rate=P retry_after=N. Control: GET /healthz, GET /stats, POST /reset.\n",
+                "reset_rate=P retry_after=N. Control: GET /healthz, GET /stats, POST /reset,\n"
+                "POST /outage?prefix=/p/&status=N&body=TEXT (without status: the outage ends).\n",
                 DEFAULT_PORT, DEFAULT_MAX_CONNECTIONS);
 }
 
@@ -1032,7 +1147,7 @@ int main(int argc, char **argv) {
         pthread_sigmask(SIG_BLOCK, &sigs, NULL);
         signal(SIGPIPE, SIG_IGN);
 
-        r = stats_init(&srv.stats);
+        r = pthread_mutex_init(&srv.outages.lock, NULL) != 0 ? -ENOMEM : stats_init(&srv.stats);
         if (r == 0)
                 r = sched_init(&srv.sched);
         if (r < 0) {
@@ -1082,5 +1197,6 @@ fail:
                 MHD_stop_daemon(d);
         sched_destroy(&srv.sched);
         stats_destroy(&srv.stats);
+        pthread_mutex_destroy(&srv.outages.lock);
         return ret;
 }
