@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "rf_cron.h"
@@ -39,6 +40,8 @@ typedef struct rf_workflow_conf {
         char **after;             /* workflows that must have SUCCEEDED today first */
         size_t after_count;
         int max_active_runs;      /* per worker process, 0 = unlimited */
+        char *alert_after;        /* duration as written ("15m"), or NULL: reaper.alert_after applies */
+        int64_t alert_after_ms;   /* parsed alert_after; -1 when not set; 0 = no LATE alert */
 } rf_workflow_conf_t;
 
 /* A librdkafka property passed through verbatim ("security.protocol" = "SASL_SSL"). */
@@ -87,11 +90,13 @@ typedef struct rf_conf {
         struct {
                 int interval_ms;          /* sweep period, 5000 */
                 int grace_ms;             /* unexecuted decision age before re-produce, 60000; > kafka.delivery_timeout_ms */
-                int max_attempts;         /* attempts before DEAD, 5 */
+                int max_failed_executions; /* failed executions before DEAD, 5 (was reaper.max_attempts) */
                 int backoff_ms;           /* first retry backoff, doubled per attempt, 10000 */
                 char *webhook_url;        /* DEAD alerts are POSTed here (http/https), NULL: none */
                 int webhook_timeout_ms;   /* one POST, connect included, 5000 */
                 int webhook_backoff_ms;   /* first delay after a refused alert, doubled per try, 5000 */
+                char *alert_after;        /* default of workflows[].alert_after, NULL: no LATE alerts */
+                int64_t alert_after_ms;   /* parsed alert_after, 0 when not set */
         } reaper;
 
         struct {
@@ -111,6 +116,11 @@ typedef struct rf_conf {
         size_t scraper_count;
         rf_workflow_conf_t *workflows;
         size_t workflow_count;
+
+        /* What the loader accepted but the operator should change (a
+         * deprecated setting name), one line each; the program logs them. */
+        char *warnings[4];
+        size_t warning_count;
 } rf_conf_t;
 
 /* Loads @p path (or, when NULL, $RUNFLEET_CONFIG), applies environment
@@ -129,6 +139,10 @@ void rf_conf_destroy(rf_conf_t *conf);
 /* Lookups by name; NULL when absent. The result is owned by @p conf. */
 const rf_scraper_conf_t *rf_conf_scraper(const rf_conf_t *conf, const char *name);
 const rf_workflow_conf_t *rf_conf_workflow(const rf_conf_t *conf, const char *name);
+
+/* The LATE alert delay of @p wf: its own alert_after, else reaper.alert_after;
+ * 0 = no LATE alert. */
+int64_t rf_conf_alert_after_ms(const rf_conf_t *conf, const rf_workflow_conf_t *wf);
 
 /* Parses a run window "HH:MM-HH:MM" (local wall-clock times, start
  * inclusive, end exclusive, start > end wraps past midnight, "24:00" allowed

@@ -97,6 +97,8 @@ rf_conf_t *rf_program_load(rf_program_t *prog) {
                 rf_log_level_parse(conf->log.level, &level); /* checked by the loader */
                 rf_log_set_min_level(level);
         }
+        for (size_t i = 0; i < conf->warning_count; i++)
+                rf_log_warn("config.deprecated", json_pack("{s:s}", "config", conf->path), "%s", conf->warnings[i]);
         if (prog->print_config) {
                 rf_conf_print(conf, stdout);
                 rf_conf_destroy(conf);

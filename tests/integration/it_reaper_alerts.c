@@ -204,7 +204,9 @@ int main(void) {
                 CHECK_STR_EQ(json_string_value(json_object_get(j, "trace_id")), trace);
                 CHECK(json_string_value(json_object_get(j, "time")) &&
                       strlen(json_string_value(json_object_get(j, "time"))) == 24);
-                CHECK_CONTAINS(json_string_value(json_object_get(j, "text")), "is DEAD after 2 attempts");
+                CHECK(json_integer_value(json_object_get(j, "failed_executions")) == 2);
+                CHECK_CONTAINS(json_string_value(json_object_get(j, "text")),
+                               "is DEAD after 2 failed executions (produced 2 times)");
                 json_decref(j);
         }
         MHD_stop_daemon(d);
