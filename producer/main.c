@@ -42,7 +42,7 @@ int main(int argc, char **argv) {
         rf_conf_t *conf;
         int first, code = RF_EXIT_USAGE;
 
-        first = rf_program_options(&prog, argc, argv);
+        first = rf_program_options(&prog, &argc, argv);
         if (first < 0)
                 return RF_EXIT_USAGE;
         if (first >= argc && !prog.print_config)
