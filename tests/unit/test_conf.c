@@ -761,6 +761,8 @@ static void test_shipped_configs(void) {
                 CHECK(conf->workflow_count == 3);
                 wf = rf_conf_workflow(conf, "betting_lines");
                 CHECK(wf && wf->scraper_count == 3 && wf->deadline_ms == 15 * 60 * 1000);
+                CHECK(wf && rf_conf_alert_after_ms(conf, wf) == 45 * 60 * 1000);
+                CHECK(conf->warning_count == 0); /* no deprecated names in what we ship */
                 CHECK(wf && strcmp(wf->schedule, "0 * * * *") == 0);
                 wf = rf_conf_workflow(conf, "referee_discovery");
                 CHECK(wf && wf->scraper_count == 1 && strcmp(wf->scrapers[0], "referee_assignments") == 0);
@@ -893,6 +895,30 @@ static void test_renamed(void) {
         }
 }
 
+/* What an operator reads about the two counts and the new settings is in
+ * the README, under the names the programs use. */
+static void test_documented(void) {
+        FILE *f = fopen(RF_SOURCE_ROOT "/README.md", "re");
+        char *text = NULL;
+        size_t len = 0;
+
+        CHECK(f != NULL);
+        if (!f)
+                return;
+        CHECK(getdelim(&text, &len, '\0', f) > 0);
+        fclose(f);
+        CHECK_CONTAINS(text, "`reaper.max_attempts` is now\n`reaper.max_failed_executions` "
+                             "(`RUNFLEET_REAPER_MAX_FAILED_EXECUTIONS`,\ndefault 5");
+        CHECK_CONTAINS(text, "`RUNFLEET_REAPER_MAX_ATTEMPTS` still\nwork");
+        CHECK_CONTAINS(text, "`workflows[].alert_after`");
+        CHECK_CONTAINS(text, "(`RUNFLEET_REAPER_ALERT_AFTER`, default unset");
+        CHECK_CONTAINS(text, "DECIDED   ACTION  STATE      PRODUCED  FAILED  EXECUTION   DURATION");
+        CHECK_CONTAINS(text, "- **PRODUCED** is `decisions.attempt`");
+        CHECK_CONTAINS(text, "- **FAILED** is how many of its executions failed");
+        CHECK_CONTAINS(text, "runfleet_decisions_late_total");
+        free(text);
+}
+
 int main(void) {
         clear_env();
         test_good();
@@ -910,5 +936,6 @@ int main(void) {
         test_shipped_configs();
         test_alert_after();
         test_renamed();
+        test_documented();
         return rf_test_finish();
 }
