@@ -10,7 +10,10 @@
  * replica SIGKILLed after the alert and a new one started while the run
  * still goes on must not send it again, nor after the run ends; "quick",
  * done in time, gets none. runfleet_decisions_late_total{workflow} counts
- * it once across the replicas, and the reaper logs decision.late. */
+ * it once across the replicas, and the reaper logs decision.late.
+ * Then rows laid out as the evaluator, trigger and replay leave them show
+ * from when the delay counts (the tick, or the decision time) and that
+ * ended decisions are never late. */
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -144,9 +147,10 @@ int main(void) {
                      "workflows = ( { name = \"slow\"; schedule = \"0 3 * * *\"; scrapers = [\"slow\"];"
                      " alert_after = \"2s\"; },\n"
                      "              { name = \"quick\"; schedule = \"0 3 * * *\"; scrapers = [\"quick\"];"
-                     " alert_after = \"3s\"; } );\n"
+                     " alert_after = \"3s\"; },\n"
+                     "              { name = \"seeded\"; schedule = \"0 3 * * *\"; scrapers = [\"quick\"]; } );\n"
                      "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n"
-                     "reaper = { interval_ms = 300; grace_ms = 40000; backoff_ms = 300;\n"
+                     "reaper = { interval_ms = 300; grace_ms = 40000; backoff_ms = 300; alert_after = \"10m\";\n"
                      "           webhook_url = \"http://127.0.0.1:%d/late\"; webhook_timeout_ms = 2000;"
                      " webhook_backoff_ms = 200; };\n",
                      t.topic, t.topic, port);
@@ -245,6 +249,53 @@ int main(void) {
                 free(log3);
         }
         free(log1);
+
+        /* From when, and which states: rows as the evaluator, trigger and
+         * replay leave them, for "seeded" (reaper.alert_after = 10m, the
+         * default it does not override): the tick counts for the evaluator's
+         * decision of a tick, the decision time for a manual trigger or a
+         * replay; ended decisions are never late. */
+        {
+                char errstr[512] = "";
+                const char *sql =
+                        "INSERT INTO runfleet.decisions (decision_id, workflow, action, reason, tick, decided_at,"
+                        " scrapers, state, trace_id, replay_of) VALUES"
+                        /* caught up 11 min after its tick: late at once */
+                        " ('a0000000-0000-4000-8000-000000000001', 'seeded', 'RUN', 'tick', now() - interval '11 min',"
+                        "  now(), '{quick}', 'PENDING', 'ta', NULL),"
+                        /* its replay, decided now: not late */
+                        " ('a0000000-0000-4000-8000-000000000002', 'seeded', 'RUN', 'replay', NULL, now(), '{quick}',"
+                        "  'PENDING', 'tb', 'a0000000-0000-4000-8000-000000000001'),"
+                        /* triggered 11 min ago, retrying: late */
+                        " ('a0000000-0000-4000-8000-000000000003', 'seeded', 'RUN', 'manual', NULL,"
+                        "  now() - interval '11 min', '{quick}', 'FAILED', 'tc', NULL),"
+                        /* a tick 5 min ago: not yet */
+                        " ('a0000000-0000-4000-8000-000000000004', 'seeded', 'RUN', 'tick', now() - interval '5 min',"
+                        "  now() - interval '5 min', '{quick}', 'RUNNING', 'td', NULL),"
+                        /* ended: never late */
+                        " ('a0000000-0000-4000-8000-000000000005', 'seeded', 'RUN', 'tick', now() - interval '71 min',"
+                        "  now() - interval '71 min', '{quick}', 'SUCCEEDED', 'te', NULL),"
+                        " ('a0000000-0000-4000-8000-000000000006', 'seeded', 'RUN', 'tick', now() - interval '131 min',"
+                        "  now() - interval '131 min', '{quick}', 'DEAD', 'tf', NULL),"
+                        " ('a0000000-0000-4000-8000-000000000007', 'seeded', 'RUN', 'tick', now() - interval '191 min',"
+                        "  now() - interval '191 min', '{quick}', 'CANCELLED', 'tg', NULL),"
+                        " ('a0000000-0000-4000-8000-000000000008', 'seeded', 'SKIP', 'tick', now() - interval '251 min',"
+                        "  now() - interval '251 min', '{quick}', 'SKIPPED', 'th', NULL)";
+
+                CHECK(rf_pg_exec(t.pg, sql, 0, NULL, NULL, errstr, sizeof(errstr)) == 0);
+                if (*errstr)
+                        printf("# %s\n", errstr);
+                CHECK(itest_wait_for(&t, 2, 15000, "SELECT count(*) FROM runfleet.alerts WHERE kind = 'LATE'"
+                                                   " AND decision_id::text LIKE 'a0000000-%%'"));
+                itest_sleep_ms(1500);
+                CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.alerts WHERE kind = 'LATE' AND decision_id IN"
+                                         " ('a0000000-0000-4000-8000-000000000001',"
+                                         "  'a0000000-0000-4000-8000-000000000003')") == 2);
+                CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.alerts WHERE kind = 'LATE'") == 3);
+                CHECK(itest_wait_for(&t, 3, 15000, "SELECT count(*) FROM runfleet.alerts WHERE kind = 'LATE'"
+                                                   " AND sent_at IS NOT NULL"));
+                CHECK(requests() == 3);
+        }
         MHD_stop_daemon(d);
         return itest_finish(&t);
 }
