@@ -59,7 +59,7 @@ typedef struct prop {
 } prop_t;
 
 static check_fn_t check_topic, check_group_protocol, check_tz, check_name, check_url, check_scraper_url, check_base_url,
-        check_window, check_log_level, check_catchup, check_duration;
+        check_window, check_log_level, check_catchup, check_catchup_window, check_duration;
 
 #define C_STR(n, f, def, env, fl, chk, d) \
         { n, P_STR, offsetof(rf_conf_t, f), 0, 0, 0, 0, def, env, fl, chk, d }
@@ -113,7 +113,7 @@ static const prop_t props[] = {
               "ticks missed while no evaluator ran, within the catch-up window: \"latest\" decides the newest "
               "and SKIPs the others, \"all\" decides each (oldest first), \"none\" SKIPs them all"),
         C_STR("producer.catchup_window", producer.catchup_window, "1d", "RUNFLEET_PRODUCER_CATCHUP_WINDOW", 0,
-              check_duration, "missed ticks older than this (e.g. 30m, 6h, 2d) are recorded MISSED, never run"),
+              check_catchup_window, "missed ticks older than this (e.g. 30m, 6h, 2d) are recorded MISSED, never run"),
         C_INT("producer.catchup_max_ticks", producer.catchup_max_ticks, 1, 1000000, 1000,
               "RUNFLEET_PRODUCER_CATCHUP_MAX_TICKS",
               "ticks of one gap recorded one by one; older ones of a longer gap share one MISSED row that "
@@ -136,16 +136,21 @@ static const prop_t props[] = {
               "sweep period"),
         C_INT("reaper.grace_ms", reaper.grace_ms, 1000, 86400000, 60000, "RUNFLEET_REAPER_GRACE_MS",
               "age of an unexecuted RUN decision before it is re-produced; must be > kafka.delivery_timeout_ms"),
-        C_INT("reaper.max_attempts", reaper.max_attempts, 1, 100, 5, "RUNFLEET_REAPER_MAX_ATTEMPTS",
-              "attempts before a decision is marked DEAD"),
+        C_INT("reaper.max_failed_executions", reaper.max_failed_executions, 1, 100, 5,
+              "RUNFLEET_REAPER_MAX_FAILED_EXECUTIONS",
+              "executions of a decision that may fail (FAILED, TIMED_OUT, ABANDONED) before it is marked DEAD; "
+              "re-produces of a decision never executed do not count, so its produce count (status PRODUCED, "
+              "decisions.attempt) can exceed this; formerly reaper.max_attempts"),
         C_INT("reaper.backoff_ms", reaper.backoff_ms, 0, 86400000, 10000, "RUNFLEET_REAPER_BACKOFF_MS",
-              "first retry backoff, doubled per attempt"),
+              "first retry backoff, doubled per failed execution"),
         C_STR("reaper.webhook_url", reaper.webhook_url, NULL, "RUNFLEET_REAPER_WEBHOOK_URL", P_SECRET_URL, check_url,
               "http(s) URL a JSON alert is POSTed to when a decision becomes DEAD, retried until accepted (2xx)"),
         C_INT("reaper.webhook_timeout_ms", reaper.webhook_timeout_ms, 100, 60000, 5000,
               "RUNFLEET_REAPER_WEBHOOK_TIMEOUT_MS", "bound on one webhook POST, connect included"),
         C_INT("reaper.webhook_backoff_ms", reaper.webhook_backoff_ms, 100, 3600000, 5000,
               "RUNFLEET_REAPER_WEBHOOK_BACKOFF_MS", "delay before an alert is POSTed again, doubled per refusal"),
+        C_STR("reaper.alert_after", reaper.alert_after, NULL, "RUNFLEET_REAPER_ALERT_AFTER", 0, check_duration,
+              "default of workflows[].alert_after (a duration, \"30m\"); unset or \"0\": no LATE alerts"),
 
         C_STR("scraping.base_url", scraping.base_url, NULL, "RUNFLEET_SCRAPING_BASE_URL", 0, check_base_url,
               "http(s) URL that scraper URLs starting with '/' are relative to (one place to move every scraper)"),
@@ -159,6 +164,19 @@ static const prop_t props[] = {
 };
 
 #define N_PROPS (sizeof(props) / sizeof(props[0]))
+
+/* Settings that were renamed. The old name (in the file or the
+ * environment) still loads into the new setting, with a warning the program
+ * logs; setting both is an error. reaper.max_attempts was read as "the
+ * decision's attempts" (decisions.attempt, which also counts re-produces of
+ * a decision never executed) while it bounds failed executions. */
+static const struct {
+        const char *old_name, *old_env, *new_name;
+} renamed[] = {
+        { "reaper.max_attempts", "RUNFLEET_REAPER_MAX_ATTEMPTS", "reaper.max_failed_executions" },
+};
+
+#define N_RENAMED (sizeof(renamed) / sizeof(renamed[0]))
 
 /* One entry of the "scrapers" list. */
 static const prop_t scraper_props[] = {
@@ -205,7 +223,11 @@ static const prop_t workflow_props[] = {
         { "catchup", P_STR, offsetof(rf_workflow_conf_t, catchup), 0, 0, 0, 0, NULL, NULL, 0, check_catchup,
           "\"latest\", \"all\" or \"none\": this workflow's producer.catchup" },
         { "catchup_window", P_STR, offsetof(rf_workflow_conf_t, catchup_window), 0, 0, 0, 0, NULL, NULL, 0,
-          check_duration, "this workflow's producer.catchup_window" },
+          check_catchup_window, "this workflow's producer.catchup_window" },
+        { "alert_after", P_STR, offsetof(rf_workflow_conf_t, alert_after), 0, 0, 0, 0, NULL, NULL, 0, check_duration,
+          "a LATE alert (webhook, metric, log line) fires once when a RUN decision has not SUCCEEDED (nor gone DEAD "
+          "or CANCELLED) this long (\"20m\") after its tick (a manual trigger, replay or backfill: after it was "
+          "decided), while it is still pending, running or retrying; \"0\": none; default: reaper.alert_after" },
 };
 
 #define N_SCRAPER_PROPS (sizeof(scraper_props) / sizeof(scraper_props[0]))
@@ -338,7 +360,7 @@ static int check_catchup(const char *v, char *why, size_t why_size) {
         return 0;
 }
 
-static int check_duration(const char *v, char *why, size_t why_size) {
+static int check_catchup_window(const char *v, char *why, size_t why_size) {
         int64_t ms;
 
         if (rf_duration_parse(v, &ms) < 0 || ms < 1000) {
@@ -401,6 +423,15 @@ static int check_window(const char *v, char *why, size_t why_size) {
                 return -EINVAL;
         }
         return 0;
+}
+
+static int check_duration(const char *v, char *why, size_t why_size) {
+        int64_t ms;
+
+        if (rf_duration_parse(v, &ms) == 0)
+                return 0;
+        snprintf(why, why_size, "'%.100s' is not a duration (e.g. \"90s\", \"20m\", \"2h\"; \"0\": off)", v);
+        return -EINVAL;
 }
 
 static int check_url(const char *v, char *why, size_t why_size) {
@@ -852,6 +883,85 @@ static bool is_group_name(const char *name) {
         return false;
 }
 
+static size_t prop_index(const char *name);
+static int load_env(ctx_t *ctx, const prop_t *p, void *base, const char *v);
+
+/* Keeps one line for the program to log (rf_conf_t.warnings). */
+static int __attribute__((format(printf, 3, 4))) add_warning(ctx_t *ctx, rf_conf_t *conf, const char *fmt, ...) {
+        va_list ap;
+        char *line;
+        int n;
+
+        if (conf->warning_count >= sizeof(conf->warnings) / sizeof(conf->warnings[0]))
+                return 0;
+        va_start(ap, fmt);
+        n = vasprintf(&line, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                return oom(ctx);
+        conf->warnings[conf->warning_count++] = line;
+        return 0;
+}
+
+/* @p m in group @p g under the old name of a renamed setting: loads it into
+ * the new setting, with a warning. Returns -ENOENT when @p m is no old name. */
+static int load_renamed(ctx_t *ctx, rf_conf_t *conf, const config_setting_t *g, const config_setting_t *m) {
+        char full[160];
+
+        snprintf(full, sizeof(full), "%s.%s", g->name, m->name);
+        for (size_t i = 0; i < N_RENAMED; i++) {
+                size_t idx;
+                prop_t alias;
+                int r;
+
+                if (strcmp(renamed[i].old_name, full) != 0)
+                        continue;
+                idx = prop_index(renamed[i].new_name);
+                if (config_setting_get_member(g, strchr(renamed[i].new_name, '.') + 1))
+                        return fail_at(ctx, m, "%s and %s are the same setting (%s is its old name): set only %s",
+                                       renamed[i].new_name, full, full, renamed[i].new_name);
+                alias = props[idx];
+                alias.name = renamed[i].old_name; /* messages name what the file says */
+                r = load_value(ctx, &alias, conf, m, "");
+                if (r < 0)
+                        return r;
+                ctx->line[idx] = config_setting_source_line(m);
+                ctx->line_file[idx] = setting_file(ctx, m);
+                return add_warning(ctx, conf, "%s:%u: %s is deprecated, it is now called %s (same meaning: %s)",
+                                   setting_file(ctx, m), config_setting_source_line(m), full, renamed[i].new_name,
+                                   alias.desc);
+        }
+        return -ENOENT;
+}
+
+/* The environment variables of renamed settings, under their old names. */
+static int load_env_renamed(ctx_t *ctx, rf_conf_t *conf) {
+        for (size_t i = 0; i < N_RENAMED; i++) {
+                const char *v = getenv(renamed[i].old_env);
+                size_t idx = prop_index(renamed[i].new_name);
+                const char *now = props[idx].env ? getenv(props[idx].env) : NULL;
+                prop_t alias;
+                int r;
+
+                if (!v || !*v)
+                        continue;
+                if (now && *now)
+                        return fail_plain(ctx, "environment %s and %s set the same setting %s: set only %s",
+                                          renamed[i].old_env, props[idx].env, renamed[i].new_name, props[idx].env);
+                alias = props[idx];
+                alias.env = renamed[i].old_env;
+                r = load_env(ctx, &alias, conf, v);
+                if (r < 0)
+                        return r;
+                ctx->from_env[idx] = true;
+                r = add_warning(ctx, conf, "environment %s is deprecated, use %s (%s)", renamed[i].old_env,
+                                props[idx].env, renamed[i].new_name);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int load_group(ctx_t *ctx, rf_conf_t *conf, const config_setting_t *g) {
         if (g->type != CONFIG_TYPE_GROUP)
                 return fail_at(ctx, g, "%s: expected a group, %s = { ... };", g->name, g->name);
@@ -861,8 +971,14 @@ static int load_group(ctx_t *ctx, rf_conf_t *conf, const config_setting_t *g) {
                 const prop_t *p = find_prop(props, N_PROPS, g->name, m->name, &idx);
                 int r;
 
-                if (!p)
-                        return fail_at(ctx, m, "unknown setting '%s.%s'", g->name, m->name);
+                if (!p) {
+                        r = load_renamed(ctx, conf, g, m);
+                        if (r == -ENOENT)
+                                return fail_at(ctx, m, "unknown setting '%s.%s'", g->name, m->name);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
                 r = load_value(ctx, p, conf, m, "");
                 if (r < 0)
                         return r;
@@ -1014,6 +1130,9 @@ static int load_workflows(ctx_t *ctx, rf_conf_t *conf, const config_setting_t *l
                 wf->window_start_min = wf->window_end_min = -1;
                 if (wf->window)
                         rf_conf_window_parse(wf->window, &wf->window_start_min, &wf->window_end_min);
+                wf->alert_after_ms = -1;
+                if (wf->alert_after)
+                        rf_duration_parse(wf->alert_after, &wf->alert_after_ms); /* checked by check_duration */
         }
         /* "after" names refer to any workflow, earlier or later in the list */
         for (size_t i = 0; i < n; i++) {
@@ -1282,6 +1401,9 @@ static int load_config(config_t *cfg, const char *file, rf_conf_t **ret_conf, ch
                         goto fail;
                 ctx.from_env[i] = true;
         }
+        r = load_env_renamed(&ctx, conf);
+        if (r < 0)
+                goto fail;
         r = load_env_kafka_properties(&ctx, conf);
         if (r < 0)
                 goto fail;
@@ -1294,6 +1416,9 @@ static int load_config(config_t *cfg, const char *file, rf_conf_t **ret_conf, ch
         r = validate(&ctx, conf);
         if (r < 0)
                 goto fail;
+        conf->reaper.alert_after_ms = 0;
+        if (conf->reaper.alert_after)
+                rf_duration_parse(conf->reaper.alert_after, &conf->reaper.alert_after_ms); /* checked */
         *ret_conf = conf;
         return 0;
 fail:
@@ -1383,8 +1508,14 @@ void rf_conf_destroy(rf_conf_t *conf) {
                 rf_cron_destroy(conf->workflows[i].cron);
         }
         free(conf->workflows);
+        for (size_t i = 0; i < conf->warning_count; i++)
+                free(conf->warnings[i]);
         free(conf->path);
         free(conf);
+}
+
+int64_t rf_conf_alert_after_ms(const rf_conf_t *conf, const rf_workflow_conf_t *wf) {
+        return wf->alert_after_ms >= 0 ? wf->alert_after_ms : conf->reaper.alert_after_ms;
 }
 
 const rf_scraper_conf_t *rf_conf_scraper(const rf_conf_t *conf, const char *name) {
@@ -1560,6 +1691,11 @@ void rf_conf_help(FILE *out) {
         help_rows(out, "", props, N_PROPS);
         help_rows(out, "scrapers[].", scraper_props, N_SCRAPER_PROPS);
         help_rows(out, "workflows[].", workflow_props, N_WORKFLOW_PROPS);
+        for (size_t i = 0; i < N_RENAMED; i++)
+                fprintf(out, "renamed: %s is now %s (environment %s is now %s); the old names still work, with a "
+                             "warning\n",
+                        renamed[i].old_name, renamed[i].new_name, renamed[i].old_env,
+                        props[prop_index(renamed[i].new_name)].env);
         fputs("Durations are integers in milliseconds (the _ms settings). The environment overrides the file;\n"
               "an empty variable counts as unset. RUNFLEET_CONFIG names the file when -c is not given.\n",
               out);

@@ -53,6 +53,8 @@ typedef struct rf_workflow_conf {
         char *catchup_window;     /* as written, NULL: producer.catchup_window */
         rf_catchup_t catchup_policy;  /* resolved from catchup or producer.catchup */
         int64_t catchup_window_ms;    /* resolved from catchup_window or producer.catchup_window */
+        char *alert_after;        /* duration as written ("15m"), or NULL: reaper.alert_after applies */
+        int64_t alert_after_ms;   /* parsed alert_after; -1 when not set; 0 = no LATE alert */
 } rf_workflow_conf_t;
 
 /* A librdkafka property passed through verbatim ("security.protocol" = "SASL_SSL"). */
@@ -104,11 +106,13 @@ typedef struct rf_conf {
         struct {
                 int interval_ms;          /* sweep period, 5000 */
                 int grace_ms;             /* unexecuted decision age before re-produce, 60000; > kafka.delivery_timeout_ms */
-                int max_attempts;         /* attempts before DEAD, 5 */
+                int max_failed_executions; /* failed executions before DEAD, 5 (was reaper.max_attempts) */
                 int backoff_ms;           /* first retry backoff, doubled per attempt, 10000 */
                 char *webhook_url;        /* DEAD alerts are POSTed here (http/https), NULL: none */
                 int webhook_timeout_ms;   /* one POST, connect included, 5000 */
                 int webhook_backoff_ms;   /* first delay after a refused alert, doubled per try, 5000 */
+                char *alert_after;        /* default of workflows[].alert_after, NULL: no LATE alerts */
+                int64_t alert_after_ms;   /* parsed alert_after, 0 when not set */
         } reaper;
 
         struct {
@@ -128,6 +132,11 @@ typedef struct rf_conf {
         size_t scraper_count;
         rf_workflow_conf_t *workflows;
         size_t workflow_count;
+
+        /* What the loader accepted but the operator should change (a
+         * deprecated setting name), one line each; the program logs them. */
+        char *warnings[4];
+        size_t warning_count;
 } rf_conf_t;
 
 /* Loads @p path (or, when NULL, $RUNFLEET_CONFIG), applies environment
@@ -149,6 +158,9 @@ const rf_workflow_conf_t *rf_conf_workflow(const rf_conf_t *conf, const char *na
 
 /* Parses "latest", "all" or "none". Returns 0 or -EINVAL. */
 int rf_conf_catchup_parse(const char *text, rf_catchup_t *ret_policy);
+/* The LATE alert delay of @p wf: its own alert_after, else reaper.alert_after;
+ * 0 = no LATE alert. */
+int64_t rf_conf_alert_after_ms(const rf_conf_t *conf, const rf_workflow_conf_t *wf);
 
 /* Parses a run window "HH:MM-HH:MM" (local wall-clock times, start
  * inclusive, end exclusive, start > end wraps past midnight, "24:00" allowed

@@ -29,7 +29,8 @@ void rf_program_signals(void) {
 static void print_usage(const rf_program_t *prog, FILE *out) {
         fprintf(out, "usage: %s [-c FILE] [--print-config] %s\n", prog->name, prog->usage);
         fprintf(out, "\ncommon options:\n"
-                     "  -c, --config FILE   configuration file (default: $RUNFLEET_CONFIG)\n"
+                     "  -c, --config FILE   configuration file (default: $RUNFLEET_CONFIG); before or after\n"
+                     "                      the command (-c FILE, --config FILE or --config=FILE there)\n"
                      "  --print-config      print the effective configuration, secrets masked, and exit\n"
                      "  -h, --help          this text and every configuration setting\n"
                      "  -V, --version       print the version and exit\n");
@@ -38,10 +39,49 @@ static void print_usage(const rf_program_t *prog, FILE *out) {
 #define FLAG_BASE 0x100 /* getopt values of the program's own switches */
 
 void rf_program_subcommand_options(void) {
+        /* with POSIXLY_CORRECT set, glibc's getopt stops at the first operand
+         * as "+" would, and "trigger W --reason T" would be refused again */
+        unsetenv("POSIXLY_CORRECT");
         optind = 0;
 }
 
-int rf_program_options(rf_program_t *prog, int argc, char **argv) {
+/* "-c FILE", "--config FILE" and "--config=FILE" after the subcommand:
+ * taken out of argv (the subcommand's own getopt never sees them, so no
+ * subcommand has to know about them) and kept as the configuration path.
+ * Stops at "--". Only these whole words count: "-cFILE" there could be an
+ * option's value ("--reason -cleanup"), so it is left alone. Returns the new
+ * argc, or -1 after a usage message when FILE is missing. */
+static int config_after_subcommand(rf_program_t *prog, int first, int argc, char **argv) {
+        int out = first + 1;
+
+        for (int i = first + 1; i < argc; i++) {
+                const char *a = argv[i];
+
+                if (strcmp(a, "--") == 0) {
+                        while (i < argc)
+                                argv[out++] = argv[i++];
+                        break;
+                }
+                if (strncmp(a, "--config=", 9) == 0 && a[9]) {
+                        prog->config_path = a + 9;
+                        continue;
+                }
+                if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+                        if (i + 1 >= argc) {
+                                rf_program_fail(prog, RF_EXIT_USAGE, "%s after '%s' needs a FILE", a, argv[first]);
+                                return -1;
+                        }
+                        prog->config_path = argv[++i];
+                        continue;
+                }
+                argv[out++] = argv[i];
+        }
+        for (int i = out; i < argc; i++)
+                argv[i] = NULL;
+        return out;
+}
+
+int rf_program_options(rf_program_t *prog, int *argc, char **argv) {
         struct option options[4 + 8 + 1] = {
                 { "config", required_argument, NULL, 'c' },
                 { "print-config", no_argument, NULL, 'P' },
@@ -55,7 +95,7 @@ int rf_program_options(rf_program_t *prog, int argc, char **argv) {
         options[n] = (struct option){ NULL, 0, NULL, 0 };
         /* '+': stop at the subcommand; its own options are parsed after it */
         optind = 1;
-        while ((c = getopt_long(argc, argv, "+c:hV", options, NULL)) != -1) {
+        while ((c = getopt_long(*argc, argv, "+c:hV", options, NULL)) != -1) {
                 if (c >= FLAG_BASE && c < FLAG_BASE + 8) {
                         prog->flags_set |= 1u << (c - FLAG_BASE);
                         continue;
@@ -80,6 +120,14 @@ int rf_program_options(rf_program_t *prog, int argc, char **argv) {
                         return -1;
                 }
         }
+        if (optind < *argc) {
+                int first = optind, left = config_after_subcommand(prog, first, *argc, argv);
+
+                if (left < 0)
+                        return -1;
+                *argc = left;
+                return first;
+        }
         return optind;
 }
 
@@ -97,6 +145,8 @@ rf_conf_t *rf_program_load(rf_program_t *prog) {
                 rf_log_level_parse(conf->log.level, &level); /* checked by the loader */
                 rf_log_set_min_level(level);
         }
+        for (size_t i = 0; i < conf->warning_count; i++)
+                rf_log_warn("config.deprecated", json_pack("{s:s}", "config", conf->path), "%s", conf->warnings[i]);
         if (prog->print_config) {
                 rf_conf_print(conf, stdout);
                 rf_conf_destroy(conf);

@@ -30,16 +30,21 @@ extern volatile sig_atomic_t rf_stop_requested;
 void rf_program_signals(void);
 
 /* Consumes the common options from argv (getopt-style, before the
- * subcommand), handling --help and --version itself (exits). Returns the
- * index of the first argument it did not consume, or -1 on a bad option
- * (after printing the usage line to stderr). */
-int rf_program_options(rf_program_t *prog, int argc, char **argv);
+ * subcommand), handling --help and --version itself (exits); then takes
+ * "-c FILE", "--config FILE" or "--config=FILE" out of the arguments after
+ * the subcommand too (up to "--"), shifting the rest down and lowering
+ * *argc, so "runfleet-producer status -c cfg" works and subcommands never
+ * see the option. Returns the index of the first argument it did not consume
+ * (the subcommand), or -1 on a bad option (after printing the usage line or
+ * a one-line error to stderr). */
+int rf_program_options(rf_program_t *prog, int *argc, char **argv);
 
 /* Makes the next getopt_long() start afresh on a subcommand's own argv:
  * options and operands in any order ("trigger W --reason T" as well as
  * "trigger --reason T W"). optind = 0 re-reads the option string's mode;
  * optind = 1 would keep rf_program_options()' "+" (stop at the first
- * operand) and refuse the first form. */
+ * operand) and refuse the first form; so would POSIXLY_CORRECT in the
+ * environment, which it therefore unsets. */
 void rf_program_subcommand_options(void);
 
 /* Loads the configuration (or exits with RF_EXIT_USAGE and a one-line

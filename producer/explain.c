@@ -144,8 +144,8 @@ static void outcome(const history_t *h, const rf_conf_t *conf, const hist_decisi
                 snprintf(buf, size, "DEAD at %s after %d failed execution%s%s%s", when, failed, failed == 1 ? "" : "s",
                          *error ? "; last error " : "", error);
         } else if (strcmp(d->state, "FAILED") == 0) {
-                snprintf(buf, size, "FAILED at %s (%d of reaper.max_attempts %d)%s%s; the reaper tries again", when,
-                         failed, conf->reaper.max_attempts, *error ? ": " : "", error);
+                snprintf(buf, size, "FAILED at %s (%d of reaper.max_failed_executions %d failed executions)%s%s; the reaper tries again", when,
+                         failed, conf->reaper.max_failed_executions, *error ? ": " : "", error);
         } else if (strcmp(d->state, "CANCELLED") == 0) {
                 snprintf(buf, size, "CANCELLED at %s by %s: %s", when, d->cancelled_by ? d->cancelled_by : "?",
                          d->cancel_reason ? d->cancel_reason : "(no reason given)");

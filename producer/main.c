@@ -29,8 +29,10 @@ int main(int argc, char **argv) {
                          "  evaluate [--every DURATION]    decide RUN/SKIP for every workflow (once, or in a\n"
                          "                                 loop aligned to the clock, e.g. --every 60s)\n"
                          "  trigger WORKFLOW [--reason T]  decide RUN for one workflow now\n"
-                         "  status [--day YYYY-MM-DD]      the day's decisions per workflow (state, attempts,\n"
-                         "                                 durations), orphans and DEAD decisions\n"
+                         "  status [--day YYYY-MM-DD]      the day's decisions per workflow (state, PRODUCED: times\n"
+                         "                                 handed to Kafka, FAILED: failed executions of\n"
+                         "                                 reaper.max_failed_executions, durations), orphans and DEAD\n"
+                         "                                 decisions\n"
                          "  replay --from T1 --to T2 [--workflow W]... [--dry-run] [--again]\n"
                          "                                 run the RUN decisions produced in [T1, T2) again,\n"
                          "                                 as new decisions linked to the originals\n"
@@ -50,7 +52,7 @@ int main(int argc, char **argv) {
         rf_conf_t *conf;
         int first, code = RF_EXIT_USAGE;
 
-        first = rf_program_options(&prog, argc, argv);
+        first = rf_program_options(&prog, &argc, argv);
         if (first < 0)
                 return RF_EXIT_USAGE;
         if (first >= argc && !prog.print_config)

@@ -1,6 +1,6 @@
 /* `status [--day YYYY-MM-DD]`: what an operator asks first, without SQL:
- * per workflow, the day's decisions with their state, attempts and
- * durations; then the orphans and the DEAD decisions. The day is a local
+ * per workflow, the day's decisions with their state, how often each was
+ * produced and how many of its executions failed, and durations; then the orphans and the DEAD decisions. The day is a local
  * day in producer.timezone, like the evaluator's "today". */
 #include <errno.h>
 #include <getopt.h>
@@ -13,14 +13,28 @@
 #include "rf_pg.h"
 #include "rf_util.h"
 
-/* The day's decisions, latest execution of each, times in the zone. */
+/* The day's decisions, latest execution of each, times in the zone.
+ *
+ * Two counts that must not be confused: decisions.attempt is how many times
+ * the decision was handed to Kafka (PRODUCED; the reaper also re-produces a
+ * decision nobody executed, which costs nothing), and the failed executions
+ * are what reaper.max_failed_executions bounds (FAILED, shown as n/max).
+ *
+ * DURATION is how long the execution ran: until it finished, or so far while
+ * RUNNING. An ABANDONED execution's finished_at is when a reaper found its
+ * lease expired (which can be many minutes after the worker died), so its
+ * duration runs to its last heartbeat instead, printed with a "+": it ran
+ * at least that long. */
 static const char *const sql_day =
         "SELECT d.workflow, to_char(d.decided_at AT TIME ZONE $2, 'HH24:MI:SS'), d.action, d.state,"
         "       d.attempt::text, coalesce(e.status, '-'),"
-        "       coalesce(round(extract(epoch FROM (coalesce(e.finished_at, now()) - e.started_at)) * 1000)::text,"
-        "                '-'),"
+        "       coalesce(round(extract(epoch FROM (CASE WHEN e.status = 'ABANDONED' THEN e.heartbeat_at"
+        "                                               ELSE coalesce(e.finished_at, now()) END"
+        "                                          - e.started_at)) * 1000)::text, '-'),"
         "       coalesce(to_char(e.finished_at AT TIME ZONE $2, 'HH24:MI:SS'), '-'),"
-        "       left(d.decision_id::text, 8), coalesce(left(d.replay_of::text, 8), ''), d.reason"
+        "       left(d.decision_id::text, 8), coalesce(left(d.replay_of::text, 8), ''), d.reason,"
+        "       (SELECT count(*) FROM runfleet.executions fx WHERE fx.decision_id = d.decision_id"
+        "         AND fx.status IN ('FAILED', 'TIMED_OUT', 'ABANDONED'))::text"
         "  FROM runfleet.decisions d"
         "  LEFT JOIN LATERAL (SELECT * FROM runfleet.executions x WHERE x.decision_id = d.decision_id"
         "                      ORDER BY x.attempt DESC LIMIT 1) e ON true"
@@ -34,6 +48,8 @@ static const char *const sql_orphans =
 
 static const char *const sql_dead =
         "SELECT d.workflow, d.decision_id::text, d.attempt::text,"
+        "       (SELECT count(*) FROM runfleet.executions fx WHERE fx.decision_id = d.decision_id"
+        "         AND fx.status IN ('FAILED', 'TIMED_OUT', 'ABANDONED'))::text,"
         "       to_char(d.state_at AT TIME ZONE $2, 'HH24:MI:SS'),"
         "       coalesce((SELECT x.error FROM runfleet.executions x WHERE x.decision_id = d.decision_id"
         "                 ORDER BY x.attempt DESC LIMIT 1), '-')"
@@ -74,9 +90,10 @@ static bool valid_day(const char *s) {
         return end && !*end;
 }
 
-static void print_day(PGresult *res) {
+static void print_day(PGresult *res, int max_failed) {
         const char *workflow = NULL;
         int n = PQntuples(res);
+        bool abandoned = false;
 
         for (int i = 0; i < n; i++) {
                 const char *w = PQgetvalue(res, i, 0);
@@ -101,26 +118,39 @@ static void print_day(PGresult *res) {
                 }
                 printf("\n%s: %d run%s (%d succeeded, %d failed or dead), %d skipped, %d missed\n", w, runs,
                        runs == 1 ? "" : "s", ok, failed, skipped, missed);
-                printf("  %-8s  %-6s  %-9s  %7s  %-9s  %9s  %-8s  %-8s  %-9s  %s\n", "DECIDED", "ACTION", "STATE",
-                       "ATTEMPT", "EXECUTION", "DURATION", "FINISHED", "DECISION", "REPLAY OF", "REASON");
+                printf("  %-8s  %-6s  %-9s  %8s  %6s  %-9s  %9s  %-8s  %-8s  %-9s  %s\n", "DECIDED", "ACTION", "STATE",
+                       "PRODUCED", "FAILED", "EXECUTION", "DURATION", "FINISHED", "DECISION", "REPLAY OF", "REASON");
                 for (int j = i; j < n && strcmp(PQgetvalue(res, j, 0), w) == 0; j++) {
-                        char dur[24];
+                        char dur[24], fails[24];
                         const char *ms = PQgetvalue(res, j, 6);
+                        bool gone = strcmp(PQgetvalue(res, j, 5), "ABANDONED") == 0;
 
                         if (strcmp(ms, "-") == 0)
                                 snprintf(dur, sizeof(dur), "-");
                         else if (strtod(ms, NULL) < 1000)
-                                snprintf(dur, sizeof(dur), "%sms", ms);
+                                snprintf(dur, sizeof(dur), "%sms%s", ms, gone ? "+" : "");
                         else
-                                snprintf(dur, sizeof(dur), "%.1fs", strtod(ms, NULL) / 1000.0);
-                        printf("  %-8s  %-6s  %-9s  %7s  %-9s  %9s  %-8s  %-8s  %-9s  %s\n", PQgetvalue(res, j, 1),
-                               PQgetvalue(res, j, 2), PQgetvalue(res, j, 3), PQgetvalue(res, j, 4),
+                                snprintf(dur, sizeof(dur), "%.1fs%s", strtod(ms, NULL) / 1000.0, gone ? "+" : "");
+                        abandoned |= gone;
+                        if (strcmp(PQgetvalue(res, j, 2), "RUN") == 0)
+                                snprintf(fails, sizeof(fails), "%s/%d", PQgetvalue(res, j, 11), max_failed);
+                        else
+                                snprintf(fails, sizeof(fails), "-");
+                        printf("  %-8s  %-6s  %-9s  %8s  %6s  %-9s  %9s  %-8s  %-8s  %-9s  %s\n", PQgetvalue(res, j, 1),
+                               PQgetvalue(res, j, 2), PQgetvalue(res, j, 3), PQgetvalue(res, j, 4), fails,
                                PQgetvalue(res, j, 5), dur, PQgetvalue(res, j, 7), PQgetvalue(res, j, 8),
                                *PQgetvalue(res, j, 9) ? PQgetvalue(res, j, 9) : "-", PQgetvalue(res, j, 10));
                 }
         }
         if (n == 0)
                 printf("\n(no decisions)\n");
+        else
+                printf("\nPRODUCED: times the decision was handed to Kafka (decisions.attempt; re-produces of a\n"
+                       "decision never executed count too). FAILED: its failed executions / reaper.max_failed_executions,\n"
+                       "after which it is DEAD. EXECUTION, DURATION, FINISHED: its latest execution.\n");
+        if (abandoned)
+                printf("DURATION+ (ABANDONED): until the execution's last heartbeat, it ran at least that long;\n"
+                       "FINISHED is when a reaper found its lease expired.\n");
 }
 
 int producer_status(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv) {
@@ -153,7 +183,7 @@ int producer_status(const rf_program_t *prog, const rf_conf_t *conf, int argc, c
                 }
         }
         printf("runfleet status for %s (%s)\n", day, tz);
-        print_day(res);
+        print_day(res, conf->reaper.max_failed_executions);
         PQclear(res);
         res = NULL;
 
@@ -166,10 +196,10 @@ int producer_status(const rf_program_t *prog, const rf_conf_t *conf, int argc, c
         }
         printf("\norphans (RUN decisions nothing is working on), any day: %d\n", PQntuples(res));
         if (PQntuples(res) > 0)
-                printf("  %-20s  %-36s  %7s  %-9s  %-19s  %s\n", "WORKFLOW", "DECISION", "ATTEMPT", "STATE",
+                printf("  %-20s  %-36s  %8s  %-9s  %-19s  %s\n", "WORKFLOW", "DECISION", "PRODUCED", "STATE",
                        "DECIDED", "WHY");
         for (int i = 0; i < PQntuples(res); i++)
-                printf("  %-20s  %-36s  %7s  %-9s  %-19s  %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                printf("  %-20s  %-36s  %8s  %-9s  %-19s  %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
                        PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4), PQgetvalue(res, i, 5));
         PQclear(res);
         res = NULL;
@@ -183,10 +213,11 @@ int producer_status(const rf_program_t *prog, const rf_conf_t *conf, int argc, c
         }
         printf("\nDEAD decisions on %s: %d\n", day, PQntuples(res));
         if (PQntuples(res) > 0)
-                printf("  %-20s  %-36s  %7s  %-8s  %s\n", "WORKFLOW", "DECISION", "ATTEMPT", "DEAD AT", "LAST ERROR");
+                printf("  %-20s  %-36s  %8s  %6s  %-8s  %s\n", "WORKFLOW", "DECISION", "PRODUCED", "FAILED", "DEAD AT",
+                       "LAST ERROR");
         for (int i = 0; i < PQntuples(res); i++)
-                printf("  %-20s  %-36s  %7s  %-8s  %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-                       PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4));
+                printf("  %-20s  %-36s  %8s  %6s  %-8s  %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                       PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4), PQgetvalue(res, i, 5));
         PQclear(res);
         res = NULL;
 

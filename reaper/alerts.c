@@ -1,5 +1,6 @@
-/* Webhook alerts for DEAD decisions, sent from the outbox the sweep fills
- * (runfleet.alerts, see schemas/sql/004_alerts_dlq_redrives.sql).
+/* Webhook alerts, sent from the outbox the sweep fills (runfleet.alerts, see
+ * schemas/sql/004_alerts_dlq_redrives.sql): DEAD decisions (sweep.c) and
+ * LATE ones (late.c), one JSON shape with an "event" per kind.
  *
  * Delivery is at-least-once and never blocks a sweep for long: alerts go
  * out one at a time after the sweep's transaction has committed, each POST
@@ -13,10 +14,13 @@
  * next_attempt_at past the POST's bound, so another reaper does not send it
  * at the same time. A sender that dies between the POST and marking the
  * alert sent makes the next one send it again when the claim runs out; the
- * POST carries Idempotency-Key: <decision_id> so the receiver can drop it. */
+ * POST carries Idempotency-Key: <decision_id> (DEAD) or <decision_id>:LATE,
+ * so the receiver can drop a repeat but not take a decision's DEAD alert
+ * for a repeat of its LATE one. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,8 +35,11 @@
 #define CLAIM_MARGIN_MS 5000
 
 /* Claims the oldest due alert and reads what its JSON says. Columns:
- * decision_id, kind, tries (this one included), workflow, attempt,
- * trace_id, dead at (epoch ms), last execution status and error, state. */
+ * decision_id, kind, tries (this one included), workflow, attempt
+ * (produced), trace_id, alert recorded at (epoch ms), last execution status
+ * and error, state, failed executions, and for LATE the time its delay
+ * counts from (the tick, or when a manual/replay/backfill decision was
+ * decided; see late.c), epoch ms. */
 static const char *const sql_claim =
         "WITH due AS ("
         "  SELECT decision_id, kind FROM runfleet.alerts"
@@ -44,7 +51,11 @@ static const char *const sql_claim =
         "    FROM due WHERE a.decision_id = due.decision_id AND a.kind = due.kind"
         "  RETURNING a.decision_id, a.kind, a.attempts, a.created_at)"
         " SELECT c.decision_id, c.kind, c.attempts, d.workflow, d.attempt, d.trace_id,"
-        "        (extract(epoch FROM c.created_at) * 1000)::bigint, e.status, e.error, d.state"
+        "        (extract(epoch FROM c.created_at) * 1000)::bigint, e.status, e.error, d.state,"
+        "        (SELECT count(*) FROM runfleet.executions fx WHERE fx.decision_id = c.decision_id"
+        "          AND fx.status IN ('FAILED', 'TIMED_OUT', 'ABANDONED')),"
+        "        (extract(epoch FROM CASE WHEN d.tick IS NOT NULL AND d.replay_of IS NULL AND d.backfill_of IS NULL"
+        "                                  AND d.backfill_id IS NULL THEN d.tick ELSE d.decided_at END) * 1000)::bigint"
         "   FROM claimed c JOIN runfleet.decisions d ON d.decision_id = c.decision_id"
         "   LEFT JOIN LATERAL (SELECT x.status, x.error FROM runfleet.executions x"
         "                       WHERE x.decision_id = c.decision_id"
@@ -110,27 +121,51 @@ static int post(CURL *c, const rf_conf_t *conf, const char *body, const char *ke
 }
 
 /* The alert's JSON (json_decref()). "text" makes it readable as is by
- * chat webhooks that show a message's text. */
-static json_t *alert_json(PGresult *res, const char *when) {
-        const char *id = PQgetvalue(res, 0, 0), *workflow = PQgetvalue(res, 0, 3);
+ * chat webhooks that show a message's text. "attempts" is the decision's
+ * produce count (decisions.attempt, kept under its first name);
+ * "failed_executions" is what reaper.max_failed_executions bounds. */
+static json_t *alert_json(const rf_conf_t *conf, PGresult *res, const char *when) {
+        const char *id = PQgetvalue(res, 0, 0), *kind = PQgetvalue(res, 0, 1), *workflow = PQgetvalue(res, 0, 3);
         const char *error = PQgetisnull(res, 0, 8) ? NULL : PQgetvalue(res, 0, 8);
-        int attempts = atoi(PQgetvalue(res, 0, 4));
-        char text[1024];
+        int produced = atoi(PQgetvalue(res, 0, 4)), failed = atoi(PQgetvalue(res, 0, 10));
+        bool late = strcmp(kind, "LATE") == 0;
+        const rf_workflow_conf_t *wf = rf_conf_workflow(conf, workflow);
+        long long after_ms = wf ? (long long)rf_conf_alert_after_ms(conf, wf) : 0;
+        char text[1024], since[40], after[32];
+        json_t *doc;
 
-        snprintf(text, sizeof(text), "runfleet: workflow %s, decision %s is DEAD after %d attempt%s: %s", workflow,
-                 id, attempts, attempts == 1 ? "" : "s", error && *error ? error : "no error recorded");
-        return json_pack("{s:s, s:s, s:s, s:s, s:i, s:s?, s:s?, s:s, s:s, s:i, s:s}", "event", "decision.dead", "kind",
-                         PQgetvalue(res, 0, 1), "decision_id", id, "workflow", workflow, "attempts", attempts,
-                         "last_status", PQgetisnull(res, 0, 7) ? NULL : PQgetvalue(res, 0, 7), "last_error", error,
-                         "trace_id", PQgetvalue(res, 0, 5), "time", when, "delivery_try",
-                         atoi(PQgetvalue(res, 0, 2)), "text", text);
+        rf_time_format(strtoll(PQgetvalue(res, 0, 11), NULL, 10), since, sizeof(since));
+        snprintf(after, sizeof(after), "%s", wf && wf->alert_after ? wf->alert_after
+                                             : conf->reaper.alert_after ? conf->reaper.alert_after : "alert_after");
+        if (late)
+                snprintf(text, sizeof(text),
+                         "runfleet: workflow %s, decision %s is LATE: not done %s after %s; "
+                         "state %s, %d failed execution%s so far, latest execution %s", workflow, id, after, since,
+                         PQgetvalue(res, 0, 9), failed, failed == 1 ? "" : "s",
+                         PQgetisnull(res, 0, 7) ? "none yet" : PQgetvalue(res, 0, 7));
+        else
+                snprintf(text, sizeof(text),
+                         "runfleet: workflow %s, decision %s is DEAD after %d failed execution%s (produced %d "
+                         "time%s): %s", workflow, id, failed, failed == 1 ? "" : "s", produced,
+                         produced == 1 ? "" : "s", error && *error ? error : "no error recorded");
+        doc = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:s?, s:s?, s:s, s:s, s:i, s:s}", "event",
+                        late ? "decision.late" : "decision.dead", "kind", kind, "decision_id", id, "workflow",
+                        workflow, "attempts", produced, "failed_executions", failed, "state", PQgetvalue(res, 0, 9),
+                        "last_status", PQgetisnull(res, 0, 7) ? NULL : PQgetvalue(res, 0, 7), "last_error", error,
+                        "trace_id", PQgetvalue(res, 0, 5), "time", when, "delivery_try", atoi(PQgetvalue(res, 0, 2)),
+                        "text", text);
+        if (doc && late) {
+                json_object_set_new(doc, "late_since", json_string(since));
+                json_object_set_new(doc, "alert_after_ms", json_integer(after_ms));
+        }
+        return doc;
 }
 
 /* Claims and sends one due alert. Returns 1 when sent, 0 when none was
  * due, -EAGAIN when the endpoint refused it, or a negative errno from the
  * database. */
 static int send_one(const rf_conf_t *conf, rf_pg_t *pg, CURL *c, char *errstr, size_t errstr_size) {
-        char claim[32], when[40], status_s[16], backoff[16], why[512];
+        char claim[32], when[40], status_s[16], backoff[16], why[512], key[96];
         const char *claim_params[] = { claim };
         PGresult *res = NULL;
         json_t *doc = NULL;
@@ -147,13 +182,15 @@ static int send_one(const rf_conf_t *conf, rf_pg_t *pg, CURL *c, char *errstr, s
                 return 0;
         }
         rf_time_format(strtoll(PQgetvalue(res, 0, 6), NULL, 10), when, sizeof(when));
-        doc = alert_json(res, when);
+        doc = alert_json(conf, res, when);
         body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
         if (!body) {
                 r = -ENOMEM;
                 goto out;
         }
-        sent = post(c, conf, body, PQgetvalue(res, 0, 0), &status, why, sizeof(why)) == 0;
+        snprintf(key, sizeof(key), "%s%s%s", PQgetvalue(res, 0, 0), strcmp(PQgetvalue(res, 0, 1), "DEAD") ? ":" : "",
+                 strcmp(PQgetvalue(res, 0, 1), "DEAD") ? PQgetvalue(res, 0, 1) : "");
+        sent = post(c, conf, body, key, &status, why, sizeof(why)) == 0;
         rf_http_heartbeat();
         snprintf(status_s, sizeof(status_s), "%ld", status);
         snprintf(backoff, sizeof(backoff), "%d", conf->reaper.webhook_backoff_ms);
@@ -167,23 +204,25 @@ static int send_one(const rf_conf_t *conf, rf_pg_t *pg, CURL *c, char *errstr, s
                 if (sent) {
                         r = rf_pg_exec(pg, sql_sent, 3, params, NULL, db_err, sizeof(db_err));
                         rf_log_info("alert.sent",
-                                    json_pack("{s:s, s:s, s:s, s:i, s:i}", "decision_id", PQgetvalue(res, 0, 0),
-                                              "workflow", PQgetvalue(res, 0, 3), "trace_id", PQgetvalue(res, 0, 5),
-                                              "http_status", (int)status, "tries", tries),
-                                    "%s: alert for DEAD decision %s accepted (HTTP %ld, try %d)",
-                                    PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 0), status, tries);
+                                    json_pack("{s:s, s:s, s:s, s:s, s:i, s:i}", "decision_id", PQgetvalue(res, 0, 0),
+                                              "kind", PQgetvalue(res, 0, 1), "workflow", PQgetvalue(res, 0, 3),
+                                              "trace_id", PQgetvalue(res, 0, 5), "http_status", (int)status, "tries",
+                                              tries),
+                                    "%s: alert for %s decision %s accepted (HTTP %ld, try %d)",
+                                    PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0), status, tries);
                 } else {
                         r = rf_pg_exec(pg, sql_refused, 5, params, &next, db_err, sizeof(db_err));
                         rf_log_warn("alert.failed",
-                                    json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:I}", "decision_id",
-                                              PQgetvalue(res, 0, 0), "workflow", PQgetvalue(res, 0, 3), "trace_id",
+                                    json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:I}", "decision_id",
+                                              PQgetvalue(res, 0, 0), "kind", PQgetvalue(res, 0, 1), "workflow",
+                                              PQgetvalue(res, 0, 3), "trace_id",
                                               PQgetvalue(res, 0, 5), "http_status", (int)status, "tries", tries,
                                               "error", why, "retry_in_ms",
                                               (json_int_t)(r == 0 && next && PQntuples(next) == 1
                                                                    ? strtoll(PQgetvalue(next, 0, 0), NULL, 10)
                                                                    : -1)),
-                                    "%s: alert for DEAD decision %s not accepted (try %d): %s; will try again",
-                                    PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 0), tries, why);
+                                    "%s: alert for %s decision %s not accepted (try %d): %s; will try again",
+                                    PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0), tries, why);
                         PQclear(next);
                 }
                 if (r < 0) {

@@ -36,7 +36,7 @@ static rf_http_condition_t ready_sweep = RF_HTTP_CONDITION_INIT("sweep");
 static rf_http_condition_t ready_kafka = RF_HTTP_CONDITION_INIT("kafka");
 static int64_t ready_max_age_ms;
 
-static void metrics_init(void) {
+static void metrics_init(const rf_conf_t *conf) {
         metrics.sweeps = rf_metrics_counter("runfleet_reaper_sweeps_total",
                                             "Sweeps by result (done; standby: another reaper held the lock; failed).",
                                             "result");
@@ -60,6 +60,7 @@ static void metrics_init(void) {
         rf_metrics_inc(metrics.sweeps, 0, "failed");
         rf_metrics_inc(metrics.reproduced, 0, "unexecuted");
         rf_metrics_inc(metrics.reproduced, 0, "retry");
+        reaper_late_metrics_init(conf);
 }
 
 /* /readyz: the last sweep (or standby check) reached the database and a
@@ -103,11 +104,12 @@ static int sweep_and_log(const rf_conf_t *conf, rf_pg_t *pg, rd_kafka_t *rk) {
                 rf_log_debug("reaper.standby", NULL, "another reaper is sweeping");
                 return 0;
         }
-        rf_log(st.abandoned + st.unexecuted + st.retried + st.dead ? RF_LOG_INFO : RF_LOG_DEBUG, "reaper.sweep",
-               json_pack("{s:i, s:i, s:i, s:i, s:i}", "abandoned", st.abandoned, "unexecuted", st.unexecuted,
-                         "retried", st.retried, "dead", st.dead, "delivered", st.delivered),
-               "sweep: %d abandoned, %d unexecuted and %d failed re-produced, %d dead", st.abandoned,
-               st.unexecuted, st.retried, st.dead);
+        rf_log(st.abandoned + st.unexecuted + st.retried + st.dead + st.late ? RF_LOG_INFO : RF_LOG_DEBUG,
+               "reaper.sweep",
+               json_pack("{s:i, s:i, s:i, s:i, s:i, s:i}", "abandoned", st.abandoned, "unexecuted", st.unexecuted,
+                         "retried", st.retried, "dead", st.dead, "late", st.late, "delivered", st.delivered),
+               "sweep: %d abandoned, %d unexecuted and %d failed re-produced, %d dead, %d late", st.abandoned,
+               st.unexecuted, st.retried, st.dead, st.late);
         return 0;
 }
 
@@ -137,7 +139,7 @@ int main(int argc, char **argv) {
         char errstr[1024];
         int first, once, code = RF_EXIT_OK;
 
-        first = rf_program_options(&prog, argc, argv);
+        first = rf_program_options(&prog, &argc, argv);
         if (first < 0)
                 return RF_EXIT_USAGE;
         if (first < argc)
@@ -156,7 +158,7 @@ int main(int argc, char **argv) {
                 alerts_and_log(conf, pg);
                 goto out;
         }
-        metrics_init();
+        metrics_init(conf);
         /* a sweep may wait for Kafka's acknowledgements: delivery timeout + 5 s */
         ready_max_age_ms = 3 * (int64_t)conf->reaper.interval_ms + conf->kafka.delivery_timeout_ms + 10000;
         if (rf_program_http_start(&prog, conf, 2 * ready_max_age_ms, reaper_ready, NULL, &http) < 0) {
@@ -164,8 +166,8 @@ int main(int argc, char **argv) {
                 goto out;
         }
         rf_log_info("reaper.started", json_pack("{s:i, s:i, s:i}", "interval_ms", conf->reaper.interval_ms,
-                                                "grace_ms", conf->reaper.grace_ms, "max_attempts",
-                                                conf->reaper.max_attempts),
+                                                "grace_ms", conf->reaper.grace_ms, "max_failed_executions",
+                                                conf->reaper.max_failed_executions),
                     "sweeping every %d ms", conf->reaper.interval_ms);
         while (!rf_stop_requested) {
                 rf_kafka_producer_recover(&rk, conf, prog.name, rf_store_dr_cb);

@@ -12,7 +12,8 @@ typedef struct sweep_stats {
         int abandoned;    /* RUNNING executions whose lease ran out */
         int unexecuted;   /* produced (or not) but never started, past the grace period */
         int retried;      /* FAILED, TIMED_OUT or ABANDONED, re-produced after backoff */
-        int dead;         /* out of attempts */
+        int dead;         /* out of failed executions (reaper.max_failed_executions) */
+        int late;         /* LATE alerts fired (workflows[].alert_after), see late.c */
         int delivered;    /* re-produced decisions Kafka acknowledged */
         int skipped;      /* 1 when another reaper held the sweep lock */
 } sweep_stats_t;
@@ -21,12 +22,27 @@ typedef struct sweep_stats {
 int reaper_sweep(const rf_conf_t *conf, rf_pg_t *pg, rd_kafka_t *rk, sweep_stats_t *stats, char *errstr,
                  size_t errstr_size);
 
+/* LATE alerts (late.c). Inside the sweep's transaction: records the LATE
+ * alerts now due, once per decision; *ret_fired gets the rows this call
+ * created (the caller PQclear()s it; NULL when no workflow has an
+ * alert_after). Returns 0, or a negative errno with the reason in @p errstr. */
+int reaper_late(const rf_conf_t *conf, rf_pg_t *pg, PGresult **ret_fired, char *errstr, size_t errstr_size);
+
+/* After the commit: one decision.late log line and one
+ * runfleet_decisions_late_total increment per row of @p fired (may be
+ * NULL). Returns the number of rows. */
+int reaper_late_report(PGresult *fired);
+
+/* Registers runfleet_decisions_late_total, at 0 for every workflow with an
+ * alert_after. Without it (--once), reaper_late_report() only logs. */
+void reaper_late_metrics_init(const rf_conf_t *conf);
+
 typedef struct alert_stats {
         int sent;         /* accepted by the webhook (2xx) */
         int failed;       /* refused or unanswered, tried again after a backoff */
 } alert_stats_t;
 
-/* POSTs the due DEAD alerts to reaper.webhook_url (nothing when it is not
+/* POSTs the due DEAD and LATE alerts to reaper.webhook_url (nothing when it is not
  * set), a bounded number per call; see alerts.c. Returns 0, or a negative
  * errno from the database with the reason in @p errstr. */
 int reaper_alerts_send(const rf_conf_t *conf, rf_pg_t *pg, alert_stats_t *stats, char *errstr,

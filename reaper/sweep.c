@@ -26,10 +26,11 @@ static const char *const sql_abandon =
         "    AND d.state = 'RUNNING'"
         " RETURNING d.decision_id";
 
-/* Attempts count executions that ran and failed (FAILED, TIMED_OUT,
- * ABANDONED), not messages produced: while Kafka is down the grace rule
- * re-produces an unexecuted decision again and again, and those must not use
- * up its attempts. */
+/* reaper.max_failed_executions counts executions that ran and failed
+ * (FAILED, TIMED_OUT, ABANDONED), not messages produced (decisions.attempt,
+ * "PRODUCED" in status): while Kafka is down the grace rule re-produces an
+ * unexecuted decision again and again, and those must not use up its
+ * failures. So decisions.attempt may exceed max_failed_executions. */
 #define FAILED_EXECUTIONS_OF(alias)                                                                   \
         "(SELECT count(*) FROM runfleet.executions fx WHERE fx.decision_id = " alias ".decision_id" \
         " AND fx.status IN ('FAILED', 'TIMED_OUT', 'ABANDONED'))"
@@ -39,17 +40,18 @@ static const char *const sql_abandon =
 /* Out of attempts: DEAD, and said loudly. With a webhook configured ($2),
  * the alert owed is recorded in the same transaction (runfleet.alerts, an
  * outbox sent after the sweep by alerts.c), so no crash can lose it. The
- * last column is the error of the latest execution, for the log line. */
+ * error of the latest execution and the failed executions are for the log
+ * line. */
 static const char *const sql_dead =
         "WITH dead AS ("
         "  UPDATE runfleet.decisions SET state = 'DEAD', state_at = now()"
         "   WHERE action = 'RUN' AND state = 'FAILED'"
         "     AND " FAILED_EXECUTIONS " >= $1"
-        "  RETURNING decision_id, workflow, attempt, trace_id),"
+        "  RETURNING decision_id, workflow, attempt, trace_id, " FAILED_EXECUTIONS " AS failed),"
         " owed AS ("
         "  INSERT INTO runfleet.alerts (decision_id) SELECT decision_id FROM dead WHERE $2::boolean"
         "  ON CONFLICT DO NOTHING)"
-        " SELECT d.decision_id, d.workflow, d.attempt, d.trace_id, coalesce(e.error, '')"
+        " SELECT d.decision_id, d.workflow, d.attempt, d.trace_id, coalesce(e.error, ''), d.failed"
         "   FROM dead d LEFT JOIN LATERAL (SELECT x.error FROM runfleet.executions x"
         "                                   WHERE x.decision_id = d.decision_id"
         "                                   ORDER BY x.attempt DESC LIMIT 1) e ON true";
@@ -99,12 +101,13 @@ static const char *const sql_reproduce =
 static void log_dead(PGresult *res) {
         for (int i = 0; i < PQntuples(res); i++)
                 rf_log_error("decision.dead",
-                             json_pack("{s:s, s:s, s:i, s:s, s:s}", "decision_id", PQgetvalue(res, i, 0), "workflow",
-                                       PQgetvalue(res, i, 1), "attempt", atoi(PQgetvalue(res, i, 2)), "trace_id",
+                             json_pack("{s:s, s:s, s:i, s:i, s:s, s:s}", "decision_id", PQgetvalue(res, i, 0),
+                                       "workflow", PQgetvalue(res, i, 1), "attempt", atoi(PQgetvalue(res, i, 2)),
+                                       "failed_executions", atoi(PQgetvalue(res, i, 5)), "trace_id",
                                        PQgetvalue(res, i, 3), "error", PQgetvalue(res, i, 4)),
-                             "%s: decision %s is DEAD after %s attempts: %s", PQgetvalue(res, i, 1),
-                             PQgetvalue(res, i, 0), PQgetvalue(res, i, 2),
-                             *PQgetvalue(res, i, 4) ? PQgetvalue(res, i, 4) : "no error recorded");
+                             "%s: decision %s is DEAD after %s failed executions (produced %s times): %s",
+                             PQgetvalue(res, i, 1), PQgetvalue(res, i, 0), PQgetvalue(res, i, 5),
+                             PQgetvalue(res, i, 2), *PQgetvalue(res, i, 4) ? PQgetvalue(res, i, 4) : "no error recorded");
 }
 
 /* "a, b" for the log line of a re-produced decision. */
@@ -122,11 +125,11 @@ static void scraper_list(const rf_decision_t *d, char *buf, size_t size) {
 
 int reaper_sweep(const rf_conf_t *conf, rf_pg_t *pg, rd_kafka_t *rk, sweep_stats_t *stats, char *errstr,
                  size_t errstr_size) {
-        char grace[16], backoff[16], max_attempts[16], lock[32];
+        char grace[16], backoff[16], max_failed[16], lock[32];
         const char *lock_params[] = { lock };
-        const char *dead_params[] = { max_attempts, conf->reaper.webhook_url ? "true" : "false" };
-        const char *repro_params[] = { grace, backoff, max_attempts };
-        PGresult *res = NULL;
+        const char *dead_params[] = { max_failed, conf->reaper.webhook_url ? "true" : "false" };
+        const char *repro_params[] = { grace, backoff, max_failed };
+        PGresult *res = NULL, *late = NULL;
         rf_decision_t **ds = NULL;
         size_t n = 0, delivered = 0;
         int r;
@@ -134,7 +137,7 @@ int reaper_sweep(const rf_conf_t *conf, rf_pg_t *pg, rd_kafka_t *rk, sweep_stats
         memset(stats, 0, sizeof(*stats));
         snprintf(grace, sizeof(grace), "%d", conf->reaper.grace_ms);
         snprintf(backoff, sizeof(backoff), "%d", conf->reaper.backoff_ms);
-        snprintf(max_attempts, sizeof(max_attempts), "%d", conf->reaper.max_attempts);
+        snprintf(max_failed, sizeof(max_failed), "%d", conf->reaper.max_failed_executions);
         snprintf(lock, sizeof(lock), "%lld", RF_LOCK_REAPER);
 
         r = rf_pg_exec(pg, "BEGIN", 0, NULL, NULL, errstr, errstr_size);
@@ -165,6 +168,10 @@ int reaper_sweep(const rf_conf_t *conf, rf_pg_t *pg, rd_kafka_t *rk, sweep_stats
         log_dead(res);
         PQclear(res);
 
+        r = reaper_late(conf, pg, &late, errstr, errstr_size);
+        if (r < 0)
+                goto rollback;
+
         r = rf_pg_exec(pg, sql_reproduce, 3, repro_params, &res, errstr, errstr_size);
         if (r < 0)
                 goto rollback;
@@ -193,6 +200,7 @@ int reaper_sweep(const rf_conf_t *conf, rf_pg_t *pg, rd_kafka_t *rk, sweep_stats
                 goto out;
         if (n > 0)
                 rf_fault_point("reaper-after-commit");
+        stats->late = reaper_late_report(late);
 
         for (size_t i = 0; i < n; i++) {
                 char names[512];
@@ -217,6 +225,7 @@ rollback:
                 rf_pg_exec(pg, "ROLLBACK", 0, NULL, NULL, ignored, sizeof(ignored));
         }
 out:
+        PQclear(late);
         for (size_t i = 0; i < n; i++)
                 rf_decision_destroy(ds[i]);
         free(ds);

@@ -670,7 +670,7 @@ int main(int argc, char **argv) {
         char errstr[1024];
         int first, code = RF_EXIT_OK;
 
-        first = rf_program_options(&prog, argc, argv);
+        first = rf_program_options(&prog, &argc, argv);
         if (first < 0)
                 return RF_EXIT_USAGE;
         if (first < argc)

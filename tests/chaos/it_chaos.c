@@ -140,7 +140,7 @@ int main(void) {
                      ");\n"
                      "worker = { max_in_flight = 500; lease_ms = 3000; heartbeat_ms = 500; commit_interval_ms = 200;"
                      " drain_timeout_ms = 5000; };\n"
-                     "reaper = { interval_ms = 500; grace_ms = 6000; backoff_ms = 300; max_attempts = 8; };\n",
+                     "reaper = { interval_ms = 500; grace_ms = 6000; backoff_ms = 300; max_failed_executions = 8; };\n",
                      t.db_name, t.db_name, t.db_name, t.db_name, t.db_name);
         itest_migrate(&t);
         for (int i = 0; i < WORKERS; i++)

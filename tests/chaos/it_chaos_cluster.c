@@ -208,7 +208,7 @@ int main(void) {
                      ");\n"
                      "worker = { max_in_flight = 500; lease_ms = 3000; heartbeat_ms = 500; commit_interval_ms = 200;"
                      " drain_timeout_ms = 5000; };\n"
-                     "reaper = { interval_ms = 500; grace_ms = 6000; backoff_ms = 300; max_attempts = 8; };\n",
+                     "reaper = { interval_ms = 500; grace_ms = 6000; backoff_ms = 300; max_failed_executions = 8; };\n",
                      t.db_name, t.db_name, t.db_name);
         /* migrate on the cluster: replication factor 3, min ISR 2 by default */
         CHECK(itest_run(&t, out, sizeof(out), 90000, NULL, "runfleet-producer", "migrate", NULL) == 0);

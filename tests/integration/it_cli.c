@@ -108,6 +108,87 @@ int main(void) {
         CHECK(code == 0);
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE workflow = 'w' AND reason LIKE"
                                  " '%%by hand%%' AND delivered_at IS NOT NULL") == 1);
+        /* Every subcommand: its options after its operands, and -c FILE after
+         * the subcommand (RUNFLEET_CONFIG emptied, so only -c can name the
+         * file); the option never reaches the subcommand's own parser. */
+        {
+                char *noenv[] = { "RUNFLEET_CONFIG=", NULL };
+                char *posix[] = { "RUNFLEET_CONFIG=", "POSIXLY_CORRECT=1", NULL };
+                char cfg[600], eq[620];
+
+                snprintf(cfg, sizeof(cfg), "%s", t.config);
+                snprintf(eq, sizeof(eq), "--config=%s", cfg);
+                code = itest_run(&t, out, sizeof(out), 30000, noenv, "runfleet-producer", "status", NULL);
+                CHECK(code == 2);
+                CHECK_CONTAINS(out, "no configuration file: pass -c FILE or set RUNFLEET_CONFIG");
+
+                CHECK(itest_run(&t, out, sizeof(out), 60000, noenv, "runfleet-producer", "migrate", "-c", cfg, NULL) ==
+                      0);
+                CHECK_CONTAINS(out, "\"migrations_applied\":0");
+                CHECK(itest_run(&t, out, sizeof(out), 30000, noenv, "runfleet-producer", "status", "-c", cfg, NULL) == 0);
+                CHECK_CONTAINS(out, "runfleet status for ");
+                CHECK(itest_run(&t, out, sizeof(out), 30000, noenv, "runfleet-producer", "status", "--day", "2026-01-02",
+                                "-c", cfg, NULL) == 0);
+                CHECK_CONTAINS(out, "runfleet status for 2026-01-02");
+                CHECK(itest_run(&t, out, sizeof(out), 30000, noenv, "runfleet-producer", "status", "--config", cfg,
+                                "--day", "2026-01-03", NULL) == 0);
+                CHECK_CONTAINS(out, "runfleet status for 2026-01-03");
+                CHECK(itest_run(&t, out, sizeof(out), 30000, noenv, "runfleet-producer", "status", eq, NULL) == 0);
+                CHECK_CONTAINS(out, "runfleet status for ");
+                CHECK(itest_run(&t, out, sizeof(out), 60000, noenv, "runfleet-producer", "trigger", "w", "--reason",
+                                "after c", "-c", cfg, NULL) == 0);
+                CHECK(itest_run(&t, out, sizeof(out), 60000, noenv, "runfleet-producer", "trigger", "-c", cfg, "w",
+                                "--reason", "c first", NULL) == 0);
+                /* POSIXLY_CORRECT would make getopt stop at the operand */
+                CHECK(itest_run(&t, out, sizeof(out), 60000, posix, "runfleet-producer", "trigger", "w", "--reason",
+                                "posix", "-c", cfg, NULL) == 0);
+                CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE workflow = 'w' AND ("
+                                         "reason LIKE '%%after c%%' OR reason LIKE '%%c first%%' OR reason LIKE"
+                                         " '%%posix%%') AND delivered_at IS NOT NULL") == 3);
+                CHECK(itest_run(&t, out, sizeof(out), 60000, noenv, "runfleet-producer", "evaluate", "-c", cfg, NULL) ==
+                      0);
+                CHECK(itest_run(&t, out, sizeof(out), 60000, noenv, "runfleet-producer", "replay", "--from",
+                                "2026-01-01", "-c", cfg, "--to", "2026-01-02", "--dry-run", "--workflow", "w",
+                                NULL) == 0);
+                CHECK(itest_run(&t, out, sizeof(out), 60000, noenv, "runfleet-producer", "dlq", "list", "--since",
+                                "2026-01-01", "-c", cfg, NULL) == 0);
+                CHECK_CONTAINS(out, "0 messages in ");
+                CHECK(itest_run(&t, out, sizeof(out), 60000, noenv, "runfleet-producer", "dlq", "-c", cfg, "list",
+                                NULL) == 0);
+                CHECK(itest_run(&t, out, sizeof(out), 60000, noenv, "runfleet-producer", "dlq", "redrive", "--dry-run",
+                                "-c", cfg, "--all", NULL) == 0);
+                CHECK_CONTAINS(out, "dry run: nothing changed");
+                /* the reaper and the worker have no subcommand: -c is one of their options */
+                CHECK(itest_run(&t, out, sizeof(out), 60000, noenv, "runfleet-reaper", "--once", "-c", cfg, NULL) == 0);
+                CHECK(itest_run(&t, out, sizeof(out), 30000, noenv, "runfleet-worker", "--print-config", "-c", cfg,
+                                NULL) == 0);
+                CHECK_CONTAINS(out, "workflows = (");
+                /* -c without its FILE: one line, exit 2, nothing recorded */
+                {
+                        long long before = itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions");
+
+                        code = itest_run(&t, out, sizeof(out), 30000, noenv, "runfleet-producer", "trigger", "w", "-c",
+                                         NULL);
+                        CHECK(code == 2);
+                        CHECK_CONTAINS(out, "-c after 'trigger' needs a FILE");
+                        CHECK(lines(out) == 1);
+                        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions") == before);
+                }
+                /* after "--" nothing is taken for -c: the subcommand sees it */
+                code = itest_run(&t, out, sizeof(out), 30000, NULL, "runfleet-producer", "status", "--", "-c", cfg,
+                                 NULL);
+                CHECK(code == 2);
+                CHECK_CONTAINS(out, "status: unexpected argument '-c'");
+                {
+                        static char help[65536];
+
+                        CHECK(itest_run(&t, help, sizeof(help), 10000, NULL, "runfleet-producer", "--help", NULL) == 0);
+                        CHECK_CONTAINS(help, "before or after\n                      the command");
+                        CHECK_CONTAINS(help, "reaper.max_failed_executions");
+                        CHECK_CONTAINS(help, "renamed: reaper.max_attempts is now reaper.max_failed_executions");
+                        CHECK_CONTAINS(help, "workflows[].alert_after");
+                }
+        }
         /* the reaper's own switch, beside the common options */
         CHECK(itest_run(&t, out, sizeof(out), 60000, NULL, "runfleet-reaper", "--once", NULL) == 0);
         CHECK(itest_run(&t, out, sizeof(out), 10000, NULL, "runfleet-reaper", "--bogus", NULL) == 2);

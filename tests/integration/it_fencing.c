@@ -17,7 +17,7 @@ int main(void) {
                      "scrapers = ( { name = \"s\"; url = \"@FAKE@/fencing/s?delay_ms=6000\"; timeout_ms = 30000; } );\n"
                      "workflows = ( { name = \"w\"; schedule = \"0 3 * * *\"; scrapers = [\"s\"]; deadline_ms = 60000; } );\n"
                      "worker = { lease_ms = 3000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n"
-                     "reaper = { interval_ms = 500; grace_ms = 8000; backoff_ms = 500; max_attempts = 5; };\n");
+                     "reaper = { interval_ms = 500; grace_ms = 8000; backoff_ms = 500; max_failed_executions = 5; };\n");
         itest_migrate(&t);
         frozen = itest_spawn(&t, "worker1", "runfleet-worker", NULL);
         CHECK(itest_run(&t, out, sizeof(out), 30000, NULL, "runfleet-producer", "trigger", "w", NULL) == 0);

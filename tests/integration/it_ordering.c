@@ -28,7 +28,7 @@ static void out_of_order(void) {
                      "workflows = ( { name = \"slow\"; schedule = \"0 3 * * *\"; scrapers = [\"slow\"]; deadline_ms = 120000; },\n"
                      "              { name = \"fast\"; schedule = \"0 3 * * *\"; scrapers = [\"fast\"]; } );\n"
                      "worker = { lease_ms = 3000; heartbeat_ms = 500; commit_interval_ms = 100; };\n"
-                     "reaper = { interval_ms = 500; grace_ms = 8000; backoff_ms = 500; max_attempts = 5; };\n");
+                     "reaper = { interval_ms = 500; grace_ms = 8000; backoff_ms = 500; max_failed_executions = 5; };\n");
         itest_migrate(&t);
         CHECK(itest_decide(&t, "slow", 1, NULL) == 1);   /* offset 0 */
         CHECK(itest_decide(&t, "fast", 10, NULL) == 10); /* offsets 1..10 */
@@ -48,7 +48,7 @@ static void out_of_order(void) {
                      "workflows = ( { name = \"slow\"; schedule = \"0 3 * * *\"; scrapers = [\"slow\"]; },\n"
                      "              { name = \"fast\"; schedule = \"0 3 * * *\"; scrapers = [\"fast\"]; } );\n"
                      "worker = { lease_ms = 3000; heartbeat_ms = 500; commit_interval_ms = 100; };\n"
-                     "reaper = { interval_ms = 500; grace_ms = 8000; backoff_ms = 500; max_attempts = 5; };\n");
+                     "reaper = { interval_ms = 500; grace_ms = 8000; backoff_ms = 500; max_failed_executions = 5; };\n");
         itest_spawn(&t, "worker2", "runfleet-worker", NULL);
         itest_spawn(&t, "reaper", "runfleet-reaper", NULL);
         CHECK(itest_wait_for(&t, 11, 60000, "SELECT count(*) FROM runfleet.decisions WHERE state = 'SUCCEEDED'"));

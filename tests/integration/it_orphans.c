@@ -19,7 +19,7 @@ int main(void) {
                      "scrapers = ( { name = \"only\"; url = \"@FAKE@/orphans/only?delay_ms=10\"; } );\n"
                      "workflows = ( { name = \"nightly\"; schedule = \"0 3 * * *\"; scrapers = [\"only\"]; } );\n"
                      "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n"
-                     "reaper = { interval_ms = 1000; grace_ms = 8000; backoff_ms = 1000; max_attempts = 3; };\n");
+                     "reaper = { interval_ms = 1000; grace_ms = 8000; backoff_ms = 1000; max_failed_executions = 3; };\n");
         itest_migrate(&t);
         itest_spawn(&t, "worker", "runfleet-worker", NULL);
 

@@ -138,7 +138,7 @@ int main(void) {
                      "scrapers = ( { name = \"s\"; url = \"@FAKE@/%s/s?delay_ms=10\"; } );\n"
                      "workflows = ( { name = \"w\"; schedule = \"0 3 * * *\"; scrapers = [\"s\"]; } );\n"
                      "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n"
-                     "reaper = { interval_ms = 200; grace_ms = 60000; backoff_ms = 500; max_attempts = 3; };\n",
+                     "reaper = { interval_ms = 200; grace_ms = 60000; backoff_ms = 500; max_failed_executions = 3; };\n",
                      t.topic);
         itest_migrate(&t);
 
@@ -205,7 +205,7 @@ int main(void) {
                      "scrapers = ( { name = \"s\"; url = \"@FAKE@/%s/s?delay_ms=10\"; } );\n"
                      "workflows = ( { name = \"w\"; schedule = \"0 3 * * *\"; scrapers = [\"s\"]; } );\n"
                      "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n"
-                     "reaper = { interval_ms = 200; grace_ms = 6000; backoff_ms = 500; max_attempts = 3; };\n",
+                     "reaper = { interval_ms = 200; grace_ms = 6000; backoff_ms = 500; max_failed_executions = 3; };\n",
                      t.topic);
         itest_spawn(&t, "worker", "runfleet-worker", NULL);
         reapers[0] = itest_spawn(&t, "reaper4", "runfleet-reaper", NULL);

@@ -1,5 +1,7 @@
-/* DEAD after max_attempts, with the webhook: a decision whose scraper always
- * fails is tried reaper.max_attempts (2) times and marked DEAD; its JSON
+/* DEAD after max_failed_executions, with the webhook: a decision whose
+ * scraper always fails is tried twice and marked DEAD; the configuration
+ * says so under the old name reaper.max_attempts (still accepted, with a
+ * config.deprecated warning the reaper logs); its JSON
  * alert is POSTed to a webhook server in this test, which refuses it (503)
  * until the test lets it through. The reaper that recorded the alert is
  * SIGKILLed while the alert is still owed; a new reaper sends it, once,
@@ -148,6 +150,7 @@ int main(void) {
                 char *log = itest_read_log(&t, reaper);
                 CHECK_CONTAINS(log, "decision.dead");
                 CHECK_CONTAINS(log, "alert.failed");
+                CHECK_CONTAINS(log, "reaper.max_attempts is deprecated, it is now called reaper.max_failed_executions");
                 free(log);
         }
         for (int i = 0; i < t.proc_count; i++)
@@ -204,7 +207,9 @@ int main(void) {
                 CHECK_STR_EQ(json_string_value(json_object_get(j, "trace_id")), trace);
                 CHECK(json_string_value(json_object_get(j, "time")) &&
                       strlen(json_string_value(json_object_get(j, "time"))) == 24);
-                CHECK_CONTAINS(json_string_value(json_object_get(j, "text")), "is DEAD after 2 attempts");
+                CHECK(json_integer_value(json_object_get(j, "failed_executions")) == 2);
+                CHECK_CONTAINS(json_string_value(json_object_get(j, "text")),
+                               "is DEAD after 2 failed executions (produced 2 times)");
                 json_decref(j);
         }
         MHD_stop_daemon(d);

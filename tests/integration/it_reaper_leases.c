@@ -22,7 +22,7 @@ int main(void) {
                      "workflows = ( { name = \"alive\"; schedule = \"0 3 * * *\"; scrapers = [\"slow\"]; deadline_ms = 60000; },\n"
                      "              { name = \"killed\"; schedule = \"0 3 * * *\"; scrapers = [\"slow2\"]; deadline_ms = 60000; } );\n"
                      "worker = { lease_ms = 3000; heartbeat_ms = 500; commit_interval_ms = 200; };\n"
-                     "reaper = { interval_ms = 500; grace_ms = 8000; backoff_ms = 500; max_attempts = 3; };\n",
+                     "reaper = { interval_ms = 500; grace_ms = 8000; backoff_ms = 500; max_failed_executions = 3; };\n",
                      t.topic, t.topic);
         itest_migrate(&t);
         worker = itest_spawn(&t, "worker1", "runfleet-worker", NULL);

@@ -52,7 +52,7 @@ static void message_scrapers(itest_t *t, const char *id, int attempt, char *out,
         "             { name = \"last\"; url = \"@FAKE@/%s/last\"; } );\n"                                       \
         "workflows = ( { name = \"multi\"; schedule = \"0 3 * * *\"; scrapers = [\"first\", \"flaky\", \"last\"]; } );\n" \
         "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n"                       \
-        "reaper = { interval_ms = 300; grace_ms = 8000; backoff_ms = 500; max_attempts = 3; };\n"
+        "reaper = { interval_ms = 300; grace_ms = 8000; backoff_ms = 500; max_failed_executions = 3; };\n"
 
 int main(void) {
         itest_t t;

@@ -3,7 +3,7 @@
  * at most once a day: betting_lines (three scrapers), referee_discovery and
  * schedule_dependency (one each). At the first tick every scraper answers
  * HTTP 500 with the same body -- the shared defect -- and the reaper marks
- * the three decisions DEAD (reaper.max_attempts = 1); the scrapers are then
+ * the three decisions DEAD (reaper.max_failed_executions = 1); the scrapers are then
  * fixed; referee_discovery is triggered by hand, as at 13:30; the next tick
  * comes: betting_lines, whose only run today failed, is decided RUN again
  * and succeeds (the incident's "betting_lines never ran after its 1:05 PM
@@ -123,7 +123,7 @@ int main(void) {
                      "  { name = \"gappy\"; schedule = \"@every 1h\"; scrapers = [\"nba_schedule\"]; enabled = false; }\n"
                      ");\n"
                      "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n"
-                     "reaper = { interval_ms = 300; max_attempts = 1; };\n",
+                     "reaper = { interval_ms = 300; max_failed_executions = 1; };\n",
                      PERIOD_S, PERIOD_S, PERIOD_S);
         itest_migrate(&t);
 

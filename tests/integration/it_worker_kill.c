@@ -19,7 +19,7 @@ int main(void) {
                      "workflows = ( { name = \"long\"; schedule = \"0 3 * * *\"; scrapers = [\"slow\"];"
                      " deadline_ms = 120000; } );\n"
                      "worker = { lease_ms = 4000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n"
-                     "reaper = { interval_ms = 1000; grace_ms = 8000; backoff_ms = 1000; max_attempts = 3; };\n");
+                     "reaper = { interval_ms = 1000; grace_ms = 8000; backoff_ms = 1000; max_failed_executions = 3; };\n");
         itest_migrate(&t);
         first = itest_spawn(&t, "worker1", "runfleet-worker", NULL);
         CHECK(itest_run(&t, out, sizeof(out), 30000, NULL, "runfleet-producer", "trigger", "long", NULL) == 0);

@@ -128,7 +128,7 @@ static void test_good(void) {
         CHECK(conf->worker.max_response_bytes == 131072);
         CHECK(conf->reaper.interval_ms == 7000);
         CHECK(conf->reaper.grace_ms == 90000);
-        CHECK(conf->reaper.max_attempts == 7);
+        CHECK(conf->reaper.max_failed_executions == 7);
         CHECK(conf->reaper.backoff_ms == 0);
         CHECK_STR_EQ(conf->http.listen, "0.0.0.0");
         CHECK(conf->http.port == 9464);
@@ -213,7 +213,7 @@ static void test_defaults(void) {
         CHECK(conf->worker.max_response_bytes == 65536);
         CHECK(conf->reaper.interval_ms == 5000);
         CHECK(conf->reaper.grace_ms == 60000);
-        CHECK(conf->reaper.max_attempts == 5);
+        CHECK(conf->reaper.max_failed_executions == 5);
         CHECK(conf->reaper.backoff_ms == 10000);
         CHECK(conf->reaper.webhook_url == NULL);
         CHECK(conf->reaper.webhook_timeout_ms == 5000);
@@ -537,6 +537,7 @@ static void test_help_walk(void) {
                                         : strcmp(name, "producer.catchup") == 0 ? "all"
                                         : strcmp(name, "producer.catchup_window") == 0 ? "6h"
                                         : strcmp(name, "scraping.base_url") == 0 ? "http://walk.example:8080/base"
+                                        : strcmp(name, "reaper.alert_after") == 0 ? "15m"
                                         : strstr(name, "topic") ? "walk.topic"
                                         : url                   ? "http://walk.example/token"
                                                                 : "walk-value";
@@ -555,8 +556,8 @@ static void test_help_walk(void) {
                         CHECK(!"unexpected type with an environment variable");
                 unsetenv(env);
         }
-        CHECK(rows == 35 + 9 + 11);
-        CHECK(env_rows == 34);
+        CHECK(rows == 36 + 9 + 12);
+        CHECK(env_rows == 35);
         free(buf);
 }
 
@@ -644,7 +645,7 @@ static void test_round_trip(void) {
         CHECK(a->producer.every_ms == b->producer.every_ms);
         CHECK(memcmp(&a->worker, &b->worker, sizeof(a->worker)) == 0);
         CHECK(a->reaper.interval_ms == b->reaper.interval_ms && a->reaper.grace_ms == b->reaper.grace_ms);
-        CHECK(a->reaper.max_attempts == b->reaper.max_attempts && a->reaper.backoff_ms == b->reaper.backoff_ms);
+        CHECK(a->reaper.max_failed_executions == b->reaper.max_failed_executions && a->reaper.backoff_ms == b->reaper.backoff_ms);
         CHECK((!a->reaper.webhook_url && !b->reaper.webhook_url) || (a->reaper.webhook_url && b->reaper.webhook_url));
         CHECK(a->reaper.webhook_timeout_ms == b->reaper.webhook_timeout_ms);
         CHECK(a->reaper.webhook_backoff_ms == b->reaper.webhook_backoff_ms);
@@ -768,6 +769,8 @@ static void test_shipped_configs(void) {
                 CHECK(conf->workflow_count == 3);
                 wf = rf_conf_workflow(conf, "betting_lines");
                 CHECK(wf && wf->scraper_count == 3 && wf->deadline_ms == 15 * 60 * 1000);
+                CHECK(wf && rf_conf_alert_after_ms(conf, wf) == 45 * 60 * 1000);
+                CHECK(conf->warning_count == 0); /* no deprecated names in what we ship */
                 CHECK(wf && strcmp(wf->schedule, "0 * * * *") == 0);
                 wf = rf_conf_workflow(conf, "referee_discovery");
                 CHECK(wf && wf->scraper_count == 1 && strcmp(wf->scrapers[0], "referee_assignments") == 0);
@@ -806,6 +809,124 @@ static void test_shipped_configs(void) {
         rf_conf_destroy(conf);
 }
 
+/* workflows[].alert_after and its default reaper.alert_after: durations,
+ * "0" turns a workflow's LATE alert off under a default. */
+static void test_alert_after(void) {
+        static const char *const wfs =
+                "scrapers = ( { name = \"s\"; url = \"http://h/s\"; } );\n"
+                "workflows = ( { name = \"own\"; schedule = \"@hourly\"; scrapers = [\"s\"]; alert_after = \"20m\"; },\n"
+                "              { name = \"off\"; schedule = \"@hourly\"; scrapers = [\"s\"]; alert_after = \"0\"; },\n"
+                "              { name = \"dflt\"; schedule = \"@hourly\"; scrapers = [\"s\"]; } );\n";
+        char text[2048], err[512] = "";
+        rf_conf_t *conf = NULL;
+
+        snprintf(text, sizeof(text), BASE "%s", wfs);
+        CHECK(rf_conf_load_string(text, "t.cfg", &conf, err, sizeof(err)) == 0);
+        if (conf) {
+                CHECK(conf->reaper.alert_after_ms == 0);
+                CHECK(rf_conf_alert_after_ms(conf, rf_conf_workflow(conf, "own")) == 20 * 60000);
+                CHECK(rf_conf_alert_after_ms(conf, rf_conf_workflow(conf, "off")) == 0);
+                CHECK(rf_conf_alert_after_ms(conf, rf_conf_workflow(conf, "dflt")) == 0);
+        }
+        rf_conf_destroy(conf);
+        conf = NULL;
+        snprintf(text, sizeof(text), BASE "reaper = { alert_after = \"90s\"; };\n%s", wfs);
+        CHECK(rf_conf_load_string(text, "t.cfg", &conf, err, sizeof(err)) == 0);
+        if (conf) {
+                CHECK(rf_conf_alert_after_ms(conf, rf_conf_workflow(conf, "own")) == 20 * 60000);
+                CHECK(rf_conf_alert_after_ms(conf, rf_conf_workflow(conf, "off")) == 0);
+                CHECK(rf_conf_alert_after_ms(conf, rf_conf_workflow(conf, "dflt")) == 90000);
+        }
+        rf_conf_destroy(conf);
+        check_string_error(BASE "reaper = { alert_after = \"soon\"; };",
+                           "t.cfg:3: reaper.alert_after: 'soon' is not a duration (e.g. \"90s\", \"20m\", \"2h\"; "
+                           "\"0\": off)");
+        check_string_error(BASE "scrapers = ( { name = \"s\"; url = \"http://h/s\"; } );\n"
+                                "workflows = ( { name = \"w\"; schedule = \"@hourly\"; scrapers = [\"s\"];\n"
+                                "  alert_after = \"-5m\"; } );",
+                           "t.cfg:5: workflow 'w': alert_after: '-5m' is not a duration (e.g. \"90s\", \"20m\", "
+                           "\"2h\"; \"0\": off)");
+}
+
+/* reaper.max_attempts, renamed reaper.max_failed_executions: the old name
+ * still loads, with a warning; both at once is an error. */
+static void test_renamed(void) {
+        char err[512] = "";
+        rf_conf_t *conf = NULL;
+
+        CHECK(rf_conf_load_string(BASE "reaper = { max_attempts = 8; };", "t.cfg", &conf, err, sizeof(err)) == 0);
+        if (conf) {
+                CHECK(conf->reaper.max_failed_executions == 8);
+                CHECK(conf->warning_count == 1);
+                CHECK_CONTAINS(conf->warning_count ? conf->warnings[0] : "",
+                               "t.cfg:3: reaper.max_attempts is deprecated, it is now called "
+                               "reaper.max_failed_executions");
+        }
+        rf_conf_destroy(conf);
+        conf = NULL;
+        CHECK(rf_conf_load_string(BASE "reaper = { max_failed_executions = 8; };", "t.cfg", &conf, err,
+                                  sizeof(err)) == 0);
+        CHECK(conf && conf->warning_count == 0 && conf->reaper.max_failed_executions == 8);
+        rf_conf_destroy(conf);
+        conf = NULL;
+        check_string_error(BASE "reaper = { max_failed_executions = 3; max_attempts = 8; };",
+                           "t.cfg:3: reaper.max_failed_executions and reaper.max_attempts are the same setting "
+                           "(reaper.max_attempts is its old name): set only reaper.max_failed_executions");
+        check_string_error(BASE "reaper = { max_attempts = 0; };",
+                           "t.cfg:3: reaper.max_attempts: 0 is out of range [1, 100]");
+        setenv("RUNFLEET_REAPER_MAX_ATTEMPTS", "9", 1);
+        CHECK(rf_conf_load_string(BASE, "t.cfg", &conf, err, sizeof(err)) == 0);
+        if (conf) {
+                CHECK(conf->reaper.max_failed_executions == 9);
+                CHECK(conf->warning_count == 1);
+                CHECK_CONTAINS(conf->warning_count ? conf->warnings[0] : "",
+                               "environment RUNFLEET_REAPER_MAX_ATTEMPTS is deprecated, use "
+                               "RUNFLEET_REAPER_MAX_FAILED_EXECUTIONS");
+        }
+        rf_conf_destroy(conf);
+        conf = NULL;
+        setenv("RUNFLEET_REAPER_MAX_FAILED_EXECUTIONS", "4", 1);
+        CHECK(rf_conf_load_string(BASE, "t.cfg", &conf, err, sizeof(err)) < 0);
+        CHECK_STR_EQ(err, "environment RUNFLEET_REAPER_MAX_ATTEMPTS and RUNFLEET_REAPER_MAX_FAILED_EXECUTIONS set the "
+                          "same setting reaper.max_failed_executions: set only RUNFLEET_REAPER_MAX_FAILED_EXECUTIONS");
+        unsetenv("RUNFLEET_REAPER_MAX_ATTEMPTS");
+        unsetenv("RUNFLEET_REAPER_MAX_FAILED_EXECUTIONS");
+        {
+                char *buf = NULL;
+                size_t len = 0;
+                FILE *f = open_memstream(&buf, &len);
+
+                rf_conf_help(f);
+                fclose(f);
+                CHECK_CONTAINS(buf, "renamed: reaper.max_attempts is now reaper.max_failed_executions");
+                free(buf);
+        }
+}
+
+/* What an operator reads about the two counts and the new settings is in
+ * the README, under the names the programs use. */
+static void test_documented(void) {
+        FILE *f = fopen(RF_SOURCE_ROOT "/README.md", "re");
+        char *text = NULL;
+        size_t len = 0;
+
+        CHECK(f != NULL);
+        if (!f)
+                return;
+        CHECK(getdelim(&text, &len, '\0', f) > 0);
+        fclose(f);
+        CHECK_CONTAINS(text, "`reaper.max_attempts` is now\n`reaper.max_failed_executions` "
+                             "(`RUNFLEET_REAPER_MAX_FAILED_EXECUTIONS`,\ndefault 5");
+        CHECK_CONTAINS(text, "`RUNFLEET_REAPER_MAX_ATTEMPTS` still\nwork");
+        CHECK_CONTAINS(text, "`workflows[].alert_after`");
+        CHECK_CONTAINS(text, "(`RUNFLEET_REAPER_ALERT_AFTER`, default unset");
+        CHECK_CONTAINS(text, "DECIDED   ACTION  STATE      PRODUCED  FAILED  EXECUTION   DURATION");
+        CHECK_CONTAINS(text, "- **PRODUCED** is `decisions.attempt`");
+        CHECK_CONTAINS(text, "- **FAILED** is how many of its executions failed");
+        CHECK_CONTAINS(text, "runfleet_decisions_late_total");
+        free(text);
+}
+
 int main(void) {
         clear_env();
         test_good();
@@ -821,5 +942,8 @@ int main(void) {
         test_mask_dsn();
         test_webhook_url();
         test_shipped_configs();
+        test_alert_after();
+        test_renamed();
+        test_documented();
         return rf_test_finish();
 }
