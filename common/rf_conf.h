@@ -24,6 +24,20 @@ typedef struct rf_scraper_conf {
         char *rate_group;         /* shared bucket name; NULL = the scraper's name */
 } rf_scraper_conf_t;
 
+/* What the evaluator does at a tick while an earlier run of the workflow is
+ * still in flight (PENDING or RUNNING); producer/policy.c applies it. */
+typedef enum rf_overlap {
+        RF_OVERLAP_SKIP = 0,      /* SKIP the tick, naming the run in flight (the default) */
+        RF_OVERLAP_BUFFER_ONE,    /* record one RUN that waits for it; further ticks SKIP */
+        RF_OVERLAP_ALLOW,         /* RUN anyway, concurrently */
+        _RF_OVERLAP_MAX,
+} rf_overlap_t;
+
+/* "skip", "buffer_one", "allow"; NULL for a value out of range. */
+const char *rf_overlap_name(rf_overlap_t o);
+/* The overlap policy named @p name, or -EINVAL. */
+int rf_overlap_from_name(const char *name);
+
 typedef struct rf_workflow_conf {
         char *name;
         char *schedule;           /* as written: 5-field cron or "@every 30s" */
@@ -39,6 +53,9 @@ typedef struct rf_workflow_conf {
         char **after;             /* workflows that must have SUCCEEDED today first */
         size_t after_count;
         int max_active_runs;      /* per worker process, 0 = unlimited */
+        char *overlap_name;       /* as written, else producer.overlap's */
+        rf_overlap_t overlap;     /* parsed overlap_name */
+        int pause_after_failures; /* DEAD decisions in a row that pause it, 0 = never; else producer's */
 } rf_workflow_conf_t;
 
 /* A librdkafka property passed through verbatim ("security.protocol" = "SASL_SSL"). */
@@ -73,6 +90,8 @@ typedef struct rf_conf {
         struct {
                 char *timezone;           /* IANA zone schedules are read in, "UTC" */
                 int every_ms;             /* default loop period for evaluate --every, 60000 */
+                char *overlap;            /* default of the workflows' overlap, "skip" */
+                int pause_after_failures; /* default of the workflows' pause_after_failures, 0 = never */
         } producer;
 
         struct {
