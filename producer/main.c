@@ -17,6 +17,8 @@ static const struct {
         { "status", producer_status },
         { "replay", producer_replay },
         { "dlq", producer_dlq },
+        { "pause", producer_pause },
+        { "unpause", producer_unpause },
 };
 
 int main(int argc, char **argv) {
@@ -35,7 +37,12 @@ int main(int argc, char **argv) {
                          "  dlq list [--since T]           the dead-letter topic: reason, origin, time\n"
                          "  dlq redrive (--offset [P:]N | --partition P --offset N | --all) [--dry-run]\n"
                          "                                 produce the dead letters that are valid now back to\n"
-                         "                                 the decisions topic, once each (P: DLQ partition)",
+                         "                                 the decisions topic, once each (P: DLQ partition)\n"
+                         "  pause (WORKFLOW... | --all) --reason T [--by NAME] [--cancel-pending]\n"
+                         "                                 SKIP every tick until unpaused; --cancel-pending\n"
+                         "                                 also ends the RUN decisions not yet started\n"
+                         "  unpause (WORKFLOW... | --all) [--by NAME]\n"
+                         "                                 evaluate the workflows' ticks normally again",
         };
         rf_conf_t *conf;
         int first, code = RF_EXIT_USAGE;

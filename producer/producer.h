@@ -10,3 +10,5 @@ int producer_trigger(const rf_program_t *prog, const rf_conf_t *conf, int argc, 
 int producer_status(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv);
 int producer_replay(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv);
 int producer_dlq(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv);
+int producer_pause(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv);
+int producer_unpause(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv);
