@@ -13,7 +13,12 @@
  * next_attempt_at past the POST's bound, so another reaper does not send it
  * at the same time. A sender that dies between the POST and marking the
  * alert sent makes the next one send it again when the claim runs out; the
- * POST carries Idempotency-Key: <decision_id> so the receiver can drop it. */
+ * POST carries Idempotency-Key: <decision_id> (<decision_id>/<kind> for a
+ * kind other than DEAD) so the receiver can drop it.
+ *
+ * Kinds: DEAD (a decision out of attempts) and PAUSED (its workflow paused
+ * after pause_after_failures DEAD decisions in a row, keyed by the DEAD
+ * decision that tripped it; see autopause.c). */
 #include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
@@ -32,7 +37,8 @@
 
 /* Claims the oldest due alert and reads what its JSON says. Columns:
  * decision_id, kind, tries (this one included), workflow, attempt,
- * trace_id, dead at (epoch ms), last execution status and error, state. */
+ * trace_id, dead at (epoch ms), last execution status and error, state,
+ * and for a PAUSED alert the reason of the workflow's latest automatic pause. */
 static const char *const sql_claim =
         "WITH due AS ("
         "  SELECT decision_id, kind FROM runfleet.alerts"
@@ -44,7 +50,10 @@ static const char *const sql_claim =
         "    FROM due WHERE a.decision_id = due.decision_id AND a.kind = due.kind"
         "  RETURNING a.decision_id, a.kind, a.attempts, a.created_at)"
         " SELECT c.decision_id, c.kind, c.attempts, d.workflow, d.attempt, d.trace_id,"
-        "        (extract(epoch FROM c.created_at) * 1000)::bigint, e.status, e.error, d.state"
+        "        (extract(epoch FROM c.created_at) * 1000)::bigint, e.status, e.error, d.state,"
+        "        CASE WHEN c.kind = 'PAUSED' THEN (SELECT p.reason FROM runfleet.pauses p"
+        "                                           WHERE p.workflow = d.workflow AND p.automatic"
+        "                                           ORDER BY p.paused_at DESC LIMIT 1) END"
         "   FROM claimed c JOIN runfleet.decisions d ON d.decision_id = c.decision_id"
         "   LEFT JOIN LATERAL (SELECT x.status, x.error FROM runfleet.executions x"
         "                       WHERE x.decision_id = c.decision_id"
@@ -117,6 +126,18 @@ static json_t *alert_json(PGresult *res, const char *when) {
         int attempts = atoi(PQgetvalue(res, 0, 4));
         char text[1024];
 
+        if (strcmp(PQgetvalue(res, 0, 1), "PAUSED") == 0) {
+                const char *why = PQgetisnull(res, 0, 10) ? "pause_after_failures" : PQgetvalue(res, 0, 10);
+
+                snprintf(text, sizeof(text),
+                         "runfleet: workflow %s is PAUSED after %s; its ticks are SKIPs until "
+                         "`runfleet-producer unpause %s`",
+                         workflow, why, workflow);
+                return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s, s:s, s:i, s:s}", "event", "workflow.paused",
+                                 "kind", "PAUSED", "decision_id", id, "workflow", workflow, "reason", why,
+                                 "last_error", error, "trace_id", PQgetvalue(res, 0, 5), "time", when,
+                                 "delivery_try", atoi(PQgetvalue(res, 0, 2)), "text", text);
+        }
         snprintf(text, sizeof(text), "runfleet: workflow %s, decision %s is DEAD after %d attempt%s: %s", workflow,
                  id, attempts, attempts == 1 ? "" : "s", error && *error ? error : "no error recorded");
         return json_pack("{s:s, s:s, s:s, s:s, s:i, s:s?, s:s?, s:s, s:s, s:i, s:s}", "event", "decision.dead", "kind",
@@ -130,7 +151,7 @@ static json_t *alert_json(PGresult *res, const char *when) {
  * due, -EAGAIN when the endpoint refused it, or a negative errno from the
  * database. */
 static int send_one(const rf_conf_t *conf, rf_pg_t *pg, CURL *c, char *errstr, size_t errstr_size) {
-        char claim[32], when[40], status_s[16], backoff[16], why[512];
+        char claim[32], when[40], status_s[16], backoff[16], why[512], key[64];
         const char *claim_params[] = { claim };
         PGresult *res = NULL;
         json_t *doc = NULL;
@@ -153,7 +174,13 @@ static int send_one(const rf_conf_t *conf, rf_pg_t *pg, CURL *c, char *errstr, s
                 r = -ENOMEM;
                 goto out;
         }
-        sent = post(c, conf, body, PQgetvalue(res, 0, 0), &status, why, sizeof(why)) == 0;
+        /* the DEAD alert of a decision keeps its plain key; another kind of
+         * alert about the same decision (PAUSED) must not be dropped as a repeat */
+        if (strcmp(PQgetvalue(res, 0, 1), "DEAD") == 0)
+                snprintf(key, sizeof(key), "%s", PQgetvalue(res, 0, 0));
+        else
+                snprintf(key, sizeof(key), "%s/%s", PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+        sent = post(c, conf, body, key, &status, why, sizeof(why)) == 0;
         rf_http_heartbeat();
         snprintf(status_s, sizeof(status_s), "%ld", status);
         snprintf(backoff, sizeof(backoff), "%d", conf->reaper.webhook_backoff_ms);
