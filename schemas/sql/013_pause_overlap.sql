@@ -145,7 +145,8 @@ SELECT d.decision_id, d.workflow, d.attempt, d.state, d.decided_at, d.produced_a
             AND NOT EXISTS (SELECT 1 FROM runfleet.decisions o
                              WHERE o.workflow = d.workflow AND o.decision_id <> d.decision_id
                                AND o.action = 'RUN'
-                               AND (o.state IN ('PENDING', 'RUNNING', 'FAILED')
+                               AND o.waiting_for IS NULL
+                               AND (o.state IN ('PENDING', 'RUNNING')
                                     OR o.state_at > now() - interval '2 minutes'))));
 
 -- producer: `pause --cancel-pending` ends decisions CANCELLED; evaluate
