@@ -106,6 +106,18 @@ int main(void) {
         CHECK_CONTAINS(out, "scraper fix");
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.pauses") == 1);
 
+        /* status shows the pause and the cancelled runs */
+        CHECK(itest_run(&t, out, sizeof(out), 20000, NULL, "runfleet-producer", "status", NULL) == 0);
+        CHECK_CONTAINS(out, "paused workflows (every tick SKIPs until `unpause`): 1\n");
+        CHECK_CONTAINS(out, "  WORKFLOW              SINCE             BY                AUTO  REASON\n  wf    ");
+        CHECK_CONTAINS(out, "  alice             no    scraper fix\n");
+        {
+                char want[64];
+
+                snprintf(want, sizeof(want), "failed or dead, %lld cancelled), ", cancelled);
+                CHECK_CONTAINS(out, want);
+        }
+
         /* a worker now receives the CANCELLED decisions' messages and runs none */
         itest_spawn(&t, "worker", "runfleet-worker", NULL);
         CHECK(itest_wait_committed(&t, t.topic, t.group, 60000));
