@@ -58,13 +58,9 @@ static const char *const sql_pause =
         " SELECT NULL, paused_by, to_char(paused_at AT TIME ZONE $4, 'YYYY-MM-DD HH24:MI'), reason"
         "   FROM runfleet.pauses WHERE workflow = $1 AND unpaused_at IS NULL AND NOT EXISTS (SELECT 1 FROM new)";
 
-static const char *const sql_cancel =
-        "UPDATE runfleet.decisions d SET state = 'CANCELLED', state_at = now(), cancelled_by = $2,"
-        "       cancel_reason = $3"
-        " WHERE d.workflow = $1 AND d.action = 'RUN' AND d.state = 'PENDING'"
-        "   AND NOT EXISTS (SELECT 1 FROM runfleet.executions e"
-        "                    WHERE e.decision_id = d.decision_id AND e.status = 'RUNNING')"
-        " RETURNING d.decision_id::text";
+/* schemas/sql/013_pause_overlap.sql: the producer's role may not set a
+ * decision's state but through this function */
+static const char *const sql_cancel = "SELECT id::text FROM runfleet.cancel_pending($1, $2, $3) AS id";
 
 static const char *const sql_unpause =
         "UPDATE runfleet.pauses SET unpaused_at = now(), unpaused_by = $2"

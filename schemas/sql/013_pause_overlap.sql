@@ -149,10 +149,27 @@ SELECT d.decision_id, d.workflow, d.attempt, d.state, d.decided_at, d.produced_a
                                AND (o.state IN ('PENDING', 'RUNNING')
                                     OR o.state_at > now() - interval '2 minutes'))));
 
--- producer: `pause --cancel-pending` ends decisions CANCELLED; evaluate
--- records a waiting decision (insert, then waiting_for, in one transaction)
-GRANT UPDATE (state, state_at, cancelled_by, cancel_reason, waiting_for) ON runfleet.decisions
-        TO runfleet_producer_role;
+-- `pause --cancel-pending`: ends @p_workflow's RUN decisions no worker has
+-- started (PENDING, no RUNNING execution) as CANCELLED, with who and why,
+-- and returns their ids. A function run as its owner, so the producer's
+-- role may cancel but never set a decision's state otherwise (it has no
+-- UPDATE on decisions.state; it_pg_auth checks that it cannot).
+CREATE OR REPLACE FUNCTION runfleet.cancel_pending(p_workflow text, p_by text, p_reason text)
+RETURNS SETOF uuid LANGUAGE sql AS $$
+        UPDATE runfleet.decisions d
+           SET state = 'CANCELLED', state_at = now(), cancelled_by = p_by, cancel_reason = p_reason
+         WHERE d.workflow = p_workflow AND d.action = 'RUN' AND d.state = 'PENDING'
+           AND NOT EXISTS (SELECT 1 FROM runfleet.executions e
+                            WHERE e.decision_id = d.decision_id AND e.status = 'RUNNING')
+        RETURNING d.decision_id
+$$;
+ALTER FUNCTION runfleet.cancel_pending(text, text, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE EXECUTE ON FUNCTION runfleet.cancel_pending(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION runfleet.cancel_pending(text, text, text) TO runfleet_producer_role;
+
+-- producer: evaluate records a waiting decision (insert, then waiting_for,
+-- in one transaction)
+GRANT UPDATE (waiting_for) ON runfleet.decisions TO runfleet_producer_role;
 -- reaper: releases waiting decisions; pauses a workflow after
 -- pause_after_failures DEAD decisions in a row
 GRANT UPDATE (waiting_for) ON runfleet.decisions TO runfleet_reaper_role;
