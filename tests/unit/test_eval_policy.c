@@ -260,6 +260,14 @@ static void test_overlap(void) {
                "scheduled: tick 10:00 " NY "; decision 11111111-aaaa-4aaa-8aaa-000000000001 (PENDING, tick "
                "2026-06-14 23:00) still in progress; overlap allow");
 
+        /* a CANCELLED run is neither in flight nor a run of the day */
+        {
+                rf_workflow_conf_t once = wf("w", NULL, 1, NULL, 0);
+                policy_run_t cancelled[] = { run("w", "c", "2026-06-15T09:00:00-04:00", "CANCELLED", NULL) };
+
+                EXPECT(&once, NY, "2026-06-15T10:00:00-04:00", cancelled, 1, true, "scheduled: tick 10:00");
+        }
+
         /* the other rules come first: a paused or windowed-out tick is not an overlap */
         w.overlap = RF_OVERLAP_SKIP;
         w.max_runs_per_day = 1;
