@@ -12,9 +12,9 @@
 ALTER TABLE runfleet.decisions ADD COLUMN IF NOT EXISTS waiting_for uuid;
 CREATE INDEX IF NOT EXISTS decisions_waiting ON runfleet.decisions (workflow, decided_at)
         WHERE waiting_for IS NOT NULL;
--- "is anything of this workflow in flight": the overlap check and the release
-CREATE INDEX IF NOT EXISTS decisions_in_flight ON runfleet.decisions (workflow)
-        WHERE action = 'RUN' AND state IN ('PENDING', 'RUNNING', 'FAILED');
+-- "is anything else of this workflow in flight" is asked only for a
+-- waiting decision, and decisions_open (001) answers it: no index of its
+-- own, which every decision's state change would have to maintain.
 
 -- A worker must not run a CANCELLED decision whose message it receives
 -- later: CANCELLED is 'DONE', like SUCCEEDED, DEAD and SKIPPED. Both
