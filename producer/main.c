@@ -30,7 +30,7 @@ int main(int argc, char **argv) {
                          "                                 loop aligned to the clock, e.g. --every 60s)\n"
                          "  trigger WORKFLOW [--reason T]  decide RUN for one workflow now\n"
                          "  status [--day YYYY-MM-DD]      the day's decisions per workflow (state, attempts,\n"
-                         "                                 durations), orphans and DEAD decisions\n"
+                         "                                 durations), orphans, DEAD decisions, pauses\n"
                          "  replay --from T1 --to T2 [--workflow W]... [--dry-run] [--again]\n"
                          "                                 run the RUN decisions produced in [T1, T2) again,\n"
                          "                                 as new decisions linked to the originals\n"
