@@ -58,8 +58,9 @@ typedef struct prop {
         const char *desc;
 } prop_t;
 
-static check_fn_t check_topic, check_group_protocol, check_tz, check_name, check_url, check_scraper_url, check_base_url,
-        check_window, check_log_level, check_catchup, check_catchup_window, check_duration;
+static check_fn_t check_overlap, check_topic, check_group_protocol, check_tz, check_name, check_url,
+        check_scraper_url, check_base_url, check_window, check_log_level, check_catchup, check_catchup_window,
+        check_duration;
 
 #define C_STR(n, f, def, env, fl, chk, d) \
         { n, P_STR, offsetof(rf_conf_t, f), 0, 0, 0, 0, def, env, fl, chk, d }
@@ -118,6 +119,11 @@ static const prop_t props[] = {
               "RUNFLEET_PRODUCER_CATCHUP_MAX_TICKS",
               "ticks of one gap recorded one by one; older ones of a longer gap share one MISSED row that "
               "says so"),
+        C_STR("producer.overlap", producer.overlap, "skip", "RUNFLEET_PRODUCER_OVERLAP", 0, check_overlap,
+              "default of the workflows' overlap: \"skip\", \"buffer_one\" or \"allow\""),
+        C_INT("producer.pause_after_failures", producer.pause_after_failures, 0, 1000, 0,
+              "RUNFLEET_PRODUCER_PAUSE_AFTER_FAILURES",
+              "default of the workflows' pause_after_failures, 0 = never pause automatically"),
 
         C_INT("worker.max_in_flight", worker.max_in_flight, 1, 100000, 1000, "RUNFLEET_WORKER_MAX_IN_FLIGHT",
               "executions in flight per worker process"),
@@ -228,6 +234,13 @@ static const prop_t workflow_props[] = {
           "a LATE alert (webhook, metric, log line) fires once when a RUN decision has not SUCCEEDED (nor gone DEAD "
           "or CANCELLED) this long (\"20m\") after its tick (a manual trigger, replay or backfill: after it was "
           "decided), while it is still pending, running or retrying; \"0\": none; default: reaper.alert_after" },
+        { "overlap", P_STR, offsetof(rf_workflow_conf_t, overlap_name), 0, 0, 0, 0, NULL, NULL, 0, check_overlap,
+          "at a tick while a run is in flight: \"skip\" (SKIP naming it), \"buffer_one\" (one RUN waits for it, "
+          "later ticks SKIP) or \"allow\" (RUN alongside); unset: producer.overlap" },
+        { "pause_after_failures", P_INT, offsetof(rf_workflow_conf_t, pause_after_failures), 0, 0, 1000, -1, NULL,
+          NULL, 0, NULL,
+          "the reaper pauses the workflow after this many DEAD decisions in a row (webhook alert PAUSED), "
+          "0 = never" },
 };
 
 #define N_SCRAPER_PROPS (sizeof(scraper_props) / sizeof(scraper_props[0]))
@@ -325,6 +338,31 @@ static int check_topic(const char *v, char *why, size_t why_size) {
         if (n == 0 || n > 249 || strcmp(v, ".") == 0 || strcmp(v, "..") == 0) {
                 snprintf(why, why_size, "'%.100s' is not a valid Kafka topic name (letters, digits, '.', '_', '-')",
                          v);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static const char *const overlap_names[_RF_OVERLAP_MAX] = {
+        [RF_OVERLAP_SKIP] = "skip",
+        [RF_OVERLAP_BUFFER_ONE] = "buffer_one",
+        [RF_OVERLAP_ALLOW] = "allow",
+};
+
+const char *rf_overlap_name(rf_overlap_t o) {
+        return o >= 0 && o < _RF_OVERLAP_MAX ? overlap_names[o] : NULL;
+}
+
+int rf_overlap_from_name(const char *name) {
+        for (int i = 0; name && i < _RF_OVERLAP_MAX; i++)
+                if (strcmp(name, overlap_names[i]) == 0)
+                        return i;
+        return -EINVAL;
+}
+
+static int check_overlap(const char *v, char *why, size_t why_size) {
+        if (rf_overlap_from_name(v) < 0) {
+                snprintf(why, why_size, "'%.100s' is not one of skip, buffer_one, allow", v);
                 return -EINVAL;
         }
         return 0;
@@ -1407,6 +1445,20 @@ static int load_config(config_t *cfg, const char *file, rf_conf_t **ret_conf, ch
         r = load_env_kafka_properties(&ctx, conf);
         if (r < 0)
                 goto fail;
+        /* after the environment: a workflow's unset overlap,
+         * pause_after_failures and catch-up take the producer's, which it
+         * may override */
+        for (size_t i = 0; i < conf->workflow_count; i++) {
+                rf_workflow_conf_t *wf = &conf->workflows[i];
+
+                if (!wf->overlap_name && !(wf->overlap_name = strdup(conf->producer.overlap))) {
+                        r = oom(&ctx);
+                        goto fail;
+                }
+                wf->overlap = (rf_overlap_t)rf_overlap_from_name(wf->overlap_name);
+                if (wf->pause_after_failures < 0)
+                        wf->pause_after_failures = conf->producer.pause_after_failures;
+        }
         resolve_workflow_defaults(conf);
         if (scrapers) {
                 r = resolve_scraper_urls(&ctx, conf, scrapers);
@@ -1668,7 +1720,11 @@ static void help_rows(FILE *out, const char *prefix, const prop_t *tbl, size_t n
                 char name[64], def[64], range[32];
 
                 snprintf(name, sizeof(name), "%s%s", prefix, p->name);
-                if (p->type == P_INT) {
+                if (p->type == P_INT && p->idef < p->vmin) {
+                        /* a workflow's setting that takes the producer's when unset */
+                        snprintf(def, sizeof(def), "(producer.%s)", p->name);
+                        snprintf(range, sizeof(range), "%d..%d", p->vmin, p->vmax);
+                } else if (p->type == P_INT) {
                         snprintf(def, sizeof(def), "%d", p->idef);
                         snprintf(range, sizeof(range), "%d..%d", p->vmin, p->vmax);
                 } else {

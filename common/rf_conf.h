@@ -33,6 +33,19 @@ typedef enum rf_catchup {
         RF_CATCHUP_ALL,
         RF_CATCHUP_NONE,
 } rf_catchup_t;
+/* What the evaluator does at a tick while an earlier run of the workflow is
+ * still in flight (PENDING or RUNNING); producer/policy.c applies it. */
+typedef enum rf_overlap {
+        RF_OVERLAP_SKIP = 0,      /* SKIP the tick, naming the run in flight (the default) */
+        RF_OVERLAP_BUFFER_ONE,    /* record one RUN that waits for it; further ticks SKIP */
+        RF_OVERLAP_ALLOW,         /* RUN anyway, concurrently */
+        _RF_OVERLAP_MAX,
+} rf_overlap_t;
+
+/* "skip", "buffer_one", "allow"; NULL for a value out of range. */
+const char *rf_overlap_name(rf_overlap_t o);
+/* The overlap policy named @p name, or -EINVAL. */
+int rf_overlap_from_name(const char *name);
 
 typedef struct rf_workflow_conf {
         char *name;
@@ -55,6 +68,9 @@ typedef struct rf_workflow_conf {
         int64_t catchup_window_ms;    /* resolved from catchup_window or producer.catchup_window */
         char *alert_after;        /* duration as written ("15m"), or NULL: reaper.alert_after applies */
         int64_t alert_after_ms;   /* parsed alert_after; -1 when not set; 0 = no LATE alert */
+        char *overlap_name;       /* as written, else producer.overlap's */
+        rf_overlap_t overlap;     /* parsed overlap_name */
+        int pause_after_failures; /* DEAD decisions in a row that pause it, 0 = never; else producer's */
 } rf_workflow_conf_t;
 
 /* A librdkafka property passed through verbatim ("security.protocol" = "SASL_SSL"). */
@@ -92,6 +108,8 @@ typedef struct rf_conf {
                 char *catchup;            /* "latest" (default), "all" or "none"; workflows may override */
                 char *catchup_window;     /* "1d": older missed ticks are MISSED, not decided */
                 int catchup_max_ticks;    /* ticks of one gap recorded one by one, 1000 */
+                char *overlap;            /* default of the workflows' overlap, "skip" */
+                int pause_after_failures; /* default of the workflows' pause_after_failures, 0 = never */
         } producer;
 
         struct {

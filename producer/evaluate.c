@@ -8,6 +8,8 @@
 
 #include "catchup.h"
 #include "catchup_record.h"
+#include "overlap.h"
+#include "pauses.h"
 #include "policy.h"
 #include "producer.h"
 #include "rf_kafka.h"
@@ -177,7 +179,8 @@ static int load_history(session_t *s, const rf_workflow_conf_t *w, int64_t tick_
                 r = rf_pg_exec(s->pg,
                                "SELECT workflow, decision_id::text,"
                                " (extract(epoch FROM coalesce(tick, decided_at)) * 1000)::bigint,"
-                               " (extract(epoch FROM state_at) * 1000)::bigint, state, replay_of IS NOT NULL"
+                               " (extract(epoch FROM state_at) * 1000)::bigint, state, replay_of IS NOT NULL,"
+                               " waiting_for IS NOT NULL"
                                "  FROM runfleet.decisions"
                                " WHERE action = 'RUN' AND workflow = ANY ($1::text[])"
                                "   AND decided_at >= to_timestamp($2::bigint / 1000.0) - interval '27 hours'"
@@ -200,7 +203,8 @@ static int load_history(session_t *s, const rf_workflow_conf_t *w, int64_t tick_
                                           .at_ms = strtoll(PQgetvalue(res, i, 2), NULL, 10),
                                           .state_at_ms = strtoll(PQgetvalue(res, i, 3), NULL, 10),
                                           .state = PQgetvalue(res, i, 4),
-                                          .replay = strcmp(PQgetvalue(res, i, 5), "t") == 0 };
+                                          .replay = strcmp(PQgetvalue(res, i, 5), "t") == 0,
+                                          .waiting = strcmp(PQgetvalue(res, i, 6), "t") == 0 };
         *ret_res = res;
         *ret_runs = runs;
         *ret_count = (size_t)n;
@@ -236,11 +240,14 @@ static int tick_decided(session_t *s, const rf_workflow_conf_t *w, int64_t tick_
 }
 
 /* Decides workflow @p w at its schedule tick @p tick_ms and records the
- * decision, @p note (NULL: none) appended to the policy's reason. *ret_run gets the decision when it is a RUN to publish (the
- * caller owns it), NULL otherwise. Returns 0, or a negative errno. */
+ * decision, @p note (NULL: none) appended to the policy's reason. *ret_run
+ * gets the decision when it is a RUN to publish (the caller owns it), NULL
+ * otherwise. Returns 0, or a negative errno. */
 static int decide_tick(session_t *s, const rf_workflow_conf_t *w, int64_t tick_ms, const char *note,
                        rf_decision_t **ret_run) {
-        PGresult *hist = NULL;
+        PGresult *hist = NULL, *paused = NULL;
+        policy_pause_t pause;
+        bool is_paused = false;
         policy_run_t *runs = NULL;
         size_t nruns = 0;
         policy_verdict_t v;
@@ -255,7 +262,10 @@ static int decide_tick(session_t *s, const rf_workflow_conf_t *w, int64_t tick_m
         r = load_history(s, w, tick_ms, &hist, &runs, &nruns, errstr, sizeof(errstr));
         if (r < 0)
                 goto out;
-        r = policy_decide(w, s->conf->producer.timezone, tick_ms, runs, nruns, &v);
+        r = pauses_load_active(s->pg, w->name, &paused, &pause, &is_paused, errstr, sizeof(errstr));
+        if (r < 0)
+                goto out;
+        r = policy_decide(w, s->conf->producer.timezone, tick_ms, runs, nruns, is_paused ? &pause : NULL, &v);
         if (r < 0) {
                 snprintf(errstr, sizeof(errstr), "time zone '%s' is unusable", s->conf->producer.timezone);
                 goto out;
@@ -271,7 +281,10 @@ static int decide_tick(session_t *s, const rf_workflow_conf_t *w, int64_t tick_m
                 snprintf(errstr, sizeof(errstr), "out of memory");
                 goto out;
         }
-        r = rf_store_insert_decision(s->pg, d, v.run ? "RUN" : "SKIP", tick_ms, errstr, sizeof(errstr));
+        if (*v.wait_for) /* overlap buffer_one: recorded, produced by the reaper later */
+                r = overlap_insert_waiting(s->pg, d, tick_ms, v.wait_for, errstr, sizeof(errstr));
+        else
+                r = rf_store_insert_decision(s->pg, d, v.run ? "RUN" : "SKIP", tick_ms, errstr, sizeof(errstr));
         if (r == -EEXIST) {
                 /* another evaluator got there between our check and insert */
                 r = 0;
@@ -280,8 +293,9 @@ static int decide_tick(session_t *s, const rf_workflow_conf_t *w, int64_t tick_m
         if (r < 0)
                 goto out;
         rf_metrics_inc(metrics.evaluated, 1, w->name, v.run ? "RUN" : "SKIP");
-        if (!v.run) {
-                rf_log_info("decision.skipped", decision_fields(d), "SKIP %s: %s", w->name, v.reason);
+        if (!v.run || *v.wait_for) {
+                rf_log_info(v.run ? "decision.waiting" : "decision.skipped", decision_fields(d), "%s %s: %s",
+                            v.run ? "RUN (waiting)" : "SKIP", w->name, v.reason);
                 goto out;
         }
         rf_fault_point("after-insert");
@@ -294,6 +308,7 @@ out:
         rf_decision_destroy(d);
         free(runs);
         PQclear(hist);
+        PQclear(paused);
         return r < 0 ? r : 0;
 }
 

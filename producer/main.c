@@ -19,6 +19,8 @@ static const struct {
         { "dlq", producer_dlq },
         { "timeline", producer_timeline },
         { "explain", producer_explain },
+        { "pause", producer_pause },
+        { "unpause", producer_unpause },
 };
 
 int main(int argc, char **argv) {
@@ -31,8 +33,8 @@ int main(int argc, char **argv) {
                          "  trigger WORKFLOW [--reason T]  decide RUN for one workflow now\n"
                          "  status [--day YYYY-MM-DD]      the day's decisions per workflow (state, PRODUCED: times\n"
                          "                                 handed to Kafka, FAILED: failed executions of\n"
-                         "                                 reaper.max_failed_executions, durations), orphans and DEAD\n"
-                         "                                 decisions\n"
+                         "                                 reaper.max_failed_executions, durations), orphans, DEAD\n"
+                         "                                 decisions, missed ticks, pauses\n"
                          "  replay --from T1 --to T2 [--workflow W]... [--dry-run] [--again]\n"
                          "                                 run the RUN decisions produced in [T1, T2) again,\n"
                          "                                 as new decisions linked to the originals\n"
@@ -47,7 +49,12 @@ int main(int argc, char **argv) {
                          "                                 replays, redrives; reliability, durations, orphans,\n"
                          "                                 DEAD, missed ticks and errors grouped by cause\n"
                          "  explain WORKFLOW [--day YYYY-MM-DD]\n"
-                         "                                 why it did or did not run at each tick of the day",
+                         "                                 why it did or did not run at each tick of the day\n"
+                         "  pause (WORKFLOW... | --all) --reason T [--by NAME] [--cancel-pending]\n"
+                         "                                 SKIP every tick until unpaused; --cancel-pending\n"
+                         "                                 also ends the RUN decisions not yet started\n"
+                         "  unpause (WORKFLOW... | --all) [--by NAME]\n"
+                         "                                 evaluate the workflows' ticks normally again",
         };
         rf_conf_t *conf;
         int first, code = RF_EXIT_USAGE;

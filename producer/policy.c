@@ -52,6 +52,45 @@ static void hhmm(const char *tz, int64_t ms, char buf[8]) {
         snprintf(buf, 8, "%02d:%02d", (l.minute / 60) % 100, l.minute % 60);
 }
 
+/* "13:30" on the tick's local day, else "2026-06-14 13:30". */
+static void local_when(const char *tz, int64_t ms, int tick_day, char buf[24]) {
+        struct tm tm;
+        local_t l = { 0, 0 };
+
+        if (local_of(tz, ms, &l) < 0 || rf_tz_localtime(tz, ms / 1000 - (ms % 1000 < 0), &tm) < 0) {
+                snprintf(buf, 24, "?");
+                return;
+        }
+        if (l.day == tick_day)
+                snprintf(buf, 24, "%02d:%02d", tm.tm_hour % 100, tm.tm_min % 100);
+        else
+                snprintf(buf, 24, "%04d-%02d-%02d %02d:%02d", (tm.tm_year + 1900) % 10000, (tm.tm_mon + 1) % 100,
+                         tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100);
+}
+
+/* The runs of @p workflow in flight, whatever their day: the latest one
+ * produced or running (not waiting), and the latest waiting one. */
+typedef struct in_flight {
+        const policy_run_t *running, *waiting;
+} in_flight_t;
+
+static in_flight_t find_in_flight(const char *workflow, const policy_run_t *runs, size_t count) {
+        in_flight_t f = { NULL, NULL };
+
+        for (size_t i = 0; i < count; i++) {
+                const policy_run_t *p = &runs[i];
+
+                if (strcmp(p->workflow, workflow) != 0 || !in_progress(p->state))
+                        continue;
+                if (p->waiting && strcmp(p->state, "PENDING") == 0) {
+                        if (!f.waiting || p->at_ms > f.waiting->at_ms)
+                                f.waiting = p;
+                } else if (!f.running || p->at_ms > f.running->at_ms)
+                        f.running = p;
+        }
+        return f;
+}
+
 /* Today's runs of @p workflow in @p runs, by kind. The latest of each kind
  * is kept for the reason text. */
 typedef struct tally {
@@ -92,9 +131,10 @@ static int tally(const char *tz, int day, const char *workflow, const policy_run
 }
 
 int policy_decide(const rf_workflow_conf_t *w, const char *tz, int64_t tick_ms, const policy_run_t *runs,
-                  size_t count, policy_verdict_t *ret_verdict) {
+                  size_t count, const policy_pause_t *pause, policy_verdict_t *ret_verdict) {
         policy_verdict_t v = { .run = false };
-        char at[8], when[8], extra[300] = "";
+        char at[8], when[8], since[24], extra[300] = "", overlap[200] = "";
+        in_flight_t busy;
         const char *zone = tz ? tz : "UTC";
         local_t tick;
         tally_t own;
@@ -106,6 +146,12 @@ int policy_decide(const rf_workflow_conf_t *w, const char *tz, int64_t tick_ms, 
         hhmm(tz, tick_ms, at);
         if (!w->enabled) {
                 snprintf(v.reason, sizeof(v.reason), "workflow disabled (tick %s %s)", at, zone);
+                goto out;
+        }
+        if (pause) {
+                local_when(tz, pause->since_ms, tick.day, since);
+                snprintf(v.reason, sizeof(v.reason), "paused by %s since %s: %s (tick %s %s)", pause->by, since,
+                         pause->reason, at, zone);
                 goto out;
         }
         if (!in_window(w, tick.minute)) {
@@ -147,15 +193,47 @@ int policy_decide(const rf_workflow_conf_t *w, const char *tz, int64_t tick_ms, 
                 hhmm(tz, dep.last_succeeded->state_at_ms, when);
                 snprintf(extra + len, sizeof(extra) - len, "; %s succeeded at %s", w->after[k], when);
         }
+        /* Overlap: only a run that would start now is held back by one in
+         * flight. Its reasons name the whole decision id, so an operator can
+         * paste it into a query. */
+        busy = find_in_flight(w->name, runs, count);
+        if ((busy.running || busy.waiting) && w->overlap != RF_OVERLAP_ALLOW) {
+                const policy_run_t *p = busy.running ? busy.running : busy.waiting;
+
+                local_when(tz, p->at_ms, tick.day, since);
+                if (w->overlap == RF_OVERLAP_SKIP) {
+                        snprintf(v.reason, sizeof(v.reason),
+                                 "previous run still in progress: decision %s (%s%s, tick %s); overlap skip",
+                                 p->decision_id, p->state, p == busy.waiting ? ", waiting" : "", since);
+                        goto out;
+                }
+                /* a waiting decision, even one whose predecessor just ended
+                 * and that the reaper has not yet released, is the one */
+                if (busy.waiting) {
+                        local_when(tz, busy.waiting->at_ms, tick.day, since);
+                        snprintf(v.reason, sizeof(v.reason),
+                                 "decision %s (tick %s) is already waiting for the run in progress; "
+                                 "overlap buffer_one",
+                                 busy.waiting->decision_id, since);
+                        goto out;
+                }
+                snprintf(v.wait_for, sizeof(v.wait_for), "%s", p->decision_id);
+                snprintf(overlap, sizeof(overlap), "; waits for decision %s (%s, tick %s) to end; overlap buffer_one",
+                         p->decision_id, p->state, since);
+        } else if (busy.running) {
+                local_when(tz, busy.running->at_ms, tick.day, since);
+                snprintf(overlap, sizeof(overlap), "; decision %s (%s, tick %s) still in progress; overlap allow",
+                         busy.running->decision_id, busy.running->state, since);
+        }
         v.run = true;
         if (own.last_failed) {
                 hhmm(tz, own.last_failed->at_ms, when);
                 snprintf(v.reason, sizeof(v.reason),
                          "scheduled: tick %s %s; previous run today %s (decision %.8s, %s) does not count, "
-                         "running again%s",
-                         at, zone, own.last_failed->state, own.last_failed->decision_id, when, extra);
+                         "running again%s%s",
+                         at, zone, own.last_failed->state, own.last_failed->decision_id, when, extra, overlap);
         } else
-                snprintf(v.reason, sizeof(v.reason), "scheduled: tick %s %s%s", at, zone, extra);
+                snprintf(v.reason, sizeof(v.reason), "scheduled: tick %s %s%s%s", at, zone, extra, overlap);
 out:
         *ret_verdict = v;
         return 0;

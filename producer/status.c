@@ -1,6 +1,8 @@
 /* `status [--day YYYY-MM-DD]`: what an operator asks first, without SQL:
  * per workflow, the day's decisions with their state, how often each was
- * produced and how many of its executions failed, and durations; then the orphans and the DEAD decisions. The day is a local
+ * produced and how many of its executions failed, and durations; then the
+ * orphans, the DEAD decisions, the day's missed ticks and the workflows
+ * paused now. The day is a local
  * day in producer.timezone, like the evaluator's "today". */
 #include <errno.h>
 #include <getopt.h>
@@ -72,6 +74,11 @@ static const char *const sql_missed =
         "   AND (action = 'MISSED' OR reason LIKE '%missed while no evaluator ran%')"
         " GROUP BY workflow ORDER BY workflow";
 
+static const char *const sql_paused =
+        "SELECT workflow, to_char(paused_at AT TIME ZONE $1, 'YYYY-MM-DD HH24:MI'), paused_by,"
+        "       CASE WHEN automatic THEN 'yes' ELSE 'no' END, reason"
+        "  FROM runfleet.pauses WHERE unpaused_at IS NULL ORDER BY workflow";
+
 /* "2026-11-27" for today in @p tz. */
 static int today(const char *tz, char day[11]) {
         struct tm tm;
@@ -97,7 +104,8 @@ static void print_day(PGresult *res, int max_failed) {
 
         for (int i = 0; i < n; i++) {
                 const char *w = PQgetvalue(res, i, 0);
-                int runs = 0, ok = 0, failed = 0, skipped = 0, missed = 0;
+                int runs = 0, ok = 0, failed = 0, skipped = 0, missed = 0, cancelled = 0;
+                char more[32] = "";
 
                 if (workflow && strcmp(workflow, w) == 0)
                         continue;
@@ -115,9 +123,12 @@ static void print_day(PGresult *res, int max_failed) {
                         runs++;
                         ok += strcmp(state, "SUCCEEDED") == 0;
                         failed += strcmp(state, "FAILED") == 0 || strcmp(state, "DEAD") == 0;
+                        cancelled += strcmp(state, "CANCELLED") == 0;
                 }
-                printf("\n%s: %d run%s (%d succeeded, %d failed or dead), %d skipped, %d missed\n", w, runs,
-                       runs == 1 ? "" : "s", ok, failed, skipped, missed);
+                if (cancelled)
+                        snprintf(more, sizeof(more), ", %d cancelled", cancelled);
+                printf("\n%s: %d run%s (%d succeeded, %d failed or dead%s), %d skipped, %d missed\n", w, runs,
+                       runs == 1 ? "" : "s", ok, failed, more, skipped, missed);
                 printf("  %-8s  %-6s  %-9s  %8s  %6s  %-9s  %9s  %-8s  %-8s  %-9s  %s\n", "DECIDED", "ACTION", "STATE",
                        "PRODUCED", "FAILED", "EXECUTION", "DURATION", "FINISHED", "DECISION", "REPLAY OF", "REASON");
                 for (int j = i; j < n && strcmp(PQgetvalue(res, j, 0), w) == 0; j++) {
@@ -234,6 +245,22 @@ int producer_status(const rf_program_t *prog, const rf_conf_t *conf, int argc, c
         for (int i = 0; i < PQntuples(res); i++)
                 printf("  %-20s  %6s  %6s  %6s  %6s  %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
                        PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4), PQgetvalue(res, i, 5));
+        PQclear(res);
+        res = NULL;
+
+        {
+                const char *params[] = { tz };
+                if (rf_pg_exec(pg, sql_paused, 1, params, &res, errstr, sizeof(errstr)) < 0) {
+                        rf_program_fail(prog, code, "status: %s", errstr);
+                        goto out;
+                }
+        }
+        printf("\npaused workflows (every tick SKIPs until `unpause`): %d\n", PQntuples(res));
+        if (PQntuples(res) > 0)
+                printf("  %-20s  %-16s  %-16s  %-4s  %s\n", "WORKFLOW", "SINCE", "BY", "AUTO", "REASON");
+        for (int i = 0; i < PQntuples(res); i++)
+                printf("  %-20s  %-16s  %-16s  %-4s  %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                       PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4));
         code = RF_EXIT_OK;
 out:
         PQclear(res);

@@ -14,9 +14,14 @@
  * next_attempt_at past the POST's bound, so another reaper does not send it
  * at the same time. A sender that dies between the POST and marking the
  * alert sent makes the next one send it again when the claim runs out; the
- * POST carries Idempotency-Key: <decision_id> (DEAD) or <decision_id>:LATE,
- * so the receiver can drop a repeat but not take a decision's DEAD alert
- * for a repeat of its LATE one. */
+ * POST carries Idempotency-Key: <decision_id> (DEAD) or <decision_id>:<kind>
+ * (LATE, PAUSED), so the receiver can drop a repeat but not take one kind of
+ * alert about a decision for a repeat of another.
+ *
+ * Kinds: DEAD (a decision out of failed executions), LATE (not done by its
+ * workflow's alert_after, see late.c) and PAUSED (its workflow paused after
+ * pause_after_failures DEAD decisions in a row, keyed by the DEAD decision
+ * that tripped it; see autopause.c). */
 #include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
@@ -37,9 +42,10 @@
 /* Claims the oldest due alert and reads what its JSON says. Columns:
  * decision_id, kind, tries (this one included), workflow, attempt
  * (produced), trace_id, alert recorded at (epoch ms), last execution status
- * and error, state, failed executions, and for LATE the time its delay
- * counts from (the tick, or when a manual/replay/backfill decision was
- * decided; see late.c), epoch ms. */
+ * and error, state, failed executions, for LATE the time its delay counts
+ * from (the tick, or when a manual/replay/backfill decision was decided;
+ * see late.c), epoch ms, and for PAUSED the reason of the workflow's latest
+ * automatic pause. */
 static const char *const sql_claim =
         "WITH due AS ("
         "  SELECT decision_id, kind FROM runfleet.alerts"
@@ -55,7 +61,10 @@ static const char *const sql_claim =
         "        (SELECT count(*) FROM runfleet.executions fx WHERE fx.decision_id = c.decision_id"
         "          AND fx.status IN ('FAILED', 'TIMED_OUT', 'ABANDONED')),"
         "        (extract(epoch FROM CASE WHEN d.tick IS NOT NULL AND d.replay_of IS NULL AND d.backfill_of IS NULL"
-        "                                  AND d.backfill_id IS NULL THEN d.tick ELSE d.decided_at END) * 1000)::bigint"
+        "                                  AND d.backfill_id IS NULL THEN d.tick ELSE d.decided_at END) * 1000)::bigint,"
+        "        CASE WHEN c.kind = 'PAUSED' THEN (SELECT p.reason FROM runfleet.pauses p"
+        "                                           WHERE p.workflow = d.workflow AND p.automatic"
+        "                                           ORDER BY p.paused_at DESC LIMIT 1) END"
         "   FROM claimed c JOIN runfleet.decisions d ON d.decision_id = c.decision_id"
         "   LEFT JOIN LATERAL (SELECT x.status, x.error FROM runfleet.executions x"
         "                       WHERE x.decision_id = c.decision_id"
@@ -134,6 +143,18 @@ static json_t *alert_json(const rf_conf_t *conf, PGresult *res, const char *when
         char text[1024], since[40], after[32];
         json_t *doc;
 
+        if (strcmp(kind, "PAUSED") == 0) {
+                const char *why = PQgetisnull(res, 0, 12) ? "pause_after_failures" : PQgetvalue(res, 0, 12);
+
+                snprintf(text, sizeof(text),
+                         "runfleet: workflow %s is PAUSED after %s; its ticks are SKIPs until "
+                         "`runfleet-producer unpause %s`",
+                         workflow, why, workflow);
+                return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s, s:s, s:i, s:s}", "event", "workflow.paused",
+                                 "kind", "PAUSED", "decision_id", id, "workflow", workflow, "reason", why,
+                                 "last_error", error, "trace_id", PQgetvalue(res, 0, 5), "time", when,
+                                 "delivery_try", atoi(PQgetvalue(res, 0, 2)), "text", text);
+        }
         rf_time_format(strtoll(PQgetvalue(res, 0, 11), NULL, 10), since, sizeof(since));
         snprintf(after, sizeof(after), "%s", wf && wf->alert_after ? wf->alert_after
                                              : conf->reaper.alert_after ? conf->reaper.alert_after : "alert_after");

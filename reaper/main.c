@@ -28,7 +28,7 @@ static void sleep_ms(int64_t ms) {
 /* --- metrics and readiness (served by rf_http on its own thread) ------ */
 
 static struct {
-        rf_metric_t *sweeps, *sweep_duration, *orphans, *abandoned, *reproduced, *dead, *alerts;
+        rf_metric_t *sweeps, *sweep_duration, *orphans, *abandoned, *reproduced, *dead, *alerts, *paused;
 } metrics;
 
 /* The loop records the last sweep and broker check; /readyz only reads. */
@@ -47,7 +47,9 @@ static void metrics_init(const rf_conf_t *conf) {
         metrics.abandoned = rf_metrics_counter("runfleet_reaper_executions_abandoned_total",
                                                "RUNNING executions marked ABANDONED after their lease expired.", NULL);
         metrics.reproduced = rf_metrics_counter("runfleet_reaper_decisions_reproduced_total",
-                                                "Decisions produced again (cause: unexecuted or retry).", "cause");
+                                                "Decisions produced again (cause: unexecuted or retry), or produced "
+                                                "at last (cause released: a decision that waited, overlap buffer_one).",
+                                                "cause");
         metrics.dead = rf_metrics_counter("runfleet_reaper_decisions_dead_total",
                                           "Decisions marked DEAD after their last attempt.", NULL);
         metrics.alerts = rf_metrics_counter("runfleet_reaper_alerts_total",
@@ -61,6 +63,10 @@ static void metrics_init(const rf_conf_t *conf) {
         rf_metrics_inc(metrics.reproduced, 0, "unexecuted");
         rf_metrics_inc(metrics.reproduced, 0, "retry");
         reaper_late_metrics_init(conf);
+        rf_metrics_inc(metrics.reproduced, 0, "released");
+        metrics.paused = rf_metrics_counter("runfleet_reaper_workflows_paused_total",
+                                            "Workflows paused after pause_after_failures DEAD decisions in a row.",
+                                            NULL);
 }
 
 /* /readyz: the last sweep (or standby check) reached the database and a
@@ -98,18 +104,24 @@ static int sweep_and_log(const rf_conf_t *conf, rf_pg_t *pg, rd_kafka_t *rk) {
                 rf_metrics_inc(metrics.abandoned, st.abandoned);
                 rf_metrics_inc(metrics.reproduced, st.unexecuted, "unexecuted");
                 rf_metrics_inc(metrics.reproduced, st.retried, "retry");
+                rf_metrics_inc(metrics.reproduced, st.released, "released");
+                rf_metrics_inc(metrics.paused, st.paused);
                 rf_metrics_inc(metrics.dead, st.dead);
         }
         if (st.skipped) {
                 rf_log_debug("reaper.standby", NULL, "another reaper is sweeping");
                 return 0;
         }
-        rf_log(st.abandoned + st.unexecuted + st.retried + st.dead + st.late ? RF_LOG_INFO : RF_LOG_DEBUG,
+        rf_log(st.abandoned + st.unexecuted + st.retried + st.dead + st.late + st.released + st.paused
+                       ? RF_LOG_INFO
+                       : RF_LOG_DEBUG,
                "reaper.sweep",
-               json_pack("{s:i, s:i, s:i, s:i, s:i, s:i}", "abandoned", st.abandoned, "unexecuted", st.unexecuted,
-                         "retried", st.retried, "dead", st.dead, "late", st.late, "delivered", st.delivered),
-               "sweep: %d abandoned, %d unexecuted and %d failed re-produced, %d dead, %d late", st.abandoned,
-               st.unexecuted, st.retried, st.dead, st.late);
+               json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "abandoned", st.abandoned, "unexecuted",
+                         st.unexecuted, "retried", st.retried, "dead", st.dead, "late", st.late, "released",
+                         st.released, "paused", st.paused, "delivered", st.delivered),
+               "sweep: %d abandoned, %d unexecuted and %d failed re-produced, %d dead, %d late, %d waiting released, "
+               "%d workflows paused",
+               st.abandoned, st.unexecuted, st.retried, st.dead, st.late, st.released, st.paused);
         return 0;
 }
 

@@ -14,6 +14,8 @@ typedef struct sweep_stats {
         int retried;      /* FAILED, TIMED_OUT or ABANDONED, re-produced after backoff */
         int dead;         /* out of failed executions (reaper.max_failed_executions) */
         int late;         /* LATE alerts fired (workflows[].alert_after), see late.c */
+        int released;     /* waiting decisions (overlap buffer_one) produced, their workflow free */
+        int paused;       /* workflows paused after pause_after_failures DEAD decisions in a row */
         int delivered;    /* re-produced decisions Kafka acknowledged */
         int skipped;      /* 1 when another reaper held the sweep lock */
 } sweep_stats_t;
@@ -37,12 +39,21 @@ int reaper_late_report(PGresult *fired);
  * alert_after. Without it (--once), reaper_late_report() only logs. */
 void reaper_late_metrics_init(const rf_conf_t *conf);
 
+/* Pauses the workflows that the decisions just marked DEAD (@p dead, the
+ * rows of the sweep's DEAD statement: decision_id, workflow, attempt,
+ * trace_id, error) leave with pause_after_failures DEAD decisions in a row,
+ * inside the sweep's transaction, and owes a PAUSED alert for each when a
+ * webhook is configured. *ret_paused gets how many. Returns 0, or a
+ * negative errno with the reason in @p errstr. See autopause.c. */
+int reaper_autopause(const rf_conf_t *conf, rf_pg_t *pg, PGresult *dead, int *ret_paused, char *errstr,
+                     size_t errstr_size);
+
 typedef struct alert_stats {
         int sent;         /* accepted by the webhook (2xx) */
         int failed;       /* refused or unanswered, tried again after a backoff */
 } alert_stats_t;
 
-/* POSTs the due DEAD and LATE alerts to reaper.webhook_url (nothing when it is not
+/* POSTs the due alerts (DEAD, LATE, PAUSED) to reaper.webhook_url (nothing when it is not
  * set), a bounded number per call; see alerts.c. Returns 0, or a negative
  * errno from the database with the reason in @p errstr. */
 int reaper_alerts_send(const rf_conf_t *conf, rf_pg_t *pg, alert_stats_t *stats, char *errstr,

@@ -57,8 +57,10 @@ static const char *const sql_dead =
         "                                   ORDER BY x.attempt DESC LIMIT 1) e ON true";
 
 /* Re-produce, attempt + 1: (a) PENDING with no execution of its attempt past
- * the grace period (never produced, lost, or never consumed), (b) FAILED
- * past an exponential backoff (base * 2^(attempt-1), capped at 2^10).
+ * the grace period (never produced, lost, or never consumed), and not
+ * waiting behind a run in flight (overlap buffer_one: sql_release below
+ * produces those), (b) FAILED past an exponential backoff (base *
+ * 2^(attempt-1), capped at 2^10).
  *
  * The new attempt calls only the scrapers that have not yet succeeded for
  * the decision: the message's scraper list is the decision's, in its order,
@@ -79,7 +81,8 @@ static const char *const sql_reproduce =
         "         CASE WHEN d.state = 'PENDING' THEN 'unexecuted' ELSE 'retry' END AS cause"
         "    FROM runfleet.decisions d"
         "   WHERE d.action = 'RUN' AND ("
-        "         (d.state = 'PENDING' AND d.produced_at < now() - make_interval(secs => $1 / 1000.0)"
+        "         (d.state = 'PENDING' AND d.waiting_for IS NULL"
+        "          AND d.produced_at < now() - make_interval(secs => $1 / 1000.0)"
         "          AND NOT EXISTS (SELECT 1 FROM runfleet.executions e"
         "                           WHERE e.decision_id = d.decision_id AND e.attempt = d.attempt))"
         "      OR (d.state = 'FAILED' AND " FAILED_EXECUTIONS_D " < $3 AND d.state_at < now() -"
@@ -97,6 +100,29 @@ static const char *const sql_reproduce =
         "      ORDER BY u.i), '{}'), d.scrapers))::text,"
         "   (extract(epoch FROM d.decided_at) * 1000)::bigint, d.attempt, d.reason, d.deadline_ms,"
         "   d.replay_of, d.trace_id, p.cause";
+
+/* Releases the waiting decisions of overlap buffer_one whose workflow has
+ * nothing else PENDING or RUNNING any more: the oldest waiting one of each
+ * such workflow (there is at most one, save a race of two evaluators) gets
+ * waiting_for cleared and a fresh produced_at, and is produced after COMMIT
+ * with its attempt unchanged (it was never produced). Should that produce
+ * fail, it is an ordinary unexecuted decision for rule (a) above. Columns
+ * as sql_reproduce's, the cause 'released'. */
+static const char *const sql_release =
+        "WITH picked AS ("
+        "  SELECT DISTINCT ON (d.workflow) d.decision_id AS picked_id, d.workflow AS picked_workflow"
+        "    FROM runfleet.decisions d"
+        "   WHERE d.waiting_for IS NOT NULL AND d.action = 'RUN' AND d.state = 'PENDING'"
+        "   ORDER BY d.workflow, d.decided_at, d.decision_id)"
+        " UPDATE runfleet.decisions d SET waiting_for = NULL, produced_at = now()"
+        "   FROM picked p WHERE d.decision_id = p.picked_id"
+        "    AND d.waiting_for IS NOT NULL AND d.state = 'PENDING'"
+        "    AND NOT EXISTS (SELECT 1 FROM runfleet.decisions o"
+        "                     WHERE o.workflow = p.picked_workflow AND o.action = 'RUN'"
+        "                       AND o.state IN ('PENDING', 'RUNNING') AND o.waiting_for IS NULL)"
+        " RETURNING d.decision_id, d.workflow, array_to_json(d.scrapers)::text,"
+        "   (extract(epoch FROM d.decided_at) * 1000)::bigint, d.attempt, d.reason, d.deadline_ms,"
+        "   d.replay_of, d.trace_id, 'released'";
 
 static void log_dead(PGresult *res) {
         for (int i = 0; i < PQntuples(res); i++)
@@ -129,7 +155,7 @@ int reaper_sweep(const rf_conf_t *conf, rf_pg_t *pg, rd_kafka_t *rk, sweep_stats
         const char *lock_params[] = { lock };
         const char *dead_params[] = { max_failed, conf->reaper.webhook_url ? "true" : "false" };
         const char *repro_params[] = { grace, backoff, max_failed };
-        PGresult *res = NULL, *late = NULL;
+        PGresult *res = NULL, *late = NULL, *released = NULL;
         rf_decision_t **ds = NULL;
         size_t n = 0, delivered = 0;
         int r;
@@ -166,31 +192,48 @@ int reaper_sweep(const rf_conf_t *conf, rf_pg_t *pg, rd_kafka_t *rk, sweep_stats
                 goto rollback;
         stats->dead = PQntuples(res);
         log_dead(res);
+        r = reaper_autopause(conf, pg, res, &stats->paused, errstr, errstr_size);
         PQclear(res);
+        if (r < 0)
+                goto rollback;
 
         r = reaper_late(conf, pg, &late, errstr, errstr_size);
         if (r < 0)
                 goto rollback;
 
-        r = rf_pg_exec(pg, sql_reproduce, 3, repro_params, &res, errstr, errstr_size);
+        /* released before the grace rule runs, so it does not see them */
+        r = rf_pg_exec(pg, sql_release, 0, NULL, &released, errstr, errstr_size);
         if (r < 0)
                 goto rollback;
-        ds = calloc((size_t)PQntuples(res) + 1, sizeof(*ds));
+        r = rf_pg_exec(pg, sql_reproduce, 3, repro_params, &res, errstr, errstr_size);
+        if (r < 0) {
+                PQclear(released);
+                goto rollback;
+        }
+        ds = calloc((size_t)PQntuples(res) + (size_t)PQntuples(released) + 1, sizeof(*ds));
         if (!ds) {
                 r = -ENOMEM;
                 PQclear(res);
+                PQclear(released);
                 goto rollback;
         }
-        for (int i = 0; i < PQntuples(res); i++) {
-                if (rf_store_decision_from_row(res, i, &ds[n]) < 0)
-                        continue;
-                if (strcmp(PQgetvalue(res, i, 9), "unexecuted") == 0)
-                        stats->unexecuted++;
-                else
-                        stats->retried++;
-                n++;
+        for (int k = 0; k < 2; k++) {
+                PGresult *rows = k == 0 ? released : res;
+
+                for (int i = 0; i < PQntuples(rows); i++) {
+                        if (rf_store_decision_from_row(rows, i, &ds[n]) < 0)
+                                continue;
+                        if (strcmp(PQgetvalue(rows, i, 9), "released") == 0)
+                                stats->released++;
+                        else if (strcmp(PQgetvalue(rows, i, 9), "unexecuted") == 0)
+                                stats->unexecuted++;
+                        else
+                                stats->retried++;
+                        n++;
+                }
         }
         PQclear(res);
+        PQclear(released);
         res = NULL;
         /* test-only crash points: a replica dying mid-sweep must lose nothing */
         if (n > 0)
@@ -206,6 +249,16 @@ int reaper_sweep(const rf_conf_t *conf, rf_pg_t *pg, rd_kafka_t *rk, sweep_stats
                 char names[512];
 
                 scraper_list(ds[i], names, sizeof(names));
+                if (i < (size_t)stats->released) {
+                        rf_log_info("decision.released",
+                                    json_pack("{s:s, s:s, s:i, s:s}", "decision_id", ds[i]->decision_id, "workflow",
+                                              ds[i]->workflow, "attempt", (int)ds[i]->attempt, "trace_id",
+                                              ds[i]->trace_id),
+                                    "%s: producing decision %s, which waited for the previous run to end "
+                                    "(overlap buffer_one)",
+                                    ds[i]->workflow, ds[i]->decision_id);
+                        continue;
+                }
                 rf_log_info("decision.reproduced",
                             json_pack("{s:s, s:s, s:i, s:s, s:s}", "decision_id", ds[i]->decision_id, "workflow",
                                       ds[i]->workflow, "attempt", (int)ds[i]->attempt, "trace_id", ds[i]->trace_id,

@@ -63,7 +63,8 @@ int main(void) {
 
         itest_init(&t, "catchup");
         itest_config(&t,
-                     "producer = { timezone = \"UTC\"; catchup_window = \"7s\"; };\n"
+                     /* no worker runs them: under overlap "skip" every RUN after the first would SKIP */
+                     "producer = { timezone = \"UTC\"; catchup_window = \"7s\"; overlap = \"allow\"; };\n"
                      "scrapers = ( { name = \"s\"; url = \"@FAKE@/catchup/s\"; } );\n"
                      "workflows = (\n"
                      "  { name = \"w_all\"; schedule = \"@every 2s\"; scrapers = [\"s\"]; catchup = \"all\"; },\n"

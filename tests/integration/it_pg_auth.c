@@ -203,6 +203,24 @@ int main(void) {
                 free(log);
         }
 
+        /* pause and unpause as the producer's user (cancelling through
+         * runfleet.cancel_pending, as its role may not set a state), and
+         * what the reaper's automatic pause and the release of a waiting
+         * decision need */
+        config_as(&t, "rf_producer", PRODUCER_PW, "ca.pem", "verify-full");
+        CHECK(itest_run(&t, out, sizeof(out), 30000, NULL, "runfleet-producer", "pause", "w", "--reason", "roles",
+                        "--cancel-pending", NULL) == 0);
+        CHECK_CONTAINS(out, "w: 0 pending decisions cancelled");
+        CHECK(itest_run(&t, out, sizeof(out), 30000, NULL, "runfleet-producer", "unpause", "w", NULL) == 0);
+        CHECK_CONTAINS(out, "w: unpaused");
+        CHECK_STR_EQ(try_sql("rf_reaper", REAPER_PW,
+                             "INSERT INTO runfleet.pauses (workflow, paused_by, reason, automatic)"
+                             " VALUES ('w', 'runfleet-reaper', 'roles', true)", state, sizeof(state)), "");
+        CHECK_STR_EQ(try_sql("rf_reaper", REAPER_PW, "UPDATE runfleet.decisions SET waiting_for = NULL"
+                             " WHERE waiting_for IS NOT NULL", state, sizeof(state)), "");
+        CHECK_STR_EQ(try_sql("rf_producer", PRODUCER_PW, "UPDATE runfleet.decisions SET waiting_for = NULL"
+                             " WHERE waiting_for IS NOT NULL", state, sizeof(state)), "");
+
         /* What the roles may not do: 42501 is insufficient_privilege. */
         CHECK_STR_EQ(try_sql("rf_worker", WORKER_PW, "DELETE FROM runfleet.decisions", state, sizeof(state)),
                      "42501");
@@ -215,6 +233,10 @@ int main(void) {
                      "42501");
         CHECK_STR_EQ(try_sql("rf_producer", PRODUCER_PW, "DELETE FROM runfleet.decisions", state, sizeof(state)),
                      "42501");
+        CHECK_STR_EQ(try_sql("rf_producer", PRODUCER_PW, "UPDATE runfleet.decisions SET state = 'CANCELLED'", state,
+                             sizeof(state)),
+                     "42501");
+        CHECK_STR_EQ(try_sql("rf_reaper", REAPER_PW, "DELETE FROM runfleet.pauses", state, sizeof(state)), "42501");
         CHECK_STR_EQ(try_sql("rf_producer", PRODUCER_PW, "UPDATE runfleet.decisions SET state = 'DEAD'", state,
                              sizeof(state)),
                      "42501");
@@ -223,6 +245,9 @@ int main(void) {
         /* the owner's functions are not open to every login */
         CHECK(admin_sql("rfauth", "CREATE ROLE rf_nobody LOGIN PASSWORD '" WORKER_PW "'") == 0);
         CHECK_STR_EQ(try_sql("rf_nobody", WORKER_PW, "SELECT runfleet.renew_leases('{}', 'x', 1)", state,
+                             sizeof(state)),
+                     "42501");
+        CHECK_STR_EQ(try_sql("rf_nobody", WORKER_PW, "SELECT runfleet.cancel_pending('w', 'x', 'y')", state,
                              sizeof(state)),
                      "42501");
 

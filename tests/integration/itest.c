@@ -599,8 +599,13 @@ long long itest_invariant_violations(itest_t *t) {
         static const struct {
                 const char *what, *sql;
         } rules[] = {
-                { "RUN decisions neither SUCCEEDED nor DEAD",
-                  "SELECT count(*) FROM runfleet.decisions WHERE action = 'RUN' AND state NOT IN ('SUCCEEDED', 'DEAD')" },
+                { "RUN decisions neither SUCCEEDED, DEAD nor CANCELLED",
+                  "SELECT count(*) FROM runfleet.decisions WHERE action = 'RUN'"
+                  " AND state NOT IN ('SUCCEEDED', 'DEAD', 'CANCELLED')" },
+                { "CANCELLED decisions with an execution",
+                  "SELECT count(*) FROM runfleet.decisions d WHERE d.state = 'CANCELLED' AND"
+                  " EXISTS (SELECT 1 FROM runfleet.executions e WHERE e.decision_id = d.decision_id"
+                  "   AND e.status IN ('RUNNING', 'SUCCEEDED'))" },
                 { "SUCCEEDED decisions without exactly one SUCCEEDED execution",
                   "SELECT count(*) FROM runfleet.decisions d WHERE d.state = 'SUCCEEDED' AND"
                   " (SELECT count(*) FROM runfleet.executions e WHERE e.decision_id = d.decision_id"

@@ -110,7 +110,8 @@ rd_kafka_resp_err_t itest_committed(rd_kafka_t *rk, rd_kafka_topic_partition_lis
 bool itest_wait_committed(itest_t *t, const char *topic, const char *group, int timeout_ms);
 
 /* Counts the violations of the invariant in t's database, printing a "#"
- * line for each kind found: every RUN decision SUCCEEDED or DEAD; a
+ * line for each kind found: every RUN decision SUCCEEDED, DEAD or
+ * CANCELLED (a CANCELLED one never started or succeeded an execution); a
  * SUCCEEDED decision has exactly one SUCCEEDED execution, a DEAD one none
  * and at least one attempt; no decision has two SUCCEEDED executions; no
  * execution is still RUNNING; the orphans view is empty. 0 when it holds. */

@@ -536,6 +536,7 @@ static void test_help_walk(void) {
                                         : strcmp(name, "kafka.group_protocol") == 0 ? "consumer"
                                         : strcmp(name, "producer.catchup") == 0 ? "all"
                                         : strcmp(name, "producer.catchup_window") == 0 ? "6h"
+                                        : strcmp(name, "producer.overlap") == 0 ? "buffer_one"
                                         : strcmp(name, "scraping.base_url") == 0 ? "http://walk.example:8080/base"
                                         : strcmp(name, "reaper.alert_after") == 0 ? "15m"
                                         : strstr(name, "topic") ? "walk.topic"
@@ -556,9 +557,48 @@ static void test_help_walk(void) {
                         CHECK(!"unexpected type with an environment variable");
                 unsetenv(env);
         }
-        CHECK(rows == 36 + 9 + 12);
-        CHECK(env_rows == 35);
+        CHECK(rows == 38 + 9 + 14);
+        CHECK(env_rows == 37);
         free(buf);
+}
+
+/* overlap and pause_after_failures: a workflow's own value, else the
+ * producer's; a bad overlap is refused where it is written. */
+static void test_workflow_defaults(void) {
+        static const char *const text =
+                BASE "producer = { overlap = \"buffer_one\"; pause_after_failures = 3; };\n"
+                "scrapers = ( { name = \"a\"; url = \"http://x/a\"; } );\n"
+                "workflows = ( { name = \"own\"; schedule = \"@hourly\"; scrapers = [\"a\"]; overlap = \"allow\";\n"
+                "                pause_after_failures = 0; },\n"
+                "              { name = \"inherits\"; schedule = \"@hourly\"; scrapers = [\"a\"]; } );\n";
+        char err[512] = "";
+        rf_conf_t *conf = NULL;
+
+        CHECK(rf_conf_load_string(text, "t.cfg", &conf, err, sizeof(err)) == 0);
+        if (conf) {
+                CHECK(rf_conf_workflow(conf, "own")->overlap == RF_OVERLAP_ALLOW);
+                CHECK(rf_conf_workflow(conf, "own")->pause_after_failures == 0);
+                CHECK(rf_conf_workflow(conf, "inherits")->overlap == RF_OVERLAP_BUFFER_ONE);
+                CHECK_STR_EQ(rf_conf_workflow(conf, "inherits")->overlap_name, "buffer_one");
+                CHECK(rf_conf_workflow(conf, "inherits")->pause_after_failures == 3);
+                rf_conf_destroy(conf);
+        }
+        /* without a producer setting: skip, never */
+        conf = NULL;
+        CHECK(rf_conf_load_string(BASE "scrapers = ( { name = \"a\"; url = \"http://x/a\"; } );\n"
+                                  "workflows = ( { name = \"w\"; schedule = \"@hourly\"; scrapers = [\"a\"]; } );\n",
+                                  "t.cfg", &conf, err, sizeof(err)) == 0);
+        if (conf) {
+                CHECK(conf->workflows[0].overlap == RF_OVERLAP_SKIP);
+                CHECK(conf->workflows[0].pause_after_failures == 0);
+                rf_conf_destroy(conf);
+        }
+        check_string_error(BASE "scrapers = ( { name = \"a\"; url = \"http://x/a\"; } );\n"
+                                "workflows = ( { name = \"w\"; schedule = \"@hourly\"; scrapers = [\"a\"];\n"
+                                "                overlap = \"queue\"; } );\n",
+                           "t.cfg:5: workflow 'w': overlap: 'queue' is not one of skip, buffer_one, allow");
+        CHECK_STR_EQ(rf_overlap_name(RF_OVERLAP_BUFFER_ONE), "buffer_one");
+        CHECK(rf_overlap_from_name("nope") == -EINVAL);
 }
 
 /* scraping.base_url: scraper URLs that are paths are joined to it, from the
@@ -938,6 +978,7 @@ int main(void) {
         test_env();
         test_help_walk();
         test_scraping_base_url();
+        test_workflow_defaults();
         test_round_trip();
         test_mask_dsn();
         test_webhook_url();

@@ -1,6 +1,7 @@
 /* The evaluator's rules (producer/policy.c) without a database: windows,
- * max_runs_per_day, "after" dependencies, the failed-morning-run case, and
- * local days across midnight and both DST changes in America/New_York. */
+ * max_runs_per_day, "after" dependencies, the failed-morning-run case,
+ * local days across midnight and both DST changes in America/New_York,
+ * pauses, and the overlap policies. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,14 +38,17 @@ static policy_run_t run(const char *workflow, const char *id, const char *when, 
                                .state_at_ms = at(state_at ? state_at : when), .state = state };
 }
 
-/* Decides and checks the verdict: @p want_run and a reason containing @p want. */
-#define EXPECT(w, tz, tick, runs, n, want_run, want)                                          \
+/* Decides (paused by @p pause, or NULL) and checks the verdict: @p want_run,
+ * a reason containing @p want, and the decision it waits for ("" = none). */
+#define EXPECT_FULL(w, tz, tick, runs, n, pause, want_run, want, want_wait)                   \
         do {                                                                                  \
-                policy_verdict_t v_ = { .run = !(want_run) };                                 \
-                CHECK(policy_decide((w), (tz), at(tick), (runs), (n), &v_) == 0);             \
+                policy_verdict_t v_ = { .run = !(want_run), .wait_for = "x" };                \
+                CHECK(policy_decide((w), (tz), at(tick), (runs), (n), (pause), &v_) == 0);    \
                 CHECK(v_.run == (want_run));                                                  \
                 CHECK_CONTAINS(v_.reason, (want));                                            \
+                CHECK_STR_EQ(v_.wait_for, (want_wait));                                       \
         } while (0)
+#define EXPECT(w, tz, tick, runs, n, want_run, want) EXPECT_FULL(w, tz, tick, runs, n, NULL, want_run, want, "")
 
 static void test_window(void) {
         rf_workflow_conf_t w = wf("betting_lines", "12:00-18:00", 0, NULL, 0);
@@ -105,12 +109,16 @@ static void test_max_runs(void) {
         EXPECT(&w, NY, "2026-06-15T10:00:00-04:00", two, 3, false,
                "max_runs_per_day (2) reached: 1 succeeded, 1 in progress today");
         EXPECT(&w, NY, "2026-06-15T10:00:00-04:00", one_failed, 2, true, "previous run today FAILED");
+        /* no limit, but run 2 is still RUNNING: the overlap policy (skip by default) has the say */
+        EXPECT(&unlimited, NY, "2026-06-15T10:00:00-04:00", two, 3, false, "previous run still in progress: decision 2");
+        unlimited.overlap = RF_OVERLAP_ALLOW;
         EXPECT(&unlimited, NY, "2026-06-15T10:00:00-04:00", two, 3, true, "scheduled");
         /* replays re-run the past; they do not use up today's runs */
         replayed[1].replay = true;
         EXPECT(&w, NY, "2026-06-15T10:00:00-04:00", replayed, 2, true, "scheduled");
-        /* another workflow's runs are not ours */
+        /* another workflow's runs are not ours (run 2 is in flight: allowed here) */
         two[0].workflow = "other";
+        w.overlap = RF_OVERLAP_ALLOW;
         EXPECT(&w, NY, "2026-06-15T10:00:00-04:00", two, 3, true, "scheduled");
 }
 
@@ -180,7 +188,90 @@ static void test_disabled_and_errors(void) {
         w.enabled = false;
         EXPECT(&w, NY, "2026-06-15T13:00:00-04:00", NULL, 0, false, "workflow disabled (tick 13:00 " NY ")");
         w.enabled = true;
-        CHECK(policy_decide(&w, "Not/AZone", at("2026-06-15T13:00:00Z"), NULL, 0, &v) == -EINVAL);
+        CHECK(policy_decide(&w, "Not/AZone", at("2026-06-15T13:00:00Z"), NULL, 0, NULL, &v) == -EINVAL);
+}
+
+static void test_pause(void) {
+        rf_workflow_conf_t w = wf("w", "12:00-18:00", 1, NULL, 0);
+        policy_pause_t p = { .by = "alice", .since_ms = at("2026-06-15T09:15:00-04:00"), .reason = "scraper fix" };
+        policy_pause_t auto_p = { .by = "runfleet-reaper", .since_ms = at("2026-06-14T22:05:00-04:00"),
+                                  .reason = "3 DEAD decisions in a row (pause_after_failures = 3)",
+                                  .automatic = true };
+
+        /* every tick while paused is a SKIP saying who, since when (local) and why */
+        EXPECT_FULL(&w, NY, "2026-06-15T13:00:00-04:00", NULL, 0, &p, false,
+                    "paused by alice since 09:15: scraper fix (tick 13:00 " NY ")", "");
+        /* the pause comes before the window */
+        EXPECT_FULL(&w, NY, "2026-06-15T11:00:00-04:00", NULL, 0, &p, false, "paused by alice", "");
+        /* a pause from another local day gives its date */
+        EXPECT_FULL(&w, NY, "2026-06-15T13:00:00-04:00", NULL, 0, &auto_p, false,
+                    "paused by runfleet-reaper since 2026-06-14 22:05: 3 DEAD decisions in a row", "");
+        /* not paused: runs */
+        EXPECT_FULL(&w, NY, "2026-06-15T13:00:00-04:00", NULL, 0, NULL, true, "scheduled", "");
+        /* a disabled workflow says so first */
+        w.enabled = false;
+        EXPECT_FULL(&w, NY, "2026-06-15T13:00:00-04:00", NULL, 0, &p, false, "workflow disabled", "");
+}
+
+static void test_overlap(void) {
+        rf_workflow_conf_t w = wf("w", NULL, 0, NULL, 0);
+        /* yesterday's run still RUNNING: in flight whatever its day */
+        policy_run_t running[] = {
+                run("w", "11111111-aaaa-4aaa-8aaa-000000000001", "2026-06-14T23:00:00-04:00", "RUNNING", NULL),
+                run("w", "11111111-aaaa-4aaa-8aaa-000000000000", "2026-06-14T22:00:00-04:00", "SUCCEEDED", NULL),
+                run("other", "22222222-aaaa-4aaa-8aaa-000000000000", "2026-06-15T09:00:00-04:00", "RUNNING", NULL),
+        };
+        policy_run_t waiting[] = {
+                run("w", "11111111-aaaa-4aaa-8aaa-000000000001", "2026-06-15T09:00:00-04:00", "RUNNING", NULL),
+                run("w", "11111111-aaaa-4aaa-8aaa-000000000002", "2026-06-15T09:01:00-04:00", "PENDING", NULL),
+        };
+        policy_run_t failed[] = {
+                run("w", "11111111-aaaa-4aaa-8aaa-000000000001", "2026-06-15T09:00:00-04:00", "FAILED", NULL),
+        };
+
+        waiting[1].waiting = true;
+        /* skip, the default: SKIP naming the decision in flight */
+        CHECK(w.overlap == RF_OVERLAP_SKIP);
+        EXPECT(&w, NY, "2026-06-15T10:00:00-04:00", running, 3, false,
+               "previous run still in progress: decision 11111111-aaaa-4aaa-8aaa-000000000001 (RUNNING, tick "
+               "2026-06-14 23:00); overlap skip");
+        running[0].state = "PENDING";
+        EXPECT(&w, NY, "2026-06-15T10:00:00-04:00", running, 3, false, "(PENDING, tick 2026-06-14 23:00)");
+        /* nothing of w in flight: another workflow's run and a FAILED one do not hold it back */
+        EXPECT(&w, NY, "2026-06-15T10:00:00-04:00", running + 1, 2, true, "scheduled: tick 10:00");
+        EXPECT(&w, NY, "2026-06-15T10:00:00-04:00", failed, 1, true, "scheduled");
+
+        /* buffer_one: one RUN waits for the run in flight, later ticks SKIP naming the waiting one */
+        w.overlap = RF_OVERLAP_BUFFER_ONE;
+        EXPECT_FULL(&w, NY, "2026-06-15T10:00:00-04:00", running, 3, NULL, true,
+                    "scheduled: tick 10:00 " NY "; waits for decision 11111111-aaaa-4aaa-8aaa-000000000001 (PENDING, "
+                    "tick 2026-06-14 23:00) to end; overlap buffer_one",
+                    "11111111-aaaa-4aaa-8aaa-000000000001");
+        EXPECT(&w, NY, "2026-06-15T10:00:00-04:00", waiting, 2, false,
+               "decision 11111111-aaaa-4aaa-8aaa-000000000002 (tick 09:01) is already waiting for the run in "
+               "progress; overlap buffer_one");
+        /* the run it waited for ended, the reaper has not released it yet: still the one */
+        EXPECT(&w, NY, "2026-06-15T10:00:00-04:00", waiting + 1, 1, false, "is already waiting");
+        EXPECT(&w, NY, "2026-06-15T10:00:00-04:00", failed, 1, true, "scheduled");
+
+        /* allow: RUN alongside, and the reason says so */
+        w.overlap = RF_OVERLAP_ALLOW;
+        EXPECT(&w, NY, "2026-06-15T10:00:00-04:00", running, 3, true,
+               "scheduled: tick 10:00 " NY "; decision 11111111-aaaa-4aaa-8aaa-000000000001 (PENDING, tick "
+               "2026-06-14 23:00) still in progress; overlap allow");
+
+        /* a CANCELLED run is neither in flight nor a run of the day */
+        {
+                rf_workflow_conf_t once = wf("w", NULL, 1, NULL, 0);
+                policy_run_t cancelled[] = { run("w", "c", "2026-06-15T09:00:00-04:00", "CANCELLED", NULL) };
+
+                EXPECT(&once, NY, "2026-06-15T10:00:00-04:00", cancelled, 1, true, "scheduled: tick 10:00");
+        }
+
+        /* the other rules come first: a paused or windowed-out tick is not an overlap */
+        w.overlap = RF_OVERLAP_SKIP;
+        w.max_runs_per_day = 1;
+        EXPECT(&w, NY, "2026-06-15T10:00:00-04:00", waiting, 2, false, "run in progress since 09:01");
 }
 
 int main(void) {
@@ -191,5 +282,7 @@ int main(void) {
         test_midnight();
         test_dst();
         test_disabled_and_errors();
+        test_pause();
+        test_overlap();
         return rf_test_finish();
 }
