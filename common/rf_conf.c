@@ -108,6 +108,9 @@ static const prop_t props[] = {
               "IANA time zone the workflow schedules are read in"),
         C_INT("producer.every_ms", producer.every_ms, 1000, 86400000, 60000, "RUNFLEET_PRODUCER_EVERY_MS",
               "evaluation period of 'evaluate --every'"),
+        C_INT("producer.backfill_max_decisions", producer.backfill_max_decisions, 1, 100000000, 10000,
+              "RUNFLEET_PRODUCER_BACKFILL_MAX_DECISIONS",
+              "decisions one 'backfill' may create without --yes (a guard against a mistyped range)"),
 
         C_INT("worker.max_in_flight", worker.max_in_flight, 1, 100000, 1000, "RUNFLEET_WORKER_MAX_IN_FLIGHT",
               "executions in flight per worker process"),

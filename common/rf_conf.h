@@ -73,6 +73,7 @@ typedef struct rf_conf {
         struct {
                 char *timezone;           /* IANA zone schedules are read in, "UTC" */
                 int every_ms;             /* default loop period for evaluate --every, 60000 */
+                int backfill_max_decisions; /* most decisions a backfill creates without --yes, 10000 */
         } producer;
 
         struct {

@@ -9,4 +9,5 @@ int producer_evaluate(const rf_program_t *prog, const rf_conf_t *conf, int argc,
 int producer_trigger(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv);
 int producer_status(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv);
 int producer_replay(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv);
+int producer_backfill(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv);
 int producer_dlq(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv);
