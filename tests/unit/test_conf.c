@@ -547,8 +547,8 @@ static void test_help_walk(void) {
                         CHECK(!"unexpected type with an environment variable");
                 unsetenv(env);
         }
-        CHECK(rows == 32 + 9 + 9);
-        CHECK(env_rows == 31);
+        CHECK(rows == 33 + 9 + 9);
+        CHECK(env_rows == 32);
         free(buf);
 }
 
