@@ -49,8 +49,8 @@ static const char *const sql_dead =
  * CANCELLED, and "finished". */
 static const char *const sql_backfills =
         "SELECT left(b.backfill_id::text, 8), array_to_string(b.workflows, ','), b.mode,"
-        "       to_char(b.from_ts AT TIME ZONE $1, 'YYYY-MM-DD HH24:MI') || ' to ' ||"
-        "       to_char(b.to_ts AT TIME ZONE $1, 'YYYY-MM-DD HH24:MI'),"
+        "       to_char(b.from_ts AT TIME ZONE $1, 'YYYY-MM-DD HH24:MI:SS') || ' to ' ||"
+        "       to_char(b.to_ts AT TIME ZONE $1, 'YYYY-MM-DD HH24:MI:SS'),"
         "       b.requested_by, b.planned::text, b.created::text,"
         "       count(d.decision_id) FILTER (WHERE d.state IN ('PENDING', 'RUNNING', 'FAILED'))::text,"
         "       count(d.decision_id) FILTER (WHERE d.state = 'SUCCEEDED')::text,"
@@ -135,10 +135,10 @@ static void print_backfills(PGresult *res) {
         printf("\nbackfills (latest first): %d\n", PQntuples(res));
         if (PQntuples(res) == 0)
                 return;
-        printf("  %-8s  %-9s  %-7s  %-36s  %-12s  %7s  %7s  %6s  %9s  %8s  %s\n", "BACKFILL", "STATE", "MODE", "RANGE",
+        printf("  %-8s  %-9s  %-7s  %-42s  %-12s  %7s  %7s  %6s  %9s  %8s  %s\n", "BACKFILL", "STATE", "MODE", "RANGE",
                "BY", "PLANNED", "CREATED", "ACTIVE", "SUCCEEDED", "DEAD", "WORKFLOWS");
         for (int i = 0; i < PQntuples(res); i++)
-                printf("  %-8s  %-9s  %-7s  %-36s  %-12s  %7s  %7s  %6s  %9s  %8s  %s\n", PQgetvalue(res, i, 0),
+                printf("  %-8s  %-9s  %-7s  %-42s  %-12s  %7s  %7s  %6s  %9s  %8s  %s\n", PQgetvalue(res, i, 0),
                        PQgetvalue(res, i, 10), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
                        PQgetvalue(res, i, 5), PQgetvalue(res, i, 6), PQgetvalue(res, i, 7), PQgetvalue(res, i, 8),
                        PQgetvalue(res, i, 9), PQgetvalue(res, i, 1));
