@@ -526,13 +526,15 @@ static int record_request(rf_pg_t *pg, request_t *rq, long long planned, char *e
                           8, params, NULL, errstr, errstr_size);
 }
 
+/* Runs @p sql with $1 the request's id, $2 @p value and $3 its --max-active (0: none). */
 static int update_request(rf_pg_t *pg, const request_t *rq, const char *sql, long long value, char *errstr,
                           size_t errstr_size) {
-        char v[24];
-        const char *params[] = { rq->id, v };
+        char v[24], max_active[16];
+        const char *params[] = { rq->id, v, max_active };
 
         snprintf(v, sizeof(v), "%lld", value);
-        return rf_pg_exec(pg, sql, 2, params, NULL, errstr, errstr_size);
+        snprintf(max_active, sizeof(max_active), "%d", rq->max_active);
+        return rf_pg_exec(pg, sql, 3, params, NULL, errstr, errstr_size);
 }
 
 static int finish_request(rf_pg_t *pg, const request_t *rq, char *errstr, size_t errstr_size) {
@@ -756,8 +758,9 @@ int producer_backfill(const rf_program_t *prog, const rf_conf_t *conf, int argc,
                 if (listed > DRY_RUN_LIST_MAX)
                         printf("  ... %zu more ticks not listed\n", listed - DRY_RUN_LIST_MAX);
                 for (size_t i = 0; i < rq.workflow_count; i++)
-                        printf("%-24s %8lld ticks, %8lld would be created, %8lld left as they are\n",
-                               rq.workflows[i]->name, counts[i].ticks, counts[i].create, counts[i].keep);
+                        printf("%-24s %8lld tick%s, %8lld would be created, %8lld left as they are\n",
+                               rq.workflows[i]->name, counts[i].ticks, counts[i].ticks == 1 ? "" : "s",
+                               counts[i].create, counts[i].keep);
                 printf("would create %lld decision%s\n", planned, planned == 1 ? "" : "s");
                 if (*rq.id)
                         printf("note: continues unfinished backfill %s (%lld decisions created so far)\n", rq.id,
@@ -771,8 +774,10 @@ int producer_backfill(const rf_program_t *prog, const rf_conf_t *conf, int argc,
 
         /* recorded from here on */
         if (*rq.id) {
-                r = update_request(pg, &rq, "UPDATE runfleet.backfills SET planned = created + $2::integer"
-                                            " WHERE backfill_id = $1", planned, errstr, sizeof(errstr));
+                /* what is left, and this run's --max-active (not part of what makes a request the same) */
+                r = update_request(pg, &rq, "UPDATE runfleet.backfills SET planned = created + $2::integer,"
+                                            " max_active = nullif($3::integer, 0) WHERE backfill_id = $1",
+                                   planned, errstr, sizeof(errstr));
                 created = rq.created_before;
                 planned += rq.created_before;
                 if (r == 0)
@@ -793,8 +798,8 @@ int producer_backfill(const rf_program_t *prog, const rf_conf_t *conf, int argc,
         printf("backfill %s: mode %s, %s to %s %s, requested by %s\n", rq.id, mode_names[rq.mode], from, to, rq.tz,
                rq.by);
         for (size_t i = 0; i < rq.workflow_count; i++)
-                printf("%-24s %8lld ticks, %8lld to create, %8lld left as they are\n", rq.workflows[i]->name,
-                       counts[i].ticks, counts[i].create, counts[i].keep);
+                printf("%-24s %8lld tick%s, %8lld to create, %8lld left as they are\n", rq.workflows[i]->name,
+                       counts[i].ticks, counts[i].ticks == 1 ? "" : "s", counts[i].create, counts[i].keep);
         fflush(stdout);
 
         if (total.create > 0 &&
