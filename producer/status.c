@@ -1,6 +1,7 @@
 /* `status [--day YYYY-MM-DD]`: what an operator asks first, without SQL:
  * per workflow, the day's decisions with their state, attempts and
- * durations; then the orphans and the DEAD decisions. The day is a local
+ * durations; then the orphans, the DEAD decisions and the latest
+ * backfills with their progress. The day is a local
  * day in producer.timezone, like the evaluator's "today". */
 #include <errno.h>
 #include <getopt.h>

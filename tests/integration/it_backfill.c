@@ -258,6 +258,12 @@ int main(void) {
                 CHECK(itest_wait_for(&t, 1, 30000,
                                      "SELECT count(*) FROM runfleet.backfills WHERE mode = 'all' AND created >= 2"
                                      " AND 'slow2' = ANY (workflows)"));
+                /* while it waits its request shows as being created */
+                CHECK(itest_run(&t, out, sizeof(out), 30000, NULL, "runfleet-producer", "status", NULL) == 0);
+                CHECK_CONTAINS(out, "creating");
+                /* and a second copy of the same request refuses to race it */
+                CHECK(BACKFILL(&t, out, "slow2", "--from", from, "--to", slow_to, "--mode", "all") == 1);
+                CHECK_CONTAINS(out, "is being created by another process");
                 kill(pid, SIGINT);
                 code = itest_wait(pid, 30000);
                 CHECK(code == 1);
