@@ -66,6 +66,7 @@ int main(void) {
                      "  { name = \"every2\"; schedule = \"@every 2s\"; scrapers = [\"s\"]; },\n"
                      "  { name = \"slow2\"; schedule = \"@every 2s\"; scrapers = [\"slow\"]; },\n"
                      "  { name = \"hourly\"; schedule = \"0 * * * *\"; scrapers = [\"s\"]; },\n"
+                     "  { name = \"live2\"; schedule = \"@every 2s\"; scrapers = [\"s\"]; },\n"
                      "  { name = \"off\"; schedule = \"@every 2s\"; scrapers = [\"s\"]; enabled = false; }\n"
                      ");\n"
                      "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n");
@@ -303,6 +304,43 @@ int main(void) {
         CHECK_CONTAINS(out, "PLANNED  CREATED  ACTIVE  SUCCEEDED");
         CHECK(!strstr(out, "stopped"));
         printf("%s", strstr(out, "backfills (latest first)") ? strstr(out, "backfills (latest first)") : out);
+        /* against a running evaluator: backfills of a range ending now, run
+         * while the evaluator decides the same workflow's new ticks, leave
+         * every tick with exactly one decision of its own and no gap */
+        {
+                int64_t start = (rf_now_ms() / 1000 - 20) / 2 * 2, last = 0;
+                char start_text[32], now_text[32];
+                pid_t evaluator = itest_spawn(&t, "evaluator", "runfleet-producer", "evaluate", "--every", "2s", NULL);
+
+                local(start, start_text, sizeof(start_text));
+                itest_sleep_ms(2500);
+                for (int i = 0; i < 3; i++) {
+                        last = rf_now_ms() / 1000;
+                        local(last, now_text, sizeof(now_text));
+                        CHECK(BACKFILL(&t, out, "live2", "--from", start_text, "--to", now_text) == 0);
+                        itest_sleep_ms(1700);
+                }
+                CHECK(itest_wait(evaluator, 0) < 0); /* still running */
+                kill(evaluator, SIGTERM);
+                CHECK(itest_wait(evaluator, 20000) == 0);
+                CHECK(itest_query_ll(&t, "SELECT count(DISTINCT tick) FROM runfleet.decisions WHERE workflow = 'live2'"
+                                         " AND tick BETWEEN to_timestamp(%lld) AND to_timestamp(%lld)",
+                                     (long long)start, (long long)last) == (last - start) / 2 + 1);
+                CHECK(itest_query_ll(&t, "SELECT count(*) FROM (SELECT tick FROM runfleet.decisions"
+                                         " WHERE workflow = 'live2' AND backfill_of IS NULL GROUP BY tick"
+                                         " HAVING count(*) > 1) x") == 0);
+                CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE workflow = 'live2'"
+                                         " AND backfill_of IS NOT NULL") == 0);
+                /* the evaluator decided some of them, the backfills the rest */
+                CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE workflow = 'live2'"
+                                         " AND backfill_id IS NULL") >= 1);
+                CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE workflow = 'live2'"
+                                         " AND backfill_id IS NOT NULL") >= 9);
+                CHECK(itest_wait_for(&t, 0, 60000, "SELECT count(*) FROM runfleet.decisions WHERE action = 'RUN'"
+                                                   " AND state NOT IN ('SUCCEEDED')"
+                                                   " AND decision_id NOT IN ('%s', '%s')", failed3, dead5));
+        }
+
         /* nothing a backfill created is orphaned or unfinished */
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE backfill_id IS NOT NULL"
                                  " AND state <> 'SUCCEEDED'") == 0);
