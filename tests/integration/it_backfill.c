@@ -142,44 +142,24 @@ int main(void) {
         }
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.backfills") == 0);
 
-        itest_spawn(&t, "worker", "runfleet-worker", NULL);
-
-        /* missing: the six ticks without a decision, and the MISSED one */
-        CHECK(BACKFILL(&t, out, "every2", "--from", from, "--to", to, "--by", "tester") == 0);
-        CHECK_CONTAINS(out, "7 decisions created, 7 delivered to Kafka");
-        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE backfill_id IS NOT NULL") == 7);
-        CHECK(itest_query_ll(&t,
-                             "SELECT count(*) FROM runfleet.decisions WHERE backfill_id IS NOT NULL AND action = 'RUN'"
-                             " AND backfill_of IS NULL AND tick IN (SELECT to_timestamp(%lld + 4 * g)"
-                             " FROM generate_series(0, 5) g)",
-                             (long long)base) == 6);
-        CHECK(itest_query_ll(&t,
-                             "SELECT count(*) FROM runfleet.decisions WHERE backfill_of = '%s'"
-                             " AND tick = to_timestamp(%lld)",
-                             missed9, (long long)base + 18) == 1);
-        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.backfills WHERE mode = 'missing' AND planned = 7"
-                                 " AND created = 7 AND finished_at IS NOT NULL AND requested_by = 'tester'") == 1);
-        CHECK(itest_wait_for(&t, 7, 60000,
-                             "SELECT count(*) FROM runfleet.decisions WHERE backfill_id IS NOT NULL"
-                             " AND state = 'SUCCEEDED'"));
-        /* every tick of the range now has a decision; running it again adds nothing */
-        CHECK(itest_query_ll(&t, "SELECT count(DISTINCT tick) FROM runfleet.decisions WHERE workflow = 'every2'") == 11);
-        CHECK(BACKFILL(&t, out, "every2", "--from", from, "--to", to) == 0);
-        CHECK_CONTAINS(out, "0 decisions created");
-        CHECK(count_decisions(&t) == 12);
-
-        /* failed: the FAILED and the DEAD tick again, linked to what they re-run;
-         * a second run at once leaves them alone while their re-runs are pending */
+        /* failed: the FAILED and the DEAD tick again, linked to what they
+         * re-run; no worker runs yet, so a second run finds those re-runs
+         * PENDING, and leaves them alone */
         CHECK(BACKFILL(&t, out, "every2", "--from", from, "--to", to, "--mode", "failed") == 0);
         CHECK_CONTAINS(out, "2 decisions created");
+        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE backfill_id IS NOT NULL"
+                                 " AND state = 'PENDING'") == 2);
         CHECK(BACKFILL(&t, out, "every2", "--from", from, "--to", to, "--mode", "failed") == 0);
         CHECK_CONTAINS(out, "0 decisions created");
-        CHECK(count_decisions(&t) == 14);
+        CHECK(count_decisions(&t) == 7);
         CHECK(itest_query_ll(&t,
                              "SELECT count(*) FROM runfleet.decisions d JOIN runfleet.backfills b USING (backfill_id)"
                              " WHERE b.mode = 'failed' AND ((d.backfill_of = '%s' AND d.tick = to_timestamp(%lld))"
                              "   OR (d.backfill_of = '%s' AND d.tick = to_timestamp(%lld)))",
                              failed3, (long long)base + 6, dead5, (long long)base + 10) == 2);
+
+        /* workers run them to SUCCEEDED; the seeded decisions stay as they were */
+        itest_spawn(&t, "worker", "runfleet-worker", NULL);
         CHECK(itest_wait_for(&t, 2, 60000,
                              "SELECT count(*) FROM runfleet.decisions WHERE backfill_of IN ('%s', '%s')"
                              " AND state = 'SUCCEEDED'",
@@ -188,11 +168,36 @@ int main(void) {
                              "SELECT count(*) FROM runfleet.executions e JOIN runfleet.decisions d USING (decision_id)"
                              " WHERE d.backfill_of IN ('%s', '%s') AND e.status = 'SUCCEEDED'",
                              failed3, dead5) == 2);
-        /* the seeded decisions are left as they were */
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE decision_id IN ('%s', '%s')"
                                  " AND state IN ('FAILED', 'DEAD')", failed3, dead5) == 2);
+        /* their re-runs succeeded: nothing left to re-run */
         CHECK(BACKFILL(&t, out, "every2", "--from", from, "--to", to, "--mode", "failed") == 0);
         CHECK_CONTAINS(out, "0 decisions created");
+        CHECK(count_decisions(&t) == 7);
+
+        /* missing: the six ticks without a decision, and the MISSED one */
+        CHECK(BACKFILL(&t, out, "every2", "--from", from, "--to", to, "--by", "tester") == 0);
+        CHECK_CONTAINS(out, "7 decisions created, 7 delivered to Kafka");
+        CHECK(count_decisions(&t) == 14);
+        CHECK(itest_query_ll(&t,
+                             "SELECT count(*) FROM runfleet.decisions d JOIN runfleet.backfills b USING (backfill_id)"
+                             " WHERE b.mode = 'missing' AND d.action = 'RUN' AND d.backfill_of IS NULL"
+                             " AND d.tick IN (SELECT to_timestamp(%lld + 4 * g) FROM generate_series(0, 5) g)",
+                             (long long)base) == 6);
+        CHECK(itest_query_ll(&t,
+                             "SELECT count(*) FROM runfleet.decisions WHERE backfill_of = '%s'"
+                             " AND tick = to_timestamp(%lld)",
+                             missed9, (long long)base + 18) == 1);
+        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.backfills WHERE mode = 'missing' AND planned = 7"
+                                 " AND created = 7 AND finished_at IS NOT NULL AND requested_by = 'tester'") == 1);
+        CHECK(itest_wait_for(&t, 9, 60000,
+                             "SELECT count(*) FROM runfleet.decisions WHERE backfill_id IS NOT NULL"
+                             " AND state = 'SUCCEEDED'"));
+        /* every tick of the range now has a decision; running it again adds nothing */
+        CHECK(itest_query_ll(&t, "SELECT count(DISTINCT tick) FROM runfleet.decisions WHERE workflow = 'every2'") == 11);
+        CHECK(BACKFILL(&t, out, "every2", "--from", from, "--to", to) == 0);
+        CHECK_CONTAINS(out, "0 decisions created");
+        CHECK(count_decisions(&t) == 14);
 
         /* all: every tick of a sub-range again, each linked to its latest decision */
         CHECK(BACKFILL(&t, out, "every2", "--from", from, "--to", mid, "--mode", "all") == 0);
