@@ -124,6 +124,9 @@ static const prop_t props[] = {
         C_INT("producer.pause_after_failures", producer.pause_after_failures, 0, 1000, 0,
               "RUNFLEET_PRODUCER_PAUSE_AFTER_FAILURES",
               "default of the workflows' pause_after_failures, 0 = never pause automatically"),
+        C_INT("producer.backfill_max_decisions", producer.backfill_max_decisions, 1, 100000000, 10000,
+              "RUNFLEET_PRODUCER_BACKFILL_MAX_DECISIONS",
+              "decisions one 'backfill' may create without --yes (a guard against a mistyped range)"),
 
         C_INT("worker.max_in_flight", worker.max_in_flight, 1, 100000, 1000, "RUNFLEET_WORKER_MAX_IN_FLIGHT",
               "executions in flight per worker process"),

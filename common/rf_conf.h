@@ -110,6 +110,7 @@ typedef struct rf_conf {
                 int catchup_max_ticks;    /* ticks of one gap recorded one by one, 1000 */
                 char *overlap;            /* default of the workflows' overlap, "skip" */
                 int pause_after_failures; /* default of the workflows' pause_after_failures, 0 = never */
+                int backfill_max_decisions; /* most decisions a backfill creates without --yes, 10000 */
         } producer;
 
         struct {

@@ -752,3 +752,23 @@ int rf_tz_localtime(const char *tz, int64_t t_s, struct tm *ret_tm) {
         *ret_tm = tm;
         return 0;
 }
+
+int rf_tz_mktime(const char *tz, const struct tm *local, int64_t *ret_s) {
+        int64_t day = days_from_civil((int64_t)local->tm_year + 1900, local->tm_mon + 1, local->tm_mday);
+        int64_t t = 0;
+        long offs[3];
+        zone_t z;
+        bool found;
+        int r;
+
+        r = zone_enter(&z, tz);
+        if (r < 0)
+                return r;
+        found = local_to_utc(&z, offs, day_offsets(&z, day, offs),
+                             day * DAY_S + local->tm_hour * 3600 + local->tm_min * 60 + local->tm_sec, &t);
+        zone_leave(&z);
+        if (!found)
+                return -ENOENT;
+        *ret_s = t;
+        return 0;
+}

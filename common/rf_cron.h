@@ -34,6 +34,13 @@ struct tm;
  * as rf_cron_prev(). Returns 0, or -EINVAL for an unknown zone. */
 int rf_tz_localtime(const char *tz, int64_t t_s, struct tm *ret_tm);
 
+/* The instant (unix seconds) of local wall-clock time @p local (tm_year,
+ * tm_mon, tm_mday, tm_hour, tm_min, tm_sec; the rest ignored) in zone @p tz
+ * (NULL = UTC), as rf_cron reads schedules: a time a fall-back repeats is
+ * its first occurrence. Returns 0, -ENOENT when a spring-forward jump skips
+ * that time, or -EINVAL for an unknown zone. */
+int rf_tz_mktime(const char *tz, const struct tm *local, int64_t *ret_s);
+
 /* 1 when @p tz names a compiled zone file under /usr/share/zoneinfo (or
  * $TZDIR), e.g. "America/New_York"; "UTC" is always valid. Names with ".."
  * or a leading '/' are refused. */

@@ -51,8 +51,9 @@ fail:
         return r;
 }
 
-int rf_store_insert_decision(rf_pg_t *pg, rf_decision_t *d, const char *action, int64_t tick_ms,
-                             char *errstr, size_t errstr_size) {
+/* The one INSERT of a decision, with the columns only some callers set. */
+static int insert_decision(rf_pg_t *pg, rf_decision_t *d, const char *action, int64_t tick_ms,
+                           const char *backfill_of, const char *backfill_id, char *errstr, size_t errstr_size) {
         char decided[32], tick[32], deadline[32], attempt[16], id[37];
         char *scrapers = NULL;
         PGresult *res = NULL;
@@ -82,16 +83,17 @@ int rf_store_insert_decision(rf_pg_t *pg, rf_decision_t *d, const char *action, 
         {
                 const char *params[] = { d->decision_id, d->workflow, action, d->reason ? d->reason : "",
                                          decided, tick_ms >= 0 ? tick : NULL, scrapers, deadline,
-                                         attempt, d->replay_of, d->trace_id };
+                                         attempt, d->replay_of, d->trace_id, backfill_of, backfill_id };
                 r = rf_pg_exec(pg,
                                "INSERT INTO runfleet.decisions (decision_id, workflow, action, reason, "
-                               " decided_at, tick, scrapers, deadline_ms, attempt, replay_of, trace_id, state)"
+                               " decided_at, tick, scrapers, deadline_ms, attempt, replay_of, trace_id, state,"
+                               " backfill_of, backfill_id)"
                                " VALUES ($1, $2, $3, $4, to_timestamp($5::bigint / 1000.0),"
                                " to_timestamp($6::bigint / 1000.0), $7::text[], $8, $9, $10, $11,"
-                               " CASE WHEN $3 = 'RUN' THEN 'PENDING' ELSE 'SKIPPED' END)"
+                               " CASE WHEN $3 = 'RUN' THEN 'PENDING' ELSE 'SKIPPED' END, $12, $13)"
                                " ON CONFLICT (workflow, tick) WHERE tick IS NOT NULL AND backfill_of IS NULL DO NOTHING"
                                " RETURNING decision_id",
-                               11, params, &res, errstr, errstr_size);
+                               13, params, &res, errstr, errstr_size);
         }
         free(scrapers);
         if (r < 0)
@@ -99,6 +101,16 @@ int rf_store_insert_decision(rf_pg_t *pg, rf_decision_t *d, const char *action, 
         r = PQntuples(res) == 1 ? 0 : -EEXIST;
         PQclear(res);
         return r;
+}
+
+int rf_store_insert_decision(rf_pg_t *pg, rf_decision_t *d, const char *action, int64_t tick_ms,
+                             char *errstr, size_t errstr_size) {
+        return insert_decision(pg, d, action, tick_ms, NULL, NULL, errstr, errstr_size);
+}
+
+int rf_store_insert_backfill_decision(rf_pg_t *pg, rf_decision_t *d, int64_t tick_ms, const char *backfill_of,
+                                      const char *backfill_id, char *errstr, size_t errstr_size) {
+        return insert_decision(pg, d, "RUN", tick_ms, backfill_of, backfill_id, errstr, errstr_size);
 }
 
 #define DELIVERY_PENDING INT_MIN

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
+#include "rf_cron.h"
 #include "rf_util.h"
 
 int64_t rf_now_ms(void) {
@@ -73,22 +74,16 @@ int rf_duration_parse(const char *text, int64_t *ret_ms) {
         return -EINVAL;
 }
 
-int rf_time_parse(const char *text, int64_t *ret_ms) {
+/* The fields of an ISO-8601 time: *ret_tm the wall clock as written,
+ * *ret_frac_ms its milliseconds, *ret_offset_s the UTC offset written after
+ * it and *ret_zoned whether one was ("Z", "+01", "-05:00"). */
+static int parse_iso(const char *text, struct tm *ret_tm, int64_t *ret_frac_ms, int *ret_offset_s,
+                     int *ret_zoned) {
         struct tm tm = { 0 };
         const char *rest;
-        int off_sign = 0, off_h = 0, off_m = 0;
+        int off_sign = 0, off_h = 0, off_m = 0, zoned = 0;
         int64_t ms = 0;
 
-        if (!text)
-                return -EINVAL;
-        if (text[0] == '@') {
-                char *end;
-                long long s = strtoll(text + 1, &end, 10);
-                if (end == text + 1 || *end)
-                        return -EINVAL;
-                *ret_ms = s * 1000;
-                return 0;
-        }
         rest = strptime(text, "%Y-%m-%d", &tm);
         if (!rest)
                 return -EINVAL;
@@ -108,6 +103,7 @@ int rf_time_parse(const char *text, int64_t *ret_ms) {
         }
         if (*rest == 'Z' || *rest == 'z') {
                 rest++;
+                zoned = 1;
         } else if (*rest == '+' || *rest == '-') {
                 off_sign = *rest == '-' ? -1 : 1;
                 if (sscanf(rest + 1, "%2d", &off_h) != 1)
@@ -120,10 +116,69 @@ int rf_time_parse(const char *text, int64_t *ret_ms) {
                                 return -EINVAL;
                         rest += 2;
                 }
+                zoned = 1;
         }
         if (*rest)
                 return -EINVAL;
-        *ret_ms = (int64_t)timegm(&tm) * 1000 + ms - off_sign * (off_h * 3600 + off_m * 60) * 1000LL;
+        *ret_tm = tm;
+        *ret_frac_ms = ms;
+        *ret_offset_s = off_sign * (off_h * 3600 + off_m * 60);
+        *ret_zoned = zoned;
+        return 0;
+}
+
+/* "@<unix seconds>" into epoch ms: 1 when @p text is one, 0 when not, -EINVAL when malformed. */
+static int parse_epoch(const char *text, int64_t *ret_ms) {
+        char *end;
+        long long s;
+
+        if (text[0] != '@')
+                return 0;
+        s = strtoll(text + 1, &end, 10);
+        if (end == text + 1 || *end)
+                return -EINVAL;
+        *ret_ms = s * 1000;
+        return 1;
+}
+
+int rf_time_parse(const char *text, int64_t *ret_ms) {
+        struct tm tm;
+        int64_t ms;
+        int offset_s, zoned, r;
+
+        if (!text)
+                return -EINVAL;
+        r = parse_epoch(text, ret_ms);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        r = parse_iso(text, &tm, &ms, &offset_s, &zoned);
+        if (r < 0)
+                return r;
+        *ret_ms = (int64_t)timegm(&tm) * 1000 + ms - offset_s * 1000LL;
+        return 0;
+}
+
+int rf_time_parse_in(const char *text, const char *tz, int64_t *ret_ms) {
+        struct tm tm;
+        int64_t ms, local_s;
+        int offset_s, zoned, r;
+
+        if (!text)
+                return -EINVAL;
+        r = parse_epoch(text, ret_ms);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        r = parse_iso(text, &tm, &ms, &offset_s, &zoned);
+        if (r < 0)
+                return r;
+        if (zoned) {
+                *ret_ms = (int64_t)timegm(&tm) * 1000 + ms - offset_s * 1000LL;
+                return 0;
+        }
+        r = rf_tz_mktime(tz, &tm, &local_s);
+        if (r < 0)
+                return r;
+        *ret_ms = local_s * 1000 + ms;
         return 0;
 }
 

@@ -21,6 +21,15 @@ int rf_duration_parse(const char *text, int64_t *ret_ms);
  * "2026-11-27" (midnight UTC) or "@<unix seconds>" into epoch ms. Returns 0 or -EINVAL. */
 int rf_time_parse(const char *text, int64_t *ret_ms);
 
+/* rf_time_parse() for a person typing times in zone @p tz (NULL = UTC):
+ * "2026-11-27 08:00", "2026-11-27T08:00:00" and "2026-11-27" (local
+ * midnight) are wall-clock times in @p tz; a time with "Z" or an offset, and
+ * "@<unix seconds>", are read as rf_time_parse() reads them. A wall-clock
+ * time a fall-back repeats is its first occurrence. Returns 0, -EINVAL
+ * (not a time, or @p tz unknown) or -ENOENT (a spring-forward jump skips
+ * that wall-clock time in @p tz). */
+int rf_time_parse_in(const char *text, const char *tz, int64_t *ret_ms);
+
 /* Formats epoch ms as "2026-11-27T13:00:00.000Z" into @p buf. */
 void rf_time_format(int64_t ms, char *buf, size_t size);
 

@@ -16,6 +16,7 @@ static const struct {
         { "trigger", producer_trigger },
         { "status", producer_status },
         { "replay", producer_replay },
+        { "backfill", producer_backfill },
         { "dlq", producer_dlq },
         { "timeline", producer_timeline },
         { "explain", producer_explain },
@@ -38,6 +39,11 @@ int main(int argc, char **argv) {
                          "  replay --from T1 --to T2 [--workflow W]... [--dry-run] [--again]\n"
                          "                                 run the RUN decisions produced in [T1, T2) again,\n"
                          "                                 as new decisions linked to the originals\n"
+                         "  backfill WORKFLOW... --from T1 --to T2 [--mode missing|failed|all] [--dry-run]\n"
+                         "           [--max-active N] [--yes] [--by NAME]\n"
+                         "                                 new RUN decisions for the schedule ticks in [T1, T2]\n"
+                         "                                 (times in producer.timezone): ticks without a decision,\n"
+                         "                                 ticks whose run FAILED or is DEAD, or all of them\n"
                          "  dlq list [--since T]           the dead-letter topic: reason, origin, time\n"
                          "  dlq redrive (--offset [P:]N | --partition P --offset N | --all) [--dry-run]\n"
                          "                                 produce the dead letters that are valid now back to\n"

@@ -11,6 +11,7 @@ int producer_status(const rf_program_t *prog, const rf_conf_t *conf, int argc, c
 int producer_replay(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv);
 int producer_timeline(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv);
 int producer_explain(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv);
+int producer_backfill(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv);
 int producer_dlq(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv);
 int producer_pause(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv);
 int producer_unpause(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv);

@@ -1,8 +1,8 @@
 /* `status [--day YYYY-MM-DD]`: what an operator asks first, without SQL:
  * per workflow, the day's decisions with their state, how often each was
  * produced and how many of its executions failed, and durations; then the
- * orphans, the DEAD decisions, the day's missed ticks and the workflows
- * paused now. The day is a local
+ * orphans, the DEAD decisions, the day's missed ticks, the workflows paused
+ * now and the latest backfills with their progress. The day is a local
  * day in producer.timezone, like the evaluator's "today". */
 #include <errno.h>
 #include <getopt.h>
@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "backfill.h"
 #include "producer.h"
 #include "rf_pg.h"
 #include "rf_util.h"
@@ -78,6 +79,32 @@ static const char *const sql_paused =
         "SELECT workflow, to_char(paused_at AT TIME ZONE $1, 'YYYY-MM-DD HH24:MI'), paused_by,"
         "       CASE WHEN automatic THEN 'yes' ELSE 'no' END, reason"
         "  FROM runfleet.pauses WHERE unpaused_at IS NULL ORDER BY workflow";
+
+/* The latest backfills with their progress. A request is "creating" while
+ * its command holds the request's advisory lock (backfill.h), "stopped"
+ * when unfinished without it (the same command continues it), then
+ * "running" until every decision it created is SUCCEEDED, DEAD or
+ * CANCELLED, and "finished". */
+static const char *const sql_backfills =
+        "SELECT left(b.backfill_id::text, 8), array_to_string(b.workflows, ','), b.mode,"
+        "       to_char(b.from_ts AT TIME ZONE $1, 'YYYY-MM-DD HH24:MI:SS') || ' to ' ||"
+        "       to_char(b.to_ts AT TIME ZONE $1, 'YYYY-MM-DD HH24:MI:SS'),"
+        "       b.requested_by, b.planned::text, b.created::text,"
+        "       count(d.decision_id) FILTER (WHERE d.state IN ('PENDING', 'RUNNING', 'FAILED'))::text,"
+        "       count(d.decision_id) FILTER (WHERE d.state = 'SUCCEEDED')::text,"
+        "       count(d.decision_id) FILTER (WHERE d.state IN ('DEAD', 'CANCELLED'))::text,"
+        "       CASE WHEN b.finished_at IS NULL THEN"
+        "              CASE WHEN EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted"
+        "                                   AND l.objsubid = 2 AND l.classid = " BACKFILL_LOCK_CLASS "::oid"
+        "                                   AND l.objid = hashtext(b.backfill_id::text)::oid)"
+        "                   THEN 'creating' ELSE 'stopped' END"
+        "            WHEN count(d.decision_id) FILTER (WHERE d.state IN ('PENDING', 'RUNNING', 'FAILED')) > 0"
+        "            THEN 'running' ELSE 'finished' END"
+        "  FROM (SELECT * FROM runfleet.backfills ORDER BY requested_at DESC LIMIT 10) b"
+        "  LEFT JOIN runfleet.decisions d ON d.backfill_id = b.backfill_id"
+        " GROUP BY b.backfill_id, b.workflows, b.mode, b.from_ts, b.to_ts, b.requested_by, b.planned, b.created,"
+        "          b.finished_at, b.requested_at"
+        " ORDER BY b.requested_at DESC";
 
 /* "2026-11-27" for today in @p tz. */
 static int today(const char *tz, char day[11]) {
@@ -162,6 +189,19 @@ static void print_day(PGresult *res, int max_failed) {
         if (abandoned)
                 printf("DURATION+ (ABANDONED): until the execution's last heartbeat, it ran at least that long;\n"
                        "FINISHED is when a reaper found its lease expired.\n");
+}
+
+static void print_backfills(PGresult *res) {
+        printf("\nbackfills (latest first): %d\n", PQntuples(res));
+        if (PQntuples(res) == 0)
+                return;
+        printf("  %-8s  %-9s  %-7s  %-42s  %-12s  %7s  %7s  %6s  %9s  %8s  %s\n", "BACKFILL", "STATE", "MODE", "RANGE",
+               "BY", "PLANNED", "CREATED", "ACTIVE", "SUCCEEDED", "DEAD", "WORKFLOWS");
+        for (int i = 0; i < PQntuples(res); i++)
+                printf("  %-8s  %-9s  %-7s  %-42s  %-12s  %7s  %7s  %6s  %9s  %8s  %s\n", PQgetvalue(res, i, 0),
+                       PQgetvalue(res, i, 10), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
+                       PQgetvalue(res, i, 5), PQgetvalue(res, i, 6), PQgetvalue(res, i, 7), PQgetvalue(res, i, 8),
+                       PQgetvalue(res, i, 9), PQgetvalue(res, i, 1));
 }
 
 int producer_status(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv) {
@@ -261,6 +301,17 @@ int producer_status(const rf_program_t *prog, const rf_conf_t *conf, int argc, c
         for (int i = 0; i < PQntuples(res); i++)
                 printf("  %-20s  %-16s  %-16s  %-4s  %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
                        PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4));
+        PQclear(res);
+        res = NULL;
+
+        {
+                const char *params[] = { tz };
+                if (rf_pg_exec(pg, sql_backfills, 1, params, &res, errstr, sizeof(errstr)) < 0) {
+                        rf_program_fail(prog, code, "status: %s", errstr);
+                        goto out;
+                }
+        }
+        print_backfills(res);
         code = RF_EXIT_OK;
 out:
         PQclear(res);

@@ -557,8 +557,8 @@ static void test_help_walk(void) {
                         CHECK(!"unexpected type with an environment variable");
                 unsetenv(env);
         }
-        CHECK(rows == 38 + 9 + 14);
-        CHECK(env_rows == 37);
+        CHECK(rows == 39 + 9 + 14);
+        CHECK(env_rows == 38);
         free(buf);
 }
 

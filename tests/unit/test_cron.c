@@ -10,6 +10,7 @@
 
 #include "rf_cron.h"
 #include "rf_test.h"
+#include "rf_util.h"
 
 #define NY "America/New_York"
 
@@ -543,6 +544,34 @@ static void test_speed(void) {
         rf_cron_destroy(c);
 }
 
+/* Times typed in a zone (rf_time_parse_in, over rf_tz_mktime): a date is
+ * local midnight, an hour a fall-back repeats is its first occurrence, an
+ * hour a spring-forward skips does not exist, an explicit offset wins. */
+static void test_local_times(void) {
+        int64_t ms = 0;
+
+        CHECK(rf_time_parse_in("2026-12-04", NY, &ms) == 0 && ms == utc(2026, 12, 4, 5, 0) * 1000);
+        CHECK(rf_time_parse_in("2026-07-01 09:30", NY, &ms) == 0 && ms == utc(2026, 7, 1, 13, 30) * 1000);
+        CHECK(rf_time_parse_in("2026-07-01T09:30:15", NY, &ms) == 0 && ms == (utc(2026, 7, 1, 13, 30) + 15) * 1000);
+        CHECK(rf_time_parse_in("2026-12-04 10:00:30.5", NY, &ms) == 0 &&
+              ms == (utc(2026, 12, 4, 15, 0) + 30) * 1000 + 500);
+        /* 2026-03-08 02:00-03:00 does not exist in New York */
+        CHECK(rf_time_parse_in("2026-03-08 02:30", NY, &ms) == -ENOENT);
+        CHECK(rf_time_parse_in("2026-03-08 03:00", NY, &ms) == 0 && ms == utc(2026, 3, 8, 7, 0) * 1000);
+        /* 2026-11-01 01:00-02:00 happens twice: the first (EDT) is meant */
+        CHECK(rf_time_parse_in("2026-11-01 01:30", NY, &ms) == 0 && ms == utc(2026, 11, 1, 5, 30) * 1000);
+        CHECK(rf_time_parse_in("2026-11-01 01:30:00-05", NY, &ms) == 0 && ms == utc(2026, 11, 1, 6, 30) * 1000);
+        CHECK(rf_time_parse_in("2026-12-04T10:00:00Z", NY, &ms) == 0 && ms == utc(2026, 12, 4, 10, 0) * 1000);
+        CHECK(rf_time_parse_in("@1795000000", NY, &ms) == 0 && ms == 1795000000000LL);
+        CHECK(rf_time_parse_in("2026-12-04", NULL, &ms) == 0 && ms == utc(2026, 12, 4, 0, 0) * 1000);
+        CHECK(rf_time_parse_in("2026-12-04", "UTC", &ms) == 0 && ms == utc(2026, 12, 4, 0, 0) * 1000);
+        CHECK(rf_time_parse_in("yesterday", NY, &ms) == -EINVAL);
+        CHECK(rf_time_parse_in("2026-12-04 25:00", NY, &ms) == -EINVAL);
+        CHECK(rf_time_parse_in("2026-12-04", "Mars/Olympus_Mons", &ms) == -EINVAL);
+        /* rf_time_parse() is unchanged: no zone means UTC */
+        CHECK(rf_time_parse("2026-12-04 10:00", &ms) == 0 && ms == utc(2026, 12, 4, 10, 0) * 1000);
+}
+
 int main(void) {
         test_parse_errors();
         test_parse_ok();
@@ -550,6 +579,7 @@ int main(void) {
         test_new_york();
         test_every();
         test_zones();
+        test_local_times();
         cross_check(NULL);
         cross_check(NY);
         cross_check("Europe/London");
