@@ -189,6 +189,63 @@ int main(void) {
                         CHECK_CONTAINS(help, "workflows[].alert_after");
                 }
         }
+        /* COMMAND --help: that command's usage on stdout, exit 0, for every
+         * command the same way, without a configuration and touching nothing
+         * (migrate used to answer "migrate takes no arguments", the others
+         * "unrecognized option '--help'" and exit 2) */
+        {
+                static const char *const cmds[][3] = {
+                        { "migrate", "", "  migrate " },
+                        { "evaluate", "", "  evaluate [--every DURATION]" },
+                        { "trigger", "w", "  trigger WORKFLOW [--reason T]" },
+                        { "status", "", "  status [--day YYYY-MM-DD]" },
+                        { "replay", "", "  replay --from T1 --to T2" },
+                        { "backfill", "w", "  backfill WORKFLOW... --from T1 --to T2" },
+                        { "dlq", "list", "  dlq redrive (--offset" },
+                        { "dlq", "redrive", "  dlq list [--since T]" },
+                        { "timeline", "", "  timeline [--day YYYY-MM-DD" },
+                        { "explain", "w", "  explain WORKFLOW [--day YYYY-MM-DD]" },
+                        { "pause", "w", "  pause (WORKFLOW... | --all) --reason T" },
+                        { "unpause", "", "  unpause (WORKFLOW... | --all)" },
+                };
+                char *noconf[] = { "RUNFLEET_CONFIG=", NULL };
+                long long decisions = itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions");
+                long long pauses = itest_query_ll(&t, "SELECT count(*) FROM runfleet.pauses");
+
+                for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+                        const char *arg = cmds[i][1][0] ? cmds[i][1] : NULL;
+                        char want[96];
+
+                        snprintf(want, sizeof(want), "COMMAND [ARGS], for %s:\n", cmds[i][0]);
+                        /* --help after an operand, and -h before it */
+                        code = arg ? itest_run(&t, out, sizeof(out), 10000, noconf, "runfleet-producer", cmds[i][0],
+                                               arg, "--help", NULL)
+                                   : itest_run(&t, out, sizeof(out), 10000, noconf, "runfleet-producer", cmds[i][0],
+                                               "--help", NULL);
+                        CHECK(code == 0);
+                        CHECK_CONTAINS(out, "usage: runfleet-producer [-c FILE] ");
+                        CHECK_CONTAINS(out, want);
+                        CHECK_CONTAINS(out, cmds[i][2]);
+                        CHECK(!strstr(out, "takes no arguments") && !strstr(out, "unrecognized option"));
+                        if (code != 0 || !strstr(out, want))
+                                printf("# %s %s --help:\n%s\n", cmds[i][0], cmds[i][1], out);
+                        code = itest_run(&t, out, sizeof(out), 10000, noconf, "runfleet-producer", cmds[i][0], "-h",
+                                         arg, NULL);
+                        CHECK(code == 0);
+                        CHECK_CONTAINS(out, want);
+                }
+                /* only that command's usage, not the whole list and the settings */
+                CHECK(itest_run(&t, out, sizeof(out), 10000, noconf, "runfleet-producer", "migrate", "--help", NULL) ==
+                      0);
+                CHECK(!strstr(out, "evaluate [--every") && !strstr(out, "kafka.brokers"));
+                CHECK(lines(out) <= 6);
+                /* a pause --help records no pause; after "--" it is the command's argument */
+                CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions") == decisions);
+                CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.pauses") == pauses);
+                code = itest_run(&t, out, sizeof(out), 30000, NULL, "runfleet-producer", "status", "--", "--help", NULL);
+                CHECK(code == 2);
+                CHECK(!strstr(out, "COMMAND [ARGS], for status"));
+        }
         /* the reaper's own switch, beside the common options */
         CHECK(itest_run(&t, out, sizeof(out), 60000, NULL, "runfleet-reaper", "--once", NULL) == 0);
         CHECK(itest_run(&t, out, sizeof(out), 10000, NULL, "runfleet-reaper", "--bogus", NULL) == 2);
