@@ -1717,7 +1717,20 @@ static const char *type_name(ptype_t t) {
         return "?";
 }
 
-static void help_rows(FILE *out, const char *prefix, const prop_t *tbl, size_t n) {
+/* Writes @p s as one Markdown table cell: '|' would end the cell and
+ * "<N>" would be read as an HTML tag. */
+static void md_cell(FILE *out, const char *s) {
+        for (; *s; s++) {
+                if (*s == '|')
+                        fputs("\\|", out);
+                else if (*s == '<')
+                        fputs("&lt;", out);
+                else
+                        fputc(*s, out);
+        }
+}
+
+static void help_rows(FILE *out, const char *prefix, const prop_t *tbl, size_t n, bool markdown) {
         for (size_t i = 0; i < n; i++) {
                 const prop_t *p = &tbl[i];
                 char name[64], def[64], range[32];
@@ -1739,6 +1752,13 @@ static void help_rows(FILE *out, const char *prefix, const prop_t *tbl, size_t n
                                 snprintf(def, sizeof(def), "%s", (p->flags & P_REQUIRED) ? "(required)" : "(none)");
                         snprintf(range, sizeof(range), "-");
                 }
+                if (markdown) {
+                        fprintf(out, "| `%s` | %s | %s | %s | %s%s%s | ", name, type_name(p->type), def, range,
+                                p->env ? "`" : "", p->env ? p->env : "-", p->env ? "`" : "");
+                        md_cell(out, p->desc);
+                        fputs(" |\n", out);
+                        continue;
+                }
                 fprintf(out, "%-28s %-6s %-24s %-16s %-36s %s\n", name, type_name(p->type), def, range,
                         p->env ? p->env : "-", p->desc);
         }
@@ -1747,9 +1767,9 @@ static void help_rows(FILE *out, const char *prefix, const prop_t *tbl, size_t n
 void rf_conf_help(FILE *out) {
         fprintf(out, "%-28s %-6s %-24s %-16s %-36s %s\n", "SETTING", "TYPE", "DEFAULT", "RANGE", "ENVIRONMENT",
                 "DESCRIPTION");
-        help_rows(out, "", props, N_PROPS);
-        help_rows(out, "scrapers[].", scraper_props, N_SCRAPER_PROPS);
-        help_rows(out, "workflows[].", workflow_props, N_WORKFLOW_PROPS);
+        help_rows(out, "", props, N_PROPS, false);
+        help_rows(out, "scrapers[].", scraper_props, N_SCRAPER_PROPS, false);
+        help_rows(out, "workflows[].", workflow_props, N_WORKFLOW_PROPS, false);
         for (size_t i = 0; i < N_RENAMED; i++)
                 fprintf(out, "renamed: %s is now %s (environment %s is now %s); the old names still work, with a "
                              "warning\n",
@@ -1757,5 +1777,23 @@ void rf_conf_help(FILE *out) {
                         props[prop_index(renamed[i].new_name)].env);
         fputs("Durations are integers in milliseconds (the _ms settings). The environment overrides the file;\n"
               "an empty variable counts as unset. RUNFLEET_CONFIG names the file when -c is not given.\n",
+              out);
+}
+
+void rf_conf_help_markdown(FILE *out) {
+        fputs("| setting | type | default | range | environment | meaning |\n"
+              "| --- | --- | --- | --- | --- | --- |\n",
+              out);
+        help_rows(out, "", props, N_PROPS, true);
+        help_rows(out, "scrapers[].", scraper_props, N_SCRAPER_PROPS, true);
+        help_rows(out, "workflows[].", workflow_props, N_WORKFLOW_PROPS, true);
+        fputs("\n", out);
+        for (size_t i = 0; i < N_RENAMED; i++)
+                fprintf(out, "Renamed: `%s` is now `%s` (environment `%s` is now `%s`); the old names still work, "
+                             "with a warning.\n",
+                        renamed[i].old_name, renamed[i].new_name, renamed[i].old_env,
+                        props[prop_index(renamed[i].new_name)].env);
+        fputs("Durations are integers in milliseconds (the `_ms` settings). The environment overrides the file;\n"
+              "an empty variable counts as unset. `RUNFLEET_CONFIG` names the file when `-c` is not given.\n",
               out);
 }

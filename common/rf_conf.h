@@ -196,3 +196,7 @@ void rf_conf_print(const rf_conf_t *conf, FILE *out);
 
 /* Writes one line per setting: name, type, default, environment variable, description. */
 void rf_conf_help(FILE *out);
+
+/* Writes the same table as Markdown, for docs/configuration.md
+ * (scripts/gen-config-doc): generated from this table, it cannot drift. */
+void rf_conf_help_markdown(FILE *out);

@@ -33,6 +33,7 @@ static void print_usage(const rf_program_t *prog, FILE *out) {
                      "                      the command (-c FILE, --config FILE or --config=FILE there)\n"
                      "  --print-config      print the effective configuration, secrets masked, and exit\n"
                      "  -h, --help          this text and every configuration setting\n"
+                     "  --print-config-doc  print every configuration setting as a Markdown table and exit\n"
                      "  -V, --version       print the version and exit\n");
 }
 
@@ -82,13 +83,14 @@ static int config_after_subcommand(rf_program_t *prog, int first, int argc, char
 }
 
 int rf_program_options(rf_program_t *prog, int *argc, char **argv) {
-        struct option options[4 + 8 + 1] = {
+        struct option options[5 + 8 + 1] = {
                 { "config", required_argument, NULL, 'c' },
                 { "print-config", no_argument, NULL, 'P' },
+                { "print-config-doc", no_argument, NULL, 'D' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
         };
-        int c, n = 4;
+        int c, n = 5;
 
         for (int i = 0; prog->flags && prog->flags[i] && i < 8; i++)
                 options[n++] = (struct option){ prog->flags[i], no_argument, NULL, FLAG_BASE + i };
@@ -111,6 +113,10 @@ int rf_program_options(rf_program_t *prog, int *argc, char **argv) {
                         print_usage(prog, stdout);
                         fprintf(stdout, "\nconfiguration settings (file, default, environment):\n");
                         rf_conf_help(stdout);
+                        exit(RF_EXIT_OK);
+                case 'D':
+                        /* docs/configuration.md's table (scripts/gen-config-doc) */
+                        rf_conf_help_markdown(stdout);
                         exit(RF_EXIT_OK);
                 case 'V':
                         printf("%s %s\n", prog->name, RF_VERSION);
