@@ -235,6 +235,34 @@ def markdown_table(rows):
     return "\n".join(out)
 
 
+# --- docs/benchmarks.md --------------------------------------------------------
+
+DOCS = os.path.join(ROOT, "docs", "benchmarks.md")
+DOCS_BEGIN = "<!-- begin: written by bench/run --docs; do not edit by hand -->"
+DOCS_END = "<!-- end: written by bench/run --docs -->"
+
+
+def update_docs(results_md):
+    """Replaces the marked block of docs/benchmarks.md with a results file:
+    the figures live in that one block, and every other document links to it
+    rather than copying them (copies drift)."""
+    with open(results_md) as f:
+        lines = f.read().rstrip("\n").split("\n")
+    title = lines[0].lstrip("# ")
+    body = ["### " + l.lstrip("#").strip() if l.startswith("## ") else l for l in lines[1:]]
+    rel = os.path.relpath(os.path.abspath(results_md), os.path.dirname(DOCS))
+    block = ["### " + title, "", "From [`%s`](%s):" % (os.path.basename(results_md), rel)] + body
+    with open(DOCS) as f:
+        text = f.read()
+    if DOCS_BEGIN not in text or DOCS_END not in text:
+        sys.exit("bench: %s has no block marked %r ... %r" % (DOCS, DOCS_BEGIN, DOCS_END))
+    head, rest = text.split(DOCS_BEGIN, 1)
+    tail = rest.split(DOCS_END, 1)[1]
+    with open(DOCS, "w") as f:
+        f.write(head + DOCS_BEGIN + "\n" + "\n".join(block) + "\n" + DOCS_END + tail)
+    log("wrote the figures of %s into %s" % (os.path.relpath(results_md, ROOT), os.path.relpath(DOCS, ROOT)))
+
+
 # --- the run ------------------------------------------------------------------
 
 def main():
@@ -244,8 +272,17 @@ def main():
     ap.add_argument("--results", default=os.path.join(ROOT, "bench", "results"))
     ap.add_argument("--brokers", type=int, default=1,
                     help="Kafka nodes behind RUNFLEET_KAFKA_BROKERS (bench/run --brokers starts them); recorded")
+    ap.add_argument("--docs", action="store_true",
+                    help="also put this run's results into docs/benchmarks.md (a full run of every scenario)")
+    ap.add_argument("--docs-from", metavar="RESULTS_MD",
+                    help="put an earlier run's bench/results/*.md into docs/benchmarks.md and exit")
     ap.add_argument("what", nargs="*", help="any of: " + " ".join(SELECTABLE) + " (default: all)")
     args = ap.parse_args()
+    if args.docs_from:
+        update_docs(args.docs_from)
+        return
+    if args.docs and (args.quick or args.what or args.brokers > 1):
+        ap.error("--docs takes a full run of every scenario on one broker (no --quick, no scenario list)")
     for w in args.what:
         if w not in SELECTABLE:
             ap.error("unknown scenario %r: choose from %s" % (w, " ".join(SELECTABLE)))
@@ -512,6 +549,8 @@ def main():
                         info["commit"], args.brokers])
     print(text)
     log("wrote %s.md and %s.csv" % (os.path.relpath(base, ROOT), os.path.relpath(base, ROOT)))
+    if args.docs:
+        update_docs(base + ".md")
 
 
 if __name__ == "__main__":
