@@ -7,7 +7,7 @@
    schema it ships (compose/config/compose_spec.json). When the Compose v2
    plugin is installed (`docker compose`), it is run as well. Neither needs
    a Docker engine.
-2. Structure that a schema cannot see: the services the README promises,
+2. Structure that a schema cannot see: the services docs/deployment.md promises,
    Kafka in KRaft mode on the official image with its data on a volume,
    health-based depends_on whose targets really have health checks, the
    replica counts, the monitoring profile, the runfleet image built once

@@ -19,7 +19,7 @@ import deploylib as dl  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 COPIED = ["Dockerfile", ".dockerignore", "docker-compose.yml", "deploy", "config/runfleet.example.cfg",
-          "tests/deploy/alerts_test.yml"]
+          "tests/deploy/alerts_test.yml", "README.md", "docs", "LICENSE", "meson.build"]
 
 # (check script, file, old, new, what breaks)
 MUTATIONS = [
@@ -98,6 +98,16 @@ MUTATIONS = [
     ("check_dockerfile", "Dockerfile", "EXPOSE 9400", "EXPOSE 8080", "EXPOSE is not the HTTP port"),
     ("check_dockerfile", ".dockerignore", ".runfleet\n", "tests\n", "context leaves out tests/ (meson.build) "
                                                                     "and takes in .runfleet"),
+    ("check_docs", "docs/configuration.md", "| `worker.lease_ms` | int | 30000 |", "| `worker.lease_ms` | int | 3000 |",
+     "a settings table edited by hand (not generated from the programs)"),
+    ("check_docs", "docs/configuration.md", "| `log.level` |", "| `log.verbosity` |",
+     "a setting documented under a name the programs do not know"),
+    ("check_docs", "README.md", "(docs/operating.md)", "(docs/operations.md)", "a link to a missing file"),
+    ("check_docs", "docs/deployment.md", "(design.md#how-a-decision-flows)", "(design.md#how-decisions-flow)",
+     "a link to a missing heading"),
+    ("check_docs", "LICENSE", "Version 2.0, January 2004", "Version 1.1", "LICENSE not what meson.build declares"),
+    ("check_docs", "docs/design.md", "## Code layout", "## Code layout\n\n(a) runs at 9,890 decisions/s.",
+     "a benchmark figure copied out of docs/benchmarks.md"),
 ]
 
 

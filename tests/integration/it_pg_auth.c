@@ -146,7 +146,7 @@ int main(void) {
         printf("# migrate as rf_owner over verify-full: %s", out);
         CHECK(itest_run(&t, out, sizeof(out), 60000, NULL, "runfleet-producer", "migrate", NULL) == 0);
 
-        /* The README's recipe: one login user per program, in its group role. */
+        /* The recipe of docs/deployment.md, "Database roles": one login user per program, in its group role. */
         CHECK(admin_sql("rfauth", "CREATE ROLE rf_worker LOGIN PASSWORD '" WORKER_PW "' IN ROLE runfleet_worker_role") == 0);
         CHECK(admin_sql("rfauth", "CREATE ROLE rf_reaper LOGIN PASSWORD '" REAPER_PW "' IN ROLE runfleet_reaper_role") == 0);
         CHECK(admin_sql("rfauth",

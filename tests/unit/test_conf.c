@@ -943,28 +943,78 @@ static void test_renamed(void) {
         }
 }
 
-/* What an operator reads about the two counts and the new settings is in
- * the README, under the names the programs use. */
-static void test_documented(void) {
-        FILE *f = fopen(RF_SOURCE_ROOT "/README.md", "re");
+/* Reads a file of the source tree whole; NULL (after a failed CHECK) if it cannot. */
+static char *read_doc(const char *path) {
+        FILE *f = fopen(path, "re");
         char *text = NULL;
         size_t len = 0;
 
         CHECK(f != NULL);
         if (!f)
-                return;
+                return NULL;
         CHECK(getdelim(&text, &len, '\0', f) > 0);
         fclose(f);
-        CHECK_CONTAINS(text, "`reaper.max_attempts` is now\n`reaper.max_failed_executions` "
-                             "(`RUNFLEET_REAPER_MAX_FAILED_EXECUTIONS`,\ndefault 5");
-        CHECK_CONTAINS(text, "`RUNFLEET_REAPER_MAX_ATTEMPTS` still\nwork");
-        CHECK_CONTAINS(text, "`workflows[].alert_after`");
-        CHECK_CONTAINS(text, "(`RUNFLEET_REAPER_ALERT_AFTER`, default unset");
-        CHECK_CONTAINS(text, "DECIDED   ACTION  STATE      PRODUCED  FAILED  EXECUTION   DURATION");
-        CHECK_CONTAINS(text, "- **PRODUCED** is `decisions.attempt`");
-        CHECK_CONTAINS(text, "- **FAILED** is how many of its executions failed");
-        CHECK_CONTAINS(text, "runfleet_decisions_late_total");
-        free(text);
+        return text;
+}
+
+/* What an operator reads about the two counts and the new settings is in
+ * docs/ (configuration.md for the settings, operating.md for status and
+ * late runs), under the names the programs use. */
+static void test_documented(void) {
+        char *text = read_doc(RF_SOURCE_ROOT "/docs/configuration.md");
+
+        if (text) {
+                CHECK_CONTAINS(text, "`reaper.max_attempts` is now\n`reaper.max_failed_executions` "
+                                     "(`RUNFLEET_REAPER_MAX_FAILED_EXECUTIONS`,\ndefault 5");
+                CHECK_CONTAINS(text, "`RUNFLEET_REAPER_MAX_ATTEMPTS` still\nwork");
+                CHECK_CONTAINS(text, "`workflows[].alert_after`");
+                CHECK_CONTAINS(text, "(`RUNFLEET_REAPER_ALERT_AFTER`, default unset");
+                /* the generated settings table (scripts/gen-config-doc) */
+                CHECK_CONTAINS(text, "| `reaper.max_failed_executions` | int | 5 | 1..100 | "
+                                     "`RUNFLEET_REAPER_MAX_FAILED_EXECUTIONS` |");
+                free(text);
+        }
+        text = read_doc(RF_SOURCE_ROOT "/docs/operating.md");
+        if (text) {
+                CHECK_CONTAINS(text, "DECIDED   ACTION  STATE      PRODUCED  FAILED  EXECUTION   DURATION");
+                CHECK_CONTAINS(text, "- **PRODUCED** is `decisions.attempt`");
+                CHECK_CONTAINS(text, "- **FAILED** is how many of its executions failed");
+                CHECK_CONTAINS(text, "runfleet_decisions_late_total");
+                free(text);
+        }
+}
+
+/* The settings table of docs/configuration.md is this table: every row
+ * --print-config-doc writes names a setting --help lists, with the same
+ * default. */
+static void test_help_markdown(void) {
+        char *md = NULL, *help = NULL;
+        size_t md_len = 0, help_len = 0;
+        FILE *f = open_memstream(&md, &md_len);
+        int rows = 0;
+
+        rf_conf_help_markdown(f);
+        fclose(f);
+        f = open_memstream(&help, &help_len);
+        rf_conf_help(f);
+        fclose(f);
+        CHECK_CONTAINS(md, "| setting | type | default | range | environment | meaning |\n");
+        CHECK_CONTAINS(md, "| `worker.lease_ms` | int | 30000 | 1000..3600000 | `RUNFLEET_WORKER_LEASE_MS` |");
+        CHECK_CONTAINS(md, "| `scrapers[].breaker_cooldown_ms` | int | 30000 |");
+        /* a '|' inside a cell is escaped, or the row would have a column too many */
+        CHECK_CONTAINS(md, "\"@every &lt;N>s\\|m\\|h\"");
+        CHECK_CONTAINS(md, "Renamed: `reaper.max_attempts` is now `reaper.max_failed_executions`");
+        for (const char *line = md; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+                char name[80];
+
+                if (sscanf(line, "| `%79[^`]`", name) != 1)
+                        continue;
+                rows++;
+                CHECK_CONTAINS(help, name);
+        }
+        CHECK(rows > 60);
+        free(md);
+        free(help);
 }
 
 int main(void) {
@@ -986,5 +1036,6 @@ int main(void) {
         test_alert_after();
         test_renamed();
         test_documented();
+        test_help_markdown();
         return rf_test_finish();
 }
