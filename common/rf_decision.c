@@ -907,22 +907,6 @@ int rf_decision_set_scrapers(rf_decision_t *d, char *const *names, size_t count)
         return 0;
 }
 
-/* 8-4-4-4-12 hex digits, either case. */
-static bool is_uuid(const char *s) {
-        if (strlen(s) != 36)
-                return false;
-        for (int i = 0; i < 36; i++) {
-                char c = s[i];
-
-                if (i == 8 || i == 13 || i == 18 || i == 23) {
-                        if (c != '-')
-                                return false;
-                } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
-                        return false;
-        }
-        return true;
-}
-
 /* At most 40 printable ASCII characters of @p s, for an error message that
  * must stay one line whatever a message holds. */
 static const char *excerpt(const char *s, char out[48]) {
@@ -961,11 +945,11 @@ static int check_decision(const rf_decision_t *d, char *errstr, size_t errstr_si
                         return -EINVAL;
                 }
         }
-        if (!is_uuid(d->decision_id)) {
+        if (!rf_uuid_valid(d->decision_id)) {
                 seterr(errstr, errstr_size, "decision_id \"%s\" is not a UUID", excerpt(d->decision_id, ex));
                 return -EINVAL;
         }
-        if (d->replay_of && !is_uuid(d->replay_of)) {
+        if (d->replay_of && !rf_uuid_valid(d->replay_of)) {
                 seterr(errstr, errstr_size, "replay_of \"%s\" is not a UUID", excerpt(d->replay_of, ex));
                 return -EINVAL;
         }

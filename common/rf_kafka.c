@@ -318,24 +318,29 @@ int rf_kafka_check_reachable(rd_kafka_t *rk, int timeout_ms, char *errstr, size_
         return -ENOTCONN;
 }
 
+rd_kafka_headers_t *rf_kafka_decision_headers(const rf_decision_t *d, size_t extra) {
+        rd_kafka_headers_t *hdrs = rd_kafka_headers_new(3 + extra);
+        char attempt[16];
+
+        snprintf(attempt, sizeof(attempt), "%d", (int)d->attempt);
+        rd_kafka_header_add(hdrs, "decision_id", -1, d->decision_id, -1);
+        rd_kafka_header_add(hdrs, "attempt", -1, attempt, -1);
+        rd_kafka_header_add(hdrs, "trace_id", -1, d->trace_id ? d->trace_id : "", -1);
+        return hdrs;
+}
+
 int rf_kafka_produce_decision(rd_kafka_t *rk, const char *topic, const rf_decision_t *d,
                               void *msg_opaque, char *errstr, size_t errstr_size) {
-        rd_kafka_headers_t *hdrs = rd_kafka_headers_new(3);
-        char attempt[16];
+        rd_kafka_headers_t *hdrs = NULL;
         void *buf = NULL;
         size_t len = 0;
         rd_kafka_resp_err_t err;
         int r;
 
         r = rf_decision_encode(d, &buf, &len, errstr, errstr_size);
-        if (r < 0) {
-                rd_kafka_headers_destroy(hdrs);
+        if (r < 0)
                 return r;
-        }
-        snprintf(attempt, sizeof(attempt), "%d", (int)d->attempt);
-        rd_kafka_header_add(hdrs, "decision_id", -1, d->decision_id, -1);
-        rd_kafka_header_add(hdrs, "attempt", -1, attempt, -1);
-        rd_kafka_header_add(hdrs, "trace_id", -1, d->trace_id ? d->trace_id : "", -1);
+        hdrs = rf_kafka_decision_headers(d, 0);
         /* RD_KAFKA_MSG_F_FREE: librdkafka takes @buf over on success */
         err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(d->workflow, strlen(d->workflow)),
                                 RD_KAFKA_V_VALUE(buf, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),

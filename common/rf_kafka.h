@@ -88,8 +88,14 @@ int rf_kafka_replication(rd_kafka_t *rk, const rf_conf_t *conf, int timeout_ms, 
 int rf_kafka_ensure_topics(rd_kafka_t *rk, const rf_conf_t *conf, const rf_kafka_replication_t *repl,
                            int timeout_ms, int *ret_created, char *errstr, size_t errstr_size);
 
-/* Encodes @p d and queues it on @p topic, keyed by workflow, with headers
- * decision_id, attempt and trace_id; @p msg_opaque reaches the delivery
- * report. Returns 0 or a negative errno. */
+/* The headers every decision message carries, decision_id, attempt and
+ * trace_id (an operator's kcat sees them without decoding), with room for
+ * @p extra more. The caller owns the result until rd_kafka_producev()
+ * takes it over. */
+rd_kafka_headers_t *rf_kafka_decision_headers(const rf_decision_t *d, size_t extra);
+
+/* Encodes @p d and queues it on @p topic, keyed by workflow, with
+ * rf_kafka_decision_headers(); @p msg_opaque reaches the delivery report.
+ * Returns 0 or a negative errno. */
 int rf_kafka_produce_decision(rd_kafka_t *rk, const char *topic, const rf_decision_t *d,
                               void *msg_opaque, char *errstr, size_t errstr_size);

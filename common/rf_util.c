@@ -52,6 +52,21 @@ void rf_uuid_new(char out[37]) {
         uuid_unparse_lower(u, out);
 }
 
+bool rf_uuid_valid(const char *s) {
+        if (strlen(s) != 36)
+                return false;
+        for (int i = 0; i < 36; i++) {
+                char c = s[i];
+
+                if (i == 8 || i == 13 || i == 18 || i == 23) {
+                        if (c != '-')
+                                return false;
+                } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+                        return false;
+        }
+        return true;
+}
+
 int rf_duration_parse(const char *text, int64_t *ret_ms) {
         static const struct {
                 const char *suffix;

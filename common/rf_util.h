@@ -1,6 +1,7 @@
 /* rf_util: clocks, ids and durations shared by the programs. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,6 +13,9 @@ int64_t rf_mono_ms(void);
 
 /* A random (v4) UUID in lower-case text form into @p out (37 bytes). */
 void rf_uuid_new(char out[37]);
+
+/* Whether @p s is a UUID in text form: 8-4-4-4-12 hex digits, either case. */
+bool rf_uuid_valid(const char *s);
 
 /* Parses "250ms", "30s", "5m", "1h", "2d" (a bare number is seconds) into
  * milliseconds. Returns 0 or -EINVAL. */

@@ -20,8 +20,10 @@
 
 #include "producer.h"
 #include "rf_decision.h"
+#include "rf_dlq.h"
 #include "rf_kafka.h"
 #include "rf_pg.h"
+#include "rf_refusal.h"
 #include "rf_util.h"
 #include "scan.h"
 
@@ -55,10 +57,10 @@ static int print_one(const rd_kafka_message_t *m, int64_t ts, void *opaque) {
         char why[256];
 
         rf_time_format(ts, when, sizeof(when));
-        header(m, "runfleet.dlq.reason", reason, sizeof(reason));
-        header(m, "runfleet.dlq.source.topic", topic, sizeof(topic));
-        header(m, "runfleet.dlq.source.partition", part, sizeof(part));
-        header(m, "runfleet.dlq.source.offset", offset, sizeof(offset));
+        header(m, RF_DLQ_REASON, reason, sizeof(reason));
+        header(m, RF_DLQ_SOURCE_TOPIC, topic, sizeof(topic));
+        header(m, RF_DLQ_SOURCE_PARTITION, part, sizeof(part));
+        header(m, RF_DLQ_SOURCE_OFFSET, offset, sizeof(offset));
         if (rf_decision_decode(m->payload, m->len, &d, why, sizeof(why)) == 0)
                 snprintf(what, sizeof(what), "decision %.36s of %.64s", d->decision_id, d->workflow);
         else
@@ -134,15 +136,6 @@ static void redrive_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *o
         d->err = (int)msg->err;
 }
 
-static bool is_uuid(const char *s) {
-        size_t i;
-
-        for (i = 0; s[i]; i++)
-                if (i == 8 || i == 13 || i == 18 || i == 23 ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
-                        return false;
-        return i == 36;
-}
-
 /* Whether the DLQ message can run now. Returns 0 (valid; *ret_d is the
  * decoded decision with the attempt the database has, owned by the
  * caller), 1 (still invalid, why in @p why), or a negative errno with the
@@ -157,21 +150,10 @@ static int check_valid(redrive_t *r, const rd_kafka_message_t *m, rf_decision_t 
                 snprintf(why, why_size, "undecodable: %s", err);
                 return 1;
         }
-        /* the worker's rules, with the configuration this command loaded */
-        if (!rf_conf_workflow(r->conf, d->workflow)) {
-                snprintf(why, why_size, "unknown workflow '%.100s'", d->workflow);
+        /* the worker's rules, with the configuration this command loaded
+         * (a decision_id that is not a UUID did not decode) */
+        if (rf_refusal_check(r->conf, d, why, why_size) != RF_REFUSAL_NONE)
                 goto out;
-        }
-        for (size_t i = 0; i < d->scraper_count; i++)
-                if (!rf_conf_scraper(r->conf, d->scrapers[i])) {
-                        snprintf(why, why_size, "unknown scraper '%.100s' in workflow '%.100s'", d->scrapers[i],
-                                 d->workflow);
-                        goto out;
-                }
-        if (!is_uuid(d->decision_id)) {
-                snprintf(why, why_size, "decision id '%.40s' is not a UUID", d->decision_id);
-                goto out;
-        }
         {
                 const char *params[] = { d->decision_id };
 
@@ -229,8 +211,8 @@ static int earlier_redrive(redrive_t *r, const rd_kafka_message_t *m, char *ret,
 /* Queues @p d on the decisions topic with the DLQ message's key and waits
  * for Kafka's acknowledgement into @p dv. Returns 0 or -EIO (r->errstr). */
 static int produce_again(redrive_t *r, const rd_kafka_message_t *m, const rf_decision_t *d, delivery_t *dv) {
-        rd_kafka_headers_t *hdrs = rd_kafka_headers_new(4);
-        char attempt[16], source[300];
+        rd_kafka_headers_t *hdrs = NULL;
+        char source[300];
         const void *key;
         void *buf = NULL;
         size_t len = 0, key_len;
@@ -239,17 +221,13 @@ static int produce_again(redrive_t *r, const rd_kafka_message_t *m, const rf_dec
         char why[256];
 
         if (rf_decision_encode(d, &buf, &len, why, sizeof(why)) < 0) {
-                rd_kafka_headers_destroy(hdrs);
                 snprintf(r->errstr, sizeof(r->errstr), "encoding decision %s: %s", d->decision_id, why);
                 return -EIO;
         }
-        snprintf(attempt, sizeof(attempt), "%d", (int)d->attempt);
         snprintf(source, sizeof(source), "%s:%d:%lld", r->conf->kafka.dlq_topic, (int)m->partition,
                  (long long)m->offset);
-        rd_kafka_header_add(hdrs, "decision_id", -1, d->decision_id, -1);
-        rd_kafka_header_add(hdrs, "attempt", -1, attempt, -1);
-        rd_kafka_header_add(hdrs, "trace_id", -1, d->trace_id ? d->trace_id : "", -1);
-        rd_kafka_header_add(hdrs, "runfleet.redrive.source", -1, source, -1);
+        hdrs = rf_kafka_decision_headers(d, 1);
+        rd_kafka_header_add(hdrs, RF_DLQ_REDRIVE_SOURCE, -1, source, -1);
         dv->err = INT_MIN;
         /* the same key as the dead letter (the workflow, as the producers key it) */
         if (m->key_len) {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rf_dlq.h"
 #include "rf_kafka.h"
 #include "rf_log.h"
 #include "rf_util.h"
@@ -53,12 +54,12 @@ static rd_kafka_resp_err_t produce_letter(worker_t *w, int32_t src_partition, in
         snprintf(partition, sizeof(partition), "%d", (int)src_partition);
         snprintf(offset, sizeof(offset), "%lld", (long long)src_offset);
         rf_time_format(src_ts > 0 ? src_ts : rf_now_ms(), when, sizeof(when));
-        rd_kafka_header_add(hdrs, "runfleet.dlq.reason", -1, reason, -1);
-        rd_kafka_header_add(hdrs, "runfleet.dlq.source.topic", -1, w->conf->kafka.topic, -1);
-        rd_kafka_header_add(hdrs, "runfleet.dlq.source.partition", -1, partition, -1);
-        rd_kafka_header_add(hdrs, "runfleet.dlq.source.offset", -1, offset, -1);
-        rd_kafka_header_add(hdrs, "runfleet.dlq.source.timestamp", -1, when, -1);
-        rd_kafka_header_add(hdrs, "runfleet.dlq.worker", -1, w->id, -1);
+        rd_kafka_header_add(hdrs, RF_DLQ_REASON, -1, reason, -1);
+        rd_kafka_header_add(hdrs, RF_DLQ_SOURCE_TOPIC, -1, w->conf->kafka.topic, -1);
+        rd_kafka_header_add(hdrs, RF_DLQ_SOURCE_PARTITION, -1, partition, -1);
+        rd_kafka_header_add(hdrs, RF_DLQ_SOURCE_OFFSET, -1, offset, -1);
+        rd_kafka_header_add(hdrs, RF_DLQ_SOURCE_TIMESTAMP, -1, when, -1);
+        rd_kafka_header_add(hdrs, RF_DLQ_WORKER, -1, w->id, -1);
         /* RD_KAFKA_MSG_F_COPY: the caller's buffers are freed after this call */
         err = rd_kafka_producev(w->producer, RD_KAFKA_V_TOPIC(w->conf->kafka.dlq_topic),
                                 RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)value, len),
@@ -127,7 +128,7 @@ void dlq_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque
                 char text[600];
 
                 rd_kafka_message_headers(msg, &hdrs);
-                if (!hdrs || rd_kafka_header_get_last(hdrs, "runfleet.dlq.reason", &reason, &reason_len)) {
+                if (!hdrs || rd_kafka_header_get_last(hdrs, RF_DLQ_REASON, &reason, &reason_len)) {
                         reason = "unknown";
                         reason_len = strlen("unknown");
                 }

@@ -13,6 +13,7 @@
 #include "rf_log.h"
 #include "rf_metrics.h"
 #include "rf_program.h"
+#include "rf_refusal.h"
 #include "rf_util.h"
 #include "metrics.h"
 #include "worker.h"
@@ -255,28 +256,12 @@ static void start_queued(worker_t *w) {
         }
 }
 
-/* Why a decoded decision cannot run here, or NULL. */
-static const char *refusal(const worker_t *w, const rf_decision_t *d, char *buf, size_t size) {
-        if (!rf_conf_workflow(w->conf, d->workflow)) {
-                snprintf(buf, size, "unknown workflow '%.100s'", d->workflow);
-                return buf;
-        }
-        for (size_t i = 0; i < d->scraper_count; i++)
-                if (!rf_conf_scraper(w->conf, d->scrapers[i])) {
-                        /* names only: a forged message cannot point us at another host */
-                        snprintf(buf, size, "unknown scraper '%.100s' in workflow '%.100s'", d->scrapers[i],
-                                 d->workflow);
-                        return buf;
-                }
-        return NULL;
-}
-
 static void handle_message(worker_t *w, rd_kafka_message_t *m) {
         offset_track_t *t;
         rf_decision_t *d = NULL;
         execution_t *ex;
         char errstr[512], why[256];
-        const char *refused;
+        rf_refusal_t refused;
 
         if (m->err) {
                 if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -294,11 +279,10 @@ static void handle_message(worker_t *w, rd_kafka_message_t *m) {
                         rf_metrics_inc(worker_metrics.dlq, 1, "undecodable");
                 return;
         }
-        refused = refusal(w, d, why, sizeof(why));
-        if (refused) {
-                if (dlq_send(w, m, refused) == 0)
-                        rf_metrics_inc(worker_metrics.dlq, 1,
-                                       rf_conf_workflow(w->conf, d->workflow) ? "unknown_scraper" : "unknown_workflow");
+        refused = rf_refusal_check(w->conf, d, why, sizeof(why));
+        if (refused != RF_REFUSAL_NONE) {
+                if (dlq_send(w, m, why) == 0)
+                        rf_metrics_inc(worker_metrics.dlq, 1, rf_refusal_label(refused));
                 rf_decision_destroy(d);
                 return;
         }

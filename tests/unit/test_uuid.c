@@ -58,7 +58,23 @@ static void fork_does_not_repeat(void) {
         close(fds[1]);
 }
 
+/* rf_uuid_valid: the check rf_decision_decode() applies to decision_id and replay_of. */
+static void validity(void) {
+        char id[37];
+
+        rf_uuid_new(id);
+        CHECK(rf_uuid_valid(id));
+        CHECK(rf_uuid_valid("0E8F2C3A-1B2C-4D5E-8F90-A1B2C3D4E5F6"));
+        CHECK(!rf_uuid_valid(""));
+        CHECK(!rf_uuid_valid("0e8f2c3a-1b2c-4d5e-8f90-a1b2c3d4e5f"));   /* 35 */
+        CHECK(!rf_uuid_valid("0e8f2c3a-1b2c-4d5e-8f90-a1b2c3d4e5f60")); /* 37 */
+        CHECK(!rf_uuid_valid("0e8f2c3a1-b2c-4d5e-8f90-a1b2c3d4e5f6"));  /* dash misplaced */
+        CHECK(!rf_uuid_valid("0e8f2c3a-1b2c-4d5e-8f90-a1b2c3d4e5g6"));  /* not hex */
+        CHECK(!rf_uuid_valid("{e8f2c3a-1b2c-4d5e-8f90-a1b2c3d4e5f6}"));
+}
+
 int main(void) {
+        validity();
         well_formed_and_unique();
         fork_does_not_repeat();
         return rf_test_finish();
