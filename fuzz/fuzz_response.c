@@ -7,7 +7,7 @@
  * which puts the whole response on the connection as soon as curl has
  * connected), the worker's body callback counts the body and stops past
  * max_response_bytes, and its classification decides outcome, status,
- * Retry-After and the error text (calls_perform_for_test()); then the retry
+ * Retry-After and the error text (response_perform_for_test()); then the retry
  * policy turns that into retryable-or-not and a delay.
  *
  * Two header bytes come first: byte 0 picks max_response_bytes and the
@@ -31,6 +31,7 @@
 
 #include "fuzz.h"
 #include "retry.h"
+#include "response.h"
 #include "worker.h"
 
 /* No workflow deadline is longer than a day (workflows[].deadline_ms). */
@@ -72,14 +73,6 @@ static int on_connected(void *clientp, char *conn_primary_ip, char *conn_local_i
 static void remove_listener(void) {
         if (listen_path[0])
                 unlink(listen_path);
-}
-
-/* calls.c reports a finished execution to the loop in worker/main.c, which
- * is not linked here; no execution exists in this target. */
-void worker_execution_done(worker_t *w, execution_t *ex) {
-        (void)w;
-        (void)ex;
-        abort();
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
@@ -167,7 +160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(easy, CURLOPT_VERBOSE, getenv("FUZZ_DEBUG") ? 1L : 0L);
 
-        calls_perform_for_test(&c, easy);
+        response_perform_for_test(&c, easy);
         curl_easy_cleanup(easy);
         if (x.server >= 0)
                 close(x.server);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "consumer.h"
 #include "metrics.h"
 #include "rf_http.h"
 #include "rf_util.h"
@@ -110,7 +111,7 @@ int metrics_on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
         json_object_foreach(parts, key, v) {
                 json_t *lag = json_object_get(v, "consumer_lag");
                 if (strcmp(key, "-1") == 0 || !json_is_integer(lag) || json_integer_value(lag) < 0 ||
-                    !worker_track(w, (int32_t)atoi(key)))
+                    !consumer_track(w, (int32_t)atoi(key)))
                         continue;
                 rf_metrics_set(worker_metrics.lag, (double)json_integer_value(lag), w->conf->kafka.topic, key);
         }

@@ -14,7 +14,7 @@
 
 #include "rf_json_text.h"
 #include "rf_util.h"
-#include "worker.h"
+#include "record.h"
 
 /* Sends a batch function with (..., batch JSON text). Takes @p batch over. */
 static int send_batch(worker_t *w, const char *sql, const char *const *params, int nparams, rf_json_text_t *batch,
