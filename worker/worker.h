@@ -4,19 +4,21 @@
  *
  * This header holds the worker's types only; each file's functions are
  * declared in its own header. The files depend on one another one way,
- * lowest first (scripts/check-worker-deps checks there is no include cycle):
+ * lowest first (the unit test worker_deps, scripts/check-worker-deps,
+ * fails on an include cycle or on anything depending on main.c):
  *
- *   worker.h, timers, retry, offsets, breaker, ratelimit   types and tools
- *   consumer     partitions: offsets, commits, pause, rebalance
+ *   timers, retry, offsets, breaker, ratelimit; worker.h   tools and types
  *   completion   the queue of executions whose calls are all done
  *   response     one try's answer: body counting, classification
  *   calls        the HTTP side of an execution: tries, retries, breakers
- *   dlq          dead letters (finishes their offsets: consumer)
+ *   consumer     partitions: offsets, commits, pause, rebalance
+ *   dlq          dead letters (their delivery finishes offsets: consumer)
  *   metrics      Prometheus series, readiness
  *   execution    the lifecycle: phases, verdicts, status, release
  *   record, db   the database side: claims, records, leases
- *   intake       messages in: decode, refuse, queue for a slot, claim
- *   loop         the loop's phases, timers and heartbeat
+ *   intake       messages in: decode, refuse, wait for a slot, claim
+ *   sockets      the epoll set of curl's sockets and the wake pipe
+ *   loop         the loop's phases, its timers and heartbeat
  *   main.c       setup and teardown (not in the library the tests link)
  */
 #pragma once
