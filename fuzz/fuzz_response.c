@@ -128,8 +128,9 @@ static int clean_text(const unsigned char *s) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static const size_t max_bodies[] = { 1024, 1025, 1500, 2048, 4096, 8192, 65536, 67108864 };
-        static const char *const outcomes[] = { "OK", "HTTP_ERROR", "TIMEOUT", "CONNECT_ERROR", "ERROR" };
-        call_t c = { 0 };
+        static const rf_call_outcome_t outcomes[] = { RF_CALL_OK, RF_CALL_HTTP_ERROR, RF_CALL_TIMEOUT,
+                                                      RF_CALL_CONNECT_ERROR, RF_CALL_ERROR };
+        call_t c = { .outcome = RF_CALL_OUTCOME_COUNT }; /* none: classification must set one */
         CURL *easy;
         struct exchange x = { .server = -1 };
         int known = 0, try_no, base_ms;
@@ -166,9 +167,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 close(x.server);
 
         for (size_t i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++)
-                known |= c.outcome && strcmp(c.outcome, outcomes[i]) == 0;
-        FUZZ_ASSERT(known, "unknown outcome %s", c.outcome ? c.outcome : "(null)");
-        FUZZ_ASSERT(strcmp(c.outcome, "OK") != 0 || (c.http_status >= 200 && c.http_status < 300), "OK with HTTP %ld",
+                known |= c.outcome == outcomes[i];
+        FUZZ_ASSERT(known, "unknown outcome %d", (int)c.outcome);
+        FUZZ_ASSERT(c.outcome != RF_CALL_OK || (c.http_status >= 200 && c.http_status < 300), "OK with HTTP %ld",
                     c.http_status);
         FUZZ_ASSERT(c.body_bytes <= c.max_body, "%zu body bytes kept past the bound %zu", c.body_bytes, c.max_body);
         FUZZ_ASSERT(strnlen(c.error, sizeof(c.error)) < sizeof(c.error), "error not terminated");
@@ -181,7 +182,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                     c.retry_after_s);
 
         if (getenv("FUZZ_DEBUG"))
-                fprintf(stderr, "outcome %s status %ld retry_after %ld body %zu error \"%s\"\n", c.outcome, c.http_status,
+                fprintf(stderr, "outcome %s status %ld retry_after %ld body %zu error \"%s\"\n",
+                        rf_call_outcome_name(c.outcome), c.http_status,
                         c.retry_after_s, c.body_bytes, c.error);
         (void)retry_is_retryable(c.outcome, c.http_status);
         delay = retry_delay_ms(base_ms, try_no, c.retry_after_s, rnd);

@@ -170,7 +170,7 @@ static void call_done(worker_t *w, call_t *c) {
 
 /* Records a try that sent no request (deadline, rate limit, breaker): no
  * HTTP status and no duration. */
-static void record_refusal(call_t *c, const char *outcome, const char *why) {
+static void record_refusal(call_t *c, rf_call_outcome_t outcome, const char *why) {
         c->tries++;
         c->started_ms = rf_mono_ms();
         c->started_wall_ms = rf_now_ms();
@@ -182,7 +182,7 @@ static void record_refusal(call_t *c, const char *outcome, const char *why) {
 }
 
 /* Ends a call with a try that sent no request. */
-static void call_refused(worker_t *w, call_t *c, const char *outcome, const char *why) {
+static void call_refused(worker_t *w, call_t *c, rf_call_outcome_t outcome, const char *why) {
         record_refusal(c, outcome, why);
         call_done(w, c);
 }
@@ -251,14 +251,14 @@ static void try_next(worker_t *w, call_t *c) {
 
         timers_stop(&w->timers, &c->try_timer);
         if (now >= ex->deadline_ms) {
-                call_refused(w, c, "TIMEOUT", "workflow deadline passed before the call could start");
+                call_refused(w, c, RF_CALL_TIMEOUT, "workflow deadline passed before the call could start");
                 return;
         }
         wait = bucket_take(&w->buckets[w->bucket_of[c->scraper_index]], now);
         if (wait > 0) {
                 /* waiting for a token counts against the deadline */
                 if (now + wait >= ex->deadline_ms) {
-                        call_refused(w, c, "TIMEOUT", "rate limit: no token before the workflow deadline");
+                        call_refused(w, c, RF_CALL_TIMEOUT, "rate limit: no token before the workflow deadline");
                         return;
                 }
                 w->rate_limit_waits++;
@@ -277,7 +277,7 @@ static void try_next(worker_t *w, call_t *c) {
                 int64_t again = b->state == BREAKER_OPEN ? b->open_until : now + BREAKER_PROBE_WAIT_MS;
                 w->breaker_rejections++;
                 snprintf(why, sizeof(why), "circuit breaker for %s is open", s->name);
-                record_refusal(c, "CIRCUIT_OPEN", why);
+                record_refusal(c, RF_CALL_CIRCUIT_OPEN, why);
                 c->rejections++;
                 if (again >= ex->deadline_ms || c->rejections >= BREAKER_MAX_REJECTIONS) {
                         call_done(w, c);
@@ -288,7 +288,7 @@ static void try_next(worker_t *w, call_t *c) {
         }
         if (try_launch(w, c, now) < 0) {
                 try_release(w, c);
-                c->outcome = "ERROR";
+                c->outcome = RF_CALL_ERROR;
                 c->duration_ms = 0;
                 snprintf(c->error, sizeof(c->error), "could not start the HTTP request");
                 append_record(ex, c);
@@ -353,7 +353,7 @@ static void try_finished(worker_t *w, call_t *c, CURLcode rc) {
         }
         w->retries++;
         rf_log_info("call.retry", call_fields(c), "%s: try %d of %s: %s; next in %lld ms", c->ex->d->workflow,
-                    c->tries, s->name, c->error[0] ? c->error : c->outcome, (long long)delay);
+                    c->tries, s->name, c->error[0] ? c->error : rf_call_outcome_name(c->outcome), (long long)delay);
         try_at(w, c, now + delay);
 }
 
@@ -388,7 +388,7 @@ void calls_abort(worker_t *w, execution_t *ex, const char *why) {
                         w->breakers[c->scraper_index].probe_in_flight = false;
                 c->done = true;
                 timers_stop(&w->timers, &c->try_timer);
-                c->outcome = "ABORTED";
+                c->outcome = RF_CALL_ABORTED;
                 c->duration_ms = c->started_ms ? (int)(rf_mono_ms() - c->started_ms) : 0;
                 snprintf(c->error, sizeof(c->error), "%s", why);
                 try_release(w, c);

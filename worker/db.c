@@ -26,7 +26,7 @@ static void on_done(void *arg, int err, const PGresult *res, const char *errstr)
 
 /* A claim batch's answer; on an error its executions wait for the next one. */
 static void begin_done(worker_t *w, db_batch_t *b, int err, const PGresult *res, const char *errstr) {
-        const char *verdicts[WORKER_BATCH_MAX];
+        rf_claim_verdict_t verdicts[WORKER_BATCH_MAX];
         int64_t now = rf_mono_ms();
 
         if (err) {

@@ -148,33 +148,33 @@ void execution_release(worker_t *w, execution_t *ex) {
         execution_free(w, ex);
 }
 
-const char *execution_status(const execution_t *ex, const char **ret_error) {
-        const char *status = "SUCCEEDED";
+rf_exec_status_t execution_status(const execution_t *ex, const char **ret_error) {
+        rf_exec_status_t status = RF_EXEC_SUCCEEDED;
 
         *ret_error = NULL;
         if (ex->call_count == 0) {
                 *ret_error = "no scraper call could be started";
-                return "FAILED";
+                return RF_EXEC_FAILED;
         }
         for (size_t i = 0; i < ex->call_count; i++) {
                 const call_t *c = &ex->calls[i];
-                if (strcmp(c->outcome, "OK") == 0)
+                if (c->outcome == RF_CALL_OK)
                         continue;
                 if (!*ret_error)
                         *ret_error = c->error;
-                if (strcmp(c->outcome, "TIMEOUT") == 0)
-                        status = "TIMED_OUT";
-                else if (strcmp(status, "SUCCEEDED") == 0)
-                        status = "FAILED";
+                if (c->outcome == RF_CALL_TIMEOUT)
+                        status = RF_EXEC_TIMED_OUT;
+                else if (status == RF_EXEC_SUCCEEDED)
+                        status = RF_EXEC_FAILED;
         }
         return status;
 }
 
-void execution_finished(worker_t *w, execution_t *ex, const char *status, const char *error, bool recorded) {
+void execution_finished(worker_t *w, execution_t *ex, rf_exec_status_t status, const char *error, bool recorded) {
         int64_t took = rf_mono_ms() - ex->started_ms;
 
         if (recorded) {
-                rf_log_level_t level = strcmp(status, "SUCCEEDED") == 0 ? RF_LOG_INFO : RF_LOG_WARN;
+                rf_log_level_t level = status == RF_EXEC_SUCCEEDED ? RF_LOG_INFO : RF_LOG_WARN;
 
                 if (rf_log_enabled(level)) {
                         rf_json_text_t f = { 0 };
@@ -182,7 +182,7 @@ void execution_finished(worker_t *w, execution_t *ex, const char *status, const 
 
                         execution_fields_text(ex, &f);
                         rf_json_text_key(&f, "status");
-                        rf_json_text_string(&f, status);
+                        rf_json_text_string(&f, rf_exec_status_name(status));
                         rf_json_text_key(&f, "duration_ms");
                         rf_json_text_int(&f, took);
                         if (error) {
@@ -191,16 +191,16 @@ void execution_finished(worker_t *w, execution_t *ex, const char *status, const 
                         }
                         members = rf_json_text_take(&f);
                         rf_log_members(level, "execution.finished", members, "%s %s in %lld ms", ex->d->workflow,
-                                       status, (long long)took);
+                                       rf_exec_status_name(status), (long long)took);
                         free(members);
                 }
         } else {
                 /* fenced: the reaper took this execution over, or another attempt succeeded */
                 rf_log_warn("execution.fenced", execution_fields(ex),
                             "%s finished as %s but no longer owns its execution; not recorded", ex->d->workflow,
-                            status);
+                            rf_exec_status_name(status));
         }
-        metrics_execution_ended(ex, recorded ? status : "FENCED", took);
+        metrics_execution_ended(ex, recorded ? rf_exec_status_name(status) : "FENCED", took);
         w->finished++;
         execution_release(w, ex);
 }
@@ -223,19 +223,19 @@ static void dead_letter_execution(worker_t *w, execution_t *ex, const char *reas
         execution_db_retry(w, ex, rf_mono_ms() + DB_RETRY_MS);
 }
 
-void execution_apply_verdict(worker_t *w, execution_t *ex, const char *verdict) {
+void execution_apply_verdict(worker_t *w, execution_t *ex, rf_claim_verdict_t verdict) {
         char errstr[512];
 
-        if (strcmp(verdict, "UNKNOWN") == 0) {
+        if (verdict == RF_VERDICT_UNKNOWN) {
                 dead_letter_execution(w, ex, "decision not recorded in the database");
                 return;
         }
-        if (strcmp(verdict, "STARTED") != 0) {
+        if (verdict != RF_VERDICT_STARTED) {
                 rf_log_info("execution.skipped", execution_fields(ex), "%s: decision %s (%s)", ex->d->workflow,
-                            strcmp(verdict, "DONE") == 0    ? "already finished"
-                            : strcmp(verdict, "STALE") == 0 ? "superseded by a later attempt"
+                            verdict == RF_VERDICT_DONE    ? "already finished"
+                            : verdict == RF_VERDICT_STALE ? "superseded by a later attempt"
                                                             : "already being executed",
-                            verdict);
+                            rf_claim_verdict_name(verdict));
                 execution_release(w, ex);
                 return;
         }

@@ -38,14 +38,14 @@ void execution_db_retry_due(worker_t *w, execution_t *ex);
 
 /* The terminal status of an execution whose calls are done (error: the
  * first failed call's, or NULL). */
-const char *execution_status(const execution_t *ex, const char **ret_error);
+rf_exec_status_t execution_status(const execution_t *ex, const char **ret_error);
 
 /* Acts on the database's answer to a claim: runs, skips or dead-letters. */
-void execution_apply_verdict(worker_t *w, execution_t *ex, const char *verdict);
+void execution_apply_verdict(worker_t *w, execution_t *ex, rf_claim_verdict_t verdict);
 
 /* Logs, counts and releases an execution whose terminal record was written
  * (or refused by the fence): its offset may be committed from now on. */
-void execution_finished(worker_t *w, execution_t *ex, const char *status, const char *error, bool recorded);
+void execution_finished(worker_t *w, execution_t *ex, rf_exec_status_t status, const char *error, bool recorded);
 
 /* Releases @p ex and finishes its offset: nothing more is owed for it. */
 void execution_release(worker_t *w, execution_t *ex);

@@ -70,21 +70,21 @@ void response_classify(call_t *c, CURLcode rc) {
         if (rc == CURLE_WRITE_ERROR && c->truncated)
                 rc = CURLE_OK;
         if (rc == CURLE_OK && c->http_status >= 200 && c->http_status < 300) {
-                c->outcome = "OK";
+                c->outcome = RF_CALL_OK;
                 c->error[0] = '\0';
                 return;
         }
         if (rc == CURLE_OK) {
                 /* keep the start of the error body: it usually says what went wrong */
                 snprintf(body, sizeof(body), "%s", c->error);
-                c->outcome = "HTTP_ERROR";
+                c->outcome = RF_CALL_HTTP_ERROR;
                 snprintf(c->error, sizeof(c->error), "HTTP %ld: %.200s", c->http_status, body);
                 text_clean(c->error); /* after the cut, which may split a character */
                 return;
         }
-        c->outcome = rc == CURLE_OPERATION_TIMEDOUT ? "TIMEOUT"
-                     : rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ? "CONNECT_ERROR"
-                                                                                        : "ERROR";
+        c->outcome = rc == CURLE_OPERATION_TIMEDOUT ? RF_CALL_TIMEOUT
+                     : rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ? RF_CALL_CONNECT_ERROR
+                                                                                        : RF_CALL_ERROR;
         snprintf(c->error, sizeof(c->error), "%s", curl_easy_strerror(rc));
 }
 

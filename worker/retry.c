@@ -1,4 +1,3 @@
-#include <string.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -7,12 +6,20 @@
 
 #define RETRY_CAP_MS 60000
 
-bool retry_is_retryable(const char *outcome, long http_status) {
-        if (strcmp(outcome, "TIMEOUT") == 0 || strcmp(outcome, "CONNECT_ERROR") == 0 ||
-            strcmp(outcome, "ERROR") == 0)
+bool retry_is_retryable(rf_call_outcome_t outcome, long http_status) {
+        switch (outcome) {
+        case RF_CALL_TIMEOUT:
+        case RF_CALL_CONNECT_ERROR:
+        case RF_CALL_ERROR:
                 return true;
-        if (strcmp(outcome, "HTTP_ERROR") == 0)
+        case RF_CALL_HTTP_ERROR:
                 return http_status >= 500 || http_status == 429;
+        case RF_CALL_OK:
+        case RF_CALL_CIRCUIT_OPEN:
+        case RF_CALL_ABORTED:
+        case RF_CALL_OUTCOME_COUNT:
+                break;
+        }
         return false;
 }
 

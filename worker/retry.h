@@ -4,9 +4,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "rf_lifecycle.h"
+
 /* Connection errors, timeouts, 5xx and 429 are retryable; other 4xx and
- * successes are not. @p outcome is a call_t outcome string. */
-bool retry_is_retryable(const char *outcome, long http_status);
+ * successes are not. */
+bool retry_is_retryable(rf_call_outcome_t outcome, long http_status);
 
 /* The delay before try @p next_try (2, 3, ...): full jitter over
  * base * 2^(next_try-2), capped at 60 s; a server's Retry-After (seconds,

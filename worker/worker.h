@@ -35,6 +35,7 @@
 #include "timers.h"
 #include "rf_conf.h"
 #include "rf_decision.h"
+#include "rf_lifecycle.h"
 #include "rf_pg.h"
 #include "rf_pg_async.h"
 
@@ -64,7 +65,7 @@ typedef struct try_record {
         const char *scraper;    /* owned by the configuration */
         int try_no;
         long http_status;       /* 0: no response */
-        const char *outcome;    /* static string */
+        rf_call_outcome_t outcome;
         int64_t started_wall_ms;
         int duration_ms;
         char error[WORKER_ERROR_MAX];
@@ -88,8 +89,7 @@ typedef struct call {
         bool probe;             /* the current try is its breaker's half-open probe */
         long http_status;       /* of the last try */
         long retry_after_s;
-        const char *outcome;    /* of the last try: "OK", "HTTP_ERROR", "TIMEOUT", "CONNECT_ERROR",
-                                 * "ERROR", "CIRCUIT_OPEN", "ABORTED" */
+        rf_call_outcome_t outcome; /* of the last try */
         char error[WORKER_ERROR_MAX];
         int duration_ms;
         size_t body_bytes;      /* response bytes seen (only counted, never kept) */
@@ -135,7 +135,8 @@ typedef struct db_batch {
         int64_t sent_ms;         /* monotonic */
         size_t n;
         execution_t *exs[WORKER_BATCH_MAX];   /* BEGIN, FINISH; NULL once released meanwhile */
-        const char *statuses[WORKER_BATCH_MAX], *errors[WORKER_BATCH_MAX]; /* FINISH */
+        rf_exec_status_t statuses[WORKER_BATCH_MAX]; /* FINISH */
+        const char *errors[WORKER_BATCH_MAX];         /* FINISH */
         uint64_t renew_gen;      /* RENEW */
 } db_batch_t;
 

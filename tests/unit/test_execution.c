@@ -108,28 +108,28 @@ static void phases(void) {
 
 static void status(void) {
         execution_t ex = { 0 };
-        call_t calls[2] = { { .outcome = "OK" }, { .outcome = "OK" } };
+        call_t calls[2] = { { .outcome = RF_CALL_OK }, { .outcome = RF_CALL_OK } };
         const char *error = "unset";
 
-        CHECK_STR_EQ(execution_status(&ex, &error), "FAILED");
+        CHECK(execution_status(&ex, &error) == RF_EXEC_FAILED);
         CHECK_STR_EQ(error, "no scraper call could be started");
         ex.calls = calls;
         ex.call_count = 2;
-        CHECK_STR_EQ(execution_status(&ex, &error), "SUCCEEDED");
+        CHECK(execution_status(&ex, &error) == RF_EXEC_SUCCEEDED);
         CHECK(error == NULL);
-        calls[1].outcome = "HTTP_ERROR";
+        calls[1].outcome = RF_CALL_HTTP_ERROR;
         strcpy(calls[1].error, "HTTP 500: boom");
-        CHECK_STR_EQ(execution_status(&ex, &error), "FAILED");
+        CHECK(execution_status(&ex, &error) == RF_EXEC_FAILED);
         CHECK_STR_EQ(error, "HTTP 500: boom");
-        calls[0].outcome = "TIMEOUT";
+        calls[0].outcome = RF_CALL_TIMEOUT;
         strcpy(calls[0].error, "timed out");
-        CHECK_STR_EQ(execution_status(&ex, &error), "TIMED_OUT");
+        CHECK(execution_status(&ex, &error) == RF_EXEC_TIMED_OUT);
         CHECK_STR_EQ(error, "timed out"); /* the first failed call's */
 }
 
 /* A claim answered DONE, STALE or TAKEN: skipped, released, offset finished. */
 static void verdict_skip(void) {
-        static const char *const verdicts[] = { "DONE", "STALE", "TAKEN" };
+        static const rf_claim_verdict_t verdicts[] = { RF_VERDICT_DONE, RF_VERDICT_STALE, RF_VERDICT_TAKEN };
         worker_t w;
 
         worker_setup(&w);
@@ -155,16 +155,16 @@ static void run_to_record(void) {
         worker_setup(&w);
         ex = new_execution(&w, "w", 7, 0);
         execution_want_begin(&w, ex);
-        execution_apply_verdict(&w, ex, "STARTED");
+        execution_apply_verdict(&w, ex, RF_VERDICT_STARTED);
         CHECK(ex->phase == PHASE_RUNNING);
         CHECK(ex->call_count == 2 && ex->calls_done == 2 && ex->record_count == 2);
         CHECK(w.completed_count == 1 && w.completed[0] == ex);
-        CHECK_STR_EQ(execution_status(ex, &error), "TIMED_OUT");
+        CHECK(execution_status(ex, &error) == RF_EXEC_TIMED_OUT);
         CHECK_CONTAINS(error, "deadline");
         CHECK(offset_track_pending(w.tracks[0]) == 1); /* nothing is committed before the record */
         CHECK(completion_take(&w) == ex && completion_take(&w) == NULL);
         execution_set_phase(ex, PHASE_FINISHING);
-        execution_finished(&w, ex, "TIMED_OUT", error, true);
+        execution_finished(&w, ex, RF_EXEC_TIMED_OUT, error, true);
         CHECK(w.in_flight == 0 && w.finished == 1);
         CHECK(offset_track_pending(w.tracks[0]) == 0 && offset_track_committable(w.tracks[0]) == 8);
         worker_teardown(&w);
@@ -183,9 +183,9 @@ static void breaker_parks_call(void) {
         ex = new_execution(&w, "one", 3, 120000);
         CHECK(ex->phase == PHASE_QUEUED);
         execution_want_begin(&w, ex);
-        execution_apply_verdict(&w, ex, "STARTED");
+        execution_apply_verdict(&w, ex, RF_VERDICT_STARTED);
         CHECK(ex->call_count == 1 && ex->calls_done == 0);
-        CHECK(ex->record_count == 1 && strcmp(ex->records[0].outcome, "CIRCUIT_OPEN") == 0);
+        CHECK(ex->record_count == 1 && ex->records[0].outcome == RF_CALL_CIRCUIT_OPEN);
         CHECK(timers_active(&ex->calls[0].try_timer));
         CHECK(timers_next_at(&w.timers) == until);
         loop_run_timers(&w, until - 1); /* not yet */
@@ -208,7 +208,7 @@ static void db_retry(void) {
         w.begin_due = false;
         execution_db_retry(&w, a, 1000);
         execution_want_begin(&w, b);
-        execution_apply_verdict(&w, b, "STARTED");
+        execution_apply_verdict(&w, b, RF_VERDICT_STARTED);
         CHECK(completion_take(&w) == b);
         execution_set_phase(b, PHASE_FINISHING);
         w.begin_due = false;
@@ -279,7 +279,7 @@ static void intake_slots(void) {
         CHECK(second->phase == PHASE_QUEUED && !second->holds_slot);
         intake_start_queued(&w); /* no slot freed: nothing moves */
         CHECK(second->phase == PHASE_QUEUED);
-        execution_apply_verdict(&w, first, "DONE");
+        execution_apply_verdict(&w, first, RF_VERDICT_DONE);
         CHECK(w.slot_freed && w.in_flight == 1);
         intake_start_queued(&w);
         CHECK(second->phase == PHASE_BEGIN && second->holds_slot && !w.slot_freed);

@@ -10,16 +10,17 @@
 #include "rf_test.h"
 
 static void retryable(void) {
-        CHECK(retry_is_retryable("TIMEOUT", 0));
-        CHECK(retry_is_retryable("CONNECT_ERROR", 0));
-        CHECK(retry_is_retryable("ERROR", 0));
-        CHECK(retry_is_retryable("HTTP_ERROR", 500));
-        CHECK(retry_is_retryable("HTTP_ERROR", 503));
-        CHECK(retry_is_retryable("HTTP_ERROR", 429));
-        CHECK(!retry_is_retryable("HTTP_ERROR", 400));
-        CHECK(!retry_is_retryable("HTTP_ERROR", 404));
-        CHECK(!retry_is_retryable("OK", 200));
-        CHECK(!retry_is_retryable("CIRCUIT_OPEN", 0));
+        CHECK(retry_is_retryable(RF_CALL_TIMEOUT, 0));
+        CHECK(retry_is_retryable(RF_CALL_CONNECT_ERROR, 0));
+        CHECK(retry_is_retryable(RF_CALL_ERROR, 0));
+        CHECK(retry_is_retryable(RF_CALL_HTTP_ERROR, 500));
+        CHECK(retry_is_retryable(RF_CALL_HTTP_ERROR, 503));
+        CHECK(retry_is_retryable(RF_CALL_HTTP_ERROR, 429));
+        CHECK(!retry_is_retryable(RF_CALL_HTTP_ERROR, 400));
+        CHECK(!retry_is_retryable(RF_CALL_HTTP_ERROR, 404));
+        CHECK(!retry_is_retryable(RF_CALL_OK, 200));
+        CHECK(!retry_is_retryable(RF_CALL_CIRCUIT_OPEN, 0));
+        CHECK(!retry_is_retryable(RF_CALL_ABORTED, 0));
 }
 
 static void backoff(void) {
