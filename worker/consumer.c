@@ -62,7 +62,7 @@ void consumer_set_paused(worker_t *w, bool paused) {
 }
 
 void consumer_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
-                         void *opaque) {
+                           void *opaque) {
         worker_t *w = opaque;
 
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {

@@ -6,7 +6,14 @@
  * clock once (w->now), then take new messages, finished transfers, due
  * timers, queued executions, the database, the DLQ producer and the
  * periodic work. Timers sit in a min-heap (timers.c), so a turn pays for
- * what is due, not for everything in flight. */
+ * what is due, not for everything in flight.
+ *
+ * The loop's own decisions (what is due, how long to wait, when to pause,
+ * heartbeat and commit) use w->now. The timeout is computed from it too,
+ * as libuv does: late by at most the turn's own work, and I/O wakes the
+ * wait anyway. Durations that are recorded (a try's, an execution's) still
+ * read the clock where they start and end: a busy turn takes milliseconds,
+ * and scraper_calls.duration_ms must not include them. */
 #include <stdlib.h>
 
 #include "rf_kafka.h"
