@@ -7,7 +7,7 @@
  * which puts the whole response on the connection as soon as curl has
  * connected), the worker's body callback counts the body and stops past
  * max_response_bytes, and its classification decides outcome, status,
- * Retry-After and the error text (calls_perform_for_test()); then the retry
+ * Retry-After and the error text (response_perform_for_test()); then the retry
  * policy turns that into retryable-or-not and a delay.
  *
  * Two header bytes come first: byte 0 picks max_response_bytes and the
@@ -31,6 +31,7 @@
 
 #include "fuzz.h"
 #include "retry.h"
+#include "response.h"
 #include "worker.h"
 
 /* No workflow deadline is longer than a day (workflows[].deadline_ms). */
@@ -72,14 +73,6 @@ static int on_connected(void *clientp, char *conn_primary_ip, char *conn_local_i
 static void remove_listener(void) {
         if (listen_path[0])
                 unlink(listen_path);
-}
-
-/* calls.c reports a finished execution to the loop in worker/main.c, which
- * is not linked here; no execution exists in this target. */
-void worker_execution_done(worker_t *w, execution_t *ex) {
-        (void)w;
-        (void)ex;
-        abort();
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
@@ -135,8 +128,9 @@ static int clean_text(const unsigned char *s) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static const size_t max_bodies[] = { 1024, 1025, 1500, 2048, 4096, 8192, 65536, 67108864 };
-        static const char *const outcomes[] = { "OK", "HTTP_ERROR", "TIMEOUT", "CONNECT_ERROR", "ERROR" };
-        call_t c = { 0 };
+        static const rf_call_outcome_t outcomes[] = { RF_CALL_OK, RF_CALL_HTTP_ERROR, RF_CALL_TIMEOUT,
+                                                      RF_CALL_CONNECT_ERROR, RF_CALL_ERROR };
+        call_t c = { .outcome = RF_CALL_OUTCOME_COUNT }; /* none: classification must set one */
         CURL *easy;
         struct exchange x = { .server = -1 };
         int known = 0, try_no, base_ms;
@@ -167,15 +161,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(easy, CURLOPT_VERBOSE, getenv("FUZZ_DEBUG") ? 1L : 0L);
 
-        calls_perform_for_test(&c, easy);
+        response_perform_for_test(&c, easy);
         curl_easy_cleanup(easy);
         if (x.server >= 0)
                 close(x.server);
 
         for (size_t i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++)
-                known |= c.outcome && strcmp(c.outcome, outcomes[i]) == 0;
-        FUZZ_ASSERT(known, "unknown outcome %s", c.outcome ? c.outcome : "(null)");
-        FUZZ_ASSERT(strcmp(c.outcome, "OK") != 0 || (c.http_status >= 200 && c.http_status < 300), "OK with HTTP %ld",
+                known |= c.outcome == outcomes[i];
+        FUZZ_ASSERT(known, "unknown outcome %d", (int)c.outcome);
+        FUZZ_ASSERT(c.outcome != RF_CALL_OK || (c.http_status >= 200 && c.http_status < 300), "OK with HTTP %ld",
                     c.http_status);
         FUZZ_ASSERT(c.body_bytes <= c.max_body, "%zu body bytes kept past the bound %zu", c.body_bytes, c.max_body);
         FUZZ_ASSERT(strnlen(c.error, sizeof(c.error)) < sizeof(c.error), "error not terminated");
@@ -188,7 +182,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                     c.retry_after_s);
 
         if (getenv("FUZZ_DEBUG"))
-                fprintf(stderr, "outcome %s status %ld retry_after %ld body %zu error \"%s\"\n", c.outcome, c.http_status,
+                fprintf(stderr, "outcome %s status %ld retry_after %ld body %zu error \"%s\"\n",
+                        rf_call_outcome_name(c.outcome), c.http_status,
                         c.retry_after_s, c.body_bytes, c.error);
         (void)retry_is_retryable(c.outcome, c.http_status);
         delay = retry_delay_ms(base_ms, try_no, c.retry_after_s, rnd);

@@ -8,11 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "retry.h"
 #include "rf_json_text.h"
 #include "rf_log.h"
 #include "rf_util.h"
-#include "worker.h"
+#include "calls.h"
+#include "completion.h"
+#include "response.h"
 
 static json_t *call_fields(const call_t *c) {
         return json_pack("{s:s, s:s, s:s, s:s, s:i}", "decision_id", c->ex->d->decision_id, "execution_id",
@@ -32,6 +33,7 @@ int calls_init(worker_t *w) {
         w->active_runs = calloc(w->conf->workflow_count ? w->conf->workflow_count : 1, sizeof(*w->active_runs));
         if (!w->breakers || !w->buckets || !w->bucket_of || !w->active_runs)
                 return -ENOMEM;
+        retry_rng_seed(&w->rng);
         for (size_t i = 0; i < n; i++) {
                 const rf_scraper_conf_t *s = &w->conf->scrapers[i];
                 const char *group = s->rate_group ? s->rate_group : s->name;
@@ -59,27 +61,6 @@ void calls_cleanup(worker_t *w) {
         free(w->buckets);
         free(w->bucket_of);
         free(w->active_runs);
-}
-
-/* Counts the body without keeping it: a scraper's answer can be large and
- * only its status matters. The first bytes are kept for an error record;
- * past max_body the transfer stops (the status line has arrived by then). */
-static size_t on_body(char *data, size_t size, size_t nmemb, void *userp) {
-        call_t *c = userp;
-        size_t n = size * nmemb;
-
-        /* the excerpt first: an error page larger than max_body still says why */
-        if (c->body_bytes == 0 && !c->truncated && n > 0) {
-                size_t keep = n < sizeof(c->error) - 1 ? n : sizeof(c->error) - 1;
-                memcpy(c->error, data, keep);
-                c->error[keep] = '\0';
-        }
-        if (c->body_bytes + n > c->max_body) {
-                c->truncated = true;
-                return 0;
-        }
-        c->body_bytes += n;
-        return n;
 }
 
 static char *request_body(const execution_t *ex, const call_t *c) {
@@ -179,17 +160,17 @@ static void call_done(worker_t *w, call_t *c) {
         execution_t *ex = c->ex;
 
         c->done = true;
-        c->next_try_at = 0;
+        timers_stop(&w->timers, &c->try_timer);
         try_release(w, c);
         ex->calls_done++;
         log_progress(ex);
         if (ex->calls_done == ex->call_count)
-                worker_execution_done(w, ex);
+                completion_push(w, ex);
 }
 
 /* Records a try that sent no request (deadline, rate limit, breaker): no
  * HTTP status and no duration. */
-static void record_refusal(call_t *c, const char *outcome, const char *why) {
+static void record_refusal(call_t *c, rf_call_outcome_t outcome, const char *why) {
         c->tries++;
         c->started_ms = rf_mono_ms();
         c->started_wall_ms = rf_now_ms();
@@ -201,7 +182,7 @@ static void record_refusal(call_t *c, const char *outcome, const char *why) {
 }
 
 /* Ends a call with a try that sent no request. */
-static void call_refused(worker_t *w, call_t *c, const char *outcome, const char *why) {
+static void call_refused(worker_t *w, call_t *c, rf_call_outcome_t outcome, const char *why) {
         record_refusal(c, outcome, why);
         call_done(w, c);
 }
@@ -211,9 +192,9 @@ static void call_refused(worker_t *w, call_t *c, const char *outcome, const char
 /* Refusals recorded for one call before it gives up, whatever its deadline. */
 #define BREAKER_MAX_REJECTIONS 20
 
-static void note_due(worker_t *w, int64_t at) {
-        if (w->next_due_try == 0 || at < w->next_due_try)
-                w->next_due_try = at;
+/* The call's next try waits until @p at (calls_try_due() then). */
+static void try_at(worker_t *w, call_t *c, int64_t at) {
+        timers_start(&w->timers, &c->try_timer, TIMER_CALL_TRY, at);
 }
 
 static int try_launch(worker_t *w, call_t *c, int64_t now) {
@@ -250,7 +231,7 @@ static int try_launch(worker_t *w, call_t *c, int64_t now) {
         curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, timeout);
         curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS, timeout < 10000 ? timeout : 10000L);
         curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, response_on_body);
         curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
         curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
         curl_easy_setopt(c->easy, CURLOPT_USERAGENT, "runfleet-worker/" RF_VERSION);
@@ -268,21 +249,20 @@ static void try_next(worker_t *w, call_t *c) {
         int64_t now = rf_mono_ms(), wait;
         char why[160];
 
-        c->next_try_at = 0;
+        timers_stop(&w->timers, &c->try_timer);
         if (now >= ex->deadline_ms) {
-                call_refused(w, c, "TIMEOUT", "workflow deadline passed before the call could start");
+                call_refused(w, c, RF_CALL_TIMEOUT, "workflow deadline passed before the call could start");
                 return;
         }
         wait = bucket_take(&w->buckets[w->bucket_of[c->scraper_index]], now);
         if (wait > 0) {
                 /* waiting for a token counts against the deadline */
                 if (now + wait >= ex->deadline_ms) {
-                        call_refused(w, c, "TIMEOUT", "rate limit: no token before the workflow deadline");
+                        call_refused(w, c, RF_CALL_TIMEOUT, "rate limit: no token before the workflow deadline");
                         return;
                 }
                 w->rate_limit_waits++;
-                c->next_try_at = now + wait;
-                note_due(w, c->next_try_at);
+                try_at(w, c, now + wait);
                 return;
         }
         if (!breaker_allow(&w->breakers[c->scraper_index], s->breaker_failures, now, &c->probe)) {
@@ -297,19 +277,18 @@ static void try_next(worker_t *w, call_t *c) {
                 int64_t again = b->state == BREAKER_OPEN ? b->open_until : now + BREAKER_PROBE_WAIT_MS;
                 w->breaker_rejections++;
                 snprintf(why, sizeof(why), "circuit breaker for %s is open", s->name);
-                record_refusal(c, "CIRCUIT_OPEN", why);
+                record_refusal(c, RF_CALL_CIRCUIT_OPEN, why);
                 c->rejections++;
                 if (again >= ex->deadline_ms || c->rejections >= BREAKER_MAX_REJECTIONS) {
                         call_done(w, c);
                         return;
                 }
-                c->next_try_at = again;
-                note_due(w, again);
+                try_at(w, c, again);
                 return;
         }
         if (try_launch(w, c, now) < 0) {
                 try_release(w, c);
-                c->outcome = "ERROR";
+                c->outcome = RF_CALL_ERROR;
                 c->duration_ms = 0;
                 snprintf(c->error, sizeof(c->error), "could not start the HTTP request");
                 append_record(ex, c);
@@ -336,86 +315,6 @@ int calls_start(worker_t *w, execution_t *ex, char *errstr, size_t errstr_size) 
         return 0;
 }
 
-/* A Retry-After past every workflow deadline (a day at most) can only end
- * the call; the bound keeps retry_delay_ms()'s arithmetic from overflowing
- * on a hostile "Retry-After: 9223372036854775807" (or a date in year 9999). */
-#define RETRY_AFTER_MAX_S 86400
-
-/* Makes @p s one line of valid UTF-8, in place: line breaks and tabs become
- * spaces; other control characters, and bytes that do not start a
- * well-formed character (overlong, surrogate, past U+10FFFF, or cut short
- * by the end of the string), become '?'. The error text is written to
- * PostgreSQL text columns and JSON log lines, which refuse invalid UTF-8:
- * a scraper's binary error page, or a cut through a multi-byte character,
- * would otherwise make the execution unrecordable, retried for ever. */
-static void text_clean(char *s) {
-        unsigned char *p = (unsigned char *)s;
-
-        while (*p) {
-                unsigned char b = *p;
-                size_t n;
-
-                if (b < 0x20 || b == 0x7f)
-                        *p++ = b == '\n' || b == '\r' || b == '\t' ? ' ' : '?';
-                else if (b < 0x80)
-                        p++;
-                else if ((n = rf_utf8_char_length((const char *)p, SIZE_MAX)) > 0)
-                        p += n;
-                else
-                        *p++ = '?';
-        }
-}
-
-static void classify(call_t *c, CURLcode rc) {
-        char body[WORKER_ERROR_MAX];
-        curl_off_t retry_after = 0;
-
-        curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &c->http_status);
-        if (curl_easy_getinfo(c->easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0)
-                c->retry_after_s = retry_after > RETRY_AFTER_MAX_S ? RETRY_AFTER_MAX_S : (long)retry_after;
-        if (rc == CURLE_WRITE_ERROR && c->truncated)
-                rc = CURLE_OK;
-        if (rc == CURLE_OK && c->http_status >= 200 && c->http_status < 300) {
-                c->outcome = "OK";
-                c->error[0] = '\0';
-                return;
-        }
-        if (rc == CURLE_OK) {
-                /* keep the start of the error body: it usually says what went wrong */
-                snprintf(body, sizeof(body), "%s", c->error);
-                c->outcome = "HTTP_ERROR";
-                snprintf(c->error, sizeof(c->error), "HTTP %ld: %.200s", c->http_status, body);
-                text_clean(c->error); /* after the cut, which may split a character */
-                return;
-        }
-        c->outcome = rc == CURLE_OPERATION_TIMEDOUT ? "TIMEOUT"
-                     : rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ? "CONNECT_ERROR"
-                                                                                        : "ERROR";
-        snprintf(c->error, sizeof(c->error), "%s", curl_easy_strerror(rc));
-}
-
-/* FOR TESTS AND FUZZING: one try of @p c on @p easy, which the caller has
- * prepared (URL, and its own socket if it likes), performed to the end with
- * the worker's own body callback and classified as try_finished() does:
- * outcome, http_status, retry_after_s and error are left in @p c. @p easy
- * stays the caller's. Returns the transfer's CURLcode. */
-CURLcode calls_perform_for_test(call_t *c, CURL *easy) {
-        CURLcode rc;
-
-        c->easy = easy;
-        c->body_bytes = 0;
-        c->truncated = false;
-        c->error[0] = '\0';
-        c->http_status = 0;
-        c->retry_after_s = 0;
-        curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(easy, CURLOPT_WRITEDATA, c);
-        rc = curl_easy_perform(easy);
-        classify(c, rc);
-        c->easy = NULL;
-        return rc;
-}
-
 static void log_breaker(const call_t *c, breaker_state_t before, const breaker_t *b) {
         if (before == b->state)
                 return;
@@ -434,7 +333,7 @@ static void try_finished(worker_t *w, call_t *c, CURLcode rc) {
         bool retryable;
         breaker_state_t before;
 
-        classify(c, rc);
+        response_classify(c, rc);
         c->duration_ms = (int)(now - c->started_ms);
         try_release(w, c);
         append_record(c->ex, c);
@@ -447,16 +346,15 @@ static void try_finished(worker_t *w, call_t *c, CURLcode rc) {
                 call_done(w, c);
                 return;
         }
-        delay = retry_delay_ms(s->retry_backoff_ms, c->tries + 1, c->retry_after_s, (double)rand() / RAND_MAX);
+        delay = retry_delay_ms(s->retry_backoff_ms, c->tries + 1, c->retry_after_s, retry_rng_next(&w->rng));
         if (now + delay >= c->ex->deadline_ms) {
                 call_done(w, c);
                 return;
         }
         w->retries++;
         rf_log_info("call.retry", call_fields(c), "%s: try %d of %s: %s; next in %lld ms", c->ex->d->workflow,
-                    c->tries, s->name, c->error[0] ? c->error : c->outcome, (long long)delay);
-        c->next_try_at = now + delay;
-        note_due(w, c->next_try_at);
+                    c->tries, s->name, c->error[0] ? c->error : rf_call_outcome_name(c->outcome), (long long)delay);
+        try_at(w, c, now + delay);
 }
 
 void calls_collect(worker_t *w) {
@@ -474,27 +372,11 @@ void calls_collect(worker_t *w) {
         }
 }
 
-void calls_run_due(worker_t *w) {
-        int64_t now = rf_mono_ms();
-
-        if (w->next_due_try == 0 || now < w->next_due_try)
-                return;
-        w->next_due_try = 0;
-        /* completed executions are only queued here (worker_execution_done),
-         * never freed, so walking the list while starting tries is safe */
-        for (execution_t *ex = w->head; ex; ex = ex->next) {
-                if (ex->phase != PHASE_RUNNING)
-                        continue;
-                for (size_t i = 0; i < ex->call_count; i++) {
-                        call_t *c = &ex->calls[i];
-                        if (c->done || c->next_try_at == 0)
-                                continue;
-                        if (c->next_try_at > now)
-                                note_due(w, c->next_try_at);
-                        else
-                                try_next(w, c);
-                }
-        }
+void calls_try_due(worker_t *w, call_t *c) {
+        /* a call's timer is armed only while its execution runs: completed
+         * executions are only queued (completion.c), never freed here, and
+         * a released one stopped its calls' timers (calls_abort) */
+        try_next(w, c);
 }
 
 void calls_abort(worker_t *w, execution_t *ex, const char *why) {
@@ -505,8 +387,8 @@ void calls_abort(worker_t *w, execution_t *ex, const char *why) {
                 if (c->probe)
                         w->breakers[c->scraper_index].probe_in_flight = false;
                 c->done = true;
-                c->next_try_at = 0;
-                c->outcome = "ABORTED";
+                timers_stop(&w->timers, &c->try_timer);
+                c->outcome = RF_CALL_ABORTED;
                 c->duration_ms = c->started_ms ? (int)(rf_mono_ms() - c->started_ms) : 0;
                 snprintf(c->error, sizeof(c->error), "%s", why);
                 try_release(w, c);

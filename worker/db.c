@@ -8,22 +8,25 @@
  * queue: a record to write), so the queue is bounded by max_in_flight and
  * nothing is lost while the connection is down: it all goes in the next
  * batches once a primary answers. An execution's offset is finished only
- * once its record is written (worker_finished), never on a send. */
+ * once its record is written (execution_finished), never on a send. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "rf_log.h"
 #include "rf_util.h"
+#include "completion.h"
+#include "db.h"
+#include "execution.h"
 #include "metrics.h"
-#include "worker.h"
+#include "record.h"
 
 
 static void on_done(void *arg, int err, const PGresult *res, const char *errstr);
 
 /* A claim batch's answer; on an error its executions wait for the next one. */
 static void begin_done(worker_t *w, db_batch_t *b, int err, const PGresult *res, const char *errstr) {
-        const char *verdicts[WORKER_BATCH_MAX];
+        rf_claim_verdict_t verdicts[WORKER_BATCH_MAX];
         int64_t now = rf_mono_ms();
 
         if (err) {
@@ -33,7 +36,10 @@ static void begin_done(worker_t *w, db_batch_t *b, int err, const PGresult *res,
                         if (b->exs[i]) {
                                 b->exs[i]->in_batch = false;
                                 /* lost connection: the next batch on the new one; SQL error: wait */
-                                b->exs[i]->retry_at = err == -EIO ? now + DB_RETRY_MS : 0;
+                                if (err == -EIO)
+                                        execution_db_retry(w, b->exs[i], now + DB_RETRY_MS);
+                                else
+                                        timers_stop(&w->timers, &b->exs[i]->db_timer);
                         }
                 w->begin_due = true;
                 return;
@@ -45,7 +51,7 @@ static void begin_done(worker_t *w, db_batch_t *b, int err, const PGresult *res,
         /* each may be released here; none is looked at again */
         for (size_t i = 0; i < b->n; i++)
                 if (b->exs[i])
-                        worker_apply_verdict(w, b->exs[i], verdicts[i]);
+                        execution_apply_verdict(w, b->exs[i], verdicts[i]);
         if (b->n == WORKER_BATCH_MAX)
                 w->begin_due = true; /* more may wait */
 }
@@ -66,9 +72,9 @@ static void finish_done(worker_t *w, db_batch_t *b, int err, const PGresult *res
                         /* a batch lost with its connection may have committed: sending it
                          * again is safe, finish_executions records an execution once */
                         if (err == -EIO)
-                                ex->retry_at = now + DB_RETRY_MS;
+                                execution_db_retry(w, ex, now + DB_RETRY_MS);
                         else
-                                worker_execution_done(w, ex);
+                                completion_push(w, ex);
                 }
                 return;
         }
@@ -78,7 +84,7 @@ static void finish_done(worker_t *w, db_batch_t *b, int err, const PGresult *res
                         b->exs[i]->in_batch = false;
         for (size_t i = 0; i < b->n; i++)
                 if (b->exs[i])
-                        worker_finished(w, b->exs[i], b->statuses[i], b->errors[i], recorded[i]);
+                        execution_finished(w, b->exs[i], b->statuses[i], b->errors[i], recorded[i]);
 }
 
 static void on_done(void *arg, int err, const PGresult *res, const char *errstr) {
@@ -117,7 +123,7 @@ static void on_done(void *arg, int err, const PGresult *res, const char *errstr)
 static size_t take_begins(worker_t *w, db_batch_t *b) {
         b->n = 0;
         for (execution_t *ex = w->head; ex && b->n < WORKER_BATCH_MAX; ex = ex->next)
-                if (ex->phase == PHASE_BEGIN && ex->retry_at == 0 && !ex->in_batch)
+                if (ex->phase == PHASE_BEGIN && !timers_active(&ex->db_timer) && !ex->in_batch)
                         b->exs[b->n++] = ex;
         if (b->n == 0)
                 w->begin_due = false;
@@ -127,10 +133,12 @@ static size_t take_begins(worker_t *w, db_batch_t *b) {
 /* Fills the batch with completed executions (newest first, as before). */
 static size_t take_finishes(worker_t *w, db_batch_t *b) {
         b->n = 0;
-        while (w->completed_count > 0 && b->n < WORKER_BATCH_MAX) {
-                execution_t *ex = w->completed[--w->completed_count];
-                ex->phase = PHASE_FINISHING;
-                b->statuses[b->n] = worker_execution_status(ex, &b->errors[b->n]);
+        while (b->n < WORKER_BATCH_MAX) {
+                execution_t *ex = completion_take(w);
+                if (!ex)
+                        break;
+                execution_set_phase(ex, PHASE_FINISHING);
+                b->statuses[b->n] = execution_status(ex, &b->errors[b->n]);
                 b->exs[b->n++] = ex;
         }
         return b->n;
@@ -140,7 +148,7 @@ static size_t take_finishes(worker_t *w, db_batch_t *b) {
 static void untake(worker_t *w, db_batch_t *b) {
         for (size_t i = 0; i < b->n; i++) {
                 if (b->kind == DB_FINISH)
-                        worker_execution_done(w, b->exs[i]);
+                        completion_push(w, b->exs[i]);
                 else if (b->kind == DB_BEGIN)
                         w->begin_due = true;
         }
@@ -236,12 +244,6 @@ void db_step(worker_t *w) {
 
 int64_t db_due_ms(const worker_t *w) {
         if (rf_pg_async_idle(w->db) && (w->begin_due || w->completed_count > 0 || w->renew_due))
-                return rf_mono_ms();
+                return w->now;
         return rf_pg_async_due_ms(w->db);
-}
-
-void db_forget(worker_t *w, const execution_t *ex) {
-        for (size_t i = 0; i < w->batch.n; i++)
-                if (w->batch.exs[i] == ex)
-                        w->batch.exs[i] = NULL;
 }

@@ -13,7 +13,8 @@
 #include "rf_kafka.h"
 #include "rf_log.h"
 #include "rf_util.h"
-#include "worker.h"
+#include "consumer.h"
+#include "dlq.h"
 
 typedef struct dlq_origin {
         int32_t partition;
@@ -139,7 +140,7 @@ void dlq_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque
                              msg->len, text);
         } else {
                 w->dead_lettered++;
-                worker_offset_done(w, origin->partition, origin->offset);
+                consumer_offset_done(w, origin->partition, origin->offset);
         }
         free(origin);
 }

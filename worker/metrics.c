@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "consumer.h"
 #include "metrics.h"
 #include "rf_http.h"
 #include "rf_util.h"
@@ -20,7 +21,7 @@ static atomic_bool ready_draining;
 static char ready_config[300]; /* why a scraper name does not resolve; written before the server starts */
 
 void metrics_init(const rf_conf_t *conf) {
-        static const char *const statuses[] = { "SUCCEEDED", "FAILED", "TIMED_OUT" };
+        static const rf_exec_status_t statuses[] = { RF_EXEC_SUCCEEDED, RF_EXEC_FAILED, RF_EXEC_TIMED_OUT };
         static const char *const dlq_reasons[] = { "undecodable", "unknown_workflow", "unknown_scraper",
                                                    "unknown_decision" };
 
@@ -62,7 +63,7 @@ void metrics_init(const rf_conf_t *conf) {
         for (size_t i = 0; i < conf->workflow_count; i++) {
                 rf_metrics_inc(worker_metrics.started, 0, conf->workflows[i].name);
                 for (size_t k = 0; k < sizeof(statuses) / sizeof(statuses[0]); k++)
-                        rf_metrics_inc(worker_metrics.finished, 0, conf->workflows[i].name, statuses[k]);
+                        rf_metrics_inc(worker_metrics.finished, 0, conf->workflows[i].name, rf_exec_status_name(statuses[k]));
         }
         for (size_t k = 0; k < sizeof(dlq_reasons) / sizeof(dlq_reasons[0]); k++)
                 rf_metrics_inc(worker_metrics.dlq, 0, dlq_reasons[k]);
@@ -82,7 +83,7 @@ void metrics_execution_ended(const execution_t *ex, const char *status, int64_t 
         rf_metrics_observe(worker_metrics.duration, (double)took_ms / 1000.0, ex->d->workflow);
         for (size_t i = 0; i < ex->record_count; i++)
                 rf_metrics_observe(worker_metrics.call_duration, ex->records[i].duration_ms / 1000.0, ex->records[i].scraper,
-                                   ex->records[i].outcome);
+                                   rf_call_outcome_name(ex->records[i].outcome));
 }
 
 /* librdkafka statistics, on the loop's thread (served by the consumer's
@@ -110,7 +111,7 @@ int metrics_on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
         json_object_foreach(parts, key, v) {
                 json_t *lag = json_object_get(v, "consumer_lag");
                 if (strcmp(key, "-1") == 0 || !json_is_integer(lag) || json_integer_value(lag) < 0 ||
-                    !worker_track(w, (int32_t)atoi(key)))
+                    !consumer_track(w, (int32_t)atoi(key)))
                         continue;
                 rf_metrics_set(worker_metrics.lag, (double)json_integer_value(lag), w->conf->kafka.topic, key);
         }

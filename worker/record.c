@@ -14,7 +14,7 @@
 
 #include "rf_json_text.h"
 #include "rf_util.h"
-#include "worker.h"
+#include "record.h"
 
 /* Sends a batch function with (..., batch JSON text). Takes @p batch over. */
 static int send_batch(worker_t *w, const char *sql, const char *const *params, int nparams, rf_json_text_t *batch,
@@ -70,20 +70,17 @@ int record_begin_send(worker_t *w, const db_batch_t *b, rf_pg_async_done_fn *don
                           &batch, done);
 }
 
-void record_begin_read(worker_t *w, const db_batch_t *b, const PGresult *res, const char **ret_verdicts) {
-        static const char *const verdicts[] = { "STARTED", "UNKNOWN", "DONE", "STALE", "TAKEN" };
-
+void record_begin_read(worker_t *w, const db_batch_t *b, const PGresult *res, rf_claim_verdict_t *ret_verdicts) {
         for (size_t i = 0; i < b->n; i++)
-                ret_verdicts[i] = "UNKNOWN";
+                ret_verdicts[i] = RF_VERDICT_UNKNOWN;
         for (int row = 0; row < PQntuples(res); row++) {
                 long i = row_index(res, row, b->n);
                 if (i < 0)
                         continue;
-                for (size_t k = 0; k < sizeof(verdicts) / sizeof(verdicts[0]); k++)
-                        if (strcmp(PQgetvalue(res, row, 1), verdicts[k]) == 0)
-                                ret_verdicts[i] = verdicts[k];
+                /* an unknown name leaves UNKNOWN: dead-lettered, as before */
+                (void)rf_claim_verdict_from_name(PQgetvalue(res, row, 1), &ret_verdicts[i]);
                 /* the lease runs from the claim's sending: the database's clock started no earlier */
-                if (b->exs[i] && strcmp(ret_verdicts[i], "STARTED") == 0)
+                if (b->exs[i] && ret_verdicts[i] == RF_VERDICT_STARTED)
                         b->exs[i]->lease_ok_until = b->sent_ms + w->conf->worker.lease_ms;
         }
 }
@@ -103,7 +100,7 @@ static void append_calls(rf_json_text_t *t, const execution_t *ex) {
                 else
                         rf_json_text_lit(t, "null");
                 rf_json_text_key(t, "outcome");
-                rf_json_text_string(t, c->outcome);
+                rf_json_text_string(t, rf_call_outcome_name(c->outcome));
                 rf_json_text_key(t, "started_ms");
                 rf_json_text_int(t, c->started_wall_ms);
                 rf_json_text_key(t, "duration_ms");
@@ -127,7 +124,7 @@ int record_finish_send(worker_t *w, const db_batch_t *b, rf_pg_async_done_fn *do
                 rf_json_text_key(&batch, "execution_id");
                 rf_json_text_string(&batch, b->exs[i]->execution_id);
                 rf_json_text_key(&batch, "status");
-                rf_json_text_string(&batch, b->statuses[i]);
+                rf_json_text_string(&batch, rf_exec_status_name(b->statuses[i]));
                 rf_json_text_key(&batch, "error");
                 rf_json_text_string(&batch, b->errors[i]);
                 rf_json_text_key(&batch, "calls");

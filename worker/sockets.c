@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "rf_util.h"
-#include "worker.h"
+#include "sockets.h"
 
 #define EVENTS_PER_WAIT 1024
 

@@ -1,6 +1,26 @@
 /* runfleet-worker: consumes RUN decisions, executes each by calling its
  * scrapers concurrently (libcurl multi), records the outcome in PostgreSQL
- * and commits a partition's offset only up to the lowest unfinished message. */
+ * and commits a partition's offset only up to the lowest unfinished message.
+ *
+ * This header holds the worker's types only; each file's functions are
+ * declared in its own header. The files depend on one another one way,
+ * lowest first (the unit test worker_deps, scripts/check-worker-deps,
+ * fails on an include cycle or on anything depending on main.c):
+ *
+ *   timers, retry, offsets, breaker, ratelimit; worker.h   tools and types
+ *   completion   the queue of executions whose calls are all done
+ *   response     one try's answer: body counting, classification
+ *   calls        the HTTP side of an execution: tries, retries, breakers
+ *   consumer     partitions: offsets, commits, pause, rebalance
+ *   dlq          dead letters (their delivery finishes offsets: consumer)
+ *   metrics      Prometheus series, readiness
+ *   execution    the lifecycle: phases, verdicts, status, release
+ *   record, db   the database side: claims, records, leases
+ *   intake       messages in: decode, refuse, wait for a slot, claim
+ *   sockets      the epoll set of curl's sockets and the wake pipe
+ *   loop         the loop's phases, its timers and heartbeat
+ *   main.c       setup and teardown (not in the library the tests link)
+ */
 #pragma once
 
 #include <curl/curl.h>
@@ -11,8 +31,11 @@
 #include "breaker.h"
 #include "offsets.h"
 #include "ratelimit.h"
+#include "retry.h"
+#include "timers.h"
 #include "rf_conf.h"
 #include "rf_decision.h"
+#include "rf_lifecycle.h"
 #include "rf_pg.h"
 #include "rf_pg_async.h"
 
@@ -42,7 +65,7 @@ typedef struct try_record {
         const char *scraper;    /* owned by the configuration */
         int try_no;
         long http_status;       /* 0: no response */
-        const char *outcome;    /* static string */
+        rf_call_outcome_t outcome;
         int64_t started_wall_ms;
         int duration_ms;
         char error[WORKER_ERROR_MAX];
@@ -62,12 +85,11 @@ typedef struct call {
         int rejections;         /* of which refused by the breaker: not counted in max_tries */
         int64_t started_ms;     /* monotonic, of the current try */
         int64_t started_wall_ms;
-        int64_t next_try_at;    /* monotonic; non-zero while waiting for a retry or a token */
+        wtimer_t try_timer;     /* armed while waiting for a retry, a token or the breaker */
         bool probe;             /* the current try is its breaker's half-open probe */
         long http_status;       /* of the last try */
         long retry_after_s;
-        const char *outcome;    /* of the last try: "OK", "HTTP_ERROR", "TIMEOUT", "CONNECT_ERROR",
-                                 * "ERROR", "CIRCUIT_OPEN", "ABORTED" */
+        rf_call_outcome_t outcome; /* of the last try */
         char error[WORKER_ERROR_MAX];
         int duration_ms;
         size_t body_bytes;      /* response bytes seen (only counted, never kept) */
@@ -100,7 +122,7 @@ struct execution {
         int64_t started_ms;      /* monotonic */
         int64_t deadline_ms;     /* monotonic */
         int64_t lease_ok_until;  /* monotonic: when our last renewal runs out */
-        int64_t retry_at;        /* monotonic: next database retry in BEGIN/FINISHING */
+        wtimer_t db_timer;       /* armed while its claim or record waits after a database error */
         bool in_batch;           /* in the database batch in flight (db.c) */
         uint64_t renew_gen;      /* the last lease renewal that named it */
 };
@@ -113,7 +135,8 @@ typedef struct db_batch {
         int64_t sent_ms;         /* monotonic */
         size_t n;
         execution_t *exs[WORKER_BATCH_MAX];   /* BEGIN, FINISH; NULL once released meanwhile */
-        const char *statuses[WORKER_BATCH_MAX], *errors[WORKER_BATCH_MAX]; /* FINISH */
+        rf_exec_status_t statuses[WORKER_BATCH_MAX]; /* FINISH */
+        const char *errors[WORKER_BATCH_MAX];         /* FINISH */
         uint64_t renew_gen;      /* RENEW */
 } db_batch_t;
 
@@ -154,7 +177,9 @@ typedef struct worker {
         bool begin_due;          /* executions wait in PHASE_BEGIN to be claimed */
         int64_t full_since;      /* monotonic: in_flight reached max_in_flight, 0 = not full */
         bool poll_again;         /* the last poll stopped early (POLL_BATCH, full): more may be queued */
-        int64_t next_due_try;    /* monotonic: earliest waiting try, 0 = none */
+        timers_t timers;         /* tries and database retries waiting for their time */
+        int64_t now;             /* monotonic: the clock, read once per loop turn */
+        retry_rng_t rng;         /* retry jitter, seeded per process */
         execution_t **completed; /* all calls done, terminal record not yet attempted */
         size_t completed_count, completed_cap;
 
@@ -162,75 +187,10 @@ typedef struct worker {
         uint64_t finished, dead_lettered, retries, rate_limit_waits, breaker_rejections;
 } worker_t;
 
-/* worker/calls.c */
-int calls_init(worker_t *w);
-void calls_cleanup(worker_t *w);
-int calls_start(worker_t *w, execution_t *ex, char *errstr, size_t errstr_size);
-void calls_collect(worker_t *w);
-void calls_run_due(worker_t *w);
-void calls_abort(worker_t *w, execution_t *ex, const char *why);
-/* For tests and fuzzing: one try on a caller-prepared @p easy, through the
- * worker's body callback and classification (see calls.c). */
-CURLcode calls_perform_for_test(call_t *c, CURL *easy);
-
-/* worker/sockets.c */
-int sockets_init(worker_t *w, char *errstr, size_t errstr_size);
-void sockets_cleanup(worker_t *w);
-/* Waits up to @p timeout_ms (less when curl's timer is due sooner) and hands
- * libcurl the sockets that are ready and its due timeout. */
-void sockets_wait(worker_t *w, int timeout_ms);
-
-/* worker/record.c: each batch's statement and its answer. The sends return
- * rf_pg_async_send()'s result (or -ENOMEM); @p done gets the answer. */
-/* Claims b->exs[0..n) in one round trip. */
-int record_begin_send(worker_t *w, const db_batch_t *b, rf_pg_async_done_fn *done);
-/* ret_verdicts[i] gets "STARTED", "UNKNOWN", "DONE", "STALE" or "TAKEN"
- * (static strings); a STARTED execution's lease runs from the send. */
-void record_begin_read(worker_t *w, const db_batch_t *b, const PGresult *res, const char **ret_verdicts);
-/* Records b->exs[0..n) finished (try records, status) in one round trip. */
-int record_finish_send(worker_t *w, const db_batch_t *b, rf_pg_async_done_fn *done);
-/* ret_recorded[i] is false when the execution was fenced. */
-void record_finish_read(const db_batch_t *b, const PGresult *res, bool *ret_recorded);
-/* Renews the leases of every running or finishing execution; -ENODATA when there is none. */
-int record_renew_send(worker_t *w, db_batch_t *b, rf_pg_async_done_fn *done);
-void record_renew_read(worker_t *w, const db_batch_t *b, const PGresult *res);
-
-/* worker/db.c */
-/* Drives the connection (when w->db_event or its timer says so) and sends
- * the next statement when it is idle. Once per loop turn. */
-void db_step(worker_t *w);
-/* Monotonic ms when db_step() has something to do without an event (now:
- * work waits on an idle connection), 0 for none. */
-int64_t db_due_ms(const worker_t *w);
-/* Drops @p ex from the batch in flight (it is being released). */
-void db_forget(worker_t *w, const execution_t *ex);
-
-/* worker/dlq.c: the source offset is finished when the DLQ acknowledges.
- * A letter the producer does not take now is kept and sent again by
- * dlq_send_pending(); both return 0 then, a negative errno only when it
- * could not even be kept. */
-int dlq_send(worker_t *w, const rd_kafka_message_t *m, const char *reason);
-int dlq_send_raw(worker_t *w, int32_t src_partition, int64_t src_offset, int64_t src_ts, const void *key,
-                 size_t key_len, const void *value, size_t len, const char *reason);
-/* Sends the kept letters again, in order, as far as the producer takes them. */
-void dlq_send_pending(worker_t *w);
-/* Drops the kept letters (at exit: their messages were never committed). */
-void dlq_cleanup(worker_t *w);
-/* The delivery report callback the DLQ producer is created with (opaque: the worker). */
-void dlq_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
-
-/* worker/main.c: the bookkeeping shared by the files above */
-/* Marks a message finished in its partition's tracker, if still assigned. */
-void worker_offset_done(worker_t *w, int32_t partition, int64_t offset);
-/* Queues an execution whose calls are all done; the loop records it next,
- * so no caller ever sees its execution freed under it. */
-void worker_execution_done(worker_t *w, execution_t *ex);
-/* The terminal status of an execution whose calls are done (error: the
- * first failed call's, or NULL). */
-const char *worker_execution_status(const execution_t *ex, const char **ret_error);
-/* Acts on the database's answer to a claim: runs, skips or dead-letters. */
-void worker_apply_verdict(worker_t *w, execution_t *ex, const char *verdict);
-/* Logs, counts and releases an execution whose terminal record was written
- * (or refused by the fence): its offset may be committed from now on. */
-void worker_finished(worker_t *w, execution_t *ex, const char *status, const char *error, bool recorded);
-offset_track_t *worker_track(worker_t *w, int32_t partition);
+/* Drops @p ex from the batch in flight (it is being released): the
+ * answer, when it comes, skips its slot. */
+static inline void db_batch_forget(db_batch_t *b, const execution_t *ex) {
+        for (size_t i = 0; i < b->n; i++)
+                if (b->exs[i] == ex)
+                        b->exs[i] = NULL;
+}

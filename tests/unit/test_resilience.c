@@ -1,6 +1,8 @@
 /* The worker's defences against misbehaving scrapers: what is retried and
  * when, the circuit breaker's states, the token bucket's rate. */
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "breaker.h"
 #include "ratelimit.h"
@@ -8,16 +10,17 @@
 #include "rf_test.h"
 
 static void retryable(void) {
-        CHECK(retry_is_retryable("TIMEOUT", 0));
-        CHECK(retry_is_retryable("CONNECT_ERROR", 0));
-        CHECK(retry_is_retryable("ERROR", 0));
-        CHECK(retry_is_retryable("HTTP_ERROR", 500));
-        CHECK(retry_is_retryable("HTTP_ERROR", 503));
-        CHECK(retry_is_retryable("HTTP_ERROR", 429));
-        CHECK(!retry_is_retryable("HTTP_ERROR", 400));
-        CHECK(!retry_is_retryable("HTTP_ERROR", 404));
-        CHECK(!retry_is_retryable("OK", 200));
-        CHECK(!retry_is_retryable("CIRCUIT_OPEN", 0));
+        CHECK(retry_is_retryable(RF_CALL_TIMEOUT, 0));
+        CHECK(retry_is_retryable(RF_CALL_CONNECT_ERROR, 0));
+        CHECK(retry_is_retryable(RF_CALL_ERROR, 0));
+        CHECK(retry_is_retryable(RF_CALL_HTTP_ERROR, 500));
+        CHECK(retry_is_retryable(RF_CALL_HTTP_ERROR, 503));
+        CHECK(retry_is_retryable(RF_CALL_HTTP_ERROR, 429));
+        CHECK(!retry_is_retryable(RF_CALL_HTTP_ERROR, 400));
+        CHECK(!retry_is_retryable(RF_CALL_HTTP_ERROR, 404));
+        CHECK(!retry_is_retryable(RF_CALL_OK, 200));
+        CHECK(!retry_is_retryable(RF_CALL_CIRCUIT_OPEN, 0));
+        CHECK(!retry_is_retryable(RF_CALL_ABORTED, 0));
 }
 
 static void backoff(void) {
@@ -109,7 +112,64 @@ static void bucket(void) {
         CHECK(taken == 10);
 }
 
+/* Draws @p n retry delays in a fresh process, seeded as a worker seeds
+ * (calls_init: retry_rng_seed), into @p out. */
+static bool draw_in_child(int64_t *out, size_t n) {
+        int fds[2];
+        pid_t pid;
+        size_t got = 0;
+        int status;
+
+        if (pipe(fds) < 0)
+                return false;
+        pid = fork();
+        if (pid == 0) {
+                retry_rng_t r;
+                close(fds[0]);
+                retry_rng_seed(&r);
+                for (size_t i = 0; i < n; i++) {
+                        int64_t d = retry_delay_ms(1000, 5, 0, retry_rng_next(&r));
+                        if (write(fds[1], &d, sizeof(d)) != (ssize_t)sizeof(d))
+                                _exit(1);
+                }
+                _exit(0);
+        }
+        close(fds[1]);
+        while (got < n * sizeof(*out)) {
+                ssize_t k = read(fds[0], (char *)out + got, n * sizeof(*out) - got);
+                if (k <= 0)
+                        break;
+                got += (size_t)k;
+        }
+        close(fds[0]);
+        return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+               got == n * sizeof(*out);
+}
+
+/* Two workers of a fleet draw different jitter (libc's rand(), never
+ * seeded, gave every process the same sequence). */
+static void jitter_per_process(void) {
+        enum { N = 8 };
+        int64_t a[N], b[N];
+        retry_rng_t x = { .state = 7 }, y = { .state = 7 };
+        bool same_seed_same = true, in_range = true;
+
+        CHECK(draw_in_child(a, N));
+        CHECK(draw_in_child(b, N));
+        CHECK(memcmp(a, b, sizeof(a)) != 0);
+        for (int i = 0; i < N; i++)
+                in_range = in_range && a[i] >= 1 && a[i] <= 8000 && b[i] >= 1 && b[i] <= 8000;
+        CHECK(in_range);
+        /* the difference is the seed's: one state draws one sequence */
+        for (int i = 0; i < 1000; i++) {
+                double u = retry_rng_next(&x);
+                same_seed_same = same_seed_same && u == retry_rng_next(&y) && u >= 0.0 && u < 1.0;
+        }
+        CHECK(same_seed_same);
+}
+
 int main(void) {
+        jitter_per_process();
         retryable();
         backoff();
         breaker();
