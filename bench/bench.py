@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """bench/run's driver: runs each scenario, baseline and machine limit through
 build/bench/bench_scenarios (and wrk), prints one table, and writes it as
 CSV and Markdown under bench/results/. Figures, never assertions.

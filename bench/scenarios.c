@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench_scenarios: one benchmark measurement per invocation, for bench/run,
  * which runs it once per table row and prints the table. Figures, never
  * assertions. Uses the integration harness (its own database, topic and

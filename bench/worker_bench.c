@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Worker benchmark: figures, never assertions. For one worker process:
  * executions per second with zero-latency scrapers, the most executions in
  * flight at once with 2-second scrapers, and the worker's peak RSS with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rf_conf: the runfleet configuration.
  *
  * Everything hangs off declarative tables (in the manner of librdkafka's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rf_conf: the runfleet configuration file (libconfig syntax), loaded through
  * one declarative table that parses, validates, applies environment
  * overrides and documents every setting. */

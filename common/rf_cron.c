@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rf_cron: 5-field cron expressions and "@every" periods, evaluated in an
  * IANA time zone.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rf_cron: schedules. A 5-field cron expression (minute hour day-of-month
  * month day-of-week; lists, ranges, steps, names) or "@every <duration>"
  * ("@every 30s", "@every 5m"), evaluated in an IANA time zone. */

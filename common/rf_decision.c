@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rf_decision: the RUN decision codec (Avro single-object encoding).
  *
  * Schemas. Every embedded schemas/run_decision.v<N>.avsc is a known writer,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rf_decision: the RUN decision message, runfleet.v1.RunDecision
  * (schemas/run_decision.v1.avsc), in Avro single-object encoding:
  * C3 01, the schema's 8-byte little-endian CRC-64-AVRO fingerprint, then the

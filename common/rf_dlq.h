@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rf_dlq: the headers of a dead letter, the contract between the worker
  * that writes them (worker/dlq.c) and `runfleet-producer dlq` that reads
  * them, and what an operator's kcat sees. Renaming one strands the letters

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rf_embedded: the Avro schemas and SQL files under schemas/, compiled
  * into the programs (see schemas/embed.py). */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rf_fingerprint: Avro Parsing Canonical Form (PCF) and CRC-64-AVRO.
  *
  * The canonical form is written by walking the parsed JSON once and emitting

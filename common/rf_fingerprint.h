@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rf_fingerprint: Avro Parsing Canonical Form and the CRC-64-AVRO (Rabin)
  * fingerprint, as the Avro specification defines them ("Parsing Canonical
  * Form for Schemas", "Schema Fingerprints"). These name a schema on the wire

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The tree is kept complete: the node at 1-based position i has its
  * children at 2i and 2i+1, so the path from the root to position i is the
  * binary digits of i below its top bit (0: left, 1: right). Inserting goes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rf_heap: an intrusive binary min-heap, after libuv's heap-inl.h. The
  * nodes live inside the caller's structures, so inserting and removing
  * never allocate: a timer can be armed on the hot path for free, and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rf_http: the small HTTP server each program runs beside its main loop
  * (libmicrohttpd, one internal polling thread), serving
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rf_json_text: JSON text written straight into a growing buffer, for the
  * hot paths — the worker's claim and finish batches, its request bodies and
  * the JSON log lines. Building jansson values and dumping them was a third

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rf_kafka: librdkafka handles configured from rf_conf_t the same way in
  * every program (brokers, pass-through properties, logging), the topic
  * set-up that `migrate` performs, and producing a decision. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The topics `migrate` creates: how many replicas they get on the cluster
  * at hand, and their creation (idempotent). */
 #include <errno.h>

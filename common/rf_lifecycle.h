@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rf_lifecycle: the states a decision, an execution, a scraper call and a
  * claim can be in, as enums, each with one name table. The names are what
  * PostgreSQL stores and checks (schemas/sql: decisions.state and

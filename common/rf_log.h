@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rf_log: one JSON object per line on stderr (time, level, program, event,
  * message and any ids), or an aligned human-readable line when stderr is a
  * terminal. Programs log; common/ returns errors and leaves logging to them. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rf_metrics: counters, gauges and histograms with labels, rendered in the
  * Prometheus text exposition format (version 0.0.4).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Migrations and definitions. schemas/sql/NNN_*.sql are numbered
  * migrations: tables, indexes, data; each runs once, and its text must not
  * change after it ran anywhere, which the SHA-256 recorded beside its name

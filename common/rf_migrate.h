@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rf_migrate: applies the SQL embedded from schemas/sql/ under an advisory
  * lock, so concurrent `migrate` runs serialise instead of racing: the
  * numbered migrations in name order, each once, its SHA-256 recorded in

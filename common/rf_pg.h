@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rf_pg: one PostgreSQL connection (libpq) with reconnect-on-use, and the
  * statements every program shares. */
 #pragma once

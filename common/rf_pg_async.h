@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rf_pg_async: one PostgreSQL connection driven from an event loop that
  * must never wait on the database (the worker's: its scraper calls keep
  * running while PostgreSQL is away, stalled or failing over).

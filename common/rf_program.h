@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rf_program: what every runfleet program does the same way at start-up:
  * common options (-c, --help, --version, --print-config), loading the
  * configuration, and SIGTERM/SIGINT turning into a stop request. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rf_refusal: when a decoded decision must not run with a configuration.
  * The worker sends such a message to the DLQ; `dlq redrive` keeps it
  * there. One rule, so a redriven letter is never one the worker refuses

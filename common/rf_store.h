@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rf_store: decisions in PostgreSQL and their hand-over to Kafka. A RUN
  * decision is always inserted before it is produced, so a crash between the
  * two leaves a row the reaper finds, never a message without a record. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rf_util: clocks, ids and durations shared by the programs. */
 #pragma once
 

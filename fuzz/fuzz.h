@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The libFuzzer entry points every target in fuzz/ defines. A target is
  * linked either with libFuzzer (-Dfuzzing=true, clang) or with
  * replay_main.c, which feeds it every file of a corpus directory. */

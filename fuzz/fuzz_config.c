@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target: the configuration loader on arbitrary text.
  *
  * Expected: a refusal is -EINVAL (or -ENOMEM) with a one-line message; an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target: the RUN-decision decoder on arbitrary bytes (Kafka message
  * values are whatever anyone produced to the topic).
  *

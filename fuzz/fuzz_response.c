@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target: a scraper's HTTP response, as the worker handles it.
  *
  * The input is what a (hostile or broken) scraper sends back on the

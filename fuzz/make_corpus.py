@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Seeds for the fuzz corpora, written to fuzz/corpus/<target>/ (checked in).
 
     python3 fuzz/make_corpus.py

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The fuzz-regress driver: a main() for a fuzz target built without
  * libFuzzer (any compiler). It calls LLVMFuzzerTestOneInput once for every
  * file named on the command line, or in a directory named there (sorted,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `backfill WORKFLOW... --from T1 --to T2 [--mode missing|failed|all]
  * [--dry-run] [--max-active N] [--yes] [--by NAME]`: new RUN decisions for
  * the schedule ticks of a range, where `replay` re-produces decisions that

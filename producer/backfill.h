@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `backfill`: what status.c needs to know about a backfill in progress. */
 #pragma once
 

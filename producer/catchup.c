@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* catchup: the plan for one workflow's gap of ticks (see catchup.h). */
 #include <errno.h>
 #include <stdbool.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* catchup: which schedule ticks of one workflow an evaluation must account
  * for, and what becomes of each. No I/O: evaluate.c reads the workflow's
  * last decided tick, this plans, evaluate.c records.

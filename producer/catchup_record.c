@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* catchup_record: the SKIP and MISSED rows of a catch-up plan, written in
  * batches of set-based INSERTs (a long gap is thousands of rows; one round
  * trip each would hold the evaluation up for seconds). */

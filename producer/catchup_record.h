@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* catchup_record: writes a catch-up plan's SKIP and MISSED ticks. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Errors grouped by cause; see causes.h. */
 #include <ctype.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* causes: errors grouped by what caused them, across workflows. A defect
  * shared by every scraper (the incident of 2026-01-20: one failing import
  * in a common base class) shows up as many failed calls in many workflows

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `dlq list [--since T]`: the dead-letter topic, one line per message, with
  * the reason the worker gave and where the message came from, so nobody
  * needs kcat and the header names to find out why work was set aside.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `evaluate` and `trigger`: turn schedules (or an operator) into decisions. */
 #include <errno.h>
 #include <getopt.h>

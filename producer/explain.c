@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `explain WORKFLOW [--day D]`: why a workflow did or did not run at each
  * tick of a local day. Each line is the decision's recorded reason (made by
  * policy.c when it was decided, so it says what the evaluator knew then),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reading a range's history from PostgreSQL; see history.h. */
 #include <errno.h>
 #include <stdio.h>

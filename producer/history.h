@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* history: what PostgreSQL recorded about a time range, read into memory
  * for `timeline` and `explain`: the decisions made in the range (by
  * decided_at, which the decisions_day index serves), each with its

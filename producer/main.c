@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* runfleet-producer: decides which workflows run, records each decision in
  * PostgreSQL and publishes the RUN decisions to Kafka. */
 #include <stdbool.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The waiting decision of overlap = "buffer_one".
  *
  * Why it is recorded but not produced: a message in Kafka would be taken by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* overlap: recording the RUN decision that overlap = "buffer_one" holds
  * back while an earlier run of its workflow is in flight (see overlap.c). */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `pause` and `unpause`, and the active pause the evaluator reads.
  *
  * A pause is a row of runfleet.pauses (who, when, why), kept after it ends

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* pauses: runfleet.pauses as the evaluator reads it, and the `pause` /
  * `unpause` commands that write it (see pauses.c). */
 #pragma once

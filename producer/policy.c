@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The evaluator's rules; see policy.h. Days are local calendar days in the
  * producer's zone, taken from the tick, not from the moment the evaluator
  * happens to run, so a late or repeated evaluation of a tick reaches the

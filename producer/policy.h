@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* policy: what the evaluator decides for one workflow at one schedule tick,
  * from the workflow's configuration and the RUN decisions of the days
  * around the tick. No I/O: evaluate.c reads the history, this decides. */

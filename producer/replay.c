@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `replay --from T1 --to T2 [--workflow W]... [--dry-run] [--again]`:
  * re-runs, on purpose, the RUN decisions the decisions topic holds for a
  * time range. Each becomes a new decision (new decision_id, so workers and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* See scan.h. Kafka's offsets-for-times lookup gives, per partition, the
  * earliest offset whose timestamp is at or after a time; the same lookup for
  * the end of the range bounds the read, and the timestamps of the messages

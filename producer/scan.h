@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* scan: reading a time range of a topic, every partition, by explicit
  * assignment (no consumer group, no commits), for replay and the DLQ tools. */
 #pragma once

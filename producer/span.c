@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Local time ranges and their text; see span.h. */
 #include <ctype.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* span: the time range an operator asks about (`timeline`, `explain`) and
  * how its instants are written, both in local time. "Local" is the
  * process's zone, which main.c pins to producer.timezone (rf_tz_pin)

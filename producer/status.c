@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `status [--day YYYY-MM-DD]`: what an operator asks first, without SQL:
  * per workflow, the day's decisions with their state, how often each was
  * produced and how many of its executions failed, and durations; then the

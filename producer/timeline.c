@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `timeline [--day D | --from T1 --to T2] [--workflow W]... [--format text|json]`:
  * the story of a range, told from the database so nobody reconstructs it
  * with hand-written SQL (the incident of 2026-01-20 took twenty minutes of

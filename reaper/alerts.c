@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Webhook alerts, sent from the outbox the sweep fills (runfleet.alerts, see
  * schemas/sql/004_alerts_dlq_redrives.sql): DEAD decisions (sweep.c) and
  * LATE ones (late.c), one JSON shape with an "event" per kind.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Pause on failure: a workflow with pause_after_failures = N is paused
  * once its last N ended RUN decisions are all DEAD.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* LATE alerts: a RUN decision still not SUCCEEDED (nor DEAD, CANCELLED)
  * its workflow's alert_after after its tick is said loudly once, while it is
  * still pending, running or retrying, instead of only when it finally ends.

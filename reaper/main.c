@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* runfleet-reaper: sweeps on an interval (or once with --once). Any number
  * of replicas may run; one sweeps at a time. */
 #include <curl/curl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* runfleet-reaper: finds RUN decisions nothing is working on and hands them
  * to Kafka again, so an orphaned decision cannot last. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One sweep of the reaper. The database work happens in one transaction
  * under a transaction-level advisory lock, so replicas take turns and a
  * replica that dies mid-sweep leaves nothing half-done: every decision it

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Writes a C file holding the given files' bytes, so the programs carry
 their Avro schemas and SQL migrations and need nothing installed beside them.
 A file is named by its base name ("001_init.sql", "run_decision.v1.avsc"),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "breaker.h"
 
 bool breaker_allow(breaker_t *b, int threshold, int64_t now, bool *ret_probe) {

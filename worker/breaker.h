@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* breaker: a circuit breaker per scraper. After a run of consecutive failed
  * calls the breaker opens and calls fail fast, without touching the
  * network, for a cool-down; then one probe call is let through (half-open):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The HTTP side of an execution: one easy handle per try on the shared
  * multi handle, so thousands of calls wait on sockets, not threads. A call
  * is retried with backoff while its outcome is retryable, its scraper's

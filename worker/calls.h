@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* calls: the HTTP side of an execution (see calls.c). A call whose last try
  * ends queues its execution on the completion queue when it was the last. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* completion: the queue of executions whose calls are all done and whose
  * terminal record is not yet written. calls.c fills it when a call's last
  * try ends; db.c takes from it for the next record batch. Queuing, never

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Partitions, commits and pausing. An offset is committed only up to the
  * lowest message not yet finished (offsets.c); a revoked partition's
  * tracker is dropped, so what finishes after the revoke is never committed

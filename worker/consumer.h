@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* consumer: the worker's side of the Kafka consumer group: which
  * partitions it owns, the offsets it may commit, pausing when full and
  * the rebalance callback. Knows nothing of executions. */

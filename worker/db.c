@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The worker's database traffic, on one asynchronous connection
  * (rf_pg_async): the loop never waits on PostgreSQL, so scraper calls keep
  * running and finishing on time while the database is slow, stalled,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* db: the worker's database traffic on one asynchronous connection (see db.c). */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Dead letters: a message that cannot be decoded or refers to what this
  * worker does not know goes to the DLQ topic with headers saying why and
  * where it came from. Its offset counts as finished only once the DLQ has

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The execution lifecycle: creation, phases, the claim's verdict, the
  * terminal status and the release. What an execution owes when it goes
  * (its offset, its workflow slot, its place in a batch or a queue, its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* execution: the lifecycle of one execution, from its message to its
  * release. Its phase changes only through execution_set_phase(), which
  * asserts the transition is legal:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Message intake. A message is ours from offset_track_begin() on: from
  * there every path finishes its offset exactly once (a record, a dead
  * letter's delivery report, a skip) or leaves it for redelivery. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* intake: messages in. Each is decoded, refused to the DLQ when it cannot
  * run here, or becomes an execution that waits for a max_active_runs slot
  * of its workflow and then for its claim. */

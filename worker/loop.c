@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The consume → execute → record → commit loop. One thread: librdkafka,
  * libcurl's multi handles and libpq are all driven from here, and
  * librdkafka wakes the loop through a pipe when messages arrive.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* loop: the worker's one thread, a sequence of named phases per turn. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* runfleet-worker: setup and teardown. The loop (loop.c) and every part it
  * drives live in the worker library (meson: runfleet-worker-parts), which
  * the unit tests and fuzzers link without this file. */

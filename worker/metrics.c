@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The worker's metrics and readiness; see metrics.h. */
 #include <errno.h>
 #include <jansson.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The worker's Prometheus metrics and its /readyz answer. The loop records
  * what it learns; rf_http serves /metrics and /readyz from its own thread,
  * so the readiness callback only reads what the loop wrote. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* offsets: per-partition bookkeeping for out-of-order completion. Messages
  * arrive in offset order but finish in any order; the offset a worker may
  * commit for a partition is the lowest one not yet finished, so a crash

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "ratelimit.h"
 
 void bucket_init(bucket_t *b, int rate_per_s, int64_t now) {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ratelimit: a token bucket per external API (a scraper's rate group), so a
  * burst of decisions cannot call an upstream faster than it allows. A call
  * that finds no token waits, and the wait counts against its deadline. */

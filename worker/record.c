@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The database side of executions: claim, renew, finish. Claims and
  * finishes are batched — everything one loop turn has to say goes in one
  * round trip to a server-side function (schemas/sql/007_*.sql) that makes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* response: one try's answer. The body is counted, not kept (its first
  * bytes are kept for the error text), and the try is classified into an
  * outcome, an HTTP status, a Retry-After and a one-line error. The

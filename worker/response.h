@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* response: counting and classifying one try's answer (see response.c). */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* retry: which outcomes of a scraper call are worth another try, and when. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The worker's wait: one epoll set holding libcurl's sockets (of every
  * shard's multi handle, see CURL_SHARDS), the pipe librdkafka writes to and
  * the database connection's own epoll set (rf_pg_async_fd).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sockets: one epoll set for curl's sockets and librdkafka's wake pipe. */
 #pragma once
 

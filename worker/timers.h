@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* timers: the worker's one-shot timers (a call's next try, an execution's
  * next database attempt) in one min-heap ordered by due time, so a loop
  * turn finds the next deadline in O(1) and pays only for what is due.

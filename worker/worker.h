@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* runfleet-worker: consumes RUN decisions, executes each by calling its
  * scrapers concurrently (libcurl multi), records the outcome in PostgreSQL
  * and commits a partition's offset only up to the lowest unfinished message.

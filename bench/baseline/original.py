@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """The design runfleet replaces, re-implemented as a reference for bench/run.
 
 An `/execute-workflows` handler of a single-service orchestrator: it walks

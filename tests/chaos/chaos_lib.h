@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What the chaos tests share: running a service script beside the test,
  * the duplicate side effects they count, and the explanation a run that
  * does not settle prints (the invariant they assert is

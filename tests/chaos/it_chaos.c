@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The chaos test: the invariant under everything at once. 5,000 RUN
  * decisions over 5 workflows of 1-4 scrapers are produced while workers are
  * SIGKILLed and restarted every few seconds, a reaper is killed, the Kafka

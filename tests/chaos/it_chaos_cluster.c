@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The cluster chaos test: the invariant when Kafka itself is replicated and
  * loses brokers. The test starts a 3-node KRaft cluster of its own
  * (scripts/kafka with KAFKA_BROKERS=3, its own state directory, and ports

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """`docker compose up`, really: docker-compose.yml as users run it, on the
 engine DOCKER_HOST names (tests/compose/run prepares it and the images).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Validates docker-compose.yml.
 
 1. A compose parser: Debian's docker-compose (v1.29, package

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Checks the Dockerfile and .dockerignore by reading them (no Docker
 engine here, so the image is not built):
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Checks the documentation against what it documents.
 
 1. docs/configuration.md's settings table is what `scripts/gen-config-doc`

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Cross-file invariants of the deployment files.
 
 The configuration each container would see is computed by the real

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Validates deploy/k8s.
 
 1. kubernetes-validate (PyPI, pinned in tests/deploy/requirements.txt; it

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Checks deploy/prometheus with promtool (Debian package prometheus):
 
 - `promtool check rules deploy/prometheus/alerts.yml`

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Shared helpers of the deploy test suite (tests/deploy/check_*.py).
 
 Paths: RUNFLEET_DEPLOY_ROOT is the tree whose deployment files are checked

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Tests the deploy checks themselves: each check must pass on a copy of
 the deployment files and fail (exit 1) on a copy with one thing broken.
 A check that cannot see the breakage it exists for is a test that passes

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Regression check for the fake scraper's serving loop: requests that all
 become readable at once, 128 of them, must all be answered.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Opens N concurrent requests to the fake scraper and reports how long they
 took, to check that slow requests cost no thread each.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* runfleet-fake-scraper: an HTTP server that stands in for real scraper
  * endpoints in tests and in the local cluster.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `runfleet-producer backfill` with the real programs: over a range of an
  * `@every 2s` workflow whose ticks were seeded with a history (a success, a
  * FAILED and a DEAD run, a SKIP, a MISSED tick, and ticks without any

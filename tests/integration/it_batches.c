@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The worker's two batch functions against PostgreSQL, one case per
  * verdict: begin_executions answers STARTED, DONE, STALE, TAKEN and UNKNOWN
  * for the items of one batch as begin_execution would for each, and

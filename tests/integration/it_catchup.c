@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Every schedule tick accounted for, with the real evaluator: three
  * "@every 2s" workflows, one per catch-up policy (all, latest, none), a
  * 7 s catch-up window, `evaluate --every 2s` (4 s lookback).

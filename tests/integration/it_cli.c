@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What an operator sees when something is wrong: one clear line and the
  * documented exit code, never a crash; and migrate is idempotent. */
 #include <stdlib.h>

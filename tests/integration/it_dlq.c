@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A garbage message lands in the DLQ with its reason and origin; the worker
  * keeps going, runs the valid decision behind it, and commits past both. */
 #include <librdkafka/rdkafka.h>

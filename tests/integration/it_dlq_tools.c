@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `dlq list`: a message the worker dead-lettered is listed with its
  * reason, its origin (topic, partition, offset) and its time; --since
  * leaves out what came before. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* SIGTERM during 200 in-flight executions: the worker stops taking work,
  * lets what runs finish, commits, leaves the group and exits 0 within its
  * drain timeout; with a new worker every decision ends with exactly one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The evaluator on the real database and broker, in America/New_York:
  * a workflow whose only run this morning FAILED is decided RUN at the next
  * tick (the regression this project exists for), with the reason recorded;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fencing: a worker frozen (SIGSTOP) past its lease loses the execution to
  * the reaper; once thawed, its late success is not recorded, and the
  * decision still ends with exactly one SUCCEEDED execution. */

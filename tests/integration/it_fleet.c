@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* 100 RUN decisions over 3 workflows, 3 worker processes: every decision
  * ends with exactly one SUCCEEDED execution, every worker took part, each
  * Idempotency-Key reached each scraper once, and the group committed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A worker group scaled up and down under a steady load loses nothing,
  * with either consumer group protocol (the argument: "classic", the
  * cooperative-sticky default, or "consumer", KIP-848's broker-side

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A hanging scraper ends at its own timeout and holds back neither the
  * other scrapers of its workflow nor other workflows. */
 #include <stdlib.h>

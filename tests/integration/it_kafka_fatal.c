@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A producer's fatal error does not stop the fleet. An idempotent producer
  * whose sequence numbers fall out of step with the broker (seen in the
  * chaos test: the broker SIGKILLed with a request in flight, then "out of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Kafka locked down: a second, throwaway broker (tests/security/kafka-sasl)
  * whose only client listener is SASL_SSL, with certificates made by the
  * test. With the right credentials migrate, trigger and a worker work; with

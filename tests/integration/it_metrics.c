@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* /metrics, /healthz and /readyz of a real worker, reaper and evaluator:
  * after one decision succeeds the worker's scrape counts it, every scrape
  * passes `promtool check metrics`, and a worker draining on SIGTERM reports

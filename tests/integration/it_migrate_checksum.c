@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* migrate's two rules (schemas/sql/README.md). Numbered migrations are
  * recorded with their SHA-256, and one whose text changed after it was
  * applied is refused, naming the file, before anything runs (simulated by

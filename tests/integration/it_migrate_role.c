@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* migrate run as a login role named "runfleet", the non-superuser owner of
  * its database, as docker-compose.yml and most installations do. The
  * default search_path ("$user", public) then finds our own schema first

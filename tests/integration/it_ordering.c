@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Out-of-order completion on one partition: a slow decision at a low offset
  * and fast ones after it. The committed offset never passes the slow one
  * until it finishes; after a SIGKILL only the unfinished one runs again.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A producer that dies between inserting a decision and producing it leaves
  * a recorded RUN decision and no message. The reaper must notice it after
  * its grace period and the fleet must execute it exactly once. */

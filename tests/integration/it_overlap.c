@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The overlap policies with the real programs: three `@every 2s` workflows
  * whose scraper takes 4.5 s, so each tick finds the previous run in flight.
  *  - skip: a tick with a run of the workflow PENDING or RUNNING is a SKIP

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* pause / unpause with the real programs: bad input is refused with exit 2
  * and nothing recorded; `pause --cancel-pending` records who, when and why,
  * ends the RUN decisions no worker had started as CANCELLED (with who and

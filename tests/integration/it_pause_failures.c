@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* pause_after_failures with the real programs: an `@every 2s` workflow
  * whose scraper always answers 500, one attempt per decision, so each RUN
  * ends DEAD. After 2 DEAD decisions in a row (pause_after_failures = 2) the

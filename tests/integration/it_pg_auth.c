@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* PostgreSQL locked down: a second, throwaway cluster (tests/security/pg-tls)
  * that accepts only TLS with scram-sha-256 passwords. The programs connect
  * with sslmode=verify-full and work; each runs as a login user holding only

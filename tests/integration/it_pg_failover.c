@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A PostgreSQL failover under load: a primary with a streaming standby
  * (synchronous or asynchronous: the test's argument), every program on the
  * multi-host URL "postgresql://primary,standby/runfleet?target_session_attrs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The worker never waits on PostgreSQL: with 1,000 executions of 2 s
  * scraper calls in flight, the database (postmaster and every backend) is
  * frozen with SIGSTOP for 15 s. The calls must finish on time all the same

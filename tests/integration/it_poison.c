@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Poison messages on one partition, between valid decisions: each poison
  * message lands in the DLQ with its own reason and its bytes unchanged,
  * every valid decision runs exactly once (one of them written with a newer

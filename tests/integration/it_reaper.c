@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The reaper with replicas, and reapers dying mid-sweep.
  *
  * 1. Three reapers at once over 50 RUN decisions that were recorded and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* DEAD after max_failed_executions, with the webhook: a decision whose
  * scraper always fails is tried twice and marked DEAD; the configuration
  * says so under the old name reaper.max_attempts (still accepted, with a

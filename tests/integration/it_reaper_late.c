@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* LATE alerts while a run is still running (workflows[].alert_after):
  * "slow" calls a scraper that answers after 9 s with alert_after 2 s;
  * "quick" calls one that answers at once with alert_after 3 s. Both are

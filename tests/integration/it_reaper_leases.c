@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Slow is not dead: an execution whose 10-second call outlives its 3-second
  * lease, renewed every 500 ms, is left alone by the reaper (one attempt,
  * one execution, one call); an execution whose worker was SIGKILLed stops

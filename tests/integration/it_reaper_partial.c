@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A new attempt calls only the scrapers that have not yet succeeded: a
  * workflow of three scrapers whose middle one fails (HTTP 500) on attempt 1
  * is re-produced by the reaper with that scraper alone, and attempt 2 (the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Rebalances: a worker paused at its in-flight bound keeps its partitions
  * paused across a rebalance (it sets the pause state of every partition it
  * is assigned) and resumes them as work finishes, while a second worker joins and leaves; and an execution

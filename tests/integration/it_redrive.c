@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `dlq redrive`: a decision naming a scraper the worker's configuration
  * lacks lands in the DLQ; once the scraper is in the configuration,
  * `dlq redrive --all` runs it exactly once, a second redrive re-produces

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Replay of a time range from the decisions topic, with a workflow filter:
  * exactly the matching RUN decisions produced in the range run again as new
  * decisions linked to their originals (which had succeeded), once per

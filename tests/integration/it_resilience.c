@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Misbehaving scrapers: 5xx retried with backoff and every try recorded; a
  * 404 not retried; a 429's Retry-After honoured; a circuit breaker that
  * fails fast without calling, then probes; a rate limit that holds. */

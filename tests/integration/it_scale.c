@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One worker keeps far more than 500 slow scraper calls in flight at once:
  * 2,000 decisions whose scraper takes 2 s all finish, and the recorded call
  * intervals overlap. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Secrets stay secret, and the HTTP listener exposes nothing else.
  *
  * The database password and the Kafka SASL password are one recognisable

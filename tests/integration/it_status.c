@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What `runfleet-producer status` says about durations and attempts, from
  * rows laid out as the programs leave them (so the numbers are exact):
  *

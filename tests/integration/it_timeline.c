@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The incident's day (2026-01-20), replayed with the real programs and told
  * by `timeline` and `explain`. Three workflows in America/New_York, each
  * at most once a day: betting_lines (three scrapers), referee_discovery and

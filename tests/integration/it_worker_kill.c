@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A worker killed with SIGKILL in the middle of a 30-second scraper call:
  * the decision still ends with exactly one SUCCEEDED execution, through
  * redelivery or the reaper. */

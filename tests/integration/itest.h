@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* itest: the harness for integration tests against the real Kafka broker,
  * PostgreSQL and fake scraper started by scripts/services. Each test gets
  * its own database, topics and consumer group, so tests never see each

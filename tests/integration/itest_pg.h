@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* itest_pg: PostgreSQL clusters of a test's own (scripts/postgres with the
  * test's state directory and free ports), for tests that kill, freeze or
  * fail over the database: the shared services' cluster is left alone. */

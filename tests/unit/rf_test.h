@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A minimal test harness: CHECK records a failure and goes on, so one run
  * reports every broken expectation; main returns rf_test_finish(). */
 #pragma once

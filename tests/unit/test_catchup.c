@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The catch-up planner (producer/catchup.c) without a database: which ticks
  * of a gap are decided, SKIPped or MISSED under each policy, the window,
  * the bound on rows per gap, a workflow never decided before, and the tick

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for rf_conf: a good file with every kind of setting, one bad
  * file per kind of error (exact messages with file:line), environment
  * overrides, print -> reload round trip, masking of secrets, the --help

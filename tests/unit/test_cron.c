@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for rf_cron: parse errors, matching, prev/next in UTC and in
  * America/New_York across the 2026 DST changes, @every alignment, and a
  * brute-force cross-check against a minute-by-minute reference. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The RUN-decision codec: exact bytes against vectors from an independent
  * implementation (tests/vectors/make_vectors.py), round trips, rejection of
  * every kind of broken or hostile message, and schema resolution of older

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The evaluator's rules (producer/policy.c) without a database: windows,
  * max_runs_per_day, "after" dependencies, the failed-morning-run case,
  * local days across midnight and both DST changes in America/New_York,

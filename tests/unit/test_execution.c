@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The execution lifecycle (worker/execution.c) and its neighbours, linked
  * from the worker library alone: no Kafka, no database, no HTTP request.
  * A worker_t is built in memory; messages are fed as librdkafka would. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Parsing Canonical Form and CRC-64-AVRO against vectors made by an
  * independent implementation (tests/vectors/make_vectors.py, python3-avro,
  * checked against the Java implementation's published cases). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rf_heap (common/) and the worker's timers on it (worker/timers.c). */
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rf_json_text: what it writes is valid JSON that jansson reads back to the
  * same string, for every byte sequence; invalid UTF-8 becomes U+FFFD. */
 #include <jansson.h>

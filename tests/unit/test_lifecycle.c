@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The lifecycle name tables (common/rf_lifecycle.c) against the schema:
  * the CHECK lists of decisions.state and executions.status in
  * schemas/sql (the last one each migration leaves, in file order) must

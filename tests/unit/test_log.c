@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rf_log and rf_log_members: one JSON object per line with the header
  * members first and the fields after, whichever way the fields came; the
  * human format shows them too; a line below the level is not written. */

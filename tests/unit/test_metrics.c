@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rf_metrics rendering (exact text, escaping, histogram buckets, the series
  * bound), `promtool check metrics` on a rendered registry, and rf_http's
  * routes on a real socket. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The per-partition offset tracker: the committable offset is the lowest
  * unfinished one, whatever order messages finish in. */
 #include <errno.h>

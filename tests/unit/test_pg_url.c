@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rf_pg with multi-host URLs, no server needed: libpq tries every host of
  * "postgresql://h1:p1,h2:p2/db?target_session_attrs=read-write" and the
  * error names each; the password never shows, in a connection error or in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The worker's defences against misbehaving scrapers: what is retried and
  * when, the circuit breaker's states, the token bucket's rate. */
 #include <string.h>

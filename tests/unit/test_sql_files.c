@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* schemas/sql as migrate applies it (schemas/sql/README.md): every
  * function and view has one file under functions/ or views/, its only
  * current definition; no migration after the split defines one; the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What `timeline` and `explain` compute without a database: errors grouped
  * by cause (producer/causes.c) and local time ranges and their text
  * (producer/span.c), in America/New_York across a DST change. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rf_uuid_new: well-formed version 4 UUIDs, never the same twice, in one
  * process, across a pool refill, or in a parent and its forked child. */
 #include <stdlib.h>

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The postgres image's start-up, as documented for it: as root, own the
 # data directory and re-run as postgres; on an empty PGDATA, initdb with
 # POSTGRES_USER as the superuser and POSTGRES_PASSWORD as its password,
