@@ -107,6 +107,8 @@ static int by_time(const void *a, const void *b) {
 static void fold_duplicates(collect_t *c) {
         size_t k = 0;
 
+        if (c->n == 0)
+                return; /* items may be NULL: qsort's array must not be, even for no elements */
         qsort(c->items, c->n, sizeof(*c->items), by_root_then_time);
         for (size_t i = 0; i < c->n; i++) {
                 if (k > 0 && strcmp(c->items[k - 1].root, c->items[i].root) == 0) {
@@ -299,7 +301,8 @@ int producer_replay(const rf_program_t *prog, const rf_conf_t *conf, int argc, c
                 goto out;
         }
         /* the filter as recorded: sorted, no repeats, so the same request compares equal */
-        qsort(c.workflows, c.workflow_count, sizeof(*c.workflows), by_name);
+        if (c.workflow_count > 0) /* no filter: c.workflows may be NULL, which qsort must not get */
+                qsort(c.workflows, c.workflow_count, sizeof(*c.workflows), by_name);
         {
                 size_t k = 0;
                 for (size_t i = 0; i < c.workflow_count; i++)
