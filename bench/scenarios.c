@@ -819,7 +819,7 @@ static int pg_limit(const opts_t *o) {
                       " deadline_ms, attempt, replay_of, trace_id, state)"
                       " VALUES (gen_random_uuid(), 'flow_0', 'RUN', 'pgbench', now(), NULL, '{s1}', 600000, 1, NULL,"
                       " gen_random_uuid()::text, 'PENDING')"
-                      " ON CONFLICT (workflow, tick) WHERE tick IS NOT NULL DO NOTHING"
+                      " ON CONFLICT (workflow, tick) WHERE tick IS NOT NULL AND backfill_of IS NULL DO NOTHING"
                       " RETURNING decision_id AS d, gen_random_uuid() AS e\n"
                       "\\gset\n"
                       "SELECT * FROM runfleet.begin_executions('pgbench', 30000, 'topic', jsonb_build_array("
