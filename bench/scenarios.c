@@ -460,8 +460,8 @@ static int offer(rf_conf_t *conf, rf_pg_t *pg, rd_kafka_t *rk, int rate, int ms,
         return produced;
 }
 
-#define FINISHED_SQL                                                                                   \
-        "SELECT count(*) FROM runfleet.executions e JOIN runfleet.decisions d USING (decision_id)"    \
+#define FINISHED_SQL                                                                                                   \
+        "SELECT count(*) FROM runfleet.executions e JOIN runfleet.decisions d USING (decision_id)"                     \
         " WHERE d.reason = '" REASON "' AND e.finished_at IS NOT NULL"
 
 /* --- run ----------------------------------------------------------------- */
@@ -601,19 +601,20 @@ static int run(const opts_t *o) {
                 }
         }
 
-        query_doubles(&t,
-                      "SELECT count(*) FILTER (WHERE e.status = 'SUCCEEDED'),"
-                      " count(*) FILTER (WHERE e.status <> 'SUCCEEDED'),"
-                      " extract(epoch FROM max(e.finished_at) - min(e.started_at)),"
-                      " extract(epoch FROM min(e.started_at)),"
-                      " 1000 * percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM e.started_at - d.produced_at)),"
-                      " 1000 * percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM e.started_at - d.produced_at)),"
-                      " 1000 * percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM e.finished_at - d.produced_at)),"
-                      " 1000 * percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM e.finished_at - d.produced_at)),"
-                      " count(DISTINCT e.worker_id)"
-                      " FROM runfleet.executions e JOIN runfleet.decisions d USING (decision_id)"
-                      " WHERE d.reason = '" REASON "'",
-                      m, 9);
+        query_doubles(
+                &t,
+                "SELECT count(*) FILTER (WHERE e.status = 'SUCCEEDED'),"
+                " count(*) FILTER (WHERE e.status <> 'SUCCEEDED'),"
+                " extract(epoch FROM max(e.finished_at) - min(e.started_at)),"
+                " extract(epoch FROM min(e.started_at)),"
+                " 1000 * percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM e.started_at - d.produced_at)),"
+                " 1000 * percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM e.started_at - d.produced_at)),"
+                " 1000 * percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM e.finished_at - d.produced_at)),"
+                " 1000 * percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM e.finished_at - d.produced_at)),"
+                " count(DISTINCT e.worker_id)"
+                " FROM runfleet.executions e JOIN runfleet.decisions d USING (decision_id)"
+                " WHERE d.reason = '" REASON "'",
+                m, 9);
         latency_from = "insert";
         if (o->rate > 0 && kafka_latencies(&t, lat) == 0) {
                 m[4] = lat[0];
@@ -623,13 +624,14 @@ static int run(const opts_t *o) {
                 latency_from = "kafka";
         }
         if (o->overlap)
-                query_doubles(&t,
-                              "WITH c AS (SELECT c.started_at AS s, c.started_at + c.duration_ms * interval '1 ms' AS e"
-                              "             FROM runfleet.scraper_calls c JOIN runfleet.executions x USING (execution_id)"
-                              "             JOIN runfleet.decisions d USING (decision_id) WHERE d.reason = '" REASON "')"
-                              " SELECT max(n) FROM (SELECT (SELECT count(*) FROM c b WHERE b.s <= a.s AND b.e > a.s)"
-                              " AS n FROM c a) x",
-                              &overlap, 1);
+                query_doubles(
+                        &t,
+                        "WITH c AS (SELECT c.started_at AS s, c.started_at + c.duration_ms * interval '1 ms' AS e"
+                        "             FROM runfleet.scraper_calls c JOIN runfleet.executions x USING (execution_id)"
+                        "             JOIN runfleet.decisions d USING (decision_id) WHERE d.reason = '" REASON "')"
+                        " SELECT max(n) FROM (SELECT (SELECT count(*) FROM c b WHERE b.s <= a.s AND b.e > a.s)"
+                        " AS n FROM c a) x",
+                        &overlap, 1);
 
         json_object_set_new(out, "engine", json_string(o->engine));
         json_object_set_new(out, "workers", json_integer(nw));
@@ -757,8 +759,10 @@ static int scale_up(const opts_t *o) {
         json_object_set_new(out, "before_topic_ms", num(base_t));
         json_object_set_new(out, "all_six_assigned", json_boolean(settled));
         json_object_set_new(out, "workers_used",
-                            json_integer(itest_query_ll(&t, "SELECT count(DISTINCT worker_id) FROM runfleet.executions"
-                                                            " WHERE started_at > to_timestamp(%.3f)", join_at)));
+                            json_integer(itest_query_ll(&t,
+                                                        "SELECT count(DISTINCT worker_id) FROM runfleet.executions"
+                                                        " WHERE started_at > to_timestamp(%.3f)",
+                                                        join_at)));
         json_object_set_new(out, "assigned_within_s", num(assigned_s));
         {
                 char *text = json_dumps(out, JSON_COMPACT);
@@ -814,46 +818,48 @@ static int pg_limit(const opts_t *o) {
         /* one decision: the producer's insert, the worker's claim and finish,
          * each its own transaction, through the worker's batch functions
          * with one item (what a worker does when decisions come one by one) */
-        row = pgbench(&t, "one_per_round_trip",
-                      "INSERT INTO runfleet.decisions (decision_id, workflow, action, reason, decided_at, tick, scrapers,"
-                      " deadline_ms, attempt, replay_of, trace_id, state)"
-                      " VALUES (gen_random_uuid(), 'flow_0', 'RUN', 'pgbench', now(), NULL, '{s1}', 600000, 1, NULL,"
-                      " gen_random_uuid()::text, 'PENDING')"
-                      " ON CONFLICT (workflow, tick) WHERE tick IS NOT NULL AND backfill_of IS NULL DO NOTHING"
-                      " RETURNING decision_id AS d, gen_random_uuid() AS e\n"
-                      "\\gset\n"
-                      "SELECT * FROM runfleet.begin_executions('pgbench', 30000, 'topic', jsonb_build_array("
-                      "jsonb_build_object('i', 0, 'decision_id', :d::text, 'attempt', 1, 'execution_id', :e::text,"
-                      " 'partition', 0, 'offset', 0)));\n"
-                      "SELECT * FROM runfleet.finish_executions('pgbench', jsonb_build_array(jsonb_build_object("
-                      "'i', 0, 'execution_id', :e::text, 'status', 'SUCCEEDED', 'error', NULL, 'calls',"
-                      " jsonb_build_array(jsonb_build_object('scraper', 's1', 'try', 1, 'http_status', 200,"
-                      " 'outcome', 'OK', 'started_ms', (extract(epoch FROM now()) * 1000)::bigint,"
-                      " 'duration_ms', 1, 'error', NULL)))));\n",
-                      o);
+        row = pgbench(
+                &t, "one_per_round_trip",
+                "INSERT INTO runfleet.decisions (decision_id, workflow, action, reason, decided_at, tick, scrapers,"
+                " deadline_ms, attempt, replay_of, trace_id, state)"
+                " VALUES (gen_random_uuid(), 'flow_0', 'RUN', 'pgbench', now(), NULL, '{s1}', 600000, 1, NULL,"
+                " gen_random_uuid()::text, 'PENDING')"
+                " ON CONFLICT (workflow, tick) WHERE tick IS NOT NULL AND backfill_of IS NULL DO NOTHING"
+                " RETURNING decision_id AS d, gen_random_uuid() AS e\n"
+                "\\gset\n"
+                "SELECT * FROM runfleet.begin_executions('pgbench', 30000, 'topic', jsonb_build_array("
+                "jsonb_build_object('i', 0, 'decision_id', :d::text, 'attempt', 1, 'execution_id', :e::text,"
+                " 'partition', 0, 'offset', 0)));\n"
+                "SELECT * FROM runfleet.finish_executions('pgbench', jsonb_build_array(jsonb_build_object("
+                "'i', 0, 'execution_id', :e::text, 'status', 'SUCCEEDED', 'error', NULL, 'calls',"
+                " jsonb_build_array(jsonb_build_object('scraper', 's1', 'try', 1, 'http_status', 200,"
+                " 'outcome', 'OK', 'started_ms', (extract(epoch FROM now()) * 1000)::bigint,"
+                " 'duration_ms', 1, 'error', NULL)))));\n",
+                o);
         /* the same rows and state changes, B decisions per statement */
-        snprintf(batch, sizeof(batch),
-                 "\\set b random(1, 1000000000000)\n"
-                 "INSERT INTO runfleet.decisions (decision_id, workflow, action, reason, scrapers, deadline_ms, attempt,"
-                 " trace_id, state)"
-                 " SELECT md5('d' || :client_id || '-' || :b || '-' || i)::uuid, 'flow_' || (i %% 6), 'RUN', 'pgbench',"
-                 " '{s1}', 600000, 1, gen_random_uuid()::text, 'PENDING' FROM generate_series(1, %d) i;\n"
-                 "WITH ids AS (SELECT md5('d' || :client_id || '-' || :b || '-' || i)::uuid AS d,"
-                 " md5('e' || :client_id || '-' || :b || '-' || i)::uuid AS e FROM generate_series(1, %d) i),"
-                 " x AS (INSERT INTO runfleet.executions (execution_id, decision_id, attempt, worker_id, status,"
-                 " lease_until, kafka_topic, kafka_partition, kafka_offset)"
-                 " SELECT e, d, 1, 'pgbench', 'RUNNING', now() + interval '30 s', 'topic', 0, 0 FROM ids)"
-                 " UPDATE runfleet.decisions SET state = 'RUNNING', state_at = now(),"
-                 " delivered_at = coalesce(delivered_at, now()) WHERE decision_id IN (SELECT d FROM ids);\n"
-                 "WITH ids AS (SELECT md5('d' || :client_id || '-' || :b || '-' || i)::uuid AS d,"
-                 " md5('e' || :client_id || '-' || :b || '-' || i)::uuid AS e FROM generate_series(1, %d) i),"
-                 " c AS (INSERT INTO runfleet.scraper_calls (execution_id, scraper, try, http_status, outcome,"
-                 " duration_ms) SELECT e, 's1', 1, 200, 'OK', 1 FROM ids),"
-                 " x AS (UPDATE runfleet.executions SET status = 'SUCCEEDED', finished_at = now()"
-                 " WHERE execution_id IN (SELECT e FROM ids))"
-                 " UPDATE runfleet.decisions SET state = 'SUCCEEDED', state_at = now()"
-                 " WHERE decision_id IN (SELECT d FROM ids);\n",
-                 o->batch, o->batch, o->batch);
+        snprintf(
+                batch, sizeof(batch),
+                "\\set b random(1, 1000000000000)\n"
+                "INSERT INTO runfleet.decisions (decision_id, workflow, action, reason, scrapers, deadline_ms, attempt,"
+                " trace_id, state)"
+                " SELECT md5('d' || :client_id || '-' || :b || '-' || i)::uuid, 'flow_' || (i %% 6), 'RUN', 'pgbench',"
+                " '{s1}', 600000, 1, gen_random_uuid()::text, 'PENDING' FROM generate_series(1, %d) i;\n"
+                "WITH ids AS (SELECT md5('d' || :client_id || '-' || :b || '-' || i)::uuid AS d,"
+                " md5('e' || :client_id || '-' || :b || '-' || i)::uuid AS e FROM generate_series(1, %d) i),"
+                " x AS (INSERT INTO runfleet.executions (execution_id, decision_id, attempt, worker_id, status,"
+                " lease_until, kafka_topic, kafka_partition, kafka_offset)"
+                " SELECT e, d, 1, 'pgbench', 'RUNNING', now() + interval '30 s', 'topic', 0, 0 FROM ids)"
+                " UPDATE runfleet.decisions SET state = 'RUNNING', state_at = now(),"
+                " delivered_at = coalesce(delivered_at, now()) WHERE decision_id IN (SELECT d FROM ids);\n"
+                "WITH ids AS (SELECT md5('d' || :client_id || '-' || :b || '-' || i)::uuid AS d,"
+                " md5('e' || :client_id || '-' || :b || '-' || i)::uuid AS e FROM generate_series(1, %d) i),"
+                " c AS (INSERT INTO runfleet.scraper_calls (execution_id, scraper, try, http_status, outcome,"
+                " duration_ms) SELECT e, 's1', 1, 200, 'OK', 1 FROM ids),"
+                " x AS (UPDATE runfleet.executions SET status = 'SUCCEEDED', finished_at = now()"
+                " WHERE execution_id IN (SELECT e FROM ids))"
+                " UPDATE runfleet.decisions SET state = 'SUCCEEDED', state_at = now()"
+                " WHERE decision_id IN (SELECT d FROM ids);\n",
+                o->batch, o->batch, o->batch);
         many = pgbench(&t, "batched", batch, o) * o->batch;
         out = json_pack("{s:o, s:o, s:i, s:i}", "pg_one_per_round_trip", num(row), "pg_batched", num(many), "batch",
                         o->batch, "clients", o->clients);
@@ -892,11 +898,10 @@ static int kafka_limit(const opts_t *o) {
         t0 = rf_mono_ms();
         for (int i = 0; i < o->messages; i++) {
                 const char *key = names[i % PARTITIONS];
-                while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(conf->kafka.topic),
-                                         RD_KAFKA_V_KEY((void *)key, strlen(key)),
-                                         RD_KAFKA_V_VALUE(payload, (size_t)o->size),
-                                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) ==
-                       RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                while (rd_kafka_producev(
+                               rk, RD_KAFKA_V_TOPIC(conf->kafka.topic), RD_KAFKA_V_KEY((void *)key, strlen(key)),
+                               RD_KAFKA_V_VALUE(payload, (size_t)o->size), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                               RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
                         rd_kafka_poll(rk, 5);
                 rd_kafka_poll(rk, 0);
         }
@@ -932,8 +937,8 @@ static int kafka_limit(const opts_t *o) {
         rf_conf_destroy(conf);
         free(payload);
         out = json_pack("{s:o, s:o, s:i, s:i, s:i, s:i}", "kafka_produce", num(produce_rate), "kafka_consume",
-                        num(consume_rate), "messages", o->messages, "consumed", got, "size", o->size,
-                        "delivery_errors", dr_errors);
+                        num(consume_rate), "messages", o->messages, "consumed", got, "size", o->size, "delivery_errors",
+                        dr_errors);
         s = json_dumps(out, JSON_COMPACT);
         printf("%s\n", s);
         free(s);
@@ -944,19 +949,26 @@ static int kafka_limit(const opts_t *o) {
 
 int main(int argc, char **argv) {
         static const struct option long_opts[] = {
-                { "engine", required_argument, NULL, 'e' },   { "workers", required_argument, NULL, 'w' },
+                { "engine", required_argument, NULL, 'e' },    { "workers", required_argument, NULL, 'w' },
                 { "decisions", required_argument, NULL, 'n' }, { "scrapers", required_argument, NULL, 'k' },
                 { "delay-ms", required_argument, NULL, 'd' },  { "in-flight", required_argument, NULL, 'f' },
                 { "rate", required_argument, NULL, 'r' },      { "seconds", required_argument, NULL, 's' },
                 { "baseline", required_argument, NULL, 'b' },  { "overlap", no_argument, NULL, 'o' },
                 { "clients", required_argument, NULL, 'c' },   { "batch", required_argument, NULL, 'B' },
                 { "messages", required_argument, NULL, 'm' },  { "size", required_argument, NULL, 'z' },
-                { "evaluator-path", no_argument, NULL, 'E' },
-                { NULL, 0, NULL, 0 },
+                { "evaluator-path", no_argument, NULL, 'E' },  { NULL, 0, NULL, 0 },
         };
-        opts_t o = { .engine = "runfleet", .baseline = "bench/baseline/original.py", .workers = 3, .decisions = 1000,
-                     .scrapers = 1, .in_flight = 1000, .seconds = 10, .clients = 4, .batch = 100,
-                     .messages = 100000, .size = 200 };
+        opts_t o = { .engine = "runfleet",
+                     .baseline = "bench/baseline/original.py",
+                     .workers = 3,
+                     .decisions = 1000,
+                     .scrapers = 1,
+                     .in_flight = 1000,
+                     .seconds = 10,
+                     .clients = 4,
+                     .batch = 100,
+                     .messages = 100000,
+                     .size = 200 };
         int c;
 
         if (argc < 2) {
@@ -967,22 +979,53 @@ int main(int argc, char **argv) {
         optind = 2;
         while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
                 switch (c) {
-                case 'e': o.engine = optarg; break;
-                case 'w': o.workers = atoi(optarg); break;
-                case 'n': o.decisions = atoi(optarg); break;
-                case 'k': o.scrapers = atoi(optarg); break;
-                case 'd': o.delay_ms = atoi(optarg); break;
-                case 'f': o.in_flight = atoi(optarg); break;
-                case 'r': o.rate = atoi(optarg); break;
-                case 's': o.seconds = atoi(optarg); break;
-                case 'b': o.baseline = optarg; break;
-                case 'o': o.overlap = 1; break;
-                case 'E': o.evaluator_path = 1; break;
-                case 'c': o.clients = atoi(optarg); break;
-                case 'B': o.batch = atoi(optarg); break;
-                case 'm': o.messages = atoi(optarg); break;
-                case 'z': o.size = atoi(optarg); break;
-                default: return 2;
+                case 'e':
+                        o.engine = optarg;
+                        break;
+                case 'w':
+                        o.workers = atoi(optarg);
+                        break;
+                case 'n':
+                        o.decisions = atoi(optarg);
+                        break;
+                case 'k':
+                        o.scrapers = atoi(optarg);
+                        break;
+                case 'd':
+                        o.delay_ms = atoi(optarg);
+                        break;
+                case 'f':
+                        o.in_flight = atoi(optarg);
+                        break;
+                case 'r':
+                        o.rate = atoi(optarg);
+                        break;
+                case 's':
+                        o.seconds = atoi(optarg);
+                        break;
+                case 'b':
+                        o.baseline = optarg;
+                        break;
+                case 'o':
+                        o.overlap = 1;
+                        break;
+                case 'E':
+                        o.evaluator_path = 1;
+                        break;
+                case 'c':
+                        o.clients = atoi(optarg);
+                        break;
+                case 'B':
+                        o.batch = atoi(optarg);
+                        break;
+                case 'm':
+                        o.messages = atoi(optarg);
+                        break;
+                case 'z':
+                        o.size = atoi(optarg);
+                        break;
+                default:
+                        return 2;
                 }
         }
         if (o.workers < 1 || o.workers > 64 || o.scrapers < 1 || o.scrapers > 8) {

@@ -19,10 +19,9 @@ static double throughput(int n) {
         double secs;
 
         itest_init(&t, "bench_throughput");
-        itest_config(&t,
-                     "scrapers = ( { name = \"zero\"; url = \"@FAKE@/bench/zero\"; } );\n"
-                     "workflows = ( { name = \"w\"; schedule = \"0 3 * * *\"; scrapers = [\"zero\"]; } );\n"
-                     "worker = { max_in_flight = 1000; commit_interval_ms = 500; };\n");
+        itest_config(&t, "scrapers = ( { name = \"zero\"; url = \"@FAKE@/bench/zero\"; } );\n"
+                         "workflows = ( { name = \"w\"; schedule = \"0 3 * * *\"; scrapers = [\"zero\"]; } );\n"
+                         "worker = { max_in_flight = 1000; commit_interval_ms = 500; };\n");
         itest_migrate(&t);
         itest_decide(&t, "w", n, NULL);
         t0 = rf_mono_ms();
@@ -39,21 +38,22 @@ static long in_flight(int n, int delay_ms, long *ret_rss_kb) {
         pid_t w;
 
         itest_init(&t, "bench_in_flight");
-        itest_config(&t,
-                     "scrapers = ( { name = \"slow\"; url = \"@FAKE@/bench/slow?delay_ms=%d\"; timeout_ms = 60000; } );\n"
-                     "workflows = ( { name = \"w\"; schedule = \"0 3 * * *\"; scrapers = [\"slow\"]; } );\n"
-                     "worker = { max_in_flight = %d; lease_ms = 60000; heartbeat_ms = 5000; commit_interval_ms = 500; };\n",
-                     delay_ms, n);
+        itest_config(
+                &t,
+                "scrapers = ( { name = \"slow\"; url = \"@FAKE@/bench/slow?delay_ms=%d\"; timeout_ms = 60000; } );\n"
+                "workflows = ( { name = \"w\"; schedule = \"0 3 * * *\"; scrapers = [\"slow\"]; } );\n"
+                "worker = { max_in_flight = %d; lease_ms = 60000; heartbeat_ms = 5000; commit_interval_ms = 500; };\n",
+                delay_ms, n);
         itest_migrate(&t);
         itest_decide(&t, "w", n, NULL);
         w = itest_spawn(&t, "worker", "runfleet-worker", NULL);
         itest_wait_for(&t, n, 600000, "SELECT count(*) FROM runfleet.executions WHERE status = 'SUCCEEDED'");
         *ret_rss_kb = itest_peak_rss_kb(w);
-        overlap = (long)itest_query_ll(&t,
-                                       "WITH c AS (SELECT started_at AS s, started_at + duration_ms * interval '1 ms' AS e"
-                                       "             FROM runfleet.scraper_calls)"
-                                       " SELECT max(n) FROM (SELECT (SELECT count(*) FROM c b WHERE b.s <= a.s AND b.e > a.s)"
-                                       " AS n FROM c a) x");
+        overlap = (long)itest_query_ll(
+                &t, "WITH c AS (SELECT started_at AS s, started_at + duration_ms * interval '1 ms' AS e"
+                    "             FROM runfleet.scraper_calls)"
+                    " SELECT max(n) FROM (SELECT (SELECT count(*) FROM c b WHERE b.s <= a.s AND b.e > a.s)"
+                    " AS n FROM c a) x");
         itest_finish(&t);
         return overlap;
 }

@@ -46,7 +46,7 @@ typedef enum {
 typedef int check_fn_t(const char *value, char *why, size_t why_size);
 
 typedef struct prop {
-        const char *name;    /* "group.setting" at the top level, "setting" in scraper/workflow entries */
+        const char *name; /* "group.setting" at the top level, "setting" in scraper/workflow entries */
         ptype_t type;
         size_t offset;
         size_t count_offset; /* P_KVLIST, P_STRLIST */
@@ -55,17 +55,16 @@ typedef struct prop {
         const char *sdef;    /* P_STR; NULL: no default */
         const char *env;     /* overriding environment variable, NULL: none */
         int flags;
-        check_fn_t *check;   /* P_STR, P_STRLIST elements */
+        check_fn_t *check; /* P_STR, P_STRLIST elements */
         const char *desc;
 } prop_t;
 
-static check_fn_t check_overlap, check_topic, check_group_protocol, check_tz, check_name, check_url,
-        check_scraper_url, check_base_url, check_window, check_log_level, check_catchup, check_catchup_window,
-        check_duration;
+static check_fn_t check_overlap, check_topic, check_group_protocol, check_tz, check_name, check_url, check_scraper_url,
+        check_base_url, check_window, check_log_level, check_catchup, check_catchup_window, check_duration;
 
-#define C_STR(n, f, def, env, fl, chk, d) \
+#define C_STR(n, f, def, env, fl, chk, d)                                                                              \
         { n, P_STR, offsetof(rf_conf_t, f), 0, 0, 0, 0, def, env, fl, chk, d }
-#define C_INT(n, f, lo, hi, def, env, d) \
+#define C_INT(n, f, lo, hi, def, env, d)                                                                               \
         { n, P_INT, offsetof(rf_conf_t, f), 0, lo, hi, def, NULL, env, 0, NULL, d }
 
 /* The top-level settings. Groups must stay contiguous (rf_conf_print
@@ -76,8 +75,8 @@ static const prop_t props[] = {
               "bootstrap servers, host:port[,host:port...]"),
         C_STR("kafka.topic", kafka.topic, "runfleet.decisions", "RUNFLEET_KAFKA_TOPIC", 0, check_topic,
               "topic RUN decisions are produced to (key = workflow name)"),
-        C_STR("kafka.dlq_topic", kafka.dlq_topic, "runfleet.decisions.dlq", "RUNFLEET_KAFKA_DLQ_TOPIC", 0,
-              check_topic, "dead-letter topic for messages that cannot be decoded or validated"),
+        C_STR("kafka.dlq_topic", kafka.dlq_topic, "runfleet.decisions.dlq", "RUNFLEET_KAFKA_DLQ_TOPIC", 0, check_topic,
+              "dead-letter topic for messages that cannot be decoded or validated"),
         C_STR("kafka.group", kafka.group, "runfleet-workers", "RUNFLEET_KAFKA_GROUP", 0, NULL,
               "consumer group of the workers"),
         C_INT("kafka.partitions", kafka.partitions, 1, 10000, 12, "RUNFLEET_KAFKA_PARTITIONS",
@@ -137,8 +136,8 @@ static const prop_t props[] = {
               "lease renewal period"),
         C_INT("worker.commit_interval_ms", worker.commit_interval_ms, 10, 600000, 1000,
               "RUNFLEET_WORKER_COMMIT_INTERVAL_MS", "offset commit batching period"),
-        C_INT("worker.drain_timeout_ms", worker.drain_timeout_ms, 0, 3600000, 20000,
-              "RUNFLEET_WORKER_DRAIN_TIMEOUT_MS", "bound on the SIGTERM/rebalance drain"),
+        C_INT("worker.drain_timeout_ms", worker.drain_timeout_ms, 0, 3600000, 20000, "RUNFLEET_WORKER_DRAIN_TIMEOUT_MS",
+              "bound on the SIGTERM/rebalance drain"),
         C_INT("worker.max_response_bytes", worker.max_response_bytes, 1024, 67108864, 65536,
               "RUNFLEET_WORKER_MAX_RESPONSE_BYTES", "scraper response body bytes kept per call"),
 
@@ -216,20 +215,20 @@ static const prop_t workflow_props[] = {
           "unique name, the Kafka message key, [A-Za-z0-9_.-]+" },
         { "schedule", P_STR, offsetof(rf_workflow_conf_t, schedule), 0, 0, 0, 0, NULL, NULL, P_REQUIRED, NULL,
           "5-field cron in producer.timezone, @hourly/@daily/..., or \"@every <N>s|m|h\"" },
-        { "scrapers", P_STRLIST, offsetof(rf_workflow_conf_t, scrapers), offsetof(rf_workflow_conf_t, scraper_count),
-          0, 0, 0, NULL, NULL, P_REQUIRED, check_name, "names of the scrapers called, [\"a\", \"b\"], at least one" },
-        { "deadline_ms", P_INT, offsetof(rf_workflow_conf_t, deadline_ms), 0, 1, 86400000, 600000, NULL, NULL, 0,
-          NULL, "bound on one whole execution" },
+        { "scrapers", P_STRLIST, offsetof(rf_workflow_conf_t, scrapers), offsetof(rf_workflow_conf_t, scraper_count), 0,
+          0, 0, NULL, NULL, P_REQUIRED, check_name, "names of the scrapers called, [\"a\", \"b\"], at least one" },
+        { "deadline_ms", P_INT, offsetof(rf_workflow_conf_t, deadline_ms), 0, 1, 86400000, 600000, NULL, NULL, 0, NULL,
+          "bound on one whole execution" },
         { "enabled", P_BOOL, offsetof(rf_workflow_conf_t, enabled), 0, 0, 0, 1, NULL, NULL, 0, NULL,
           "false: the producer does not evaluate it" },
         { "window", P_STR, offsetof(rf_workflow_conf_t, window), 0, 0, 0, 0, NULL, NULL, 0, check_window,
           "run window \"HH:MM-HH:MM\" in producer.timezone (end exclusive, may wrap midnight); ticks outside it SKIP" },
-        { "max_runs_per_day", P_INT, offsetof(rf_workflow_conf_t, max_runs_per_day), 0, 0, 1440, 0, NULL, NULL, 0,
-          NULL, "successful or in-progress runs per local day, 0 = no limit; FAILED and DEAD runs do not count" },
-        { "after", P_STRLIST, offsetof(rf_workflow_conf_t, after), offsetof(rf_workflow_conf_t, after_count), 0, 0,
-          0, NULL, NULL, 0, check_name, "workflows that must have SUCCEEDED today (local day) before this one runs" },
-        { "max_active_runs", P_INT, offsetof(rf_workflow_conf_t, max_active_runs), 0, 0, 100000, 0, NULL, NULL, 0,
-          NULL, "executions of this workflow at once in one worker, 0 = unlimited; others wait without blocking other workflows" },
+        { "max_runs_per_day", P_INT, offsetof(rf_workflow_conf_t, max_runs_per_day), 0, 0, 1440, 0, NULL, NULL, 0, NULL,
+          "successful or in-progress runs per local day, 0 = no limit; FAILED and DEAD runs do not count" },
+        { "after", P_STRLIST, offsetof(rf_workflow_conf_t, after), offsetof(rf_workflow_conf_t, after_count), 0, 0, 0,
+          NULL, NULL, 0, check_name, "workflows that must have SUCCEEDED today (local day) before this one runs" },
+        { "max_active_runs", P_INT, offsetof(rf_workflow_conf_t, max_active_runs), 0, 0, 100000, 0, NULL, NULL, 0, NULL,
+          "executions of this workflow at once in one worker, 0 = unlimited; others wait without blocking other workflows" },
         { "catchup", P_STR, offsetof(rf_workflow_conf_t, catchup), 0, 0, 0, 0, NULL, NULL, 0, check_catchup,
           "\"latest\", \"all\" or \"none\": this workflow's producer.catchup" },
         { "catchup_window", P_STR, offsetof(rf_workflow_conf_t, catchup_window), 0, 0, 0, 0, NULL, NULL, 0,
@@ -241,8 +240,8 @@ static const prop_t workflow_props[] = {
         { "overlap", P_STR, offsetof(rf_workflow_conf_t, overlap_name), 0, 0, 0, 0, NULL, NULL, 0, check_overlap,
           "at a tick while a run is in flight: \"skip\" (SKIP naming it), \"buffer_one\" (one RUN waits for it, "
           "later ticks SKIP) or \"allow\" (RUN alongside); unset: producer.overlap" },
-        { "pause_after_failures", P_INT, offsetof(rf_workflow_conf_t, pause_after_failures), 0, 0, 1000, -1, NULL,
-          NULL, 0, NULL,
+        { "pause_after_failures", P_INT, offsetof(rf_workflow_conf_t, pause_after_failures), 0, 0, 1000, -1, NULL, NULL,
+          0, NULL,
           "the reaper pauses the workflow after this many DEAD decisions in a row (webhook alert PAUSED), "
           "0 = never" },
 };
@@ -257,8 +256,8 @@ typedef struct ctx {
         const char *file;
         char *errstr;
         size_t errstr_size;
-        unsigned line[N_PROPS];          /* 0: not set in the file */
-        const char *line_file[N_PROPS];  /* the file that line is in (@include) */
+        unsigned line[N_PROPS];         /* 0: not set in the file */
+        const char *line_file[N_PROPS]; /* the file that line is in (@include) */
         bool from_env[N_PROPS];
 } ctx_t;
 
@@ -340,8 +339,7 @@ static int check_topic(const char *v, char *why, size_t why_size) {
                 if (!isalnum((unsigned char)v[i]) && !strchr("._-", v[i]))
                         n = 0;
         if (n == 0 || n > 249 || strcmp(v, ".") == 0 || strcmp(v, "..") == 0) {
-                snprintf(why, why_size, "'%.100s' is not a valid Kafka topic name (letters, digits, '.', '_', '-')",
-                         v);
+                snprintf(why, why_size, "'%.100s' is not a valid Kafka topic name (letters, digits, '.', '_', '-')", v);
                 return -EINVAL;
         }
         return 0;
@@ -381,8 +379,9 @@ static int check_group_protocol(const char *v, char *why, size_t why_size) {
 }
 
 int rf_conf_catchup_parse(const char *text, rf_catchup_t *ret_policy) {
-        static const char *const names[] = { [RF_CATCHUP_LATEST] = "latest", [RF_CATCHUP_ALL] = "all",
-                                             [RF_CATCHUP_NONE] = "none" };
+        static const char *const names[] = {
+                [RF_CATCHUP_LATEST] = "latest", [RF_CATCHUP_ALL] = "all", [RF_CATCHUP_NONE] = "none"
+        };
 
         for (size_t i = 0; text && i < sizeof(names) / sizeof(names[0]); i++)
                 if (strcmp(text, names[i]) == 0) {
@@ -445,8 +444,8 @@ int rf_conf_window_parse(const char *text, int *ret_start_min, int *ret_end_min)
         if (!text || sscanf(text, "%2d:%2d-%2d:%2d%n", &v[0], &v[1], &v[2], &v[3], &n) != 4 || text[n] ||
             strlen(text) != 11)
                 return -EINVAL;
-        if (v[0] > 23 || v[1] > 59 || v[2] > 24 || v[3] > 59 || (v[2] == 24 && v[3] != 0) || v[0] < 0 ||
-            v[1] < 0 || v[2] < 0 || v[3] < 0)
+        if (v[0] > 23 || v[1] > 59 || v[2] > 24 || v[3] > 59 || (v[2] == 24 && v[3] != 0) || v[0] < 0 || v[1] < 0 ||
+            v[2] < 0 || v[3] < 0)
                 return -EINVAL;
         /* an empty window would silently never run: refused */
         if (v[0] * 60 + v[1] == v[2] * 60 + v[3])
@@ -460,8 +459,8 @@ static int check_window(const char *v, char *why, size_t why_size) {
         int a, b;
 
         if (rf_conf_window_parse(v, &a, &b) < 0) {
-                snprintf(why, why_size,
-                         "'%.100s' is not a window \"HH:MM-HH:MM\" (24-hour local times, start != end)", v);
+                snprintf(why, why_size, "'%.100s' is not a window \"HH:MM-HH:MM\" (24-hour local times, start != end)",
+                         v);
                 return -EINVAL;
         }
         return 0;
@@ -565,7 +564,10 @@ static char *sb_finish(sbuf_t *b) {
 }
 
 static int hex_digit(char c) {
-        return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        return c >= '0' && c <= '9'   ? c - '0'
+               : c >= 'a' && c <= 'f' ? c - 'a' + 10
+               : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                      : -1;
 }
 
 /* Whether the URI query parameter at @p p is "password" as libpq reads it,
@@ -894,8 +896,7 @@ static int load_value(ctx_t *ctx, const prop_t *p, void *base, const config_sett
         return -EINVAL;
 }
 
-static const prop_t *find_prop(const prop_t *tbl, size_t n, const char *group, const char *member,
-                               size_t *ret_idx) {
+static const prop_t *find_prop(const prop_t *tbl, size_t n, const char *group, const char *member, size_t *ret_idx) {
         size_t glen = group ? strlen(group) : 0;
 
         for (size_t i = 0; i < n; i++) {
@@ -1031,8 +1032,8 @@ static int load_group(ctx_t *ctx, rf_conf_t *conf, const config_setting_t *g) {
 }
 
 /* Loads one element of "scrapers" or "workflows" through @p tbl. */
-static int load_item(ctx_t *ctx, const prop_t *tbl, size_t n, const char *kind, const config_setting_t *e,
-                     size_t index, void *base) {
+static int load_item(ctx_t *ctx, const prop_t *tbl, size_t n, const char *kind, const config_setting_t *e, size_t index,
+                     void *base) {
         const config_setting_t *name_s = NULL;
         char label[160];
         bool seen[MAX_ITEM_PROPS] = { false };
@@ -1078,8 +1079,7 @@ static int check_unique(ctx_t *ctx, const char *kind, const config_setting_t *li
         if (strcmp(name, prev_name) != 0)
                 return 0;
         const config_setting_t *now = config_setting_get_member(config_setting_get_elem(list, (unsigned)i), "name");
-        const config_setting_t *first =
-                config_setting_get_member(config_setting_get_elem(list, (unsigned)j), "name");
+        const config_setting_t *first = config_setting_get_member(config_setting_get_elem(list, (unsigned)j), "name");
 
         return fail_at(ctx, now, "duplicate %s name '%s' (first defined at line %u)", kind, name,
                        config_setting_source_line(first));
@@ -1096,8 +1096,8 @@ static int load_scrapers(ctx_t *ctx, rf_conf_t *conf, const config_setting_t *li
                 return oom(ctx);
         for (size_t i = 0; i < n; i++) {
                 conf->scraper_count = i + 1;
-                r = load_item(ctx, scraper_props, N_SCRAPER_PROPS, "scraper", config_setting_get_elem(list, (unsigned)i),
-                              i, &conf->scrapers[i]);
+                r = load_item(ctx, scraper_props, N_SCRAPER_PROPS, "scraper",
+                              config_setting_get_elem(list, (unsigned)i), i, &conf->scrapers[i]);
                 if (r < 0)
                         return r;
                 for (size_t j = 0; j < i; j++) {
@@ -1179,15 +1179,16 @@ static int load_workflows(ctx_t *ctx, rf_conf_t *conf, const config_setting_t *l
         /* "after" names refer to any workflow, earlier or later in the list */
         for (size_t i = 0; i < n; i++) {
                 const rf_workflow_conf_t *wf = &conf->workflows[i];
-                const config_setting_t *at = config_setting_get_member(config_setting_get_elem(list, (unsigned)i),
-                                                                       "after");
+                const config_setting_t *at =
+                        config_setting_get_member(config_setting_get_elem(list, (unsigned)i), "after");
 
                 for (size_t k = 0; k < wf->after_count; k++) {
                         if (!rf_conf_workflow(conf, wf->after[k]))
                                 return fail_at(ctx, at, "workflow '%s': after names unknown workflow '%s'", wf->name,
                                                wf->after[k]);
                         if (depends_on(conf, wf->after[k], wf->name, n))
-                                return fail_at(ctx, at, "workflow '%s': after '%s' makes a cycle (neither could ever run)",
+                                return fail_at(ctx, at,
+                                               "workflow '%s': after '%s' makes a cycle (neither could ever run)",
                                                wf->name, wf->after[k]);
                 }
         }
@@ -1264,8 +1265,9 @@ static int load_env_kafka_properties(ctx_t *ctx, rf_conf_t *conf) {
                 value = eq + 1;
                 klen = (size_t)(eq - name);
                 if (klen == 0 || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != klen)
-                        return fail_plain(ctx, "environment %.*s: the name after " KAFKA_PROPERTY_ENV
-                                               " must be a librdkafka property in capitals, '_' for '.'",
+                        return fail_plain(ctx,
+                                          "environment %.*s: the name after " KAFKA_PROPERTY_ENV
+                                          " must be a librdkafka property in capitals, '_' for '.'",
                                           (int)(eq - *e), *e);
                 key = strndup(name, klen);
                 if (!key)
@@ -1360,8 +1362,8 @@ static int validate(ctx_t *ctx, rf_conf_t *conf) {
 
         for (size_t i = 0; i < N_PROPS; i++)
                 if ((props[i].flags & P_REQUIRED) && !*FIELD(conf, props[i].offset, char *))
-                        return fail_plain(ctx, "%s: %s is not set (set it in the file or %s)", ctx->file,
-                                          props[i].name, props[i].env);
+                        return fail_plain(ctx, "%s: %s is not set (set it in the file or %s)", ctx->file, props[i].name,
+                                          props[i].env);
         r = check_longer(ctx, conf, "worker.lease_ms", "worker.heartbeat_ms");
         if (r < 0)
                 return r;
@@ -1373,7 +1375,8 @@ static int validate(ctx_t *ctx, rf_conf_t *conf) {
 
                 where(ctx, (ctx->from_env[i] || ctx->line[i]) ? i : prop_index("kafka.replication_factor"), loc,
                       sizeof(loc));
-                return fail_plain(ctx, "%s: kafka.min_insync_replicas (%d) must not exceed kafka.replication_factor (%d)",
+                return fail_plain(ctx,
+                                  "%s: kafka.min_insync_replicas (%d) must not exceed kafka.replication_factor (%d)",
                                   loc, conf->kafka.min_insync_replicas, conf->kafka.replication_factor);
         }
         if (strcmp(conf->kafka.topic, conf->kafka.dlq_topic) == 0) {
@@ -1536,8 +1539,7 @@ int rf_conf_load(const char *path, rf_conf_t **ret_conf, char *errstr, size_t er
         return r;
 }
 
-int rf_conf_load_string(const char *text, const char *name, rf_conf_t **ret_conf, char *errstr,
-                        size_t errstr_size) {
+int rf_conf_load_string(const char *text, const char *name, rf_conf_t **ret_conf, char *errstr, size_t errstr_size) {
         config_t cfg;
         int r;
 
@@ -1709,11 +1711,16 @@ void rf_conf_print(const rf_conf_t *conf, FILE *out) {
 
 static const char *type_name(ptype_t t) {
         switch (t) {
-        case P_STR: return "string";
-        case P_INT: return "int";
-        case P_BOOL: return "bool";
-        case P_KVLIST: return "pairs";
-        case P_STRLIST: return "names";
+        case P_STR:
+                return "string";
+        case P_INT:
+                return "int";
+        case P_BOOL:
+                return "bool";
+        case P_KVLIST:
+                return "pairs";
+        case P_STRLIST:
+                return "names";
         }
         return "?";
 }
@@ -1772,8 +1779,9 @@ void rf_conf_help(FILE *out) {
         help_rows(out, "scrapers[].", scraper_props, N_SCRAPER_PROPS, false);
         help_rows(out, "workflows[].", workflow_props, N_WORKFLOW_PROPS, false);
         for (size_t i = 0; i < N_RENAMED; i++)
-                fprintf(out, "renamed: %s is now %s (environment %s is now %s); the old names still work, with a "
-                             "warning\n",
+                fprintf(out,
+                        "renamed: %s is now %s (environment %s is now %s); the old names still work, with a "
+                        "warning\n",
                         renamed[i].old_name, renamed[i].new_name, renamed[i].old_env,
                         props[prop_index(renamed[i].new_name)].env);
         fputs("Durations are integers in milliseconds (the _ms settings). The environment overrides the file;\n"
@@ -1790,8 +1798,9 @@ void rf_conf_help_markdown(FILE *out) {
         help_rows(out, "workflows[].", workflow_props, N_WORKFLOW_PROPS, true);
         fputs("\n", out);
         for (size_t i = 0; i < N_RENAMED; i++)
-                fprintf(out, "Renamed: `%s` is now `%s` (environment `%s` is now `%s`); the old names still work, "
-                             "with a warning.\n",
+                fprintf(out,
+                        "Renamed: `%s` is now `%s` (environment `%s` is now `%s`); the old names still work, "
+                        "with a warning.\n",
                         renamed[i].old_name, renamed[i].new_name, renamed[i].old_env,
                         props[prop_index(renamed[i].new_name)].env);
         fputs("Durations are integers in milliseconds (the `_ms` settings). The environment overrides the file;\n"

@@ -16,14 +16,14 @@
 
 typedef struct rf_scraper_conf {
         char *name;
-        char *url;        /* http:// or https:// (a path in the file is joined to scraping.base_url) */
-        int timeout_ms;   /* one call, connect included */
-        int max_tries;            /* tries per execution for retryable outcomes */
-        int retry_backoff_ms;     /* first retry delay, doubled per try, full jitter */
-        int breaker_failures;     /* consecutive failures that open the breaker, 0 = none */
-        int breaker_cooldown_ms;  /* open → half-open after this */
-        int rate_per_s;           /* token bucket rate of the rate group, 0 = unlimited */
-        char *rate_group;         /* shared bucket name; NULL = the scraper's name */
+        char *url;               /* http:// or https:// (a path in the file is joined to scraping.base_url) */
+        int timeout_ms;          /* one call, connect included */
+        int max_tries;           /* tries per execution for retryable outcomes */
+        int retry_backoff_ms;    /* first retry delay, doubled per try, full jitter */
+        int breaker_failures;    /* consecutive failures that open the breaker, 0 = none */
+        int breaker_cooldown_ms; /* open → half-open after this */
+        int rate_per_s;          /* token bucket rate of the rate group, 0 = unlimited */
+        char *rate_group;        /* shared bucket name; NULL = the scraper's name */
 } rf_scraper_conf_t;
 
 /* What the evaluator does with the ticks of a gap (ticks that passed while
@@ -37,9 +37,9 @@ typedef enum rf_catchup {
 /* What the evaluator does at a tick while an earlier run of the workflow is
  * still in flight (PENDING or RUNNING); producer/policy.c applies it. */
 typedef enum rf_overlap {
-        RF_OVERLAP_SKIP = 0,      /* SKIP the tick, naming the run in flight (the default) */
-        RF_OVERLAP_BUFFER_ONE,    /* record one RUN that waits for it; further ticks SKIP */
-        RF_OVERLAP_ALLOW,         /* RUN anyway, concurrently */
+        RF_OVERLAP_SKIP = 0,   /* SKIP the tick, naming the run in flight (the default) */
+        RF_OVERLAP_BUFFER_ONE, /* record one RUN that waits for it; further ticks SKIP */
+        RF_OVERLAP_ALLOW,      /* RUN anyway, concurrently */
         _RF_OVERLAP_MAX,
 } rf_overlap_t;
 
@@ -50,28 +50,28 @@ int rf_overlap_from_name(const char *name);
 
 typedef struct rf_workflow_conf {
         char *name;
-        char *schedule;           /* as written: 5-field cron or "@every 30s" */
-        rf_cron_t *cron;          /* parsed schedule, owned */
-        char **scrapers;          /* names, each resolved in rf_conf_t.scrapers */
+        char *schedule;  /* as written: 5-field cron or "@every 30s" */
+        rf_cron_t *cron; /* parsed schedule, owned */
+        char **scrapers; /* names, each resolved in rf_conf_t.scrapers */
         size_t scraper_count;
-        int deadline_ms;          /* the whole execution */
+        int deadline_ms; /* the whole execution */
         bool enabled;
-        char *window;             /* "HH:MM-HH:MM" local time in producer.timezone, or NULL: all day */
-        int window_start_min;     /* parsed window, minutes after local midnight; start inclusive, */
-        int window_end_min;       /* end exclusive; start > end wraps midnight; both -1 without a window */
-        int max_runs_per_day;     /* successful or in-progress runs per local day, 0 = no limit */
-        char **after;             /* workflows that must have SUCCEEDED today first */
+        char *window;         /* "HH:MM-HH:MM" local time in producer.timezone, or NULL: all day */
+        int window_start_min; /* parsed window, minutes after local midnight; start inclusive, */
+        int window_end_min;   /* end exclusive; start > end wraps midnight; both -1 without a window */
+        int max_runs_per_day; /* successful or in-progress runs per local day, 0 = no limit */
+        char **after;         /* workflows that must have SUCCEEDED today first */
         size_t after_count;
-        int max_active_runs;      /* per worker process, 0 = unlimited */
-        char *catchup;            /* as written, NULL: producer.catchup */
-        char *catchup_window;     /* as written, NULL: producer.catchup_window */
-        rf_catchup_t catchup_policy;  /* resolved from catchup or producer.catchup */
-        int64_t catchup_window_ms;    /* resolved from catchup_window or producer.catchup_window */
-        char *alert_after;        /* duration as written ("15m"), or NULL: reaper.alert_after applies */
-        int64_t alert_after_ms;   /* parsed alert_after; -1 when not set; 0 = no LATE alert */
-        char *overlap_name;       /* as written, else producer.overlap's */
-        rf_overlap_t overlap;     /* parsed overlap_name */
-        int pause_after_failures; /* DEAD decisions in a row that pause it, 0 = never; else producer's */
+        int max_active_runs;         /* per worker process, 0 = unlimited */
+        char *catchup;               /* as written, NULL: producer.catchup */
+        char *catchup_window;        /* as written, NULL: producer.catchup_window */
+        rf_catchup_t catchup_policy; /* resolved from catchup or producer.catchup */
+        int64_t catchup_window_ms;   /* resolved from catchup_window or producer.catchup_window */
+        char *alert_after;           /* duration as written ("15m"), or NULL: reaper.alert_after applies */
+        int64_t alert_after_ms;      /* parsed alert_after; -1 when not set; 0 = no LATE alert */
+        char *overlap_name;          /* as written, else producer.overlap's */
+        rf_overlap_t overlap;        /* parsed overlap_name */
+        int pause_after_failures;    /* DEAD decisions in a row that pause it, 0 = never; else producer's */
 } rf_workflow_conf_t;
 
 /* A librdkafka property passed through verbatim ("security.protocol" = "SASL_SSL"). */
@@ -100,52 +100,52 @@ typedef struct rf_conf {
         } kafka;
 
         struct {
-                char *url;                /* env RUNFLEET_DATABASE_URL; libpq conninfo or URI */
+                char *url; /* env RUNFLEET_DATABASE_URL; libpq conninfo or URI */
         } database;
 
         struct {
-                char *timezone;           /* IANA zone schedules are read in, "UTC" */
-                int every_ms;             /* default loop period for evaluate --every, 60000 */
-                char *catchup;            /* "latest" (default), "all" or "none"; workflows may override */
-                char *catchup_window;     /* "1d": older missed ticks are MISSED, not decided */
-                int catchup_max_ticks;    /* ticks of one gap recorded one by one, 1000 */
-                char *overlap;            /* default of the workflows' overlap, "skip" */
-                int pause_after_failures; /* default of the workflows' pause_after_failures, 0 = never */
+                char *timezone;             /* IANA zone schedules are read in, "UTC" */
+                int every_ms;               /* default loop period for evaluate --every, 60000 */
+                char *catchup;              /* "latest" (default), "all" or "none"; workflows may override */
+                char *catchup_window;       /* "1d": older missed ticks are MISSED, not decided */
+                int catchup_max_ticks;      /* ticks of one gap recorded one by one, 1000 */
+                char *overlap;              /* default of the workflows' overlap, "skip" */
+                int pause_after_failures;   /* default of the workflows' pause_after_failures, 0 = never */
                 int backfill_max_decisions; /* most decisions a backfill creates without --yes, 10000 */
         } producer;
 
         struct {
-                int max_in_flight;        /* executions at once, 1000 */
-                int lease_ms;             /* execution lease, 30000 */
-                int heartbeat_ms;         /* lease renewal period, 5000; < lease_ms */
-                int commit_interval_ms;   /* offset commit batching, 1000 */
-                int drain_timeout_ms;     /* SIGTERM drain bound, 20000 */
-                int max_response_bytes;   /* body bytes read per call, 65536 */
+                int max_in_flight;      /* executions at once, 1000 */
+                int lease_ms;           /* execution lease, 30000 */
+                int heartbeat_ms;       /* lease renewal period, 5000; < lease_ms */
+                int commit_interval_ms; /* offset commit batching, 1000 */
+                int drain_timeout_ms;   /* SIGTERM drain bound, 20000 */
+                int max_response_bytes; /* body bytes read per call, 65536 */
         } worker;
 
         struct {
-                int interval_ms;          /* sweep period, 5000 */
-                int grace_ms;             /* unexecuted decision age before re-produce, 60000; > kafka.delivery_timeout_ms */
+                int interval_ms; /* sweep period, 5000 */
+                int grace_ms;    /* unexecuted decision age before re-produce, 60000; > kafka.delivery_timeout_ms */
                 int max_failed_executions; /* failed executions before DEAD, 5 (was reaper.max_attempts) */
-                int backoff_ms;           /* first retry backoff, doubled per attempt, 10000 */
-                char *webhook_url;        /* DEAD alerts are POSTed here (http/https), NULL: none */
-                int webhook_timeout_ms;   /* one POST, connect included, 5000 */
-                int webhook_backoff_ms;   /* first delay after a refused alert, doubled per try, 5000 */
-                char *alert_after;        /* default of workflows[].alert_after, NULL: no LATE alerts */
-                int64_t alert_after_ms;   /* parsed alert_after, 0 when not set */
+                int backoff_ms;            /* first retry backoff, doubled per attempt, 10000 */
+                char *webhook_url;         /* DEAD alerts are POSTed here (http/https), NULL: none */
+                int webhook_timeout_ms;    /* one POST, connect included, 5000 */
+                int webhook_backoff_ms;    /* first delay after a refused alert, doubled per try, 5000 */
+                char *alert_after;         /* default of workflows[].alert_after, NULL: no LATE alerts */
+                int64_t alert_after_ms;    /* parsed alert_after, 0 when not set */
         } reaper;
 
         struct {
-                char *base_url;           /* scraper URLs "/..." are relative to it; NULL = none */
+                char *base_url; /* scraper URLs "/..." are relative to it; NULL = none */
         } scraping;
 
         struct {
-                char *listen;             /* "127.0.0.1" */
-                int port;                 /* 0 = off */
+                char *listen; /* "127.0.0.1" */
+                int port;     /* 0 = off */
         } http;
 
         struct {
-                char *level;              /* "info"; debug adds execution.started */
+                char *level; /* "info"; debug adds execution.started */
         } log;
 
         rf_scraper_conf_t *scrapers;
@@ -167,8 +167,7 @@ int rf_conf_load(const char *path, rf_conf_t **ret_conf, char *errstr, size_t er
 
 /* Same as rf_conf_load() from a string; @p name stands in for the file name
  * in messages. For tests and fuzzing. */
-int rf_conf_load_string(const char *text, const char *name, rf_conf_t **ret_conf,
-                        char *errstr, size_t errstr_size);
+int rf_conf_load_string(const char *text, const char *name, rf_conf_t **ret_conf, char *errstr, size_t errstr_size);
 
 void rf_conf_destroy(rf_conf_t *conf);
 

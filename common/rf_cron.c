@@ -51,14 +51,14 @@
 #define EVERY_MAX_S ((int64_t)366 * DAY_S)
 
 struct rf_cron {
-        uint64_t minute;   /* bit n: minute n, 0-59 */
-        uint32_t hour;     /* bits 0-23 */
-        uint32_t dom;      /* bits 1-31 */
-        uint32_t month;    /* bits 1-12 */
-        uint32_t dow;      /* bits 0-6, Sunday = 0 (7 is folded into 0) */
-        bool dom_star;     /* the field was written starting with '*' (Vixie rule) */
+        uint64_t minute; /* bit n: minute n, 0-59 */
+        uint32_t hour;   /* bits 0-23 */
+        uint32_t dom;    /* bits 1-31 */
+        uint32_t month;  /* bits 1-12 */
+        uint32_t dow;    /* bits 0-6, Sunday = 0 (7 is folded into 0) */
+        bool dom_star;   /* the field was written starting with '*' (Vixie rule) */
         bool dow_star;
-        int64_t every_s;   /* > 0 for "@every": then the fields above are unused */
+        int64_t every_s; /* > 0 for "@every": then the fields above are unused */
 };
 
 typedef struct field_def {
@@ -69,8 +69,8 @@ typedef struct field_def {
         const char *name_kind;
 } field_def_t;
 
-static const char *const month_names[] = { "JAN", "FEB", "MAR", "APR", "MAY", "JUN",
-                                           "JUL", "AUG", "SEP", "OCT", "NOV", "DEC", NULL };
+static const char *const month_names[] = { "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL",
+                                           "AUG", "SEP", "OCT", "NOV", "DEC", NULL };
 static const char *const dow_names[] = { "SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", NULL };
 
 enum { F_MINUTE, F_HOUR, F_DOM, F_MONTH, F_DOW, F_COUNT };
@@ -87,16 +87,15 @@ static const struct {
         const char *name;
         const char *expr;
 } shorthands[] = {
-        { "@yearly", "0 0 1 1 *" },  { "@annually", "0 0 1 1 *" }, { "@monthly", "0 0 1 * *" },
-        { "@weekly", "0 0 * * 0" },  { "@daily", "0 0 * * *" },    { "@midnight", "0 0 * * *" },
+        { "@yearly", "0 0 1 1 *" }, { "@annually", "0 0 1 1 *" }, { "@monthly", "0 0 1 * *" },
+        { "@weekly", "0 0 * * 0" }, { "@daily", "0 0 * * *" },    { "@midnight", "0 0 * * *" },
         { "@hourly", "0 * * * *" },
 };
 
 /* ---- parsing ---------------------------------------------------------- */
 
 /* Parses one value (number or name) of @p f from @p s (@p len bytes). */
-static int parse_value(const field_def_t *f, const char *s, size_t len, int *ret, char *errstr,
-                       size_t errstr_size) {
+static int parse_value(const field_def_t *f, const char *s, size_t len, int *ret, char *errstr, size_t errstr_size) {
         if (len > 0 && isdigit((unsigned char)s[0])) {
                 long v = 0;
                 size_t i;
@@ -108,8 +107,8 @@ static int parse_value(const field_def_t *f, const char *s, size_t len, int *ret
                                 v = v * 10 + (s[i] - '0');
                 }
                 if (v < f->min || v > f->max) {
-                        snprintf(errstr, errstr_size, "%s: %.*s is out of range %d-%d", f->name, (int)len,
-                                 s, f->min, f->max);
+                        snprintf(errstr, errstr_size, "%s: %.*s is out of range %d-%d", f->name, (int)len, s, f->min,
+                                 f->max);
                         return -EINVAL;
                 }
                 *ret = (int)v;
@@ -124,8 +123,7 @@ static int parse_value(const field_def_t *f, const char *s, size_t len, int *ret
         }
 bad:
         if (f->names)
-                snprintf(errstr, errstr_size, "%s: '%.*s' is not a number or %s", f->name, (int)len, s,
-                         f->name_kind);
+                snprintf(errstr, errstr_size, "%s: '%.*s' is not a number or %s", f->name, (int)len, s, f->name_kind);
         else
                 snprintf(errstr, errstr_size, "%s: '%.*s' is not a number", f->name, (int)len, s);
         return -EINVAL;
@@ -156,8 +154,7 @@ static int parse_element(const field_def_t *f, const char *s, size_t len, uint64
                         if (r < 0)
                                 return r;
                         if (lo > hi) {
-                                snprintf(errstr, errstr_size, "%s: range '%.*s' is backwards", f->name, (int)rlen,
-                                         s);
+                                snprintf(errstr, errstr_size, "%s: range '%.*s' is backwards", f->name, (int)rlen, s);
                                 return -EINVAL;
                         }
                 } else
@@ -175,8 +172,8 @@ static int parse_element(const field_def_t *f, const char *s, size_t len, uint64
                 }
                 for (size_t i = 0; i < slen; i++) {
                         if (!isdigit((unsigned char)st[i])) {
-                                snprintf(errstr, errstr_size, "%s: step '%.*s' is not a number", f->name,
-                                         (int)slen, st);
+                                snprintf(errstr, errstr_size, "%s: step '%.*s' is not a number", f->name, (int)slen,
+                                         st);
                                 return -EINVAL;
                         }
                         if (v < 1000000)
@@ -229,10 +226,17 @@ static int parse_every(const char *s, int64_t *ret_s, char *errstr, size_t errst
                 if (v < EVERY_MAX_S + 1)
                         v = v * 10 + (*p - '0');
         switch (*p++) {
-        case 's': unit = 1; break;
-        case 'm': unit = 60; break;
-        case 'h': unit = 3600; break;
-        default: goto bad;
+        case 's':
+                unit = 1;
+                break;
+        case 'm':
+                unit = 60;
+                break;
+        case 'h':
+                unit = 3600;
+                break;
+        default:
+                goto bad;
         }
         while (*p == ' ' || *p == '\t')
                 p++;
@@ -312,8 +316,7 @@ static int parse_fields(rf_cron_t *c, const char *expr, char *errstr, size_t err
                                                 break;
                                         }
                 if (!possible) {
-                        snprintf(errstr, errstr_size,
-                                 "never fires: no selected month has the selected day-of-month");
+                        snprintf(errstr, errstr_size, "never fires: no selected month has the selected day-of-month");
                         return -EINVAL;
                 }
         }
@@ -355,9 +358,10 @@ int rf_cron_parse(const char *expr, rf_cron_t **ret_cron, char *errstr, size_t e
                                 r = parse_fields(c, shorthands[i].expr, errstr, errstr_size);
                                 goto out;
                         }
-                snprintf(errstr, errstr_size,
-                         "unknown shorthand '%.*s' (use @hourly, @daily, @weekly, @monthly, @yearly or @every <N>s|m|h)",
-                         (int)(n > 40 ? 40 : n), p);
+                snprintf(
+                        errstr, errstr_size,
+                        "unknown shorthand '%.*s' (use @hourly, @daily, @weekly, @monthly, @yearly or @every <N>s|m|h)",
+                        (int)(n > 40 ? 40 : n), p);
                 r = -EINVAL;
                 goto out;
         }

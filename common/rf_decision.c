@@ -59,25 +59,24 @@ static const unsigned char soe_marker[2] = { 0xc3, 0x01 };
 
 typedef struct writer {
         uint64_t fingerprint;
-        char label[64];                 /* embedded file name, or "registered" */
+        char label[64]; /* embedded file name, or "registered" */
         avro_schema_t schema;
-        avro_value_iface_t *resolver;   /* writer → reader; NULL for the reader itself */
+        avro_value_iface_t *resolver; /* writer → reader; NULL for the reader itself */
 } writer_t;
 
 static struct {
         pthread_once_t once;
-        int error;                      /* init failure, negative errno */
+        int error; /* init failure, negative errno */
         char errstr[256];
         const writer_t *reader;
         avro_value_iface_t *reader_class;
-        pthread_rwlock_t lock;          /* guards writers, n_writers */
+        pthread_rwlock_t lock; /* guards writers, n_writers */
         writer_t **writers;
         size_t n_writers, cap;
-        char dir_errstr[300];           /* first file of SCHEMA_DIR_ENV skipped, and why */
+        char dir_errstr[300]; /* first file of SCHEMA_DIR_ENV skipped, and why */
 } reg = { .once = PTHREAD_ONCE_INIT, .lock = PTHREAD_RWLOCK_INITIALIZER };
 
-static void seterr(char *errstr, size_t errstr_size, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+static void seterr(char *errstr, size_t errstr_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void seterr(char *errstr, size_t errstr_size, const char *fmt, ...) {
         va_list ap;
@@ -126,8 +125,7 @@ static void writer_free(writer_t *w) {
 }
 
 /* Parses @p json (NUL-terminated) into a writer; no resolver yet. */
-static int writer_new(const char *json, const char *label, writer_t **ret, char *errstr,
-                      size_t errstr_size) {
+static int writer_new(const char *json, const char *label, writer_t **ret, char *errstr, size_t errstr_size) {
         char msg[256], aerr[200];
         writer_t *w;
         int r;
@@ -276,8 +274,8 @@ static int check_same_kind(avro_schema_t w, avro_schema_t r, const char *where, 
                                 return -EINVAL;
                         }
                         res = check_resolvable(avro_schema_record_field_get_by_index(w, wi),
-                                               avro_schema_record_field_get_by_index(r, (int)i), sub, up,
-                                               depth + 1, errstr, errstr_size);
+                                               avro_schema_record_field_get_by_index(r, (int)i), sub, up, depth + 1,
+                                               errstr, errstr_size);
                         if (res < 0)
                                 return res;
                 }
@@ -309,8 +307,8 @@ static int check_resolvable(avro_schema_t w, avro_schema_t r, const char *where,
         if (is_avro_union(w)) {
                 for (size_t i = 0; i < avro_schema_union_size(w); i++) {
                         snprintf(sub, sizeof(sub), "%s<%zu>", where, i);
-                        res = check_resolvable(avro_schema_union_branch(w, (int)i), r, sub, &here, depth + 1,
-                                               errstr, errstr_size);
+                        res = check_resolvable(avro_schema_union_branch(w, (int)i), r, sub, &here, depth + 1, errstr,
+                                               errstr_size);
                         if (res < 0)
                                 return res;
                 }
@@ -335,18 +333,18 @@ static int check_resolvable(avro_schema_t w, avro_schema_t r, const char *where,
 static int writer_resolve(writer_t *w, const writer_t *reader, char *errstr, size_t errstr_size) {
         char aerr[200], why[200];
 
-        if (check_resolvable(w->schema, reader->schema, avro_schema_name(reader->schema), NULL, 0, why,
-                             sizeof(why)) < 0) {
+        if (check_resolvable(w->schema, reader->schema, avro_schema_name(reader->schema), NULL, 0, why, sizeof(why)) <
+            0) {
                 seterr(errstr, errstr_size,
-                       "%s (fingerprint 0x%016" PRIx64 ") cannot be resolved to the reader schema %s: %s",
-                       w->label, w->fingerprint, reader->label, why);
+                       "%s (fingerprint 0x%016" PRIx64 ") cannot be resolved to the reader schema %s: %s", w->label,
+                       w->fingerprint, reader->label, why);
                 return -EINVAL;
         }
         w->resolver = avro_resolved_writer_new(w->schema, reader->schema);
         if (!w->resolver) {
                 seterr(errstr, errstr_size,
-                       "%s (fingerprint 0x%016" PRIx64 ") cannot be resolved to the reader schema %s: %s",
-                       w->label, w->fingerprint, reader->label, avro_error_line(aerr, sizeof(aerr)));
+                       "%s (fingerprint 0x%016" PRIx64 ") cannot be resolved to the reader schema %s: %s", w->label,
+                       w->fingerprint, reader->label, avro_error_line(aerr, sizeof(aerr)));
                 return -EINVAL;
         }
         return 0;
@@ -477,8 +475,7 @@ static void registry_init(void) {
         w = NULL;
         reg.reader_class = avro_generic_class_from_schema(reg.reader->schema);
         if (!reg.reader_class) {
-                seterr(reg.errstr, sizeof(reg.errstr), "%s: avro-c cannot build a value class",
-                       newest->name);
+                seterr(reg.errstr, sizeof(reg.errstr), "%s: avro-c cannot build a value class", newest->name);
                 r = -ENOMEM;
                 goto out;
         }
@@ -490,8 +487,7 @@ static void registry_init(void) {
                 if (r < 0)
                         goto out;
                 if (writers_find(w->fingerprint)) {
-                        seterr(reg.errstr, sizeof(reg.errstr), "%s has the fingerprint of another version",
-                               f->name);
+                        seterr(reg.errstr, sizeof(reg.errstr), "%s has the fingerprint of another version", f->name);
                         r = -EINVAL;
                         goto out;
                 }
@@ -576,7 +572,7 @@ int rf_decision_register_writer_schema(const char *schema_json, char *errstr, si
 
         pthread_rwlock_wrlock(&reg.lock);
         if (writers_find(w->fingerprint))
-                r = 0;                  /* another thread was first */
+                r = 0; /* another thread was first */
         else {
                 r = writers_add(w);
                 if (r == 0)
@@ -594,8 +590,8 @@ out:
 
 typedef struct walk {
         const unsigned char *start, *p, *end;
-        size_t items_left;      /* array/map items the whole message may still hold */
-        const char *field;      /* innermost record field, for messages */
+        size_t items_left; /* array/map items the whole message may still hold */
+        const char *field; /* innermost record field, for messages */
         char *errstr;
         size_t errstr_size;
 } walk_t;
@@ -612,8 +608,8 @@ static size_t walk_left(const walk_t *w) {
 /* A value starting at @p at needs @p need bytes where fewer are left. */
 static int walk_truncated(walk_t *w, const unsigned char *at, const char *what, int64_t need) {
         seterr(w->errstr, w->errstr_size,
-               "truncated Avro body: %s of %" PRId64 " bytes at byte %zu, only %zu left (field %s)",
-               what, need, walk_offset(w, at), walk_left(w), w->field);
+               "truncated Avro body: %s of %" PRId64 " bytes at byte %zu, only %zu left (field %s)", what, need,
+               walk_offset(w, at), walk_left(w), w->field);
         return -EBADMSG;
 }
 
@@ -627,8 +623,8 @@ static int walk_malformed(walk_t *w, const unsigned char *at, const char *fmt, .
         va_start(ap, fmt);
         vsnprintf(what, sizeof(what), fmt, ap);
         va_end(ap);
-        seterr(w->errstr, w->errstr_size, "malformed Avro body: %s at byte %zu (field %s)", what,
-               walk_offset(w, at), w->field);
+        seterr(w->errstr, w->errstr_size, "malformed Avro body: %s at byte %zu (field %s)", what, walk_offset(w, at),
+               w->field);
         return -EBADMSG;
 }
 
@@ -686,8 +682,7 @@ static int walk_blob(walk_t *w, bool is_string) {
         if (r < 0)
                 return r;
         if (len < 0)
-                return walk_malformed(w, at, "negative %s length %" PRId64, is_string ? "string" : "bytes",
-                                      len);
+                return walk_malformed(w, at, "negative %s length %" PRId64, is_string ? "string" : "bytes", len);
         if ((uint64_t)len > walk_left(w))
                 return walk_truncated(w, at, is_string ? "string" : "bytes", len);
         if (is_string && !utf8_valid(w->p, (size_t)len))
@@ -733,7 +728,8 @@ static int walk_blocks(walk_t *w, avro_schema_t s, int depth) {
                  * than the message has bytes. */
                 if ((uint64_t)count > walk_left(w) || (uint64_t)count > w->items_left) {
                         seterr(w->errstr, w->errstr_size,
-                               "truncated Avro body: %s block of %" PRId64 " items at byte %zu, only %zu bytes left (field %s)",
+                               "truncated Avro body: %s block of %" PRId64
+                               " items at byte %zu, only %zu bytes left (field %s)",
                                kind, count, walk_offset(w, at), walk_left(w), w->field);
                         return -EBADMSG;
                 }
@@ -750,8 +746,8 @@ static int walk_blocks(walk_t *w, avro_schema_t s, int depth) {
                                 return r;
                 }
                 if (size >= 0 && (int64_t)(w->p - items_start) != size)
-                        return walk_malformed(w, at, "%s block says %" PRId64 " bytes, its items take %zu",
-                                              kind, size, (size_t)(w->p - items_start));
+                        return walk_malformed(w, at, "%s block says %" PRId64 " bytes, its items take %zu", kind, size,
+                                              (size_t)(w->p - items_start));
         }
 }
 
@@ -840,11 +836,15 @@ static int walk_value(walk_t *w, avro_schema_t s, int depth) {
         }
 }
 
-static int validate_body(const writer_t *wr, const unsigned char *body, size_t len, char *errstr,
-                         size_t errstr_size) {
+static int validate_body(const writer_t *wr, const unsigned char *body, size_t len, char *errstr, size_t errstr_size) {
         walk_t w = {
-                .start = body, .p = body, .end = body + len, .items_left = len,
-                .field = "(record)", .errstr = errstr, .errstr_size = errstr_size,
+                .start = body,
+                .p = body,
+                .end = body + len,
+                .items_left = len,
+                .field = "(record)",
+                .errstr = errstr,
+                .errstr_size = errstr_size,
         };
         int r;
 
@@ -852,8 +852,8 @@ static int validate_body(const writer_t *wr, const unsigned char *body, size_t l
         if (r < 0)
                 return r;
         if (w.p != w.end) {
-                seterr(errstr, errstr_size, "trailing bytes: %zu after the Avro body ends at byte %zu",
-                       walk_left(&w), walk_offset(&w, w.p));
+                seterr(errstr, errstr_size, "trailing bytes: %zu after the Avro body ends at byte %zu", walk_left(&w),
+                       walk_offset(&w, w.p));
                 return -EBADMSG;
         }
         return 0;
@@ -926,9 +926,8 @@ static int check_decision(const rf_decision_t *d, char *errstr, size_t errstr_si
         const struct {
                 const char *name, *value;
         } strings[] = {
-                { "decision_id", d->decision_id }, { "workflow", d->workflow },
-                { "reason", d->reason }, { "trace_id", d->trace_id },
-                { "replay_of", d->replay_of },
+                { "decision_id", d->decision_id }, { "workflow", d->workflow },   { "reason", d->reason },
+                { "trace_id", d->trace_id },       { "replay_of", d->replay_of },
         };
         char ex[48];
 
@@ -959,8 +958,7 @@ static int check_decision(const rf_decision_t *d, char *errstr, size_t errstr_si
                 return -EINVAL;
         }
         if (d->scraper_count == 0 || d->scraper_count > RF_DECISION_MAX_SCRAPERS || !d->scrapers) {
-                seterr(errstr, errstr_size, "%zu scrapers, need 1 to %d", d->scraper_count,
-                       RF_DECISION_MAX_SCRAPERS);
+                seterr(errstr, errstr_size, "%zu scrapers, need 1 to %d", d->scraper_count, RF_DECISION_MAX_SCRAPERS);
                 return -EINVAL;
         }
         for (size_t i = 0; i < d->scraper_count; i++) {
@@ -997,7 +995,12 @@ static int fill_value(avro_value_t *rec, const rf_decision_t *d) {
         int r, b;
 
         /* avro-c returns positive errno values; the caller reports -EIO. */
-#define FIELD(name) do { r = avro_value_get_by_name(rec, (name), &f, NULL); if (r) return r; } while (0)
+#define FIELD(name)                                                                                                    \
+        do {                                                                                                           \
+                r = avro_value_get_by_name(rec, (name), &f, NULL);                                                     \
+                if (r)                                                                                                 \
+                        return r;                                                                                      \
+        } while (0)
         FIELD("decision_id");
         if ((r = avro_value_set_string(&f, d->decision_id)))
                 return r;
@@ -1048,8 +1051,7 @@ static uint64_t get_le64(const unsigned char *p) {
         return v;
 }
 
-int rf_decision_encode(const rf_decision_t *d, void **ret_buf, size_t *ret_len, char *errstr,
-                       size_t errstr_size) {
+int rf_decision_encode(const rf_decision_t *d, void **ret_buf, size_t *ret_len, char *errstr, size_t errstr_size) {
         avro_value_t rec = { 0 };
         avro_writer_t aw = NULL;
         unsigned char *buf = NULL;
@@ -1074,8 +1076,7 @@ int rf_decision_encode(const rf_decision_t *d, void **ret_buf, size_t *ret_len, 
                 return -ENOMEM;
         }
         if (fill_value(&rec, d) != 0 || avro_value_sizeof(&rec, &size) != 0) {
-                seterr(errstr, errstr_size, "avro-c cannot build the message: %s",
-                       avro_error_line(aerr, sizeof(aerr)));
+                seterr(errstr, errstr_size, "avro-c cannot build the message: %s", avro_error_line(aerr, sizeof(aerr)));
                 r = -EIO;
                 goto out;
         }
@@ -1094,8 +1095,7 @@ int rf_decision_encode(const rf_decision_t *d, void **ret_buf, size_t *ret_len, 
                 goto out;
         }
         if (avro_value_write(aw, &rec) != 0 || avro_writer_tell(aw) != (int64_t)size) {
-                seterr(errstr, errstr_size, "avro-c cannot write the message: %s",
-                       avro_error_line(aerr, sizeof(aerr)));
+                seterr(errstr, errstr_size, "avro-c cannot write the message: %s", avro_error_line(aerr, sizeof(aerr)));
                 r = -EIO;
                 goto out;
         }
@@ -1139,8 +1139,7 @@ static int extract(avro_value_t *rec, rf_decision_t *d) {
 
         if ((r = field_string(rec, "decision_id", &d->decision_id)) < 0 ||
             (r = field_string(rec, "workflow", &d->workflow)) < 0 ||
-            (r = field_string(rec, "reason", &d->reason)) < 0 ||
-            (r = field_string(rec, "trace_id", &d->trace_id)) < 0)
+            (r = field_string(rec, "reason", &d->reason)) < 0 || (r = field_string(rec, "trace_id", &d->trace_id)) < 0)
                 return r;
 
         if (avro_value_get_by_name(rec, "scrapers", &f, NULL) != 0 || avro_value_get_size(&f, &n) != 0)
@@ -1165,12 +1164,9 @@ static int extract(avro_value_t *rec, rf_decision_t *d) {
         }
 
         if (avro_value_get_by_name(rec, "decided_at", &f, NULL) != 0 ||
-            avro_value_get_long(&f, &d->decided_at_ms) != 0 ||
-            avro_value_get_by_name(rec, "attempt", &f, NULL) != 0 ||
-            avro_value_get_int(&f, &d->attempt) != 0 ||
-            avro_value_get_by_name(rec, "deadline_ms", &f, NULL) != 0 ||
-            avro_value_get_long(&f, &d->deadline_ms) != 0 ||
-            avro_value_get_by_name(rec, "replay_of", &f, NULL) != 0 ||
+            avro_value_get_long(&f, &d->decided_at_ms) != 0 || avro_value_get_by_name(rec, "attempt", &f, NULL) != 0 ||
+            avro_value_get_int(&f, &d->attempt) != 0 || avro_value_get_by_name(rec, "deadline_ms", &f, NULL) != 0 ||
+            avro_value_get_long(&f, &d->deadline_ms) != 0 || avro_value_get_by_name(rec, "replay_of", &f, NULL) != 0 ||
             avro_value_get_current_branch(&f, &item) != 0)
                 return -EIO;
         if (avro_value_get_type(&item) == AVRO_STRING)
@@ -1178,8 +1174,7 @@ static int extract(avro_value_t *rec, rf_decision_t *d) {
         return 0;
 }
 
-int rf_decision_decode(const void *buf, size_t len, rf_decision_t **ret_decision, char *errstr,
-                       size_t errstr_size) {
+int rf_decision_decode(const void *buf, size_t len, rf_decision_t **ret_decision, char *errstr, size_t errstr_size) {
         const unsigned char *m = buf, *body;
         avro_value_t dest = { 0 }, resolved = { 0 };
         avro_reader_t ar = NULL;
@@ -1195,21 +1190,22 @@ int rf_decision_decode(const void *buf, size_t len, rf_decision_t **ret_decision
                 return r;
         if (!m || len < RF_SOE_HEADER_LEN) {
                 seterr(errstr, errstr_size,
-                       "not an Avro single-object message: %zu bytes, shorter than the %d-byte header",
-                       m ? len : 0, RF_SOE_HEADER_LEN);
+                       "not an Avro single-object message: %zu bytes, shorter than the %d-byte header", m ? len : 0,
+                       RF_SOE_HEADER_LEN);
                 return -EBADMSG;
         }
         if (memcmp(m, soe_marker, sizeof(soe_marker)) != 0) {
-                seterr(errstr, errstr_size,
-                       "not an Avro single-object message: marker %02x %02x, expected c3 01", m[0], m[1]);
+                seterr(errstr, errstr_size, "not an Avro single-object message: marker %02x %02x, expected c3 01", m[0],
+                       m[1]);
                 return -EBADMSG;
         }
         fp = get_le64(m + 2);
         w = registry_find(fp);
         if (!w) {
-                seterr(errstr, errstr_size, "unknown schema fingerprint 0x%016" PRIx64
-                       " (the reader knows run_decision up to 0x%016" PRIx64 ")%s%s", fp, reg.reader->fingerprint,
-                       reg.dir_errstr[0] ? "; " : "", reg.dir_errstr);
+                seterr(errstr, errstr_size,
+                       "unknown schema fingerprint 0x%016" PRIx64 " (the reader knows run_decision up to 0x%016" PRIx64
+                       ")%s%s",
+                       fp, reg.reader->fingerprint, reg.dir_errstr[0] ? "; " : "", reg.dir_errstr);
                 return -EBADMSG;
         }
         body = m + RF_SOE_HEADER_LEN;
@@ -1242,15 +1238,14 @@ int rf_decision_decode(const void *buf, size_t len, rf_decision_t **ret_decision
                 r = avro_value_read(ar, &dest);
         if (r != 0) {
                 /* Not expected after validate_body(); reported, not trusted. */
-                seterr(errstr, errstr_size, "Avro body rejected by avro-c: %s",
-                       avro_error_line(aerr, sizeof(aerr)));
+                seterr(errstr, errstr_size, "Avro body rejected by avro-c: %s", avro_error_line(aerr, sizeof(aerr)));
                 r = -EBADMSG;
                 goto out;
         }
         r = extract(&dest, d);
         if (r < 0) {
-                seterr(errstr, errstr_size, r == -ENOMEM ? "out of memory" :
-                       "decoded value does not have the reader schema's shape");
+                seterr(errstr, errstr_size,
+                       r == -ENOMEM ? "out of memory" : "decoded value does not have the reader schema's shape");
                 goto out;
         }
         r = check_decision(d, msg, sizeof(msg));

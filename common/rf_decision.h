@@ -15,15 +15,15 @@
 #define RF_DECISION_MAX_SCRAPERS 256
 
 typedef struct rf_decision {
-        char *decision_id;      /* uuid, text form */
+        char *decision_id; /* uuid, text form */
         char *workflow;
-        char **scrapers;        /* scraper names */
+        char **scrapers; /* scraper names */
         size_t scraper_count;
-        int64_t decided_at_ms;  /* unix epoch ms */
-        int32_t attempt;        /* 1 for the first produce */
+        int64_t decided_at_ms; /* unix epoch ms */
+        int32_t attempt;       /* 1 for the first produce */
         char *reason;
-        int64_t deadline_ms;    /* budget for the whole execution, ms */
-        char *replay_of;        /* decision_id of the original, or NULL */
+        int64_t deadline_ms; /* budget for the whole execution, ms */
+        char *replay_of;     /* decision_id of the original, or NULL */
         char *trace_id;
 } rf_decision_t;
 
@@ -35,14 +35,12 @@ void rf_decision_destroy(rf_decision_t *d);
 int rf_decision_set_scrapers(rf_decision_t *d, char *const *names, size_t count);
 
 /* Encodes @p d. The caller owns *ret_buf (free()). Returns 0 or a negative errno. */
-int rf_decision_encode(const rf_decision_t *d, void **ret_buf, size_t *ret_len,
-                       char *errstr, size_t errstr_size);
+int rf_decision_encode(const rf_decision_t *d, void **ret_buf, size_t *ret_len, char *errstr, size_t errstr_size);
 
 /* Decodes one message value. The caller owns *ret_decision. Returns 0, or
  * -EBADMSG with a one-line reason in @p errstr; never reads past @p len and
  * never allocates more than a bound proportional to @p len. */
-int rf_decision_decode(const void *buf, size_t len, rf_decision_t **ret_decision,
-                       char *errstr, size_t errstr_size);
+int rf_decision_decode(const void *buf, size_t len, rf_decision_t **ret_decision, char *errstr, size_t errstr_size);
 
 /* The current schema's fingerprint (CRC-64-AVRO of its Parsing Canonical Form). */
 uint64_t rf_decision_fingerprint(void);

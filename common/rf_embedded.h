@@ -6,9 +6,9 @@
 #include <stddef.h>
 
 typedef struct rf_embedded_file {
-        const char *name;   /* base name, e.g. "001_init.sql", or the path under schemas/sql/
+        const char *name; /* base name, e.g. "001_init.sql", or the path under schemas/sql/
                                ("functions/begin_execution.sql"); NULL ends the table */
-        const char *data;   /* NUL-terminated */
+        const char *data; /* NUL-terminated */
         size_t len;
         const char *sha256; /* of the @p len bytes, 64 lower-case hex digits */
 } rf_embedded_file_t;

@@ -34,7 +34,7 @@ typedef struct pcf {
         char *buf;
         size_t len, cap;
         bool oom;
-        json_t *defined;        /* set of fullnames defined so far (keys) */
+        json_t *defined; /* set of fullnames defined so far (keys) */
         char *errstr;
         size_t errstr_size;
 } pcf_t;
@@ -159,8 +159,7 @@ static int emit_reference(pcf_t *p, const char *name, const char *ns) {
  * nested definitions inherit ([FULLNAMES]), and records it as defined.
  * *ret_full and *ret_ns are the caller's to free (*ret_ns may be NULL:
  * the null namespace). */
-static int define_name(pcf_t *p, json_t *s, const char *type, const char *ns,
-                       char **ret_full, char **ret_ns) {
+static int define_name(pcf_t *p, json_t *s, const char *type, const char *ns, char **ret_full, char **ret_ns) {
         json_t *jname = json_object_get(s, "name"), *jns = json_object_get(s, "namespace");
         const char *name, *dot;
         char *full = NULL, *space = NULL;
@@ -175,8 +174,7 @@ static int define_name(pcf_t *p, json_t *s, const char *type, const char *ns,
                         return fail(p, "%s \"%s\": \"namespace\" is not a string", type, name);
                 /* "" names the null namespace. */
                 if (*json_string_value(jns) && !is_dotted_name(json_string_value(jns)))
-                        return fail(p, "%s \"%s\": invalid namespace \"%s\"", type, name,
-                                    json_string_value(jns));
+                        return fail(p, "%s \"%s\": invalid namespace \"%s\"", type, name, json_string_value(jns));
         }
 
         dot = strrchr(name, '.');
@@ -250,8 +248,7 @@ static int emit_record(pcf_t *p, json_t *s, const char *type, const char *ns, in
                                 goto out;
                         }
                 if (!ftype) {
-                        r = fail(p, "%s \"%s\": field \"%s\" has no \"type\"", type, full,
-                                 json_string_value(fname));
+                        r = fail(p, "%s \"%s\": field \"%s\" has no \"type\"", type, full, json_string_value(fname));
                         goto out;
                 }
                 put(p, i ? ",{\"name\":" : "{\"name\":");
@@ -293,8 +290,7 @@ static int emit_enum(pcf_t *p, json_t *s, const char *ns) {
                 }
                 for (size_t j = 0; j < i; j++)
                         if (json_equal(json_array_get(symbols, j), sym)) {
-                                r = fail(p, "enum \"%s\": symbol \"%s\" appears twice", full,
-                                         json_string_value(sym));
+                                r = fail(p, "enum \"%s\": symbol \"%s\" appears twice", full, json_string_value(sym));
                                 goto out;
                         }
                 if (i)
@@ -418,8 +414,7 @@ int rf_avro_canonical_form(const char *schema_json, char **ret_pcf, char *errstr
 
         root = json_loads(schema_json, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
         if (!root)
-                return fail(&p, "schema is not valid JSON (line %d, column %d): %s", jerr.line,
-                            jerr.column, jerr.text);
+                return fail(&p, "schema is not valid JSON (line %d, column %d): %s", jerr.line, jerr.column, jerr.text);
         p.defined = json_object();
         if (!p.defined) {
                 r = -ENOMEM;

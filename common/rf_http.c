@@ -152,9 +152,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 /* A listening socket on @p address:@p port, so a bind failure has a clear
  * reason (libmicrohttpd only says it could not start). */
-static int listen_on(const char *address, int port, int *ret_fd, int *ret_family, char *errstr,
-                     size_t errstr_size) {
-        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+static int listen_on(const char *address, int port, int *ret_fd, int *ret_family, char *errstr, size_t errstr_size) {
+        struct addrinfo hints = { .ai_family = AF_UNSPEC,
+                                  .ai_socktype = SOCK_STREAM,
                                   .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
         struct addrinfo *ai = NULL;
         char service[16];
@@ -177,8 +177,7 @@ static int listen_on(const char *address, int port, int *ret_fd, int *ret_family
                 setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0) {
                 r = -errno;
-                snprintf(errstr, errstr_size, "http: cannot listen on %s port %d: %s", address, port,
-                         strerror(errno));
+                snprintf(errstr, errstr_size, "http: cannot listen on %s port %d: %s", address, port, strerror(errno));
                 close(fd);
                 goto out;
         }
@@ -199,8 +198,7 @@ static void describe(rf_http_t *http, int fd) {
                 getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), serv, sizeof(serv),
                             NI_NUMERICHOST | NI_NUMERICSERV);
         http->port = atoi(serv);
-        snprintf(http->address, sizeof(http->address), ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host,
-                 serv);
+        snprintf(http->address, sizeof(http->address), ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, serv);
 }
 
 int rf_http_start(const char *address, int port, int64_t stale_ms, rf_http_ready_cb_t *ready, void *opaque,

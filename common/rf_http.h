@@ -23,7 +23,7 @@ typedef struct rf_http rf_http_t;
 
 /* Returns 0 when the program is ready, or a negative errno with a one-line
  * reason in @p reason. Runs on the server's thread. */
-typedef int (rf_http_ready_cb_t)(void *opaque, char *reason, size_t reason_size);
+typedef int(rf_http_ready_cb_t)(void *opaque, char *reason, size_t reason_size);
 
 /* A fact a program's loop keeps up to date ("the database answered") and
  * its readiness callback reads from the server's thread. */
@@ -32,11 +32,12 @@ typedef struct rf_http_condition {
         const char *name; /* "database": prefixes the reasons rf_http_condition_ok() makes up */
         bool checked;
         bool ok;
-        int64_t ok_at;    /* monotonic ms of the last rf_http_condition_set(ok) */
-        char why[256];    /* of the last failure */
+        int64_t ok_at; /* monotonic ms of the last rf_http_condition_set(ok) */
+        char why[256]; /* of the last failure */
 } rf_http_condition_t;
 
-#define RF_HTTP_CONDITION_INIT(name) { PTHREAD_MUTEX_INITIALIZER, (name), false, false, 0, "" }
+#define RF_HTTP_CONDITION_INIT(name)                                                                                   \
+        { PTHREAD_MUTEX_INITIALIZER, (name), false, false, 0, "" }
 
 /* Records the latest check: held (@p ok), or failed for @p why (copied;
  * it should name what failed, as "database: connection refused" does). */

@@ -12,10 +12,11 @@
 #include "rf_log.h"
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *facility, const char *buf) {
-        rf_log_level_t lvl = level <= 3 ? RF_LOG_ERROR : level <= 4 ? RF_LOG_WARN
-                                                        : level <= 6 ? RF_LOG_INFO : RF_LOG_DEBUG;
-        rf_log(lvl, "kafka.log", json_pack("{s:s, s:s}", "client", rd_kafka_name(rk), "facility", facility),
-               "%s", buf);
+        rf_log_level_t lvl = level <= 3   ? RF_LOG_ERROR
+                             : level <= 4 ? RF_LOG_WARN
+                             : level <= 6 ? RF_LOG_INFO
+                                          : RF_LOG_DEBUG;
+        rf_log(lvl, "kafka.log", json_pack("{s:s, s:s}", "client", rd_kafka_name(rk), "facility", facility), "%s", buf);
 }
 
 /* The last error librdkafka reported for each client handle (by its unique
@@ -43,8 +44,8 @@ static void last_error_set(const rd_kafka_t *rk, int err, const char *reason) {
                 i = last_next++ % LAST_ERRORS;
         /* a refusal stays until a request succeeds: the "all brokers down"
          * that follows it says less */
-        if (err && (last_errors[i].err == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
-                    last_errors[i].err == RD_KAFKA_RESP_ERR__SSL) &&
+        if (err &&
+            (last_errors[i].err == RD_KAFKA_RESP_ERR__AUTHENTICATION || last_errors[i].err == RD_KAFKA_RESP_ERR__SSL) &&
             err != RD_KAFKA_RESP_ERR__AUTHENTICATION && err != RD_KAFKA_RESP_ERR__SSL) {
                 pthread_mutex_unlock(&last_lock);
                 return;
@@ -74,8 +75,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
         (void)opaque;
         last_error_set(rk, err, reason);
         rf_log(err == RD_KAFKA_RESP_ERR__FATAL ? RF_LOG_ERROR : RF_LOG_WARN, "kafka.error",
-               json_pack("{s:s, s:s}", "client", rd_kafka_name(rk), "code", rd_kafka_err2name(err)),
-               "%s", reason);
+               json_pack("{s:s, s:s}", "client", rd_kafka_name(rk), "code", rd_kafka_err2name(err)), "%s", reason);
 }
 
 static int set(rd_kafka_conf_t *kc, const char *name, const char *value, char *errstr, size_t errstr_size) {
@@ -98,8 +98,8 @@ static int set_int(rd_kafka_conf_t *kc, const char *name, int value, char *errst
 /* Common settings first, then the file's pass-through properties, so an
  * operator can override anything we chose (except what correctness needs,
  * which the callers set afterwards). */
-static int base_conf(const rf_conf_t *conf, const char *client_id, rd_kafka_conf_t **ret_kc,
-                     char *errstr, size_t errstr_size) {
+static int base_conf(const rf_conf_t *conf, const char *client_id, rd_kafka_conf_t **ret_kc, char *errstr,
+                     size_t errstr_size) {
         rd_kafka_conf_t *kc = rd_kafka_conf_new();
         int r;
 
@@ -109,8 +109,7 @@ static int base_conf(const rf_conf_t *conf, const char *client_id, rd_kafka_conf
         if (r == 0)
                 r = set(kc, "socket.keepalive.enable", "true", errstr, errstr_size);
         for (size_t i = 0; r == 0 && i < conf->kafka.property_count; i++)
-                r = set(kc, conf->kafka.properties[i].key, conf->kafka.properties[i].value, errstr,
-                        errstr_size);
+                r = set(kc, conf->kafka.properties[i].key, conf->kafka.properties[i].value, errstr, errstr_size);
         if (r < 0) {
                 rd_kafka_conf_destroy(kc);
                 return r;
@@ -135,8 +134,8 @@ static int new_handle(rd_kafka_type_t type, rd_kafka_conf_t *kc, rd_kafka_t **re
         return 0;
 }
 
-int rf_kafka_producer_new(const rf_conf_t *conf, const char *client_id, rf_kafka_dr_cb_t *dr_cb,
-                          void *opaque, rd_kafka_t **ret_rk, char *errstr, size_t errstr_size) {
+int rf_kafka_producer_new(const rf_conf_t *conf, const char *client_id, rf_kafka_dr_cb_t *dr_cb, void *opaque,
+                          rd_kafka_t **ret_rk, char *errstr, size_t errstr_size) {
         rd_kafka_conf_t *kc;
         int r;
 
@@ -160,8 +159,7 @@ int rf_kafka_producer_new(const rf_conf_t *conf, const char *client_id, rf_kafka
         return new_handle(RD_KAFKA_PRODUCER, kc, ret_rk, errstr, errstr_size);
 }
 
-int rf_kafka_producer_recover(rd_kafka_t **rk, const rf_conf_t *conf, const char *client_id,
-                              rf_kafka_dr_cb_t *dr_cb) {
+int rf_kafka_producer_recover(rd_kafka_t **rk, const rf_conf_t *conf, const char *client_id, rf_kafka_dr_cb_t *dr_cb) {
         char why[512], errstr[512];
         rd_kafka_resp_err_t err = rd_kafka_fatal_error(*rk, why, sizeof(why));
         rd_kafka_t *old = *rk, *fresh = NULL;
@@ -171,15 +169,15 @@ int rf_kafka_producer_recover(rd_kafka_t **rk, const rf_conf_t *conf, const char
                 return 0;
         r = rf_kafka_producer_new(conf, client_id, dr_cb, rd_kafka_opaque(old), &fresh, errstr, sizeof(errstr));
         if (r < 0) {
-                rf_log_error("kafka.producer_fatal", json_pack("{s:s, s:s}", "client", rd_kafka_name(old), "code",
-                                                               rd_kafka_err2name(err)),
-                             "producer %s hit a fatal error (%s) and cannot be replaced: %s", rd_kafka_name(old),
-                             why, errstr);
+                rf_log_error("kafka.producer_fatal",
+                             json_pack("{s:s, s:s}", "client", rd_kafka_name(old), "code", rd_kafka_err2name(err)),
+                             "producer %s hit a fatal error (%s) and cannot be replaced: %s", rd_kafka_name(old), why,
+                             errstr);
                 return r;
         }
         rf_log_warn("kafka.producer_replaced",
-                    json_pack("{s:s, s:s, s:s}", "client", rd_kafka_name(old), "code", rd_kafka_err2name(err),
-                              "reason", why),
+                    json_pack("{s:s, s:s, s:s}", "client", rd_kafka_name(old), "code", rd_kafka_err2name(err), "reason",
+                              why),
                     "producer %s hit a fatal error and is replaced by a new one: %s", rd_kafka_name(old), why);
         /* swapped first: a delivery report of the old handle may queue its
          * message again, and must find the new one */
@@ -210,8 +208,8 @@ void rf_kafka_consumer_stats(rf_kafka_stats_cb_t *cb, int interval_ms) {
 }
 
 int rf_kafka_consumer_new(const rf_conf_t *conf, const char *client_id,
-                          void (*rebalance_cb)(rd_kafka_t *, rd_kafka_resp_err_t,
-                                               rd_kafka_topic_partition_list_t *, void *),
+                          void (*rebalance_cb)(rd_kafka_t *, rd_kafka_resp_err_t, rd_kafka_topic_partition_list_t *,
+                                               void *),
                           void *opaque, rd_kafka_t **ret_rk, char *errstr, size_t errstr_size) {
         rd_kafka_conf_t *kc;
         rd_kafka_t *rk;
@@ -237,12 +235,10 @@ int rf_kafka_consumer_new(const rf_conf_t *conf, const char *client_id,
                 if (r == 0)
                         r = set(kc, "partition.assignment.strategy", "cooperative-sticky", errstr, errstr_size);
                 if (r == 0)
-                        r = set_int(kc, "session.timeout.ms", conf->kafka.session_timeout_ms, errstr,
-                                    errstr_size);
+                        r = set_int(kc, "session.timeout.ms", conf->kafka.session_timeout_ms, errstr, errstr_size);
         }
         if (r == 0)
-                r = set_int(kc, "max.poll.interval.ms", conf->kafka.max_poll_interval_ms, errstr,
-                            errstr_size);
+                r = set_int(kc, "max.poll.interval.ms", conf->kafka.max_poll_interval_ms, errstr, errstr_size);
         if (r == 0 && consumer_stats_cb) {
                 r = set_int(kc, "statistics.interval.ms", consumer_stats_interval_ms, errstr, errstr_size);
                 rd_kafka_conf_set_stats_cb(kc, consumer_stats_cb);
@@ -301,18 +297,22 @@ int rf_kafka_check_reachable(rd_kafka_t *rk, int timeout_ms, char *errstr, size_
         } while (mono_ms() < deadline);
 
         if (last == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
-                snprintf(errstr, errstr_size, "kafka: authentication refused (check sasl.mechanisms, "
-                         "sasl.username and sasl.password): %s", reason);
+                snprintf(errstr, errstr_size,
+                         "kafka: authentication refused (check sasl.mechanisms, "
+                         "sasl.username and sasl.password): %s",
+                         reason);
                 return -EACCES;
         }
         if (last == RD_KAFKA_RESP_ERR__SSL) {
-                snprintf(errstr, errstr_size, "kafka: TLS handshake refused (check ssl.ca.location and the broker's "
-                         "certificate): %s", reason);
+                snprintf(errstr, errstr_size,
+                         "kafka: TLS handshake refused (check ssl.ca.location and the broker's "
+                         "certificate): %s",
+                         reason);
                 return -EACCES;
         }
         if (last && reason[0])
-                snprintf(errstr, errstr_size, "kafka: no broker answered within %d ms (%s; last error: %s)",
-                         timeout_ms, rd_kafka_err2str(err), reason);
+                snprintf(errstr, errstr_size, "kafka: no broker answered within %d ms (%s; last error: %s)", timeout_ms,
+                         rd_kafka_err2str(err), reason);
         else
                 snprintf(errstr, errstr_size, "kafka: no broker answered within %d ms (%s)", timeout_ms,
                          rd_kafka_err2str(err));
@@ -330,8 +330,8 @@ rd_kafka_headers_t *rf_kafka_decision_headers(const rf_decision_t *d, size_t ext
         return hdrs;
 }
 
-int rf_kafka_produce_decision(rd_kafka_t *rk, const char *topic, const rf_decision_t *d,
-                              void *msg_opaque, char *errstr, size_t errstr_size) {
+int rf_kafka_produce_decision(rd_kafka_t *rk, const char *topic, const rf_decision_t *d, void *msg_opaque, char *errstr,
+                              size_t errstr_size) {
         rd_kafka_headers_t *hdrs = NULL;
         void *buf = NULL;
         size_t len = 0;

@@ -10,13 +10,13 @@
 #include "rf_conf.h"
 #include "rf_decision.h"
 
-typedef void (rf_kafka_dr_cb_t)(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
+typedef void(rf_kafka_dr_cb_t)(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
 
 /* An idempotent producer (acks=all) with @p dr_cb as its delivery report
  * callback (may be NULL) and @p opaque as the handle's opaque. The caller
  * owns *ret_rk (rd_kafka_destroy()). */
-int rf_kafka_producer_new(const rf_conf_t *conf, const char *client_id, rf_kafka_dr_cb_t *dr_cb,
-                          void *opaque, rd_kafka_t **ret_rk, char *errstr, size_t errstr_size);
+int rf_kafka_producer_new(const rf_conf_t *conf, const char *client_id, rf_kafka_dr_cb_t *dr_cb, void *opaque,
+                          rd_kafka_t **ret_rk, char *errstr, size_t errstr_size);
 
 /* A producer that had a fatal error fails every message from then on: an
  * idempotent producer's sequence numbers out of step with the broker's
@@ -31,8 +31,7 @@ int rf_kafka_producer_new(const rf_conf_t *conf, const char *client_id, rf_kafka
  * when the new one could not be made (*@p rk unchanged: the next call tries
  * again). Messages a fatal error interrupted may have reached the broker:
  * they can arrive twice. */
-int rf_kafka_producer_recover(rd_kafka_t **rk, const rf_conf_t *conf, const char *client_id,
-                              rf_kafka_dr_cb_t *dr_cb);
+int rf_kafka_producer_recover(rd_kafka_t **rk, const rf_conf_t *conf, const char *client_id, rf_kafka_dr_cb_t *dr_cb);
 
 /* Test-only fault injection: with RUNFLEET_FAULT=kafka-fatal in the
  * environment, the first call in the process raises a fatal error on @p rk
@@ -44,8 +43,8 @@ void rf_kafka_fault_point(rd_kafka_t *rk);
  * cooperative-sticky assignment and @p rebalance_cb. The caller owns *ret_rk
  * (rd_kafka_consumer_close() then rd_kafka_destroy()). */
 int rf_kafka_consumer_new(const rf_conf_t *conf, const char *client_id,
-                          void (*rebalance_cb)(rd_kafka_t *, rd_kafka_resp_err_t,
-                                               rd_kafka_topic_partition_list_t *, void *),
+                          void (*rebalance_cb)(rd_kafka_t *, rd_kafka_resp_err_t, rd_kafka_topic_partition_list_t *,
+                                               void *),
                           void *opaque, rd_kafka_t **ret_rk, char *errstr, size_t errstr_size);
 
 /* A consumer for reading a topic by explicit partition assignment (tools
@@ -56,7 +55,7 @@ int rf_kafka_reader_new(const rf_conf_t *conf, const char *client_id, rd_kafka_t
 
 /* librdkafka's statistics callback: @p json (a JSON document, see
  * librdkafka's STATISTICS.md) is valid during the call; return 0. */
-typedef int (rf_kafka_stats_cb_t)(rd_kafka_t *rk, char *json, size_t json_len, void *opaque);
+typedef int(rf_kafka_stats_cb_t)(rd_kafka_t *rk, char *json, size_t json_len, void *opaque);
 
 /* Makes consumers created after this call emit statistics every
  * @p interval_ms to @p cb (NULL: none, the default). The callback runs from
@@ -86,8 +85,8 @@ int rf_kafka_replication(rd_kafka_t *rk, const rf_conf_t *conf, int timeout_ms, 
  * partitions and the replication of @p repl (min.insync.replicas set on
  * each topic). Existing topics are left as they are. *ret_created gets how
  * many were created now. */
-int rf_kafka_ensure_topics(rd_kafka_t *rk, const rf_conf_t *conf, const rf_kafka_replication_t *repl,
-                           int timeout_ms, int *ret_created, char *errstr, size_t errstr_size);
+int rf_kafka_ensure_topics(rd_kafka_t *rk, const rf_conf_t *conf, const rf_kafka_replication_t *repl, int timeout_ms,
+                           int *ret_created, char *errstr, size_t errstr_size);
 
 /* The headers every decision message carries, decision_id, attempt and
  * trace_id (an operator's kcat sees them without decoding), with room for
@@ -98,5 +97,5 @@ rd_kafka_headers_t *rf_kafka_decision_headers(const rf_decision_t *d, size_t ext
 /* Encodes @p d and queues it on @p topic, keyed by workflow, with
  * rf_kafka_decision_headers(); @p msg_opaque reaches the delivery report.
  * Returns 0 or a negative errno. */
-int rf_kafka_produce_decision(rd_kafka_t *rk, const char *topic, const rf_decision_t *d,
-                              void *msg_opaque, char *errstr, size_t errstr_size);
+int rf_kafka_produce_decision(rd_kafka_t *rk, const char *topic, const rf_decision_t *d, void *msg_opaque, char *errstr,
+                              size_t errstr_size);

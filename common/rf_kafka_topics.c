@@ -49,8 +49,8 @@ int rf_kafka_replication(rd_kafka_t *rk, const rf_conf_t *conf, int timeout_ms, 
         return 0;
 }
 
-int rf_kafka_ensure_topics(rd_kafka_t *rk, const rf_conf_t *conf, const rf_kafka_replication_t *repl,
-                           int timeout_ms, int *ret_created, char *errstr, size_t errstr_size) {
+int rf_kafka_ensure_topics(rd_kafka_t *rk, const rf_conf_t *conf, const rf_kafka_replication_t *repl, int timeout_ms,
+                           int *ret_created, char *errstr, size_t errstr_size) {
         const char *names[] = { conf->kafka.topic, conf->kafka.dlq_topic };
         rd_kafka_NewTopic_t *topics[2] = { NULL, NULL };
         rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);

@@ -29,16 +29,16 @@ static int find(const char *const *table, size_t n, const char *name) {
         return -EINVAL;
 }
 
-#define DEFINE_TABLE(type, fn, table, count)                                       \
-        const char *fn##_name(type v) {                                             \
-                return name_of(table, count, (int)v);                               \
-        }                                                                           \
-        int fn##_from_name(const char *name, type *ret) {                           \
-                int i = find(table, count, name);                                   \
-                if (i < 0)                                                          \
-                        return i;                                                   \
-                *ret = (type)i;                                                     \
-                return 0;                                                           \
+#define DEFINE_TABLE(type, fn, table, count)                                                                           \
+        const char *fn##_name(type v) {                                                                                \
+                return name_of(table, count, (int)v);                                                                  \
+        }                                                                                                              \
+        int fn##_from_name(const char *name, type *ret) {                                                              \
+                int i = find(table, count, name);                                                                      \
+                if (i < 0)                                                                                             \
+                        return i;                                                                                      \
+                *ret = (type)i;                                                                                        \
+                return 0;                                                                                              \
         }
 
 DEFINE_TABLE(rf_decision_state_t, rf_decision_state, decision_states, RF_DECISION_STATE_COUNT)

@@ -55,8 +55,8 @@ static void format_time(char *buf, size_t size) {
 }
 
 /* @p members: JSON object members already written, in place of @p fields. */
-static void write_human(const char *when, rf_log_level_t level, const char *event, const char *msg,
-                        json_t *fields, const char *members) {
+static void write_human(const char *when, rf_log_level_t level, const char *event, const char *msg, json_t *fields,
+                        const char *members) {
         const char *key;
         json_t *value;
 
@@ -75,8 +75,8 @@ static void write_human(const char *when, rf_log_level_t level, const char *even
  * header member's name are dropped) or @p members as written. Written as
  * text: a worker logs a line per execution, and building and dumping a
  * jansson object per line cost more than the rest of the line's work. */
-static char *json_line(const char *when, rf_log_level_t level, const char *event, const char *msg,
-                       json_t *fields, const char *members) {
+static char *json_line(const char *when, rf_log_level_t level, const char *event, const char *msg, json_t *fields,
+                       const char *members) {
         static const char *const header[] = { "time", "level", "program", "event", "msg" };
         const char *values[] = { when, level_names[level], log_program, event, msg };
         rf_json_text_t t = { 0 };
@@ -116,7 +116,7 @@ static char *json_line(const char *when, rf_log_level_t level, const char *event
 }
 
 __attribute__((format(printf, 5, 0))) static void emit(rf_log_level_t level, const char *event, json_t *fields,
-                                                      const char *members, const char *fmt, va_list ap) {
+                                                       const char *members, const char *fmt, va_list ap) {
         char when[40], msg[2048];
 
         vsnprintf(msg, sizeof(msg), fmt, ap);

@@ -17,13 +17,13 @@ static const double bucket_bounds[RF_METRICS_BUCKET_COUNT] = RF_METRICS_BUCKETS;
 
 /* One label combination of a metric. */
 typedef struct series {
-        struct series *chain;   /* same hash slot */
-        struct series *next;    /* creation order, which is render order */
-        char **values;          /* label_count strings */
-        double value;           /* counter, gauge */
+        struct series *chain;                      /* same hash slot */
+        struct series *next;                       /* creation order, which is render order */
+        char **values;                             /* label_count strings */
+        double value;                              /* counter, gauge */
         uint64_t buckets[RF_METRICS_BUCKET_COUNT]; /* histogram, per bucket (not cumulative) */
-        uint64_t count;         /* histogram */
-        double sum;             /* histogram */
+        uint64_t count;                            /* histogram */
+        double sum;                                /* histogram */
 } series_t;
 
 struct rf_metric {
@@ -120,8 +120,7 @@ rf_metrics_t *rf_metrics_default(void) {
 /* --- names ----------------------------------------------------------- */
 
 static bool valid_metric_name(const char *s) {
-        if (!s || !*s || !(s[0] == '_' || s[0] == ':' || (s[0] >= 'a' && s[0] <= 'z') ||
-                           (s[0] >= 'A' && s[0] <= 'Z')))
+        if (!s || !*s || !(s[0] == '_' || s[0] == ':' || (s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
                 return false;
         for (; *s; s++)
                 if (!(*s == '_' || *s == ':' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
@@ -136,8 +135,7 @@ static bool valid_label_name(const char *s, rf_metric_type_t type) {
         if (type == RF_METRIC_HISTOGRAM && strcmp(s, "le") == 0)
                 return false; /* the bucket label */
         for (; *s; s++)
-                if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-                      (*s >= '0' && *s <= '9')))
+                if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
                         return false;
         return true;
 }
@@ -200,7 +198,11 @@ static bool valid_utf8(const char *s) {
         const unsigned char *p = (const unsigned char *)s;
 
         while (*p) {
-                int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
+                int n = *p < 0x80             ? 0
+                        : (*p & 0xe0) == 0xc0 ? 1
+                        : (*p & 0xf0) == 0xe0 ? 2
+                        : (*p & 0xf8) == 0xf0 ? 3
+                                              : -1;
                 if (n < 0 || (n == 1 && *p < 0xc2))
                         return false;
                 p++;
@@ -495,8 +497,8 @@ static void buf_number(buf_t *b, double v) {
 }
 
 /* name{a="x",b="y"[,le="..."]} value */
-static void render_sample(buf_t *b, const rf_metric_t *m, const char *suffix, const series_t *s,
-                          const char *le, double value) {
+static void render_sample(buf_t *b, const rf_metric_t *m, const char *suffix, const series_t *s, const char *le,
+                          double value) {
         buf_str(b, m->name);
         buf_str(b, suffix);
         if (m->label_count > 0 || le) {
@@ -572,8 +574,7 @@ int rf_metrics_render(rf_metrics_t *reg, char **ret_text, size_t *ret_len) {
         for (const rf_metric_t *m = reg->first; m; m = m->next)
                 render_metric(&b, m);
         render_header(&b, DROPPED_NAME,
-                      "Samples refused because the series limit was reached or a label value was unusable.",
-                      "counter");
+                      "Samples refused because the series limit was reached or a label value was unusable.", "counter");
         buf_str(&b, DROPPED_NAME " ");
         buf_number(&b, (double)reg->dropped);
         buf_add(&b, "\n", 1);

@@ -24,7 +24,7 @@
 #define RF_METRICS_MAX_LABEL_VALUE 256
 
 /* The upper bounds (seconds) of every histogram's buckets, +Inf implied. */
-#define RF_METRICS_BUCKETS                                                                        \
+#define RF_METRICS_BUCKETS                                                                                             \
         { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600 }
 #define RF_METRICS_BUCKET_COUNT 16
 

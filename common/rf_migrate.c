@@ -57,8 +57,8 @@ static int apply_one(rf_pg_t *pg, const rf_embedded_file_t *f, int *applied, cha
                 return r;
         r = exec_file(pg, "migration", f, errstr, errstr_size);
         if (r == 0)
-                r = rf_pg_exec(pg, "INSERT INTO public.runfleet_migrations (name, checksum) VALUES ($1, $2)", 2,
-                               params, NULL, errstr, errstr_size);
+                r = rf_pg_exec(pg, "INSERT INTO public.runfleet_migrations (name, checksum) VALUES ($1, $2)", 2, params,
+                               NULL, errstr, errstr_size);
         if (r == 0)
                 r = rf_pg_exec(pg, "COMMIT", 0, NULL, NULL, errstr, errstr_size);
         if (r < 0) {
@@ -90,8 +90,8 @@ static int check_recorded(rf_pg_t *pg, char *errstr, size_t errstr_size) {
         PGresult *res = NULL;
         int r, n;
 
-        r = rf_pg_exec(pg, "SELECT name, checksum FROM public.runfleet_migrations ORDER BY name", 0, NULL, &res,
-                       errstr, errstr_size);
+        r = rf_pg_exec(pg, "SELECT name, checksum FROM public.runfleet_migrations ORDER BY name", 0, NULL, &res, errstr,
+                       errstr_size);
         if (r < 0)
                 return r;
         n = PQntuples(res);
@@ -203,8 +203,8 @@ int rf_migrate_apply(rf_pg_t *pg, int *ret_applied, char *errstr, size_t errstr_
 
                 if (!is_migration(f->name))
                         continue;
-                r = rf_pg_exec(pg, "SELECT 1 FROM public.runfleet_migrations WHERE name = $1", 1, name, &res,
-                               errstr, errstr_size);
+                r = rf_pg_exec(pg, "SELECT 1 FROM public.runfleet_migrations WHERE name = $1", 1, name, &res, errstr,
+                               errstr_size);
                 if (r == 0 && PQntuples(res) == 0)
                         r = apply_one(pg, f, &applied, errstr, errstr_size);
                 PQclear(res);
@@ -213,8 +213,7 @@ int rf_migrate_apply(rf_pg_t *pg, int *ret_applied, char *errstr, size_t errstr_
                 r = apply_definitions(pg, errstr, errstr_size);
         if (rf_pg_ok(pg)) {
                 char ignored[256];
-                rf_pg_exec(pg, "SELECT pg_advisory_unlock($1::bigint)", 1, params, NULL, ignored,
-                           sizeof(ignored));
+                rf_pg_exec(pg, "SELECT pg_advisory_unlock($1::bigint)", 1, params, NULL, ignored, sizeof(ignored));
         }
         if (r == 0 && ret_applied)
                 *ret_applied = applied;

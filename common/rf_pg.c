@@ -115,12 +115,11 @@ static int parse_url(rf_pg_t *pg, const char *url, char *errstr, size_t errstr_s
  * ?target_session_attrs=read-write"); libpq then tries them in turn and
  * keeps the first that fits, so a new connection finds the current primary.
  * connect_timeout bounds each host's try of a blocking connect only. */
-#define CONNECT_OPTIONS(pg)                                                                                   \
-        const char *keys[] = { "dbname", "application_name", "connect_timeout", NULL };                     \
+#define CONNECT_OPTIONS(pg)                                                                                            \
+        const char *keys[] = { "dbname", "application_name", "connect_timeout", NULL };                                \
         const char *values[] = { (pg)->url, (pg)->application_name, "10", NULL }
 
-int rf_pg_connect(const char *url, const char *application_name, rf_pg_t **ret_pg,
-                  char *errstr, size_t errstr_size) {
+int rf_pg_connect(const char *url, const char *application_name, rf_pg_t **ret_pg, char *errstr, size_t errstr_size) {
         rf_pg_t *pg = calloc(1, sizeof(*pg));
         int r;
 
@@ -214,8 +213,8 @@ static int ensure_connected(rf_pg_t *pg, char *errstr, size_t errstr_size) {
         return 0;
 }
 
-int rf_pg_exec(rf_pg_t *pg, const char *sql, int nparams, const char *const *params,
-               PGresult **ret_res, char *errstr, size_t errstr_size) {
+int rf_pg_exec(rf_pg_t *pg, const char *sql, int nparams, const char *const *params, PGresult **ret_res, char *errstr,
+               size_t errstr_size) {
         PGresult *res;
         ExecStatusType st;
         int r;
@@ -244,8 +243,7 @@ int rf_pg_try_advisory_lock(rf_pg_t *pg, long long key, char *errstr, size_t err
         int r;
 
         snprintf(keybuf, sizeof(keybuf), "%lld", key);
-        r = rf_pg_exec(pg, "SELECT pg_try_advisory_lock($1::bigint)", 1, params, &res, errstr,
-                       errstr_size);
+        r = rf_pg_exec(pg, "SELECT pg_try_advisory_lock($1::bigint)", 1, params, &res, errstr, errstr_size);
         if (r < 0)
                 return r;
         r = strcmp(PQgetvalue(res, 0, 0), "t") == 0;

@@ -10,8 +10,7 @@ typedef struct rf_pg rf_pg_t;
 
 /* Connects to @p url (a libpq conninfo string or URI). The caller owns
  * *ret_pg (rf_pg_destroy()). Returns 0 or -ENOTCONN with libpq's reason. */
-int rf_pg_connect(const char *url, const char *application_name, rf_pg_t **ret_pg,
-                  char *errstr, size_t errstr_size);
+int rf_pg_connect(const char *url, const char *application_name, rf_pg_t **ret_pg, char *errstr, size_t errstr_size);
 
 void rf_pg_destroy(rf_pg_t *pg);
 
@@ -20,8 +19,8 @@ void rf_pg_destroy(rf_pg_t *pg);
  * *ret_res (PQclear(); pass NULL to discard). Returns 0, -ENOTCONN when the
  * server cannot be reached, or -EIO for an SQL error (SQLSTATE and message
  * in @p errstr). */
-int rf_pg_exec(rf_pg_t *pg, const char *sql, int nparams, const char *const *params,
-               PGresult **ret_res, char *errstr, size_t errstr_size);
+int rf_pg_exec(rf_pg_t *pg, const char *sql, int nparams, const char *const *params, PGresult **ret_res, char *errstr,
+               size_t errstr_size);
 
 /* Non-blocking (re)connection, for an event loop (rf_pg_async): drops the
  * connection and starts a new one to the same URL with PQconnectStartParams;

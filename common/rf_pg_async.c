@@ -25,11 +25,11 @@ struct rf_pg_async {
         rf_pg_t *pg;
         state_t state;
         int epoll_fd;
-        int watched;            /* the socket in epoll_fd, or -1 */
-        int64_t deadline;       /* CONNECTING, BUSY: give up at; DOWN: next attempt */
-        bool flushing;          /* BUSY: the statement is not all sent yet */
-        bool failed;            /* BUSY: sending failed; deliver at the next process() */
-        PGresult *result;       /* BUSY: the statement's first result */
+        int watched;      /* the socket in epoll_fd, or -1 */
+        int64_t deadline; /* CONNECTING, BUSY: give up at; DOWN: next attempt */
+        bool flushing;    /* BUSY: the statement is not all sent yet */
+        bool failed;      /* BUSY: sending failed; deliver at the next process() */
+        PGresult *result; /* BUSY: the statement's first result */
         rf_pg_async_done_fn *done;
         void *arg;
         char error[512];

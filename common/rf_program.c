@@ -85,10 +85,8 @@ static int config_after_subcommand(rf_program_t *prog, int first, int argc, char
 
 int rf_program_options(rf_program_t *prog, int *argc, char **argv) {
         struct option options[5 + 8 + 1] = {
-                { "config", required_argument, NULL, 'c' },
-                { "print-config", no_argument, NULL, 'P' },
-                { "print-config-doc", no_argument, NULL, 'D' },
-                { "help", no_argument, NULL, 'h' },
+                { "config", required_argument, NULL, 'c' },     { "print-config", no_argument, NULL, 'P' },
+                { "print-config-doc", no_argument, NULL, 'D' }, { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
         };
         int c, n = 5;
@@ -173,8 +171,8 @@ int rf_program_fail(const rf_program_t *prog, int code, const char *fmt, ...) {
         return code;
 }
 
-int rf_program_http_start(const rf_program_t *prog, const rf_conf_t *conf, int64_t stale_ms,
-                          rf_http_ready_cb_t *ready, void *opaque, rf_http_t **ret_http) {
+int rf_program_http_start(const rf_program_t *prog, const rf_conf_t *conf, int64_t stale_ms, rf_http_ready_cb_t *ready,
+                          void *opaque, rf_http_t **ret_http) {
         char errstr[512];
         int r;
 
@@ -186,8 +184,9 @@ int rf_program_http_start(const rf_program_t *prog, const rf_conf_t *conf, int64
         r = rf_http_start(conf->http.listen, conf->http.port, stale_ms, ready, opaque, ret_http, errstr,
                           sizeof(errstr));
         if (r < 0) {
-                rf_log_error("http.failed", json_pack("{s:s, s:i}", "listen", conf->http.listen, "port", conf->http.port),
-                             "%s", errstr);
+                rf_log_error("http.failed",
+                             json_pack("{s:s, s:i}", "listen", conf->http.listen, "port", conf->http.port), "%s",
+                             errstr);
                 return r;
         }
         rf_log_info("http.listening", json_pack("{s:s}", "address", rf_http_address(*ret_http)),

@@ -16,8 +16,8 @@
 #define RF_EXIT_USAGE 2 /* bad options or configuration */
 
 typedef struct rf_program {
-        const char *name;   /* "runfleet-worker" */
-        const char *usage;  /* text after "usage: NAME ", may span lines */
+        const char *name;         /* "runfleet-worker" */
+        const char *usage;        /* text after "usage: NAME ", may span lines */
         const char *const *flags; /* the program's own --NAME switches (NULL-terminated, at most 8), or NULL */
         unsigned flags_set;       /* bit i: flags[i] was given */
         const char *config_path;
@@ -54,8 +54,7 @@ rf_conf_t *rf_program_load(rf_program_t *prog);
 
 /* Prints "NAME: message" to stderr (one line) and returns @p code, for
  * failures before logging matters or in interactive commands. */
-int rf_program_fail(const rf_program_t *prog, int code, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+int rf_program_fail(const rf_program_t *prog, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Starts the metrics/health/readiness listener on conf->http.listen and
  * conf->http.port and logs http.listening; when the port is 0 it stays off
@@ -63,5 +62,5 @@ int rf_program_fail(const rf_program_t *prog, int code, const char *fmt, ...)
  * rf_http_heartbeat(); @p ready and @p opaque as for rf_http_start(). Also
  * publishes runfleet_build_info. The caller owns *ret_http (rf_http_stop()).
  * Returns 0, or a negative errno after logging http.failed. */
-int rf_program_http_start(const rf_program_t *prog, const rf_conf_t *conf, int64_t stale_ms,
-                          rf_http_ready_cb_t *ready, void *opaque, rf_http_t **ret_http);
+int rf_program_http_start(const rf_program_t *prog, const rf_conf_t *conf, int64_t stale_ms, rf_http_ready_cb_t *ready,
+                          void *opaque, rf_http_t **ret_http);

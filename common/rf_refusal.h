@@ -12,9 +12,9 @@
 #include "rf_decision.h"
 
 typedef enum rf_refusal {
-        RF_REFUSAL_NONE = 0,          /* it may run */
+        RF_REFUSAL_NONE = 0, /* it may run */
         RF_REFUSAL_UNKNOWN_WORKFLOW,
-        RF_REFUSAL_UNKNOWN_SCRAPER,   /* names only: a forged message cannot point us at another host */
+        RF_REFUSAL_UNKNOWN_SCRAPER, /* names only: a forged message cannot point us at another host */
 } rf_refusal_t;
 
 /* Why @p d cannot run with @p conf: RF_REFUSAL_NONE, or the refusal with a

@@ -53,8 +53,8 @@ fail:
 }
 
 /* The one INSERT of a decision, with the columns only some callers set. */
-static int insert_decision(rf_pg_t *pg, rf_decision_t *d, const char *action, int64_t tick_ms,
-                           const char *backfill_of, const char *backfill_id, char *errstr, size_t errstr_size) {
+static int insert_decision(rf_pg_t *pg, rf_decision_t *d, const char *action, int64_t tick_ms, const char *backfill_of,
+                           const char *backfill_id, char *errstr, size_t errstr_size) {
         char decided[32], tick[32], deadline[32], attempt[16], id[37];
         char *scrapers = NULL;
         PGresult *res = NULL;
@@ -82,9 +82,13 @@ static int insert_decision(rf_pg_t *pg, rf_decision_t *d, const char *action, in
         snprintf(deadline, sizeof(deadline), "%lld", (long long)d->deadline_ms);
         snprintf(attempt, sizeof(attempt), "%d", (int)d->attempt);
         {
-                const char *params[] = { d->decision_id, d->workflow, action, d->reason ? d->reason : "",
-                                         decided, tick_ms >= 0 ? tick : NULL, scrapers, deadline,
-                                         attempt, d->replay_of, d->trace_id, backfill_of, backfill_id };
+                const char *params[] = { d->decision_id, d->workflow,
+                                         action,         d->reason ? d->reason : "",
+                                         decided,        tick_ms >= 0 ? tick : NULL,
+                                         scrapers,       deadline,
+                                         attempt,        d->replay_of,
+                                         d->trace_id,    backfill_of,
+                                         backfill_id };
                 r = rf_pg_exec(pg,
                                "INSERT INTO runfleet.decisions (decision_id, workflow, action, reason, "
                                " decided_at, tick, scrapers, deadline_ms, attempt, replay_of, trace_id, state,"
@@ -104,8 +108,8 @@ static int insert_decision(rf_pg_t *pg, rf_decision_t *d, const char *action, in
         return r;
 }
 
-int rf_store_insert_decision(rf_pg_t *pg, rf_decision_t *d, const char *action, int64_t tick_ms,
-                             char *errstr, size_t errstr_size) {
+int rf_store_insert_decision(rf_pg_t *pg, rf_decision_t *d, const char *action, int64_t tick_ms, char *errstr,
+                             size_t errstr_size) {
         return insert_decision(pg, d, action, tick_ms, NULL, NULL, errstr, errstr_size);
 }
 
@@ -128,9 +132,8 @@ void rf_store_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
                 *slot = (int)msg->err;
 }
 
-int rf_store_publish(rd_kafka_t *rk, rf_pg_t *pg, const char *topic, rf_decision_t *const *decisions,
-                     size_t count, int timeout_ms, size_t *ret_delivered, char *errstr,
-                     size_t errstr_size) {
+int rf_store_publish(rd_kafka_t *rk, rf_pg_t *pg, const char *topic, rf_decision_t *const *decisions, size_t count,
+                     int timeout_ms, size_t *ret_delivered, char *errstr, size_t errstr_size) {
         return rf_store_publish_acked(rk, pg, topic, decisions, count, timeout_ms, NULL, ret_delivered, errstr,
                                       errstr_size);
 }
@@ -178,14 +181,14 @@ int rf_store_publish_acked(rd_kafka_t *rk, rf_pg_t *pg, const char *topic, rf_de
                         if (rf_pg_exec(pg,
                                        "UPDATE runfleet.decisions SET delivered_at = now()"
                                        " WHERE decision_id = $1 AND attempt = $2 AND delivered_at IS NULL",
-                                       2, params, NULL, why, sizeof(why)) < 0 && r == 0) {
+                                       2, params, NULL, why, sizeof(why)) < 0 &&
+                            r == 0) {
                                 snprintf(errstr, errstr_size, "%s", why);
                                 r = -EIO;
                         }
                         delivered++;
                 } else if (r == 0) {
-                        snprintf(errstr, errstr_size, "kafka: decision %s not delivered: %s",
-                                 decisions[i]->decision_id,
+                        snprintf(errstr, errstr_size, "kafka: decision %s not delivered: %s", decisions[i]->decision_id,
                                  results[i] == DELIVERY_PENDING ? "timed out waiting for the broker"
                                  : results[i] == DELIVERY_NOT_QUEUED
                                          ? "not queued"

@@ -12,9 +12,9 @@
 #include "rf_pg.h"
 
 /* The columns rf_store_decision_from_row() reads, in its order. */
-#define RF_STORE_DECISION_COLUMNS                                                             \
-        "decision_id, workflow, array_to_json(scrapers)::text, "                             \
-        "(extract(epoch FROM decided_at) * 1000)::bigint, attempt, reason, deadline_ms, "    \
+#define RF_STORE_DECISION_COLUMNS                                                                                      \
+        "decision_id, workflow, array_to_json(scrapers)::text, "                                                       \
+        "(extract(epoch FROM decided_at) * 1000)::bigint, attempt, reason, deadline_ms, "                              \
         "replay_of, trace_id"
 
 /* Builds a decision from row @p row of @p res, selected with
@@ -24,8 +24,8 @@ int rf_store_decision_from_row(PGresult *res, int row, rf_decision_t **ret_decis
 /* Inserts @p d (decision_id, trace_id and decided_at filled in when empty).
  * @p action is "RUN" or "SKIP"; @p tick_ms >= 0 names the schedule tick, and
  * then -EEXIST means another evaluator already decided that tick. */
-int rf_store_insert_decision(rf_pg_t *pg, rf_decision_t *d, const char *action, int64_t tick_ms,
-                             char *errstr, size_t errstr_size);
+int rf_store_insert_decision(rf_pg_t *pg, rf_decision_t *d, const char *action, int64_t tick_ms, char *errstr,
+                             size_t errstr_size);
 
 /* rf_store_insert_decision() for a decision a backfill made: @p backfill_id
  * names its runfleet.backfills row and @p backfill_of (NULL: none) the
@@ -44,9 +44,8 @@ void rf_store_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
  * *ret_delivered gets how many were acknowledged; the rest stay for the
  * reaper. Returns 0 when all were delivered, else -EIO with the first
  * reason in @p errstr. */
-int rf_store_publish(rd_kafka_t *rk, rf_pg_t *pg, const char *topic, rf_decision_t *const *decisions,
-                     size_t count, int timeout_ms, size_t *ret_delivered, char *errstr,
-                     size_t errstr_size);
+int rf_store_publish(rd_kafka_t *rk, rf_pg_t *pg, const char *topic, rf_decision_t *const *decisions, size_t count,
+                     int timeout_ms, size_t *ret_delivered, char *errstr, size_t errstr_size);
 
 /* rf_store_publish(), telling which decisions Kafka acknowledged:
  * @p ret_acked (@p count entries) gets true for each, so a caller logs what

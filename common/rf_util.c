@@ -93,8 +93,7 @@ int rf_duration_parse(const char *text, int64_t *ret_ms) {
 /* The fields of an ISO-8601 time: *ret_tm the wall clock as written,
  * *ret_frac_ms its milliseconds, *ret_offset_s the UTC offset written after
  * it and *ret_zoned whether one was ("Z", "+01", "-05:00"). */
-static int parse_iso(const char *text, struct tm *ret_tm, int64_t *ret_frac_ms, int *ret_offset_s,
-                     int *ret_zoned) {
+static int parse_iso(const char *text, struct tm *ret_tm, int64_t *ret_frac_ms, int *ret_offset_s, int *ret_zoned) {
         struct tm tm = { 0 };
         const char *rest;
         int off_sign = 0, off_h = 0, off_m = 0, zoned = 0;

@@ -17,12 +17,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Aborts with a message when @p cond is false: libFuzzer and the replay
  * driver both report an abort as a crash, with the input saved. */
-#define FUZZ_ASSERT(cond, ...)                                                          \
-        do {                                                                            \
-                if (!(cond)) {                                                          \
-                        fprintf(stderr, "%s:%d: expectation failed: %s: ", __FILE__, __LINE__, #cond); \
-                        fprintf(stderr, __VA_ARGS__);                                   \
-                        fputc('\n', stderr);                                            \
-                        abort();                                                        \
-                }                                                                       \
+#define FUZZ_ASSERT(cond, ...)                                                                                         \
+        do {                                                                                                           \
+                if (!(cond)) {                                                                                         \
+                        fprintf(stderr, "%s:%d: expectation failed: %s: ", __FILE__, __LINE__, #cond);                 \
+                        fprintf(stderr, __VA_ARGS__);                                                                  \
+                        fputc('\n', stderr);                                                                           \
+                        abort();                                                                                       \
+                }                                                                                                      \
         } while (0)

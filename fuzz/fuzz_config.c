@@ -112,8 +112,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                             c2->kafka.property_count == c->kafka.property_count,
                     "reloaded configuration has other counts");
         printed2 = print_conf(c2);
-        FUZZ_ASSERT(strcmp(printed, printed2) == 0, "print(load(print(c))) differs from print(c)\n--- first:\n%s\n--- second:\n%s",
-                    printed, printed2);
+        FUZZ_ASSERT(strcmp(printed, printed2) == 0,
+                    "print(load(print(c))) differs from print(c)\n--- first:\n%s\n--- second:\n%s", printed, printed2);
         free(printed);
         free(printed2);
         rf_conf_destroy(c);

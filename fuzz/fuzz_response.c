@@ -120,7 +120,8 @@ static int clean_text(const unsigned char *s) {
                                 return 0;
                         cp = (cp << 6) | (s[j] & 0x3f);
                 }
-                if ((k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+                if ((k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) || cp > 0x10ffff ||
+                    (cp >= 0xd800 && cp <= 0xdfff))
                         return 0;
                 s += k + 1;
         }
@@ -179,13 +180,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         j = json_string(c.error);
         FUZZ_ASSERT(j != NULL, "jansson refuses the error text");
         json_decref(j);
-        FUZZ_ASSERT(c.retry_after_s >= 0 && c.retry_after_s <= RETRY_AFTER_MAX_S, "Retry-After %ld s",
-                    c.retry_after_s);
+        FUZZ_ASSERT(c.retry_after_s >= 0 && c.retry_after_s <= RETRY_AFTER_MAX_S, "Retry-After %ld s", c.retry_after_s);
 
         if (getenv("FUZZ_DEBUG"))
                 fprintf(stderr, "outcome %s status %ld retry_after %ld body %zu error \"%s\"\n",
-                        rf_call_outcome_name(c.outcome), c.http_status,
-                        c.retry_after_s, c.body_bytes, c.error);
+                        rf_call_outcome_name(c.outcome), c.http_status, c.retry_after_s, c.body_bytes, c.error);
         (void)retry_is_retryable(c.outcome, c.http_status);
         delay = retry_delay_ms(base_ms, try_no, c.retry_after_s, rnd);
         FUZZ_ASSERT(delay >= 1 && delay <= 60001 + (int64_t)RETRY_AFTER_MAX_S * 1000, "delay %lld ms",

@@ -29,7 +29,8 @@ static int replay_file(const char *path) {
                 fprintf(stderr, "%s: cannot open: %s\n", path, strerror(errno));
                 return -1;
         }
-        if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || size > REPLAY_MAX_INPUT || fseek(f, 0, SEEK_SET) != 0) {
+        if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || size > REPLAY_MAX_INPUT ||
+            fseek(f, 0, SEEK_SET) != 0) {
                 fprintf(stderr, "%s: cannot size, or larger than %d bytes\n", path, REPLAY_MAX_INPUT);
                 goto out;
         }

@@ -47,8 +47,8 @@
 #include "rf_store.h"
 #include "rf_util.h"
 
-#define USAGE                                                                                                       \
-        "usage: backfill WORKFLOW... --from T1 --to T2 [--mode missing|failed|all] [--dry-run] [--max-active N]" \
+#define USAGE                                                                                                          \
+        "usage: backfill WORKFLOW... --from T1 --to T2 [--mode missing|failed|all] [--dry-run] [--max-active N]"       \
         " [--yes] [--by NAME]"
 
 /* Ticks planned per query and decisions inserted per transaction. */
@@ -69,22 +69,22 @@ typedef struct request {
         const char *tz;
         const rf_workflow_conf_t **workflows; /* sorted by name, no repeats */
         size_t workflow_count;
-        char *workflows_literal;              /* the same as a text[] literal */
-        int64_t from_ms, to_ms;               /* both ends included */
+        char *workflows_literal; /* the same as a text[] literal */
+        int64_t from_ms, to_ms;  /* both ends included */
         backfill_mode_t mode;
-        int max_active;                       /* 0: no limit */
+        int max_active; /* 0: no limit */
         bool dry_run, yes;
         char by[128];
-        char id[37];                          /* "" until recorded or resumed */
-        long long created_before;             /* resumed: what earlier runs created */
+        char id[37];              /* "" until recorded or resumed */
+        long long created_before; /* resumed: what earlier runs created */
 } request_t;
 
 /* One schedule tick of a batch, and what the backfill makes of it. */
 typedef struct tick {
         int64_t ms;
         bool create;
-        bool mine;         /* this backfill already created its decision */
-        char latest[37];   /* the tick's latest decision, "" when it has none */
+        bool mine;       /* this backfill already created its decision */
+        char latest[37]; /* the tick's latest decision, "" when it has none */
         char action[8];
         char state[12];
 } tick_t;
@@ -124,8 +124,8 @@ static int64_t range_start_s(const request_t *rq) {
 }
 
 /* Up to @p max ticks of @p w after @p after_s into @p ticks; *ret_n gets how many. */
-static int collect_ticks(const request_t *rq, const rf_workflow_conf_t *w, int64_t after_s, tick_t *ticks,
-                         size_t max, size_t *ret_n) {
+static int collect_ticks(const request_t *rq, const rf_workflow_conf_t *w, int64_t after_s, tick_t *ticks, size_t max,
+                         size_t *ret_n) {
         size_t n = 0;
         int64_t t = after_s;
         int r;
@@ -222,9 +222,8 @@ static void print_tick(const request_t *rq, const tick_t *t) {
  * -E2BIG as soon as *planned, the decisions to create over all workflows,
  * passes @p limit (< 0: none): a request refused for its size is refused
  * without planning a million ticks first. */
-static int plan_workflow(rf_pg_t *pg, const request_t *rq, const rf_workflow_conf_t *w, tick_t *ticks,
-                         counts_t *c, size_t *listed, long long *planned, long long limit, char *errstr,
-                         size_t errstr_size) {
+static int plan_workflow(rf_pg_t *pg, const request_t *rq, const rf_workflow_conf_t *w, tick_t *ticks, counts_t *c,
+                         size_t *listed, long long *planned, long long limit, char *errstr, size_t errstr_size) {
         int64_t after_s = range_start_s(rq);
         size_t n;
         int r;
@@ -381,7 +380,8 @@ static int create_batch(rf_pg_t *pg, const request_t *rq, const rf_workflow_conf
         snprintf(made, sizeof(made), "%zu", nds);
         {
                 const char *params[] = { rq->id, made };
-                r = rf_pg_exec(pg, "UPDATE runfleet.backfills SET created = created + $2::integer WHERE backfill_id = $1",
+                r = rf_pg_exec(pg,
+                               "UPDATE runfleet.backfills SET created = created + $2::integer WHERE backfill_id = $1",
                                2, params, NULL, errstr, errstr_size);
         }
         if (r == 0)
@@ -512,8 +512,14 @@ static int lock_request(rf_pg_t *pg, const request_t *rq, char *errstr, size_t e
 /* Records a new request with @p planned decisions to create. */
 static int record_request(rf_pg_t *pg, request_t *rq, long long planned, char *errstr, size_t errstr_size) {
         char from[32], to[32], max_active[16], count[24];
-        const char *params[] = { rq->id, rq->workflows_literal, from, to, mode_names[rq->mode],
-                                 rq->max_active > 0 ? max_active : NULL, rq->by, count };
+        const char *params[] = { rq->id,
+                                 rq->workflows_literal,
+                                 from,
+                                 to,
+                                 mode_names[rq->mode],
+                                 rq->max_active > 0 ? max_active : NULL,
+                                 rq->by,
+                                 count };
 
         rf_uuid_new(rq->id);
         snprintf(from, sizeof(from), "%lld", (long long)rq->from_ms);
@@ -583,14 +589,12 @@ static int parse_time_option(const rf_program_t *prog, const request_t *rq, cons
 
 /* Options and operands into @p rq. Returns 0, or the exit code after a one-line error. */
 static int parse_request(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv, request_t *rq) {
-        static const struct option options[] = { { "from", required_argument, NULL, 'f' },
-                                                 { "to", required_argument, NULL, 't' },
-                                                 { "mode", required_argument, NULL, 'm' },
-                                                 { "dry-run", no_argument, NULL, 'n' },
-                                                 { "max-active", required_argument, NULL, 'a' },
-                                                 { "yes", no_argument, NULL, 'y' },
-                                                 { "by", required_argument, NULL, 'b' },
-                                                 { NULL, 0, NULL, 0 } };
+        static const struct option options[] = {
+                { "from", required_argument, NULL, 'f' },       { "to", required_argument, NULL, 't' },
+                { "mode", required_argument, NULL, 'm' },       { "dry-run", no_argument, NULL, 'n' },
+                { "max-active", required_argument, NULL, 'a' }, { "yes", no_argument, NULL, 'y' },
+                { "by", required_argument, NULL, 'b' },         { NULL, 0, NULL, 0 }
+        };
         const char *from_text = NULL, *to_text = NULL, *mode_text = "missing";
         size_t k = 0;
         int c;
@@ -601,11 +605,21 @@ static int parse_request(const rf_program_t *prog, const rf_conf_t *conf, int ar
         rf_program_subcommand_options();
         while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
                 switch (c) {
-                case 'f': from_text = optarg; break;
-                case 't': to_text = optarg; break;
-                case 'm': mode_text = optarg; break;
-                case 'n': rq->dry_run = true; break;
-                case 'y': rq->yes = true; break;
+                case 'f':
+                        from_text = optarg;
+                        break;
+                case 't':
+                        to_text = optarg;
+                        break;
+                case 'm':
+                        mode_text = optarg;
+                        break;
+                case 'n':
+                        rq->dry_run = true;
+                        break;
+                case 'y':
+                        rq->yes = true;
+                        break;
                 case 'b':
                         if (!*optarg || strlen(optarg) >= sizeof(rq->by))
                                 return rf_program_fail(prog, RF_EXIT_USAGE,
@@ -732,8 +746,8 @@ int producer_backfill(const rf_program_t *prog, const rf_conf_t *conf, int argc,
         local_time(&rq, rq.from_ms, from, sizeof(from));
         local_time(&rq, rq.to_ms, to, sizeof(to));
         if (rq.dry_run)
-                printf("backfill (dry run, nothing is recorded): mode %s, %s to %s %s\n", mode_names[rq.mode], from,
-                       to, rq.tz);
+                printf("backfill (dry run, nothing is recorded): mode %s, %s to %s %s\n", mode_names[rq.mode], from, to,
+                       rq.tz);
         for (size_t i = 0; i < rq.workflow_count; i++) {
                 if (rq.dry_run)
                         printf("  %s:\n", rq.workflows[i]->name);
@@ -776,8 +790,9 @@ int producer_backfill(const rf_program_t *prog, const rf_conf_t *conf, int argc,
         /* recorded from here on */
         if (*rq.id) {
                 /* what is left, and this run's --max-active (not part of what makes a request the same) */
-                r = update_request(pg, &rq, "UPDATE runfleet.backfills SET planned = created + $2::integer,"
-                                            " max_active = nullif($3::integer, 0) WHERE backfill_id = $1",
+                r = update_request(pg, &rq,
+                                   "UPDATE runfleet.backfills SET planned = created + $2::integer,"
+                                   " max_active = nullif($3::integer, 0) WHERE backfill_id = $1",
                                    planned, errstr, sizeof(errstr));
                 created = rq.created_before;
                 planned += rq.created_before;
@@ -823,8 +838,8 @@ int producer_backfill(const rf_program_t *prog, const rf_conf_t *conf, int argc,
                         printf("backfill %s: stopped, %lld of %lld decisions created; run the same command again to "
                                "continue\n",
                                rq.id, created, planned);
-                        rf_log_warn("backfill.stopped", json_pack("{s:s, s:I}", "backfill_id", rq.id, "created",
-                                                                  (json_int_t)created),
+                        rf_log_warn("backfill.stopped",
+                                    json_pack("{s:s, s:I}", "backfill_id", rq.id, "created", (json_int_t)created),
                                     "backfill %s stopped on request; resumable", rq.id);
                         goto out;
                 }

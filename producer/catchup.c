@@ -93,8 +93,8 @@ static int collect_backwards(const rf_workflow_conf_t *w, const char *tz, int64_
         return 0;
 }
 
-int catchup_plan(const rf_workflow_conf_t *w, const char *tz, int64_t last_tick_ms, int64_t now_ms,
-                 int64_t lookback_ms, int max_ticks, catchup_plan_t *ret_plan) {
+int catchup_plan(const rf_workflow_conf_t *w, const char *tz, int64_t last_tick_ms, int64_t now_ms, int64_t lookback_ms,
+                 int max_ticks, catchup_plan_t *ret_plan) {
         catchup_plan_t p = { 0 };
         int64_t *back = NULL, first_s = 0, now_s = now_ms / 1000, on_time_ms = now_ms - lookback_ms;
         int64_t window_ms = now_ms - w->catchup_window_ms, missed_from = 0, missed_to = 0;
@@ -106,8 +106,7 @@ int catchup_plan(const rf_workflow_conf_t *w, const char *tz, int64_t last_tick_
         *ret_plan = p;
         if (last_tick_ms < 0)
                 max_ticks = 1; /* never decided: its history starts at this evaluation */
-        r = collect_backwards(w, tz, last_tick_ms < 0 ? INT64_MIN : last_tick_ms / 1000, now_s, max_ticks, &back,
-                              &n);
+        r = collect_backwards(w, tz, last_tick_ms < 0 ? INT64_MIN : last_tick_ms / 1000, now_s, max_ticks, &back, &n);
         if (r < 0)
                 return r;
         if (n == 0 || (last_tick_ms < 0 && back[0] * 1000 < on_time_ms)) {
@@ -124,8 +123,8 @@ int catchup_plan(const rf_workflow_conf_t *w, const char *tz, int64_t last_tick_
                 return -ENOMEM;
         }
         if (beyond)
-                p.ticks[p.count++] = (catchup_tick_t){ .tick_ms = first_s * 1000, .action = CATCHUP_MISSED,
-                                                       .summary = 1 };
+                p.ticks[p.count++] =
+                        (catchup_tick_t){ .tick_ms = first_s * 1000, .action = CATCHUP_MISSED, .summary = 1 };
         for (size_t i = n; i-- > 0;)
                 p.ticks[p.count++] = (catchup_tick_t){ .tick_ms = back[i] * 1000 };
 
@@ -149,11 +148,14 @@ int catchup_plan(const rf_workflow_conf_t *w, const char *tz, int64_t last_tick_
         if (p.missed > 0) {
                 format_range(tz, missed_from / 1000, missed_to / 1000, now_s, p.range, sizeof(p.range));
                 format_duration(w->catchup_window_ms, window, sizeof(window));
-                snprintf(p.skip_reason, sizeof(p.skip_reason), "missed while no evaluator ran, %s; catch-up policy %s%s",
-                         p.range, catchup_policy_name(w->catchup_policy),
+                snprintf(p.skip_reason, sizeof(p.skip_reason),
+                         "missed while no evaluator ran, %s; catch-up policy %s%s", p.range,
+                         catchup_policy_name(w->catchup_policy),
                          w->catchup_policy == RF_CATCHUP_LATEST ? ": only the newest tick is decided" : "");
-                snprintf(p.late_note, sizeof(p.late_note), "decided late: missed while no evaluator ran, %s; "
-                         "catch-up policy %s", p.range, catchup_policy_name(w->catchup_policy));
+                snprintf(p.late_note, sizeof(p.late_note),
+                         "decided late: missed while no evaluator ran, %s; "
+                         "catch-up policy %s",
+                         p.range, catchup_policy_name(w->catchup_policy));
                 snprintf(p.missed_reason, sizeof(p.missed_reason),
                          "missed while no evaluator ran, %s; older than the catch-up window (%s), not run", p.range,
                          window);

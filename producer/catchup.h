@@ -36,10 +36,10 @@ typedef struct catchup_tick {
 typedef struct catchup_plan {
         catchup_tick_t *ticks; /* oldest first; free() */
         size_t count;
-        size_t missed;         /* ticks of the gap that were missed, summarised ones included when counted */
-        char range[96];        /* the missed ticks, "09:00–12:00" local time */
+        size_t missed;  /* ticks of the gap that were missed, summarised ones included when counted */
+        char range[96]; /* the missed ticks, "09:00–12:00" local time */
         char skip_reason[320];
-        char late_note[200];   /* appended to the reason of a missed tick the policy decides */
+        char late_note[200]; /* appended to the reason of a missed tick the policy decides */
         char missed_reason[320];
         char bound_reason[400];
 } catchup_plan_t;
@@ -50,8 +50,8 @@ typedef struct catchup_plan {
  * be on time. @p max_ticks: producer.catchup_max_ticks. Returns 0 (an empty
  * plan when there is nothing to do), -ENOMEM, or -EINVAL for an unknown
  * zone. The caller frees plan->ticks. */
-int catchup_plan(const rf_workflow_conf_t *w, const char *tz, int64_t last_tick_ms, int64_t now_ms,
-                 int64_t lookback_ms, int max_ticks, catchup_plan_t *ret_plan);
+int catchup_plan(const rf_workflow_conf_t *w, const char *tz, int64_t last_tick_ms, int64_t now_ms, int64_t lookback_ms,
+                 int max_ticks, catchup_plan_t *ret_plan);
 
 /* "latest", "all" or "none". */
 const char *catchup_policy_name(rf_catchup_t policy);

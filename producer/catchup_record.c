@@ -46,7 +46,8 @@ static int batch_literals(const catchup_plan_t *plan, size_t from, size_t to, ch
 int catchup_record(rf_pg_t *pg, const rf_workflow_conf_t *w, const catchup_plan_t *plan, size_t *ret_skipped,
                    size_t *ret_missed, char *errstr, size_t errstr_size) {
         char *reasons[] = { (char *)plan->skip_reason, (char *)plan->missed_reason, (char *)plan->bound_reason };
-        char *reason_list = rf_pg_array_literal(reasons, 3), *scrapers = rf_pg_array_literal(w->scrapers, w->scraper_count);
+        char *reason_list = rf_pg_array_literal(reasons, 3),
+             *scrapers = rf_pg_array_literal(w->scrapers, w->scraper_count);
         char deadline[32];
         int r = 0;
 

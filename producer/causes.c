@@ -9,7 +9,7 @@
 
 #include "causes.h"
 
-#define LABEL_MAX 60  /* longer messages are cut in the middle */
+#define LABEL_MAX 60 /* longer messages are cut in the middle */
 #define LABEL_HEAD 28
 #define LABEL_TAIL 24
 
@@ -95,8 +95,8 @@ static bool has_workflow(const cause_t *c, const char *workflow) {
         return false;
 }
 
-int causes_add(causes_t *c, const char *workflow, bool is_call, const char *kind, int http_status,
-               const char *error, int64_t at_ms) {
+int causes_add(causes_t *c, const char *workflow, bool is_call, const char *kind, int http_status, const char *error,
+               int64_t at_ms) {
         char message[CAUSE_TEXT_MAX], masked[CAUSE_TEXT_MAX], key[sizeof(((cause_t *)0)->key)];
         cause_t *g = NULL;
 

@@ -19,11 +19,11 @@
  * "HTTP 500: " and a JSON wrapper taken off); workflows are copies. */
 typedef struct cause {
         char key[CAUSE_TEXT_MAX + 48];
-        char kind[24];        /* HTTP_ERROR, TIMEOUT, CONNECT_ERROR, ERROR; or an execution status */
-        int http_status;      /* 0 when there was no HTTP answer */
+        char kind[24];   /* HTTP_ERROR, TIMEOUT, CONNECT_ERROR, ERROR; or an execution status */
+        int http_status; /* 0 when there was no HTTP answer */
         char text[CAUSE_TEXT_MAX];
-        int calls;            /* failed scraper calls */
-        int executions;       /* failed executions that recorded no failed call (a lease that ran out...) */
+        int calls;      /* failed scraper calls */
+        int executions; /* failed executions that recorded no failed call (a lease that ran out...) */
         char **workflows;
         size_t workflow_count;
         int64_t first_ms, last_ms;
@@ -48,8 +48,8 @@ void cause_mask(const char *message, char *buf, size_t size);
 /* Adds one error of @p workflow at @p at_ms. @p is_call: a failed scraper
  * call (kind = its outcome), else a failed execution (kind = its status).
  * Returns 0 or -ENOMEM. */
-int causes_add(causes_t *c, const char *workflow, bool is_call, const char *kind, int http_status,
-               const char *error, int64_t at_ms);
+int causes_add(causes_t *c, const char *workflow, bool is_call, const char *kind, int http_status, const char *error,
+               int64_t at_ms);
 
 /* Orders the causes: most occurrences first, then earliest. */
 void causes_sort(causes_t *c);

@@ -86,8 +86,9 @@ static int dlq_list(const rf_program_t *prog, const rf_conf_t *conf, int argc, c
         rf_program_subcommand_options();
         while ((c = getopt_long(argc, argv, "", options, NULL)) != -1)
                 if (c != 's' || rf_time_parse(optarg, &since) < 0)
-                        return rf_program_fail(prog, RF_EXIT_USAGE,
-                                               "usage: dlq list [--since T] (T e.g. 2026-11-27T13:00:00Z or 2026-11-27)");
+                        return rf_program_fail(
+                                prog, RF_EXIT_USAGE,
+                                "usage: dlq list [--since T] (T e.g. 2026-11-27T13:00:00Z or 2026-11-27)");
         if (optind < argc)
                 return rf_program_fail(prog, RF_EXIT_USAGE, "dlq list: unexpected argument '%s'", argv[optind]);
         if (rf_kafka_reader_new(conf, "runfleet-dlq", &rk, errstr, sizeof(errstr)) < 0 ||
@@ -112,15 +113,15 @@ typedef struct redrive {
         rf_pg_t *pg;
         rd_kafka_t *producer;
         bool dry_run;
-        bool single;          /* --offset: print refusals, exit 1 unless redriven */
+        bool single; /* --offset: print refusals, exit 1 unless redriven */
         char who[128];
         size_t redriven, stays, already;
-        char errstr[1024];    /* why the command failed (database, Kafka) */
+        char errstr[1024]; /* why the command failed (database, Kafka) */
 } redrive_t;
 
 /* Where one redriven message went, filled by the delivery report. */
 typedef struct delivery {
-        int err;              /* INT_MIN while pending */
+        int err; /* INT_MIN while pending */
         int32_t partition;
         int64_t offset;
 } delivery_t;
@@ -197,11 +198,12 @@ static int earlier_redrive(redrive_t *r, const rd_kafka_message_t *m, char *ret,
 
         snprintf(part, sizeof(part), "%d", (int)m->partition);
         snprintf(off, sizeof(off), "%lld", (long long)m->offset);
-        rc = rf_pg_exec(r->pg,
-                        "SELECT to_char(redriven_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-                        "       || ' by ' || redriven_by || ' (decision ' || decision_id || ', attempt ' || attempt || ')'"
-                        "  FROM runfleet.dlq_redrives WHERE dlq_topic = $1 AND dlq_partition = $2 AND dlq_offset = $3",
-                        3, params, &res, r->errstr, sizeof(r->errstr));
+        rc = rf_pg_exec(
+                r->pg,
+                "SELECT to_char(redriven_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+                "       || ' by ' || redriven_by || ' (decision ' || decision_id || ', attempt ' || attempt || ')'"
+                "  FROM runfleet.dlq_redrives WHERE dlq_topic = $1 AND dlq_partition = $2 AND dlq_offset = $3",
+                3, params, &res, r->errstr, sizeof(r->errstr));
         if (rc < 0)
                 return rc;
         snprintf(ret, ret_size, "%s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "");
@@ -275,8 +277,8 @@ static int produce_again(redrive_t *r, const rd_kafka_message_t *m, const rf_dec
  * when it turned out to be redriven already, or a negative errno. */
 static int record_and_produce(redrive_t *r, const rd_kafka_message_t *m, const rf_decision_t *d, delivery_t *dv) {
         char part[16], off[32], attempt[16], ignored[256];
-        const char *params[] = { r->conf->kafka.dlq_topic, part, off, d->decision_id, attempt, r->conf->kafka.topic,
-                                 r->who };
+        const char *params[] = { r->conf->kafka.dlq_topic, part,  off, d->decision_id, attempt,
+                                 r->conf->kafka.topic,     r->who };
         PGresult *res = NULL;
         int rc;
 
@@ -345,8 +347,8 @@ static int redrive_one(const rd_kafka_message_t *m, int64_t ts, void *opaque) {
         }
         if (r->dry_run) {
                 r->redriven++;
-                printf("would     %-8s redrive decision %s of %s (attempt %d) to %s\n", at, d->decision_id,
-                       d->workflow, (int)d->attempt, r->conf->kafka.topic);
+                printf("would     %-8s redrive decision %s of %s (attempt %d) to %s\n", at, d->decision_id, d->workflow,
+                       (int)d->attempt, r->conf->kafka.topic);
                 rf_decision_destroy(d);
                 return 0;
         }
@@ -388,8 +390,8 @@ static int partition_count(rd_kafka_t *rk, const char *topic, int *ret_n, char *
 
 /* Reads the one message at @p partition : @p offset of @p topic and hands
  * it to @p cb. -ENOENT (reason in @p errstr) when there is none. */
-static int read_one(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t offset, scan_cb_t *cb,
-                    void *opaque, char *errstr, size_t errstr_size) {
+static int read_one(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t offset, scan_cb_t *cb, void *opaque,
+                    char *errstr, size_t errstr_size) {
         rd_kafka_topic_partition_list_t *assign;
         int64_t lo = 0, hi = 0, until;
         rd_kafka_resp_err_t err;
@@ -434,8 +436,8 @@ static int read_one(rd_kafka_t *rk, const char *topic, int32_t partition, int64_
                         rc = cb(m, 0, opaque);
                 else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF || m->offset > offset) {
                         /* compacted or transaction markers: the offset holds no message */
-                        snprintf(errstr, errstr_size, "no message at %d:%lld in %s", (int)partition,
-                                 (long long)offset, topic);
+                        snprintf(errstr, errstr_size, "no message at %d:%lld in %s", (int)partition, (long long)offset,
+                                 topic);
                         rc = -ENOENT;
                 }
                 rd_kafka_message_destroy(m);
@@ -482,8 +484,10 @@ static int dlq_redrive(const rf_program_t *prog, const rf_conf_t *conf, int argc
                         break;
                 case 'p':
                         if (parse_count(optarg, INT32_MAX, &v) < 0)
-                                return rf_program_fail(prog, RF_EXIT_USAGE, "dlq redrive: --partition '%s' is not a "
-                                                       "partition number\n" REDRIVE_USAGE, optarg);
+                                return rf_program_fail(prog, RF_EXIT_USAGE,
+                                                       "dlq redrive: --partition '%s' is not a "
+                                                       "partition number\n" REDRIVE_USAGE,
+                                                       optarg);
                         partition = v;
                         break;
                 case 'a':
@@ -514,9 +518,10 @@ static int dlq_redrive(const rf_program_t *prog, const rf_conf_t *conf, int argc
                                                        "dlq redrive: --offset P:N and --partition both name a "
                                                        "partition\n" REDRIVE_USAGE);
                         if (parse_count(p, INT32_MAX, &v) < 0)
-                                return rf_program_fail(prog, RF_EXIT_USAGE,
-                                                       "dlq redrive: --offset '%s' is not P:N (partition:offset)\n"
-                                                       REDRIVE_USAGE, offset_arg);
+                                return rf_program_fail(
+                                        prog, RF_EXIT_USAGE,
+                                        "dlq redrive: --offset '%s' is not P:N (partition:offset)\n" REDRIVE_USAGE,
+                                        offset_arg);
                         partition = v;
                 }
                 if (parse_count(colon ? colon + 1 : offset_arg, INT64_MAX, &v) < 0)

@@ -62,8 +62,8 @@ static rf_decision_t *decision_for(const rf_workflow_conf_t *w, const char *reas
 }
 
 static json_t *decision_fields(const rf_decision_t *d) {
-        return json_pack("{s:s, s:s, s:s, s:i}", "decision_id", d->decision_id, "workflow", d->workflow,
-                         "trace_id", d->trace_id, "attempt", (int)d->attempt);
+        return json_pack("{s:s, s:s, s:s, s:i}", "decision_id", d->decision_id, "workflow", d->workflow, "trace_id",
+                         d->trace_id, "attempt", (int)d->attempt);
 }
 
 /* --- metrics and readiness of `evaluate --every` (rf_http's thread reads) */
@@ -77,14 +77,14 @@ static rf_http_condition_t ready_kafka = RF_HTTP_CONDITION_INIT("kafka");
 static int64_t ready_max_age_ms;
 
 static void metrics_init(const rf_conf_t *conf) {
-        metrics.evaluated = rf_metrics_counter("runfleet_decisions_evaluated_total",
-                                               "Decisions recorded by the evaluator, by workflow and action.",
-                                               "workflow,action");
-        metrics.produced = rf_metrics_counter("runfleet_decisions_produced_total",
-                                              "RUN decisions Kafka acknowledged.", NULL);
-        metrics.produce_failed = rf_metrics_counter("runfleet_decision_produce_failures_total",
-                                                    "RUN decisions Kafka did not acknowledge (left to the reaper).",
-                                                    NULL);
+        metrics.evaluated =
+                rf_metrics_counter("runfleet_decisions_evaluated_total",
+                                   "Decisions recorded by the evaluator, by workflow and action.", "workflow,action");
+        metrics.produced =
+                rf_metrics_counter("runfleet_decisions_produced_total", "RUN decisions Kafka acknowledged.", NULL);
+        metrics.produce_failed =
+                rf_metrics_counter("runfleet_decision_produce_failures_total",
+                                   "RUN decisions Kafka did not acknowledge (left to the reaper).", NULL);
         metrics.missed_ticks = rf_metrics_counter("runfleet_ticks_missed_total",
                                                   "Schedule ticks that passed while no evaluator ran (each then "
                                                   "decided, SKIPped or recorded MISSED by the catch-up policy).",
@@ -112,8 +112,7 @@ static void readiness_update(session_t *s, int evaluate_result) {
 
         rf_http_condition_set(&ready_eval, evaluate_result == 0,
                               "evaluation: the last one failed (database or broker; see the log)");
-        rf_http_condition_set(&ready_kafka, rf_kafka_check_reachable(s->rk, 2000, errstr, sizeof(errstr)) == 0,
-                              errstr);
+        rf_http_condition_set(&ready_kafka, rf_kafka_check_reachable(s->rk, 2000, errstr, sizeof(errstr)) == 0, errstr);
 }
 
 /* Publishes the inserted RUN decisions and logs what became of each: Kafka
@@ -130,9 +129,8 @@ static int publish(session_t *s, rf_decision_t **ds, size_t n) {
         if (!acked)
                 return -ENOMEM;
         rf_kafka_producer_recover(&s->rk, s->conf, s->client_id, rf_store_dr_cb);
-        r = rf_store_publish_acked(s->rk, s->pg, s->conf->kafka.topic, ds, n,
-                                   s->conf->kafka.delivery_timeout_ms + 5000, acked, &delivered, errstr,
-                                   sizeof(errstr));
+        r = rf_store_publish_acked(s->rk, s->pg, s->conf->kafka.topic, ds, n, s->conf->kafka.delivery_timeout_ms + 5000,
+                                   acked, &delivered, errstr, sizeof(errstr));
         rf_metrics_inc(metrics.produced, (double)delivered);
         rf_metrics_inc(metrics.produce_failed, (double)(n - delivered));
         for (size_t i = 0; i < n; i++) {
@@ -146,8 +144,8 @@ static int publish(session_t *s, rf_decision_t **ds, size_t n) {
                                     ds[i]->workflow);
         }
         if (r < 0)
-                rf_log_error("decision.produce_failed", json_pack("{s:i, s:i}", "delivered", (int)delivered,
-                                                                  "total", (int)n),
+                rf_log_error("decision.produce_failed",
+                             json_pack("{s:i, s:i}", "delivered", (int)delivered, "total", (int)n),
                              "%s; undelivered decisions stay recorded for the reaper", errstr);
         free(acked);
         return r;
@@ -221,8 +219,7 @@ out:
 }
 
 /* 1 when @p w already has a decision for @p tick_ms, 0 when not. */
-static int tick_decided(session_t *s, const rf_workflow_conf_t *w, int64_t tick_ms, char *errstr,
-                        size_t errstr_size) {
+static int tick_decided(session_t *s, const rf_workflow_conf_t *w, int64_t tick_ms, char *errstr, size_t errstr_size) {
         char tick[32];
         const char *params[] = { w->name, tick };
         PGresult *res;
@@ -509,8 +506,7 @@ static void sleep_until_boundary(int64_t every_ms) {
 }
 
 int producer_evaluate(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv) {
-        static const struct option options[] = { { "every", required_argument, NULL, 'e' },
-                                                 { NULL, 0, NULL, 0 } };
+        static const struct option options[] = { { "every", required_argument, NULL, 'e' }, { NULL, 0, NULL, 0 } };
         session_t s = { 0 };
         int64_t every_ms = 0;
         int c, r, code;
@@ -573,8 +569,7 @@ int producer_evaluate(const rf_program_t *prog, const rf_conf_t *conf, int argc,
 }
 
 int producer_trigger(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv) {
-        static const struct option options[] = { { "reason", required_argument, NULL, 'r' },
-                                                 { NULL, 0, NULL, 0 } };
+        static const struct option options[] = { { "reason", required_argument, NULL, 'r' }, { NULL, 0, NULL, 0 } };
         const rf_workflow_conf_t *w;
         const char *why = NULL;
         char reason[512], errstr[1024];

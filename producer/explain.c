@@ -52,8 +52,8 @@ static int find_gaps(const history_t *h, const rf_workflow_conf_t *w, const char
                 if (h->decisions[i].tick_ms >= 0 && !h->decisions[i].backfill_of)
                         ticks[n++] = h->decisions[i].tick_ms;
         qsort(ticks, n, sizeof(*ticks), by_ms);
-        for (t_s = n ? ticks[0] / 1000 : 0; n > 1 && rf_cron_next(w->cron, tz, t_s, &t_s) == 0 &&
-                                            t_s * 1000 < ticks[n - 1];) {
+        for (t_s = n ? ticks[0] / 1000 : 0;
+             n > 1 && rf_cron_next(w->cron, tz, t_s, &t_s) == 0 && t_s * 1000 < ticks[n - 1];) {
                 if (++walked > MAX_TICKS_WALKED) {
                         *ret_cut = true;
                         break;
@@ -145,8 +145,10 @@ static void outcome(const history_t *h, const rf_conf_t *conf, const hist_decisi
                 snprintf(buf, size, "DEAD at %s after %d failed execution%s%s%s", when, failed, failed == 1 ? "" : "s",
                          *error ? "; last error " : "", error);
         } else if (strcmp(d->state, "FAILED") == 0) {
-                snprintf(buf, size, "FAILED at %s (%d of reaper.max_failed_executions %d failed executions)%s%s; the reaper tries again", when,
-                         failed, conf->reaper.max_failed_executions, *error ? ": " : "", error);
+                snprintf(
+                        buf, size,
+                        "FAILED at %s (%d of reaper.max_failed_executions %d failed executions)%s%s; the reaper tries again",
+                        when, failed, conf->reaper.max_failed_executions, *error ? ": " : "", error);
         } else if (strcmp(d->state, "CANCELLED") == 0) {
                 snprintf(buf, size, "CANCELLED at %s by %s: %s", when, d->cancelled_by ? d->cancelled_by : "?",
                          d->cancel_reason ? d->cancel_reason : "(no reason given)");
@@ -191,8 +193,8 @@ static void explain_decision(const history_t *h, const rf_conf_t *conf, const hi
         if (ref) {
                 span_clock(&h->span, ref->tick_ms >= 0 ? ref->tick_ms : ref->decided_ms, at, sizeof(at));
                 outcome(h, conf, ref, what, sizeof(what));
-                printf("     decision %.8s named above (%s%s at %s): %s\n", ref->decision_id, ref->action,
-                       kind_of(ref), at, what);
+                printf("     decision %.8s named above (%s%s at %s): %s\n", ref->decision_id, ref->action, kind_of(ref),
+                       at, what);
         }
 }
 

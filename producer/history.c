@@ -10,19 +10,20 @@
 #define MS(col) "(extract(epoch FROM " col ") * 1000)::bigint"
 
 /* The decisions of the range, in the order they are told. */
-#define IN_RANGE(d)                                                                            \
-        " " d ".decided_at >= to_timestamp($1::bigint / 1000.0)"                               \
-        " AND " d ".decided_at < to_timestamp($2::bigint / 1000.0)"                            \
+#define IN_RANGE(d)                                                                                                    \
+        " " d ".decided_at >= to_timestamp($1::bigint / 1000.0)"                                                       \
+        " AND " d ".decided_at < to_timestamp($2::bigint / 1000.0)"                                                    \
         " AND ($3::text[] IS NULL OR " d ".workflow = ANY ($3::text[]))"
 
-static const char *const sql_decisions =
-        "SELECT d.decision_id::text, d.workflow, d.action, d.state, d.reason, " MS("d.decided_at") ","
-        "       " MS("d.tick") ", " MS("d.state_at") ", d.attempt, d.replay_of::text, d.backfill_of::text,"
-        "       d.backfill_id::text, d.cancelled_by, d.cancel_reason, o.why"
-        "  FROM runfleet.decisions d"
-        "  LEFT JOIN runfleet.orphans o ON o.decision_id = d.decision_id"
-        " WHERE" IN_RANGE("d")
-        " ORDER BY d.workflow, coalesce(d.tick, d.decided_at), d.decided_at, d.decision_id";
+static const char *const sql_decisions = "SELECT d.decision_id::text, d.workflow, d.action, d.state, d.reason, " MS(
+        "d.decided_at") ","
+                        "       " MS("d.tick") ", " MS(
+                                "d.state_at") ", d.attempt, d.replay_of::text, d.backfill_of::text,"
+                                              "       d.backfill_id::text, d.cancelled_by, d.cancel_reason, o.why"
+                                              "  FROM runfleet.decisions d"
+                                              "  LEFT JOIN runfleet.orphans o ON o.decision_id = d.decision_id"
+                                              " WHERE" IN_RANGE(
+                                                      "d") " ORDER BY d.workflow, coalesce(d.tick, d.decided_at), d.decided_at, d.decision_id";
 
 /* A range's executions and calls are found from its decisions, one index
  * lookup per decision (and per execution), whatever the tables' sizes. As
@@ -30,26 +31,25 @@ static const char *const sql_decisions =
  * all executions once a range held a few thousand decisions (seen with
  * 200,000 rows); OFFSET 0 keeps it from flattening the lateral subquery
  * back into such a join. */
-#define EXECUTIONS_OF_D                                                                        \
-        " CROSS JOIN LATERAL (SELECT * FROM runfleet.executions x"                             \
+#define EXECUTIONS_OF_D                                                                                                \
+        " CROSS JOIN LATERAL (SELECT * FROM runfleet.executions x"                                                     \
         "                      WHERE x.decision_id = d.decision_id OFFSET 0) e"
 
 static const char *const sql_executions =
         "SELECT e.decision_id::text, e.execution_id::text, e.attempt, e.worker_id, e.status,"
-        "       " MS("e.started_at") ", coalesce(" MS("e.finished_at") ", 0), " MS("e.heartbeat_at") ","
-        "       coalesce(e.error, '')"
-        "  FROM runfleet.decisions d" EXECUTIONS_OF_D
-        " WHERE" IN_RANGE("d")
-        " ORDER BY e.decision_id, e.attempt";
+        "       " MS("e.started_at") ", coalesce(" MS("e.finished_at") ", 0), " MS(
+                "e.heartbeat_at") ","
+                                  "       coalesce(e.error, '')"
+                                  "  FROM runfleet.decisions d" EXECUTIONS_OF_D
+                                  " WHERE" IN_RANGE("d") " ORDER BY e.decision_id, e.attempt";
 
 static const char *const sql_calls =
         "SELECT c.execution_id::text, c.scraper, c.try, coalesce(c.http_status, 0), c.outcome,"
         "       " MS("c.started_at") ", c.duration_ms, coalesce(c.error, '')"
-        "  FROM runfleet.decisions d" EXECUTIONS_OF_D
-        " CROSS JOIN LATERAL (SELECT * FROM runfleet.scraper_calls x"
-        "                      WHERE x.execution_id = e.execution_id OFFSET 0) c"
-        " WHERE" IN_RANGE("d")
-        " ORDER BY c.execution_id, c.started_at, c.scraper, c.try";
+                                     "  FROM runfleet.decisions d" EXECUTIONS_OF_D
+                                     " CROSS JOIN LATERAL (SELECT * FROM runfleet.scraper_calls x"
+                                     "                      WHERE x.execution_id = e.execution_id OFFSET 0) c"
+                                     " WHERE" IN_RANGE("d") " ORDER BY c.execution_id, c.started_at, c.scraper, c.try";
 
 #define FROM_TS "to_timestamp($1::bigint / 1000.0)"
 #define TO_TS "to_timestamp($2::bigint / 1000.0)"
@@ -58,45 +58,53 @@ static const char *const sql_calls =
 /* Operator events, as one list; wf is what the --workflow filter matches
  * ('{}': every workflow, as a replay without --workflow). */
 static const char *const sql_events =
-        "SELECT " MS("at") ", kind, workflows, text FROM ("
-        " SELECT paused_at AS at, 'PAUSE' AS kind, workflow AS workflows, ARRAY[workflow] AS wf,"
-        "        format('%s by %s: %s', CASE WHEN automatic THEN 'paused automatically' ELSE 'paused' END,"
-        "               paused_by, reason) AS text"
-        "   FROM runfleet.pauses WHERE paused_at >= " FROM_TS " AND paused_at < " TO_TS
-        " UNION ALL"
-        " SELECT " FROM_TS ", 'PAUSED', workflow, ARRAY[workflow],"
-        "        format('paused since %s by %s: %s', " LOCAL("paused_at", "YYYY-MM-DD HH24:MI:SS") ", paused_by,"
-        "               reason)"
-        "   FROM runfleet.pauses WHERE paused_at < " FROM_TS " AND (unpaused_at IS NULL OR unpaused_at >= " FROM_TS ")"
-        " UNION ALL"
-        " SELECT unpaused_at, 'UNPAUSE', workflow, ARRAY[workflow],"
-        "        format('unpaused by %s (paused since %s)', coalesce(unpaused_by, '?'),"
-        "               " LOCAL("paused_at", "YYYY-MM-DD HH24:MI:SS") ")"
-        "   FROM runfleet.pauses WHERE unpaused_at >= " FROM_TS " AND unpaused_at < " TO_TS
-        " UNION ALL"
-        " SELECT requested_at, 'BACKFILL', array_to_string(workflows, ', '), workflows,"
-        "        format('backfill %s by %s: --mode %s, ticks %s to %s, %s planned, %s created%s',"
-        "               left(backfill_id::text, 8), requested_by, mode, " LOCAL("from_ts", "YYYY-MM-DD HH24:MI:SS") ","
-        "               " LOCAL("to_ts", "YYYY-MM-DD HH24:MI:SS") ", planned, created,"
-        "               CASE WHEN finished_at IS NULL THEN ', not finished'"
-        "                    ELSE ', finished at ' || " LOCAL("finished_at", "HH24:MI:SS") " END)"
-        "   FROM runfleet.backfills WHERE requested_at >= " FROM_TS " AND requested_at < " TO_TS
-        " UNION ALL"
-        " SELECT requested_at, 'REPLAY', array_to_string(workflows, ', '), workflows,"
-        "        format('replay %s by %s: RUN decisions produced %s to %s run again, %s new decisions%s',"
-        "               left(replay_id::text, 8), requested_by, " LOCAL("from_ts", "YYYY-MM-DD HH24:MI:SS") ","
-        "               " LOCAL("to_ts", "YYYY-MM-DD HH24:MI:SS") ", decisions,"
-        "               CASE WHEN again THEN ' (--again)' ELSE '' END)"
-        "   FROM runfleet.replays WHERE requested_at >= " FROM_TS " AND requested_at < " TO_TS
-        " UNION ALL"
-        " SELECT r.redriven_at, 'REDRIVE', d.workflow, ARRAY[d.workflow],"
-        "        format('dead letter %s:%s produced again by %s: decision %s, attempt %s', r.dlq_partition,"
-        "               r.dlq_offset, r.redriven_by, left(r.decision_id::text, 8), r.attempt)"
-        "   FROM runfleet.dlq_redrives r JOIN runfleet.decisions d ON d.decision_id = r.decision_id"
-        "  WHERE r.redriven_at >= " FROM_TS " AND r.redriven_at < " TO_TS
-        ") e"
-        " WHERE $3::text[] IS NULL OR wf = '{}' OR wf && $3::text[]"
-        " ORDER BY at, kind";
+        "SELECT " MS(
+                "at") ", kind, workflows, text FROM ("
+                      " SELECT paused_at AS at, 'PAUSE' AS kind, workflow AS workflows, ARRAY[workflow] AS wf,"
+                      "        format('%s by %s: %s', CASE WHEN automatic THEN 'paused automatically' ELSE 'paused' END,"
+                      "               paused_by, reason) AS text"
+                      "   FROM runfleet.pauses WHERE paused_at >= " FROM_TS " AND paused_at < " TO_TS " UNION ALL"
+                      " SELECT " FROM_TS ", 'PAUSED', workflow, ARRAY[workflow],"
+                      "        format('paused since %s by %s: %s', " LOCAL("paused_at", "YYYY-MM-DD HH24:MI:SS") ", paused_by,"
+                                                                                                                 "               reason)"
+                                                                                                                 "   FROM runfleet.pauses WHERE paused_at < " FROM_TS
+                                                                                                                 " AND (unpaused_at IS NULL OR unpaused_at >= " FROM_TS
+                                                                                                                 ")"
+                                                                                                                 " UNION ALL"
+                                                                                                                 " SELECT unpaused_at, 'UNPAUSE', workflow, ARRAY[workflow],"
+                                                                                                                 "        format('unpaused by %s (paused since %s)', coalesce(unpaused_by, '?'),"
+                                                                                                                 "               " LOCAL("paused_at", "YYYY-MM-DD HH24:MI:SS") ")"
+                                                                                                                                                                               "   FROM runfleet.pauses WHERE unpaused_at >= " FROM_TS
+                                                                                                                                                                               " AND unpaused_at < " TO_TS
+                                                                                                                                                                               " UNION ALL"
+                                                                                                                                                                               " SELECT requested_at, 'BACKFILL', array_to_string(workflows, ', '), workflows,"
+                                                                                                                                                                               "        format('backfill %s by %s: --mode %s, ticks %s to %s, %s planned, %s created%s',"
+                                                                                                                                                                               "               left(backfill_id::text, 8), requested_by, mode, " LOCAL("from_ts", "YYYY-MM-DD HH24:MI:SS") ","
+                                                                                                                                                                                                                                                                                           "               " LOCAL("to_ts",
+                                                                                                                                                                                                                                                                                                                   "YYYY-MM-DD HH24:MI:SS") ", planned, created,"
+                                                                                                                                                                                                                                                                                                                                            "               CASE WHEN finished_at IS NULL THEN ', not finished'"
+                                                                                                                                                                                                                                                                                                                                            "                    ELSE ', finished at ' || " LOCAL("finished_at",
+                                                                                                                                                                                                                                                                                                                                                                                                  "HH24:MI:SS") " END)"
+                                                                                                                                                                                                                                                                                                                                                                                                                "   FROM runfleet.backfills WHERE requested_at >= " FROM_TS " AND requested_at < " TO_TS " UNION ALL"
+                                                                                                                                                                                                                                                                                                                                                                                                                " SELECT requested_at, 'REPLAY', array_to_string(workflows, ', '), workflows,"
+                                                                                                                                                                                                                                                                                                                                                                                                                "        format('replay %s by %s: RUN decisions produced %s to %s run again, %s new decisions%s',"
+                                                                                                                                                                                                                                                                                                                                                                                                                "               left(replay_id::text, 8), requested_by, " LOCAL(
+                                                                                                                                                                                                                                                                                                                                                                                                                        "from_ts",
+                                                                                                                                                                                                                                                                                                                                                                                                                        "YYYY-MM-DD HH24:MI:SS") ","
+                                                                                                                                                                                                                                                                                                                                                                                                                                                 "               " LOCAL("to_ts", "YYYY-MM-DD HH24:MI:SS") ", decisions,"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           "               CASE WHEN again THEN ' (--again)' ELSE '' END)"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           "   FROM runfleet.replays WHERE requested_at >= " FROM_TS
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           " AND requested_at < " TO_TS
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           " UNION ALL"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           " SELECT r.redriven_at, 'REDRIVE', d.workflow, ARRAY[d.workflow],"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           "        format('dead letter %s:%s produced again by %s: decision %s, attempt %s', r.dlq_partition,"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           "               r.dlq_offset, r.redriven_by, left(r.decision_id::text, 8), r.attempt)"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           "   FROM runfleet.dlq_redrives r JOIN runfleet.decisions d ON d.decision_id = r.decision_id"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           "  WHERE r.redriven_at >= " FROM_TS
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           " AND r.redriven_at < " TO_TS
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           ") e"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           " WHERE $3::text[] IS NULL OR wf = '{}' OR wf && $3::text[]"
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           " ORDER BY at, kind";
 
 static const char *opt(const PGresult *res, int row, int col) {
         return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);

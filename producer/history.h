@@ -19,7 +19,7 @@
 typedef struct hist_call {
         const char *scraper, *outcome, *error; /* error: "" when none */
         int try_no;
-        int http_status;                       /* 0: no HTTP answer */
+        int http_status; /* 0: no HTTP answer */
         int64_t started_ms;
         int duration_ms;
 } hist_call_t;
@@ -39,8 +39,8 @@ typedef struct hist_decision {
         /* NULL when not set */
         const char *replay_of, *backfill_of, *backfill_id, *cancelled_by, *cancel_reason, *orphan_why;
         int64_t decided_ms, state_ms;
-        int64_t tick_ms;      /* -1: no tick (a manual trigger, a replay) */
-        int attempt;          /* the last attempt produced to Kafka */
+        int64_t tick_ms;              /* -1: no tick (a manual trigger, a replay) */
+        int attempt;                  /* the last attempt produced to Kafka */
         hist_execution_t *executions; /* by attempt; points into history_t.executions */
         size_t execution_count;
 } hist_decision_t;
@@ -62,9 +62,9 @@ typedef struct history {
         size_t execution_count;
         hist_call_t *calls;
         size_t call_count;
-        hist_event_t *events;       /* by time */
+        hist_event_t *events; /* by time */
         size_t event_count;
-        long long orphans_any_day;  /* rows of runfleet.orphans, whatever their day */
+        long long orphans_any_day; /* rows of runfleet.orphans, whatever their day */
         PGresult *res[4];
 } history_t;
 

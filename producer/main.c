@@ -22,8 +22,7 @@ static const struct {
         { "evaluate", producer_evaluate,
           "  evaluate [--every DURATION]    decide RUN/SKIP for every workflow (once, or in a\n"
           "                                 loop aligned to the clock, e.g. --every 60s)" },
-        { "trigger", producer_trigger,
-          "  trigger WORKFLOW [--reason T]  decide RUN for one workflow now" },
+        { "trigger", producer_trigger, "  trigger WORKFLOW [--reason T]  decide RUN for one workflow now" },
         { "status", producer_status,
           "  status [--day YYYY-MM-DD]      the day's decisions per workflow (state, PRODUCED: times\n"
           "                                 handed to Kafka, FAILED: failed executions of\n"

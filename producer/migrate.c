@@ -31,10 +31,10 @@ int producer_migrate(const rf_program_t *prog, const rf_conf_t *conf, int argc, 
                 goto out;
         }
         rf_log_info("migrate.done",
-                    json_pack("{s:i, s:i, s:s, s:i, s:i, s:i, s:i}", "migrations_applied", applied,
-                              "topics_created", created, "topic", conf->kafka.topic, "partitions",
-                              conf->kafka.partitions, "replication_factor", repl.replication_factor,
-                              "min_insync_replicas", repl.min_insync_replicas, "brokers", repl.brokers),
+                    json_pack("{s:i, s:i, s:s, s:i, s:i, s:i, s:i}", "migrations_applied", applied, "topics_created",
+                              created, "topic", conf->kafka.topic, "partitions", conf->kafka.partitions,
+                              "replication_factor", repl.replication_factor, "min_insync_replicas",
+                              repl.min_insync_replicas, "brokers", repl.brokers),
                     "database schema and topics are up to date");
         code = RF_EXIT_OK;
 out:

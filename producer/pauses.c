@@ -120,8 +120,8 @@ static int rollback_fail(const rf_program_t *prog, rf_pg_t *pg, const char *cmd,
 
 /* Pauses (and cancels for) @p w inside the caller's transaction and prints
  * what happened. Returns 0 or a negative errno with the reason. */
-static int pause_one(rf_pg_t *pg, const rf_conf_t *conf, const rf_workflow_conf_t *w, const char *by,
-                     const char *why, bool cancel, char *errstr, size_t errstr_size) {
+static int pause_one(rf_pg_t *pg, const rf_conf_t *conf, const rf_workflow_conf_t *w, const char *by, const char *why,
+                     bool cancel, char *errstr, size_t errstr_size) {
         const char *params[] = { w->name, by, why, conf->producer.timezone };
         char cancel_reason[600];
         PGresult *res = NULL;

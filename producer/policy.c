@@ -99,8 +99,7 @@ typedef struct tally {
         const policy_run_t *last_succeeded, *last_running, *last_failed;
 } tally_t;
 
-static int tally(const char *tz, int day, const char *workflow, const policy_run_t *runs, size_t count,
-                 tally_t *ret) {
+static int tally(const char *tz, int day, const char *workflow, const policy_run_t *runs, size_t count, tally_t *ret) {
         memset(ret, 0, sizeof(*ret));
         for (size_t i = 0; i < count; i++) {
                 const policy_run_t *p = &runs[i];
@@ -131,8 +130,8 @@ static int tally(const char *tz, int day, const char *workflow, const policy_run
         return 0;
 }
 
-int policy_decide(const rf_workflow_conf_t *w, const char *tz, int64_t tick_ms, const policy_run_t *runs,
-                  size_t count, const policy_pause_t *pause, policy_verdict_t *ret_verdict) {
+int policy_decide(const rf_workflow_conf_t *w, const char *tz, int64_t tick_ms, const policy_run_t *runs, size_t count,
+                  const policy_pause_t *pause, policy_verdict_t *ret_verdict) {
         policy_verdict_t v = { .run = false };
         char at[8], when[8], since[24], extra[300] = "", overlap[200] = "";
         in_flight_t busy;
@@ -186,7 +185,7 @@ int policy_decide(const rf_workflow_conf_t *w, const char *tz, int64_t tick_ms, 
                         return r;
                 if (!dep.last_succeeded) {
                         snprintf(v.reason, sizeof(v.reason), "waiting for %s (%s)", w->after[k],
-                                 dep.running ? "its run today is still in progress"
+                                 dep.running  ? "its run today is still in progress"
                                  : dep.failed ? "its runs today failed"
                                               : "no run today yet");
                         goto out;

@@ -26,7 +26,7 @@ typedef struct policy_pause {
         const char *by;
         int64_t since_ms;
         const char *reason;
-        bool automatic;      /* by pause_after_failures */
+        bool automatic; /* by pause_after_failures */
 } policy_pause_t;
 
 typedef struct policy_verdict {
@@ -57,5 +57,5 @@ typedef struct policy_verdict {
  *  - otherwise RUN.
  * Every verdict carries a reason a person can read. Returns 0, or -EINVAL
  * for an unknown zone. */
-int policy_decide(const rf_workflow_conf_t *w, const char *tz, int64_t tick_ms, const policy_run_t *runs,
-                  size_t count, const policy_pause_t *pause, policy_verdict_t *ret_verdict);
+int policy_decide(const rf_workflow_conf_t *w, const char *tz, int64_t tick_ms, const policy_run_t *runs, size_t count,
+                  const policy_pause_t *pause, policy_verdict_t *ret_verdict);

@@ -31,15 +31,15 @@
 #define USAGE "usage: replay --from T1 --to T2 [--workflow W]... [--dry-run] [--again]"
 
 typedef struct item {
-        rf_decision_t *d;   /* as read from the topic (owned) */
-        const char *root;   /* the original decision: d->replay_of, else d->decision_id */
+        rf_decision_t *d; /* as read from the topic (owned) */
+        const char *root; /* the original decision: d->replay_of, else d->decision_id */
         int32_t partition;
         int64_t offset;
         int64_t ts;
 } item_t;
 
 typedef struct collect {
-        char **workflows;   /* filter; none: all */
+        char **workflows; /* filter; none: all */
         size_t workflow_count;
         item_t *items;
         size_t n, cap;
@@ -81,8 +81,11 @@ static int on_message(const rd_kafka_message_t *m, int64_t ts, void *opaque) {
                 c->items = items;
                 c->cap = cap;
         }
-        c->items[c->n++] = (item_t){ .d = d, .root = d->replay_of ? d->replay_of : d->decision_id,
-                                     .partition = m->partition, .offset = m->offset, .ts = ts };
+        c->items[c->n++] = (item_t){ .d = d,
+                                     .root = d->replay_of ? d->replay_of : d->decision_id,
+                                     .partition = m->partition,
+                                     .offset = m->offset,
+                                     .ts = ts };
         return 0;
 }
 
@@ -132,13 +135,14 @@ static int earlier_replay(rf_pg_t *pg, const char *from, const char *to, const c
         PGresult *res;
         int r;
 
-        r = rf_pg_exec(pg,
-                       "SELECT replay_id::text || ' at ' || to_char(requested_at AT TIME ZONE 'UTC',"
-                       "       'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') || ' (' || decisions || ' decisions)'"
-                       "  FROM runfleet.replays"
-                       " WHERE from_ts = to_timestamp($1::bigint / 1000.0) AND to_ts = to_timestamp($2::bigint / 1000.0)"
-                       "   AND workflows = $3::text[] ORDER BY requested_at DESC LIMIT 1",
-                       3, params, &res, errstr, errstr_size);
+        r = rf_pg_exec(
+                pg,
+                "SELECT replay_id::text || ' at ' || to_char(requested_at AT TIME ZONE 'UTC',"
+                "       'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') || ' (' || decisions || ' decisions)'"
+                "  FROM runfleet.replays"
+                " WHERE from_ts = to_timestamp($1::bigint / 1000.0) AND to_ts = to_timestamp($2::bigint / 1000.0)"
+                "   AND workflows = $3::text[] ORDER BY requested_at DESC LIMIT 1",
+                3, params, &res, errstr, errstr_size);
         if (r < 0)
                 return r;
         snprintf(ret, ret_size, "%s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "");
@@ -235,21 +239,19 @@ static int record(rf_pg_t *pg, const collect_t *c, const char *replay_id, const 
                         goto rollback;
         }
         return rf_pg_exec(pg, "COMMIT", 0, NULL, NULL, errstr, errstr_size);
-rollback:
-        {
-                char ignored[256];
-                rf_pg_exec(pg, "ROLLBACK", 0, NULL, NULL, ignored, sizeof(ignored));
-        }
+rollback : {
+        char ignored[256];
+        rf_pg_exec(pg, "ROLLBACK", 0, NULL, NULL, ignored, sizeof(ignored));
+}
         return r;
 }
 
 int producer_replay(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv) {
-        static const struct option options[] = { { "from", required_argument, NULL, 'f' },
-                                                 { "to", required_argument, NULL, 't' },
-                                                 { "workflow", required_argument, NULL, 'w' },
-                                                 { "dry-run", no_argument, NULL, 'n' },
-                                                 { "again", no_argument, NULL, 'a' },
-                                                 { NULL, 0, NULL, 0 } };
+        static const struct option options[] = {
+                { "from", required_argument, NULL, 'f' },     { "to", required_argument, NULL, 't' },
+                { "workflow", required_argument, NULL, 'w' }, { "dry-run", no_argument, NULL, 'n' },
+                { "again", no_argument, NULL, 'a' },          { NULL, 0, NULL, 0 }
+        };
         collect_t c = { 0 };
         char errstr[1024], from[32], to[32], replay_id[37], who[128], prior[256] = "";
         char *workflows = NULL;
@@ -268,10 +270,18 @@ int producer_replay(const rf_program_t *prog, const rf_conf_t *conf, int argc, c
         rf_program_subcommand_options();
         while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
                 switch (opt) {
-                case 'f': from_text = optarg; break;
-                case 't': to_text = optarg; break;
-                case 'n': dry_run = true; break;
-                case 'a': again = true; break;
+                case 'f':
+                        from_text = optarg;
+                        break;
+                case 't':
+                        to_text = optarg;
+                        break;
+                case 'n':
+                        dry_run = true;
+                        break;
+                case 'a':
+                        again = true;
+                        break;
                 case 'w':
                         if (!rf_conf_workflow(conf, optarg)) {
                                 code = rf_program_fail(prog, RF_EXIT_USAGE, "replay: unknown workflow '%s' in %s",
@@ -290,9 +300,10 @@ int producer_replay(const rf_program_t *prog, const rf_conf_t *conf, int argc, c
                 goto out;
         }
         if (rf_time_parse(from_text, &from_ms) < 0 || rf_time_parse(to_text, &to_ms) < 0) {
-                code = rf_program_fail(prog, RF_EXIT_USAGE,
-                                       "replay: '%s' is not a time (e.g. 2026-11-27T13:00:00Z, 2026-11-27, @1795000000)",
-                                       rf_time_parse(from_text, &from_ms) < 0 ? from_text : to_text);
+                code = rf_program_fail(
+                        prog, RF_EXIT_USAGE,
+                        "replay: '%s' is not a time (e.g. 2026-11-27T13:00:00Z, 2026-11-27, @1795000000)",
+                        rf_time_parse(from_text, &from_ms) < 0 ? from_text : to_text);
                 goto out;
         }
         if (from_ms >= to_ms) {
@@ -339,14 +350,13 @@ int producer_replay(const rf_program_t *prog, const rf_conf_t *conf, int argc, c
                         rf_program_fail(prog, code, "replay: %s", errstr);
                         goto out;
                 }
-                printf("dry run: would replay %zu decision%s from %s to %s%s\n", c.n, c.n == 1 ? "" : "s",
-                       from_text, to_text, c.workflow_count ? " (workflow filter applied)" : "");
+                printf("dry run: would replay %zu decision%s from %s to %s%s\n", c.n, c.n == 1 ? "" : "s", from_text,
+                       to_text, c.workflow_count ? " (workflow filter applied)" : "");
                 for (size_t i = 0; i < c.n; i++) {
                         char when[40];
                         rf_time_format(c.items[i].ts, when, sizeof(when));
                         printf("  %s  %-24s  produced %s  partition %d offset %lld\n", c.items[i].root,
-                               c.items[i].d->workflow, when, (int)c.items[i].partition,
-                               (long long)c.items[i].offset);
+                               c.items[i].d->workflow, when, (int)c.items[i].partition, (long long)c.items[i].offset);
                 }
                 if (*prior)
                         printf("note: already replayed (replay %s); a real run needs --again\n", prior);
@@ -367,12 +377,12 @@ int producer_replay(const rf_program_t *prog, const rf_conf_t *conf, int argc, c
                 goto out;
         }
         rf_log_info("replay.recorded",
-                    json_pack("{s:s, s:i, s:s, s:s}", "replay_id", replay_id, "decisions", (int)c.n, "from",
-                              from_text, "to", to_text),
+                    json_pack("{s:s, s:i, s:s, s:s}", "replay_id", replay_id, "decisions", (int)c.n, "from", from_text,
+                              "to", to_text),
                     "replay %s: %zu decisions recorded", replay_id, c.n);
         if (c.n > 0) {
-                if (rf_kafka_producer_new(conf, prog->name, rf_store_dr_cb, NULL, &producer, errstr,
-                                          sizeof(errstr)) < 0 ||
+                if (rf_kafka_producer_new(conf, prog->name, rf_store_dr_cb, NULL, &producer, errstr, sizeof(errstr)) <
+                            0 ||
                     rf_store_publish(producer, pg, conf->kafka.topic, ds, c.n, conf->kafka.delivery_timeout_ms + 5000,
                                      &delivered, errstr, sizeof(errstr)) < 0) {
                         rf_program_fail(prog, code,

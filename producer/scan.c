@@ -29,7 +29,7 @@ static bool transient(rd_kafka_resp_err_t err) {
 
 typedef struct part {
         int32_t id;
-        int64_t end;   /* read [start, end) */
+        int64_t end; /* read [start, end) */
         bool done;
 } part_t;
 

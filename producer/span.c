@@ -38,8 +38,9 @@ static int local_ms(const struct tm *want, int64_t *ret_ms) {
  * instant after it (mktime's normalisation), which is what "the day" means
  * there. */
 static int64_t midnight(const struct tm *day, int days) {
-        struct tm tm = { .tm_year = day->tm_year, .tm_mon = day->tm_mon, .tm_mday = day->tm_mday + days,
-                         .tm_isdst = -1 };
+        struct tm tm = {
+                .tm_year = day->tm_year, .tm_mon = day->tm_mon, .tm_mday = day->tm_mday + days, .tm_isdst = -1
+        };
 
         return (int64_t)mktime(&tm) * 1000;
 }

@@ -45,10 +45,9 @@ static const char *const sql_day =
         " WHERE (d.decided_at AT TIME ZONE $2)::date = $1::date"
         " ORDER BY d.workflow, d.decided_at, d.decision_id";
 
-static const char *const sql_orphans =
-        "SELECT workflow, decision_id::text, attempt::text, state,"
-        "       to_char(decided_at AT TIME ZONE $1, 'YYYY-MM-DD HH24:MI:SS'), why"
-        "  FROM runfleet.orphans ORDER BY decided_at";
+static const char *const sql_orphans = "SELECT workflow, decision_id::text, attempt::text, state,"
+                                       "       to_char(decided_at AT TIME ZONE $1, 'YYYY-MM-DD HH24:MI:SS'), why"
+                                       "  FROM runfleet.orphans ORDER BY decided_at";
 
 static const char *const sql_dead =
         "SELECT d.workflow, d.decision_id::text, d.attempt::text,"
@@ -248,8 +247,8 @@ int producer_status(const rf_program_t *prog, const rf_conf_t *conf, int argc, c
         }
         printf("\norphans (RUN decisions nothing is working on), any day: %d\n", PQntuples(res));
         if (PQntuples(res) > 0)
-                printf("  %-20s  %-36s  %8s  %-9s  %-19s  %s\n", "WORKFLOW", "DECISION", "PRODUCED", "STATE",
-                       "DECIDED", "WHY");
+                printf("  %-20s  %-36s  %8s  %-9s  %-19s  %s\n", "WORKFLOW", "DECISION", "PRODUCED", "STATE", "DECIDED",
+                       "WHY");
         for (int i = 0; i < PQntuples(res); i++)
                 printf("  %-20s  %-36s  %8s  %-9s  %-19s  %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
                        PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4), PQgetvalue(res, i, 5));

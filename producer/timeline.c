@@ -59,7 +59,8 @@ static int failed_executions_of(const hist_decision_t *d) {
         int n = 0;
 
         for (size_t i = 0; i < d->execution_count; i++)
-                n += strcmp(d->executions[i].status, "SUCCEEDED") != 0 && strcmp(d->executions[i].status, "RUNNING") != 0;
+                n += strcmp(d->executions[i].status, "SUCCEEDED") != 0 &&
+                     strcmp(d->executions[i].status, "RUNNING") != 0;
         return n;
 }
 
@@ -218,8 +219,7 @@ static void print_decision(const history_t *h, const hist_decision_t *d) {
                 printf("      ORPHAN: %s\n", d->orphan_why);
 }
 
-static void print_text(const history_t *h, const summary_t *s, const char *tz, char *const *filter,
-                       size_t nfilter) {
+static void print_text(const history_t *h, const summary_t *s, const char *tz, char *const *filter, size_t nfilter) {
         char from[40], to[40], dur[24], range[32];
 
         stamp(h->span.from_ms, from, sizeof(from));
@@ -353,14 +353,14 @@ static json_t *json_decision(const hist_decision_t *d) {
                 for (size_t k = 0; k < e->call_count; k++)
                         json_array_append_new(calls, json_call(&e->calls[k]));
                 ms = hist_execution_ms(e);
-                json_array_append_new(
-                        executions,
-                        json_pack("{s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "execution_id", jstr(e->execution_id),
-                                  "attempt", e->attempt, "worker", jstr(e->worker_id), "status", jstr(e->status),
-                                  "started_at", jtime(e->started_ms), "finished_at",
-                                  e->finished_ms ? jtime(e->finished_ms) : json_null(), "duration_ms",
-                                  ms >= 0 ? json_integer(ms) : json_null(), "error",
-                                  *e->error ? jstr(e->error) : json_null(), "calls", calls));
+                json_array_append_new(executions,
+                                      json_pack("{s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "execution_id",
+                                                jstr(e->execution_id), "attempt", e->attempt, "worker",
+                                                jstr(e->worker_id), "status", jstr(e->status), "started_at",
+                                                jtime(e->started_ms), "finished_at",
+                                                e->finished_ms ? jtime(e->finished_ms) : json_null(), "duration_ms",
+                                                ms >= 0 ? json_integer(ms) : json_null(), "error",
+                                                *e->error ? jstr(e->error) : json_null(), "calls", calls));
         }
         o = json_pack("{s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:o}", "decision_id",
                       jstr(d->decision_id), "kind", decision_kind(d), "tick", jtime(d->tick_ms), "decided_at",
@@ -393,19 +393,19 @@ static json_t *json_summary(const history_t *h, const summary_t *s) {
                 for (size_t k = 0; k < c->workflow_count; k++)
                         json_array_append_new(workflows, jstr(c->workflows[k]));
                 cause_label(c, label, sizeof(label));
-                json_array_append_new(
-                        errors, json_pack("{s:o, s:o, s:o, s:o, s:i, s:i, s:i, s:o, s:o, s:o}", "cause", jstr(label),
-                                          "kind", jstr(c->kind), "http_status",
-                                          c->http_status > 0 ? json_integer(c->http_status) : json_null(), "message",
-                                          jstr(c->text), "calls", c->calls, "executions", c->executions,
-                                          "workflow_count", (int)c->workflow_count, "workflows", workflows, "first",
-                                          jtime(c->first_ms), "last", jtime(c->last_ms)));
+                json_array_append_new(errors,
+                                      json_pack("{s:o, s:o, s:o, s:o, s:i, s:i, s:i, s:o, s:o, s:o}", "cause",
+                                                jstr(label), "kind", jstr(c->kind), "http_status",
+                                                c->http_status > 0 ? json_integer(c->http_status) : json_null(),
+                                                "message", jstr(c->text), "calls", c->calls, "executions",
+                                                c->executions, "workflow_count", (int)c->workflow_count, "workflows",
+                                                workflows, "first", jtime(c->first_ms), "last", jtime(c->last_ms)));
         }
         return json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:o, s:o, s:i, s:I, s:i, s:i, s:i, s:i, "
                          "s:o}",
                          "decisions", s->decisions, "run", s->run, "skip", s->skip, "missed", s->missed, "succeeded",
-                         s->succeeded, "failed", s->failed, "dead", s->dead, "cancelled", s->cancelled, "open",
-                         s->open, "reliability", s->run > 0 ? json_real((double)s->succeeded / s->run) : json_null(),
+                         s->succeeded, "failed", s->failed, "dead", s->dead, "cancelled", s->cancelled, "open", s->open,
+                         "reliability", s->run > 0 ? json_real((double)s->succeeded / s->run) : json_null(),
                          "durations", durations, "orphans", s->orphans, "orphans_any_day",
                          (json_int_t)h->orphans_any_day, "reproduced_decisions", s->reproduced_decisions, "reproduced",
                          s->reproduced, "abandoned", s->abandoned, "missed_ticks", s->missed, "errors", errors);
@@ -426,10 +426,9 @@ static int print_json(const history_t *h, const summary_t *s, const char *tz, ch
                 json_array_append_new(workflows, json_pack("{s:o, s:o}", "workflow", jstr(w), "decisions", list));
         }
         for (size_t i = 0; i < h->event_count; i++)
-                json_array_append_new(events, json_pack("{s:o, s:o, s:o, s:o}", "at", jtime(h->events[i].at_ms),
-                                                        "kind", jstr(h->events[i].kind), "workflows",
-                                                        jstr(h->events[i].workflows), "text",
-                                                        jstr(h->events[i].text)));
+                json_array_append_new(events, json_pack("{s:o, s:o, s:o, s:o}", "at", jtime(h->events[i].at_ms), "kind",
+                                                        jstr(h->events[i].kind), "workflows",
+                                                        jstr(h->events[i].workflows), "text", jstr(h->events[i].text)));
         doc = json_pack("{s:o, s:o, s:s, s:o, s:o, s:o, s:o}", "from", jtime(h->span.from_ms), "to",
                         jtime(h->span.to_ms), "timezone", tz, "workflow_filter", names, "workflows", workflows,
                         "events", events, "summary", json_summary(h, s));
@@ -444,12 +443,11 @@ static int print_json(const history_t *h, const summary_t *s, const char *tz, ch
 /* ---- the command --------------------------------------------------------- */
 
 int producer_timeline(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv) {
-        static const struct option options[] = { { "day", required_argument, NULL, 'd' },
-                                                 { "from", required_argument, NULL, 'f' },
-                                                 { "to", required_argument, NULL, 't' },
-                                                 { "workflow", required_argument, NULL, 'w' },
-                                                 { "format", required_argument, NULL, 'o' },
-                                                 { NULL, 0, NULL, 0 } };
+        static const struct option options[] = {
+                { "day", required_argument, NULL, 'd' },    { "from", required_argument, NULL, 'f' },
+                { "to", required_argument, NULL, 't' },     { "workflow", required_argument, NULL, 'w' },
+                { "format", required_argument, NULL, 'o' }, { NULL, 0, NULL, 0 }
+        };
         const char *day = NULL, *from = NULL, *to = NULL, *format = "text";
         char *filter[MAX_FILTER], errstr[1024];
         size_t nfilter = 0;
@@ -508,8 +506,7 @@ int producer_timeline(const rf_program_t *prog, const rf_conf_t *conf, int argc,
                         return rf_program_fail(prog, RF_EXIT_USAGE,
                                                "timeline: --%s '%s' is not a time (e.g. \"2026-01-20 13:00\" in %s, "
                                                "\"2026-01-20T18:00:00Z\", or 13:00 today)",
-                                               bad_from ? "from" : "to", bad_from ? from : to,
-                                               conf->producer.timezone);
+                                               bad_from ? "from" : "to", bad_from ? from : to, conf->producer.timezone);
                 if (span.from_ms >= span.to_ms)
                         return rf_program_fail(prog, RF_EXIT_USAGE, "timeline: --from (%s) must be before --to (%s)",
                                                from, to);

@@ -71,9 +71,8 @@ static const char *const sql_claim =
         "                       WHERE x.decision_id = c.decision_id"
         "                       ORDER BY x.attempt DESC LIMIT 1) e ON true";
 
-static const char *const sql_sent =
-        "UPDATE runfleet.alerts SET sent_at = now(), last_status = $3, last_error = NULL"
-        " WHERE decision_id = $1 AND kind = $2";
+static const char *const sql_sent = "UPDATE runfleet.alerts SET sent_at = now(), last_status = $3, last_error = NULL"
+                                    " WHERE decision_id = $1 AND kind = $2";
 
 static const char *const sql_refused =
         "UPDATE runfleet.alerts SET last_status = $3, last_error = $4,"
@@ -152,27 +151,30 @@ static json_t *alert_json(const rf_conf_t *conf, PGresult *res, const char *when
                          "`runfleet-producer unpause %s`",
                          workflow, why, workflow);
                 return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s, s:s, s:i, s:s}", "event", "workflow.paused",
-                                 "kind", "PAUSED", "decision_id", id, "workflow", workflow, "reason", why,
-                                 "last_error", error, "trace_id", PQgetvalue(res, 0, 5), "time", when,
-                                 "delivery_try", atoi(PQgetvalue(res, 0, 2)), "text", text);
+                                 "kind", "PAUSED", "decision_id", id, "workflow", workflow, "reason", why, "last_error",
+                                 error, "trace_id", PQgetvalue(res, 0, 5), "time", when, "delivery_try",
+                                 atoi(PQgetvalue(res, 0, 2)), "text", text);
         }
         rf_time_format(strtoll(PQgetvalue(res, 0, 11), NULL, 10), since, sizeof(since));
-        snprintf(after, sizeof(after), "%s", wf && wf->alert_after ? wf->alert_after
-                                             : conf->reaper.alert_after ? conf->reaper.alert_after : "alert_after");
+        snprintf(after, sizeof(after), "%s",
+                 wf && wf->alert_after      ? wf->alert_after
+                 : conf->reaper.alert_after ? conf->reaper.alert_after
+                                            : "alert_after");
         if (late)
                 snprintf(text, sizeof(text),
                          "runfleet: workflow %s, decision %s is LATE: not done %s after %s; "
-                         "state %s, %d failed execution%s so far, latest execution %s", workflow, id, after, since,
-                         PQgetvalue(res, 0, 9), failed, failed == 1 ? "" : "s",
+                         "state %s, %d failed execution%s so far, latest execution %s",
+                         workflow, id, after, since, PQgetvalue(res, 0, 9), failed, failed == 1 ? "" : "s",
                          PQgetisnull(res, 0, 7) ? "none yet" : PQgetvalue(res, 0, 7));
         else
                 snprintf(text, sizeof(text),
                          "runfleet: workflow %s, decision %s is DEAD after %d failed execution%s (produced %d "
-                         "time%s): %s", workflow, id, failed, failed == 1 ? "" : "s", produced,
-                         produced == 1 ? "" : "s", error && *error ? error : "no error recorded");
+                         "time%s): %s",
+                         workflow, id, failed, failed == 1 ? "" : "s", produced, produced == 1 ? "" : "s",
+                         error && *error ? error : "no error recorded");
         doc = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:s?, s:s?, s:s, s:s, s:i, s:s}", "event",
-                        late ? "decision.late" : "decision.dead", "kind", kind, "decision_id", id, "workflow",
-                        workflow, "attempts", produced, "failed_executions", failed, "state", PQgetvalue(res, 0, 9),
+                        late ? "decision.late" : "decision.dead", "kind", kind, "decision_id", id, "workflow", workflow,
+                        "attempts", produced, "failed_executions", failed, "state", PQgetvalue(res, 0, 9),
                         "last_status", PQgetisnull(res, 0, 7) ? NULL : PQgetvalue(res, 0, 7), "last_error", error,
                         "trace_id", PQgetvalue(res, 0, 5), "time", when, "delivery_try", atoi(PQgetvalue(res, 0, 2)),
                         "text", text);
@@ -217,8 +219,8 @@ static int send_one(const rf_conf_t *conf, rf_pg_t *pg, CURL *c, char *errstr, s
         snprintf(status_s, sizeof(status_s), "%ld", status);
         snprintf(backoff, sizeof(backoff), "%d", conf->reaper.webhook_backoff_ms);
         {
-                const char *params[] = { PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), status ? status_s : NULL,
-                                         why, backoff };
+                const char *params[] = { PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), status ? status_s : NULL, why,
+                                         backoff };
                 PGresult *next = NULL;
                 char db_err[512];
                 int tries = atoi(PQgetvalue(res, 0, 2));
@@ -230,16 +232,15 @@ static int send_one(const rf_conf_t *conf, rf_pg_t *pg, CURL *c, char *errstr, s
                                               "kind", PQgetvalue(res, 0, 1), "workflow", PQgetvalue(res, 0, 3),
                                               "trace_id", PQgetvalue(res, 0, 5), "http_status", (int)status, "tries",
                                               tries),
-                                    "%s: alert for %s decision %s accepted (HTTP %ld, try %d)",
-                                    PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0), status, tries);
+                                    "%s: alert for %s decision %s accepted (HTTP %ld, try %d)", PQgetvalue(res, 0, 3),
+                                    PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0), status, tries);
                 } else {
                         r = rf_pg_exec(pg, sql_refused, 5, params, &next, db_err, sizeof(db_err));
                         rf_log_warn("alert.failed",
                                     json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:I}", "decision_id",
                                               PQgetvalue(res, 0, 0), "kind", PQgetvalue(res, 0, 1), "workflow",
-                                              PQgetvalue(res, 0, 3), "trace_id",
-                                              PQgetvalue(res, 0, 5), "http_status", (int)status, "tries", tries,
-                                              "error", why, "retry_in_ms",
+                                              PQgetvalue(res, 0, 3), "trace_id", PQgetvalue(res, 0, 5), "http_status",
+                                              (int)status, "tries", tries, "error", why, "retry_in_ms",
                                               (json_int_t)(r == 0 && next && PQntuples(next) == 1
                                                                    ? strtoll(PQgetvalue(next, 0, 0), NULL, 10)
                                                                    : -1)),
@@ -261,8 +262,7 @@ out:
         return r;
 }
 
-int reaper_alerts_send(const rf_conf_t *conf, rf_pg_t *pg, alert_stats_t *stats, char *errstr,
-                       size_t errstr_size) {
+int reaper_alerts_send(const rf_conf_t *conf, rf_pg_t *pg, alert_stats_t *stats, char *errstr, size_t errstr_size) {
         CURL *c;
         int r = 0;
 

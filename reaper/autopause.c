@@ -66,7 +66,8 @@ int reaper_autopause(const rf_conf_t *conf, rf_pg_t *pg, PGresult *dead, int *re
                 if (later)
                         continue;
                 snprintf(threshold, sizeof(threshold), "%d", w->pause_after_failures);
-                snprintf(reason, sizeof(reason), "%d DEAD decision%s in a row (pause_after_failures = %d); last: %s: %s",
+                snprintf(reason, sizeof(reason),
+                         "%d DEAD decision%s in a row (pause_after_failures = %d); last: %s: %s",
                          w->pause_after_failures, w->pause_after_failures == 1 ? "" : "s", w->pause_after_failures,
                          trip_id, *error ? error : "no error recorded");
                 {

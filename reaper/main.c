@@ -38,9 +38,9 @@ static rf_http_condition_t ready_kafka = RF_HTTP_CONDITION_INIT("kafka");
 static int64_t ready_max_age_ms;
 
 static void metrics_init(const rf_conf_t *conf) {
-        metrics.sweeps = rf_metrics_counter("runfleet_reaper_sweeps_total",
-                                            "Sweeps by result (done; standby: another reaper held the lock; failed).",
-                                            "result");
+        metrics.sweeps =
+                rf_metrics_counter("runfleet_reaper_sweeps_total",
+                                   "Sweeps by result (done; standby: another reaper held the lock; failed).", "result");
         metrics.sweep_duration = rf_metrics_histogram("runfleet_reaper_sweep_duration_seconds",
                                                       "Durations of sweeps this reaper performed.", NULL);
         metrics.orphans = rf_metrics_counter("runfleet_reaper_orphans_found_total",
@@ -53,9 +53,9 @@ static void metrics_init(const rf_conf_t *conf) {
                                                 "cause");
         metrics.dead = rf_metrics_counter("runfleet_reaper_decisions_dead_total",
                                           "Decisions marked DEAD after their last attempt.", NULL);
-        metrics.alerts = rf_metrics_counter("runfleet_reaper_alerts_total",
-                                            "Webhook alerts POSTed, by result (sent: accepted; failed: tried again later).",
-                                            "result");
+        metrics.alerts = rf_metrics_counter(
+                "runfleet_reaper_alerts_total",
+                "Webhook alerts POSTed, by result (sent: accepted; failed: tried again later).", "result");
         rf_metrics_inc(metrics.alerts, 0, "sent");
         rf_metrics_inc(metrics.alerts, 0, "failed");
         rf_metrics_inc(metrics.sweeps, 0, "done");
@@ -65,9 +65,9 @@ static void metrics_init(const rf_conf_t *conf) {
         rf_metrics_inc(metrics.reproduced, 0, "retry");
         reaper_late_metrics_init(conf);
         rf_metrics_inc(metrics.reproduced, 0, "released");
-        metrics.paused = rf_metrics_counter("runfleet_reaper_workflows_paused_total",
-                                            "Workflows paused after pause_after_failures DEAD decisions in a row.",
-                                            NULL);
+        metrics.paused =
+                rf_metrics_counter("runfleet_reaper_workflows_paused_total",
+                                   "Workflows paused after pause_after_failures DEAD decisions in a row.", NULL);
 }
 
 /* /readyz: the last sweep (or standby check) reached the database and a
@@ -113,9 +113,8 @@ static int sweep_and_log(const rf_conf_t *conf, rf_pg_t *pg, rd_kafka_t *rk) {
                 rf_log_debug("reaper.standby", NULL, "another reaper is sweeping");
                 return 0;
         }
-        rf_log(st.abandoned + st.unexecuted + st.retried + st.dead + st.late + st.released + st.paused
-                       ? RF_LOG_INFO
-                       : RF_LOG_DEBUG,
+        rf_log(st.abandoned + st.unexecuted + st.retried + st.dead + st.late + st.released + st.paused ? RF_LOG_INFO
+                                                                                                       : RF_LOG_DEBUG,
                "reaper.sweep",
                json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "abandoned", st.abandoned, "unexecuted",
                          st.unexecuted, "retried", st.retried, "dead", st.dead, "late", st.late, "released",
@@ -178,9 +177,9 @@ int main(int argc, char **argv) {
                 code = RF_EXIT_FAILURE;
                 goto out;
         }
-        rf_log_info("reaper.started", json_pack("{s:i, s:i, s:i}", "interval_ms", conf->reaper.interval_ms,
-                                                "grace_ms", conf->reaper.grace_ms, "max_failed_executions",
-                                                conf->reaper.max_failed_executions),
+        rf_log_info("reaper.started",
+                    json_pack("{s:i, s:i, s:i}", "interval_ms", conf->reaper.interval_ms, "grace_ms",
+                              conf->reaper.grace_ms, "max_failed_executions", conf->reaper.max_failed_executions),
                     "sweeping every %d ms", conf->reaper.interval_ms);
         while (!rf_stop_requested) {
                 rf_kafka_producer_recover(&rk, conf, prog.name, rf_store_dr_cb);

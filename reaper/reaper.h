@@ -10,15 +10,15 @@
 #include "rf_pg.h"
 
 typedef struct sweep_stats {
-        int abandoned;    /* RUNNING executions whose lease ran out */
-        int unexecuted;   /* produced (or not) but never started, past the grace period */
-        int retried;      /* FAILED, TIMED_OUT or ABANDONED, re-produced after backoff */
-        int dead;         /* out of failed executions (reaper.max_failed_executions) */
-        int late;         /* LATE alerts fired (workflows[].alert_after), see late.c */
-        int released;     /* waiting decisions (overlap buffer_one) produced, their workflow free */
-        int paused;       /* workflows paused after pause_after_failures DEAD decisions in a row */
-        int delivered;    /* re-produced decisions Kafka acknowledged */
-        int skipped;      /* 1 when another reaper held the sweep lock */
+        int abandoned;  /* RUNNING executions whose lease ran out */
+        int unexecuted; /* produced (or not) but never started, past the grace period */
+        int retried;    /* FAILED, TIMED_OUT or ABANDONED, re-produced after backoff */
+        int dead;       /* out of failed executions (reaper.max_failed_executions) */
+        int late;       /* LATE alerts fired (workflows[].alert_after), see late.c */
+        int released;   /* waiting decisions (overlap buffer_one) produced, their workflow free */
+        int paused;     /* workflows paused after pause_after_failures DEAD decisions in a row */
+        int delivered;  /* re-produced decisions Kafka acknowledged */
+        int skipped;    /* 1 when another reaper held the sweep lock */
 } sweep_stats_t;
 
 /* One sweep. Returns 0, or a negative errno with the reason in @p errstr. */
@@ -50,12 +50,11 @@ int reaper_autopause(const rf_conf_t *conf, rf_pg_t *pg, PGresult *dead, int *re
                      size_t errstr_size);
 
 typedef struct alert_stats {
-        int sent;         /* accepted by the webhook (2xx) */
-        int failed;       /* refused or unanswered, tried again after a backoff */
+        int sent;   /* accepted by the webhook (2xx) */
+        int failed; /* refused or unanswered, tried again after a backoff */
 } alert_stats_t;
 
 /* POSTs the due alerts (DEAD, LATE, PAUSED) to reaper.webhook_url (nothing when it is not
  * set), a bounded number per call; see alerts.c. Returns 0, or a negative
  * errno from the database with the reason in @p errstr. */
-int reaper_alerts_send(const rf_conf_t *conf, rf_pg_t *pg, alert_stats_t *stats, char *errstr,
-                       size_t errstr_size);
+int reaper_alerts_send(const rf_conf_t *conf, rf_pg_t *pg, alert_stats_t *stats, char *errstr, size_t errstr_size);

@@ -16,24 +16,23 @@
 /* Expired leases: the worker is gone (or stalled); its execution is
  * ABANDONED, which fences a late finish, and the decision becomes FAILED so
  * the retry rule below picks it up. */
-static const char *const sql_abandon =
-        "WITH expired AS ("
-        "  UPDATE runfleet.executions SET status = 'ABANDONED', finished_at = now(),"
-        "         error = 'lease expired (worker ' || worker_id || ')'"
-        "   WHERE status = 'RUNNING' AND lease_until < now()"
-        "  RETURNING decision_id, attempt)"
-        " UPDATE runfleet.decisions d SET state = 'FAILED', state_at = now()"
-        "   FROM expired e WHERE d.decision_id = e.decision_id AND d.attempt = e.attempt"
-        "    AND d.state = 'RUNNING'"
-        " RETURNING d.decision_id";
+static const char *const sql_abandon = "WITH expired AS ("
+                                       "  UPDATE runfleet.executions SET status = 'ABANDONED', finished_at = now(),"
+                                       "         error = 'lease expired (worker ' || worker_id || ')'"
+                                       "   WHERE status = 'RUNNING' AND lease_until < now()"
+                                       "  RETURNING decision_id, attempt)"
+                                       " UPDATE runfleet.decisions d SET state = 'FAILED', state_at = now()"
+                                       "   FROM expired e WHERE d.decision_id = e.decision_id AND d.attempt = e.attempt"
+                                       "    AND d.state = 'RUNNING'"
+                                       " RETURNING d.decision_id";
 
 /* reaper.max_failed_executions counts executions that ran and failed
  * (FAILED, TIMED_OUT, ABANDONED), not messages produced (decisions.attempt,
  * "PRODUCED" in status): while Kafka is down the grace rule re-produces an
  * unexecuted decision again and again, and those must not use up its
  * failures. So decisions.attempt may exceed max_failed_executions. */
-#define FAILED_EXECUTIONS_OF(alias)                                                                   \
-        "(SELECT count(*) FROM runfleet.executions fx WHERE fx.decision_id = " alias ".decision_id" \
+#define FAILED_EXECUTIONS_OF(alias)                                                                                    \
+        "(SELECT count(*) FROM runfleet.executions fx WHERE fx.decision_id = " alias ".decision_id"                    \
         " AND fx.status IN ('FAILED', 'TIMED_OUT', 'ABANDONED'))"
 #define FAILED_EXECUTIONS FAILED_EXECUTIONS_OF("runfleet.decisions")
 #define FAILED_EXECUTIONS_D FAILED_EXECUTIONS_OF("d")
@@ -133,8 +132,8 @@ static void log_dead(PGresult *res) {
                                        "failed_executions", atoi(PQgetvalue(res, i, 5)), "trace_id",
                                        PQgetvalue(res, i, 3), "error", PQgetvalue(res, i, 4)),
                              "%s: decision %s is DEAD after %s failed executions (produced %s times): %s",
-                             PQgetvalue(res, i, 1), PQgetvalue(res, i, 0), PQgetvalue(res, i, 5),
-                             PQgetvalue(res, i, 2), *PQgetvalue(res, i, 4) ? PQgetvalue(res, i, 4) : "no error recorded");
+                             PQgetvalue(res, i, 1), PQgetvalue(res, i, 0), PQgetvalue(res, i, 5), PQgetvalue(res, i, 2),
+                             *PQgetvalue(res, i, 4) ? PQgetvalue(res, i, 4) : "no error recorded");
 }
 
 /* "a, b" for the log line of a re-produced decision. */
@@ -170,8 +169,7 @@ int reaper_sweep(const rf_conf_t *conf, rf_pg_t *pg, rd_kafka_t *rk, sweep_stats
         r = rf_pg_exec(pg, "BEGIN", 0, NULL, NULL, errstr, errstr_size);
         if (r < 0)
                 return r;
-        r = rf_pg_exec(pg, "SELECT pg_try_advisory_xact_lock($1::bigint)", 1, lock_params, &res, errstr,
-                       errstr_size);
+        r = rf_pg_exec(pg, "SELECT pg_try_advisory_xact_lock($1::bigint)", 1, lock_params, &res, errstr, errstr_size);
         if (r < 0)
                 goto rollback;
         if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
@@ -273,11 +271,10 @@ int reaper_sweep(const rf_conf_t *conf, rf_pg_t *pg, rd_kafka_t *rk, sweep_stats
         stats->delivered = (int)delivered;
         goto out;
 
-rollback:
-        {
-                char ignored[256];
-                rf_pg_exec(pg, "ROLLBACK", 0, NULL, NULL, ignored, sizeof(ignored));
-        }
+rollback : {
+        char ignored[256];
+        rf_pg_exec(pg, "ROLLBACK", 0, NULL, NULL, ignored, sizeof(ignored));
+}
 out:
         PQclear(late);
         for (size_t i = 0; i < n; i++)

@@ -42,8 +42,7 @@ breaker_state_t breaker_record(breaker_t *b, bool success, bool was_probe, int t
                 return before;
         }
         b->failures++;
-        if ((b->state == BREAKER_HALF_OPEN && was_probe) ||
-            (b->state == BREAKER_CLOSED && b->failures >= threshold)) {
+        if ((b->state == BREAKER_HALF_OPEN && was_probe) || (b->state == BREAKER_CLOSED && b->failures >= threshold)) {
                 b->state = BREAKER_OPEN;
                 b->open_until = now + cooldown_ms;
         }

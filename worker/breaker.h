@@ -17,16 +17,15 @@ typedef enum breaker_state {
 
 typedef struct breaker {
         breaker_state_t state;
-        int failures;           /* consecutive */
-        int64_t open_until;     /* monotonic ms, while OPEN */
-        bool probe_in_flight;   /* while HALF_OPEN */
+        int failures;         /* consecutive */
+        int64_t open_until;   /* monotonic ms, while OPEN */
+        bool probe_in_flight; /* while HALF_OPEN */
 } breaker_t;
 
 /* May a call start at @p now? Sets *ret_probe when it is the half-open probe. */
 bool breaker_allow(breaker_t *b, int threshold, int64_t now, bool *ret_probe);
 
 /* Records a call's result. Returns the state before, so a caller can log a change. */
-breaker_state_t breaker_record(breaker_t *b, bool success, bool was_probe, int threshold, int cooldown_ms,
-                               int64_t now);
+breaker_state_t breaker_record(breaker_t *b, bool success, bool was_probe, int threshold, int cooldown_ms, int64_t now);
 
 const char *breaker_state_name(breaker_state_t state);

@@ -149,10 +149,10 @@ static void log_progress(execution_t *ex) {
                 return;
         ex->progress_logged = quarter;
         rf_log_info("execution.progress",
-                    json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:I}", "decision_id", ex->d->decision_id,
-                              "execution_id", ex->execution_id, "workflow", ex->d->workflow, "trace_id",
-                              ex->d->trace_id, "scrapers_done", (int)ex->calls_done, "scrapers",
-                              (int)ex->call_count, "elapsed_ms", (json_int_t)(rf_mono_ms() - ex->started_ms)),
+                    json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:I}", "decision_id", ex->d->decision_id, "execution_id",
+                              ex->execution_id, "workflow", ex->d->workflow, "trace_id", ex->d->trace_id,
+                              "scrapers_done", (int)ex->calls_done, "scrapers", (int)ex->call_count, "elapsed_ms",
+                              (json_int_t)(rf_mono_ms() - ex->started_ms)),
                     "%s: %d%% of scrapers finished", ex->d->workflow, quarter * 25);
 }
 
@@ -320,8 +320,8 @@ static void log_breaker(const call_t *c, breaker_state_t before, const breaker_t
         if (before == b->state)
                 return;
         rf_log(b->state == BREAKER_OPEN ? RF_LOG_WARN : RF_LOG_INFO, "breaker.changed",
-               json_pack("{s:s, s:s, s:s, s:i}", "scraper", c->scraper->name, "from", breaker_state_name(before),
-                         "to", breaker_state_name(b->state), "failures", b->failures),
+               json_pack("{s:s, s:s, s:s, s:i}", "scraper", c->scraper->name, "from", breaker_state_name(before), "to",
+                         breaker_state_name(b->state), "failures", b->failures),
                "circuit breaker for %s: %s -> %s", c->scraper->name, breaker_state_name(before),
                breaker_state_name(b->state));
 }
@@ -353,8 +353,8 @@ static void try_finished(worker_t *w, call_t *c, CURLcode rc) {
                 return;
         }
         w->retries++;
-        rf_log_info("call.retry", call_fields(c), "%s: try %d of %s: %s; next in %lld ms", c->ex->d->workflow,
-                    c->tries, s->name, c->error[0] ? c->error : rf_call_outcome_name(c->outcome), (long long)delay);
+        rf_log_info("call.retry", call_fields(c), "%s: try %d of %s: %s; next in %lld ms", c->ex->d->workflow, c->tries,
+                    s->name, c->error[0] ? c->error : rf_call_outcome_name(c->outcome), (long long)delay);
         try_at(w, c, now + delay);
 }
 

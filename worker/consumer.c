@@ -34,8 +34,7 @@ void consumer_commit(worker_t *w, rd_kafka_topic_partition_list_t *only, bool sy
                         continue;
                 if (only && !rd_kafka_topic_partition_list_find(only, w->conf->kafka.topic, p))
                         continue;
-                rd_kafka_topic_partition_list_add(list, w->conf->kafka.topic, p)->offset =
-                        offset_track_committable(t);
+                rd_kafka_topic_partition_list_add(list, w->conf->kafka.topic, p)->offset = offset_track_committable(t);
                 offset_track_set_committed(t, offset_track_committable(t));
         }
         if (list->cnt > 0) {
@@ -57,9 +56,8 @@ void consumer_set_paused(worker_t *w, bool paused) {
                 rd_kafka_resume_partitions(w->consumer, parts);
         rd_kafka_topic_partition_list_destroy(parts);
         w->paused = paused;
-        rf_log_info(paused ? "consumer.paused" : "consumer.resumed",
-                    json_pack("{s:i}", "in_flight", (int)w->in_flight), "%s consumption at %zu in flight",
-                    paused ? "paused" : "resumed", w->in_flight);
+        rf_log_info(paused ? "consumer.paused" : "consumer.resumed", json_pack("{s:i}", "in_flight", (int)w->in_flight),
+                    "%s consumption at %zu in flight", paused ? "paused" : "resumed", w->in_flight);
 }
 
 void consumer_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,

@@ -22,7 +22,6 @@
 #include "metrics.h"
 #include "record.h"
 
-
 static void on_done(void *arg, int err, const PGresult *res, const char *errstr);
 
 /* A claim batch's answer; on an error its executions wait for the next one. */

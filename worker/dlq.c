@@ -63,18 +63,18 @@ static rd_kafka_resp_err_t produce_letter(worker_t *w, int32_t src_partition, in
         rd_kafka_header_add(hdrs, RF_DLQ_SOURCE_TIMESTAMP, -1, when, -1);
         rd_kafka_header_add(hdrs, RF_DLQ_WORKER, -1, w->id, -1);
         /* RD_KAFKA_MSG_F_COPY: the caller's buffers are freed after this call */
-        err = rd_kafka_producev(w->producer, RD_KAFKA_V_TOPIC(w->conf->kafka.dlq_topic),
-                                RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)value, len),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
-                                RD_KAFKA_V_OPAQUE(origin), RD_KAFKA_V_END);
+        err = rd_kafka_producev(w->producer, RD_KAFKA_V_TOPIC(w->conf->kafka.dlq_topic), RD_KAFKA_V_KEY(key, key_len),
+                                RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(origin), RD_KAFKA_V_END);
         if (err) {
                 rd_kafka_headers_destroy(hdrs);
                 free(origin);
                 return err;
         }
         rf_kafka_fault_point(w->producer);
-        rf_log_warn("dlq.sent", json_pack("{s:i, s:I, s:s}", "partition", (int)src_partition, "offset",
-                                          (json_int_t)src_offset, "reason", reason),
+        rf_log_warn("dlq.sent",
+                    json_pack("{s:i, s:I, s:s}", "partition", (int)src_partition, "offset", (json_int_t)src_offset,
+                              "reason", reason),
                     "message sent to %s: %s", w->conf->kafka.dlq_topic, reason);
         return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
@@ -137,8 +137,8 @@ void dlq_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque
                 snprintf(text, sizeof(text), "%.*s", (int)reason_len, (const char *)reason);
                 rf_log_error("dlq.failed", origin_fields(origin->partition, origin->offset),
                              "could not write to the DLQ: %s; sending again", rd_kafka_err2str(msg->err));
-                dlq_send_raw(w, origin->partition, origin->offset, 0, msg->key, msg->key_len, msg->payload,
-                             msg->len, text);
+                dlq_send_raw(w, origin->partition, origin->offset, 0, msg->key, msg->key_len, msg->payload, msg->len,
+                             text);
         } else {
                 w->dead_lettered++;
                 consumer_offset_done(w, origin->partition, origin->offset);
@@ -180,8 +180,8 @@ void dlq_send_pending(worker_t *w) {
         struct dlq_pending *p;
 
         while ((p = w->dlq_pending)) {
-                if (produce_letter(w, p->partition, p->offset, p->ts, p->data, p->key_len, p->data + p->key_len,
-                                   p->len, p->reason))
+                if (produce_letter(w, p->partition, p->offset, p->ts, p->data, p->key_len, p->data + p->key_len, p->len,
+                                   p->reason))
                         return; /* the producer still refuses: the rest would be refused too */
                 w->dlq_pending = p->next;
                 free_letter(p);

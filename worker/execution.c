@@ -213,8 +213,8 @@ static void dead_letter_execution(worker_t *w, execution_t *ex, const char *reas
         size_t len = 0;
 
         if (rf_decision_encode(ex->d, &buf, &len, errstr, sizeof(errstr)) == 0 &&
-            dlq_send_raw(w, ex->partition, ex->offset, 0, ex->d->workflow, strlen(ex->d->workflow), buf, len,
-                         reason) == 0) {
+            dlq_send_raw(w, ex->partition, ex->offset, 0, ex->d->workflow, strlen(ex->d->workflow), buf, len, reason) ==
+                    0) {
                 rf_metrics_inc(worker_metrics.dlq, 1, "unknown_decision");
                 free(buf);
                 execution_free(w, ex); /* the offset is finished by the DLQ's delivery report */
@@ -235,7 +235,7 @@ void execution_apply_verdict(worker_t *w, execution_t *ex, rf_claim_verdict_t ve
                 rf_log_info("execution.skipped", execution_fields(ex), "%s: decision %s (%s)", ex->d->workflow,
                             verdict == RF_VERDICT_DONE    ? "already finished"
                             : verdict == RF_VERDICT_STALE ? "superseded by a later attempt"
-                                                            : "already being executed",
+                                                          : "already being executed",
                             rf_claim_verdict_name(verdict));
                 execution_release(w, ex);
                 return;

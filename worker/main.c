@@ -151,8 +151,9 @@ int main(int argc, char **argv) {
                               w.conf->kafka.topic, "max_in_flight", w.conf->worker.max_in_flight),
                     "worker %s consuming %s", w.id, w.conf->kafka.topic);
         loop_run(&w);
-        rf_log_info("worker.stopped", json_pack("{s:I, s:I}", "finished", (json_int_t)w.finished, "dead_lettered",
-                                                (json_int_t)w.dead_lettered),
+        rf_log_info("worker.stopped",
+                    json_pack("{s:I, s:I}", "finished", (json_int_t)w.finished, "dead_lettered",
+                              (json_int_t)w.dead_lettered),
                     "stopped after %llu executions", (unsigned long long)w.finished);
 out:
         teardown(&w);

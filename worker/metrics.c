@@ -12,7 +12,6 @@
 #include "rf_http.h"
 #include "rf_util.h"
 
-
 worker_metrics_t worker_metrics;
 
 /* The loop records what it learns; the readiness callback only reads. */
@@ -27,44 +26,46 @@ void metrics_init(const rf_conf_t *conf) {
                                                    "unknown_decision" };
 
         worker_metrics.consumed = rf_metrics_counter("runfleet_messages_consumed_total",
-                                              "Messages consumed from the decisions topic.", NULL);
+                                                     "Messages consumed from the decisions topic.", NULL);
         worker_metrics.started = rf_metrics_counter("runfleet_executions_started_total",
-                                             "Executions claimed in the database and started.", "workflow");
+                                                    "Executions claimed in the database and started.", "workflow");
         worker_metrics.finished = rf_metrics_counter("runfleet_executions_finished_total",
-                                              "Executions ended by this worker, by terminal status (FENCED: not "
-                                              "recorded, another owner; LEASE_LOST: stopped without a lease).",
-                                              "workflow,status");
+                                                     "Executions ended by this worker, by terminal status (FENCED: not "
+                                                     "recorded, another owner; LEASE_LOST: stopped without a lease).",
+                                                     "workflow,status");
         worker_metrics.duration = rf_metrics_histogram("runfleet_execution_duration_seconds",
-                                                "Execution durations, claim to last call.", "workflow");
-        worker_metrics.call_duration = rf_metrics_histogram("runfleet_scraper_call_duration_seconds",
-                                                     "Durations of scraper call tries, by outcome.",
-                                                     "scraper,outcome");
-        worker_metrics.in_flight = rf_metrics_gauge("runfleet_executions_in_flight",
-                                             "Executions held by this worker (queued, running or being recorded).",
-                                             NULL);
-        worker_metrics.dlq = rf_metrics_counter("runfleet_dlq_messages_total", "Messages sent to the dead-letter topic.",
-                                         "reason");
+                                                       "Execution durations, claim to last call.", "workflow");
+        worker_metrics.call_duration =
+                rf_metrics_histogram("runfleet_scraper_call_duration_seconds",
+                                     "Durations of scraper call tries, by outcome.", "scraper,outcome");
+        worker_metrics.in_flight =
+                rf_metrics_gauge("runfleet_executions_in_flight",
+                                 "Executions held by this worker (queued, running or being recorded).", NULL);
+        worker_metrics.dlq =
+                rf_metrics_counter("runfleet_dlq_messages_total", "Messages sent to the dead-letter topic.", "reason");
         worker_metrics.lag = rf_metrics_gauge("runfleet_consumer_lag",
-                                       "Messages between the committed offset and the end of each assigned "
-                                       "partition (librdkafka statistics).",
-                                       "topic,partition");
-        worker_metrics.assigned = rf_metrics_gauge("runfleet_partitions_assigned", "Partitions assigned to this worker.",
-                                            NULL);
+                                              "Messages between the committed offset and the end of each assigned "
+                                              "partition (librdkafka statistics).",
+                                              "topic,partition");
+        worker_metrics.assigned =
+                rf_metrics_gauge("runfleet_partitions_assigned", "Partitions assigned to this worker.", NULL);
         worker_metrics.paused = rf_metrics_gauge("runfleet_consumer_paused",
-                                          "1 while consumption is paused (in-flight limit or draining).", NULL);
-        worker_metrics.retries = rf_metrics_counter("runfleet_scraper_retries_total", "Scraper call tries retried.", NULL);
+                                                 "1 while consumption is paused (in-flight limit or draining).", NULL);
+        worker_metrics.retries =
+                rf_metrics_counter("runfleet_scraper_retries_total", "Scraper call tries retried.", NULL);
         worker_metrics.rate_waits = rf_metrics_counter("runfleet_rate_limit_waits_total",
-                                                "Scraper calls that waited for a rate-limit token.", NULL);
-        worker_metrics.breaker_rejections = rf_metrics_counter("runfleet_circuit_breaker_rejections_total",
-                                                        "Scraper calls refused by an open circuit breaker.", NULL);
-        worker_metrics.breaker_state = rf_metrics_gauge("runfleet_circuit_breaker_state",
-                                                 "1 for the state each scraper's circuit breaker is in.",
-                                                 "scraper,state");
+                                                       "Scraper calls that waited for a rate-limit token.", NULL);
+        worker_metrics.breaker_rejections = rf_metrics_counter(
+                "runfleet_circuit_breaker_rejections_total", "Scraper calls refused by an open circuit breaker.", NULL);
+        worker_metrics.breaker_state =
+                rf_metrics_gauge("runfleet_circuit_breaker_state",
+                                 "1 for the state each scraper's circuit breaker is in.", "scraper,state");
         /* configured names show from the start, at 0: alerts and rate() need a beginning */
         for (size_t i = 0; i < conf->workflow_count; i++) {
                 rf_metrics_inc(worker_metrics.started, 0, conf->workflows[i].name);
                 for (size_t k = 0; k < sizeof(statuses) / sizeof(statuses[0]); k++)
-                        rf_metrics_inc(worker_metrics.finished, 0, conf->workflows[i].name, rf_exec_status_name(statuses[k]));
+                        rf_metrics_inc(worker_metrics.finished, 0, conf->workflows[i].name,
+                                       rf_exec_status_name(statuses[k]));
         }
         for (size_t k = 0; k < sizeof(dlq_reasons) / sizeof(dlq_reasons[0]); k++)
                 rf_metrics_inc(worker_metrics.dlq, 0, dlq_reasons[k]);
@@ -83,8 +84,8 @@ void metrics_execution_ended(const execution_t *ex, const char *status, int64_t 
         rf_metrics_inc(worker_metrics.finished, 1, ex->d->workflow, status);
         rf_metrics_observe(worker_metrics.duration, (double)took_ms / 1000.0, ex->d->workflow);
         for (size_t i = 0; i < ex->record_count; i++)
-                rf_metrics_observe(worker_metrics.call_duration, ex->records[i].duration_ms / 1000.0, ex->records[i].scraper,
-                                   rf_call_outcome_name(ex->records[i].outcome));
+                rf_metrics_observe(worker_metrics.call_duration, ex->records[i].duration_ms / 1000.0,
+                                   ex->records[i].scraper, rf_call_outcome_name(ex->records[i].outcome));
 }
 
 /* librdkafka statistics, on the loop's thread (served by the consumer's
@@ -107,8 +108,7 @@ int metrics_on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
         rf_http_condition_set(&ready_kafka, up > 0, "kafka: no broker connection is up");
         /* partitions come and go with rebalances: only those we own now */
         rf_metrics_clear(worker_metrics.lag);
-        parts = json_object_get(json_object_get(json_object_get(root, "topics"), w->conf->kafka.topic),
-                                "partitions");
+        parts = json_object_get(json_object_get(json_object_get(root, "topics"), w->conf->kafka.topic), "partitions");
         json_object_foreach(parts, key, v) {
                 json_t *lag = json_object_get(v, "consumer_lag");
                 if (strcmp(key, "-1") == 0 || !json_is_integer(lag) || json_integer_value(lag) < 0 ||
@@ -145,8 +145,9 @@ void metrics_tick(worker_t *w) {
                 seen_rejections = w->breaker_rejections;
                 for (size_t i = 0; w->breakers && i < w->conf->scraper_count; i++)
                         for (int st = BREAKER_CLOSED; st <= BREAKER_HALF_OPEN; st++)
-                                rf_metrics_set(worker_metrics.breaker_state, w->breakers[i].state == (breaker_state_t)st,
-                                               w->conf->scrapers[i].name, breaker_state_name((breaker_state_t)st));
+                                rf_metrics_set(worker_metrics.breaker_state,
+                                               w->breakers[i].state == (breaker_state_t)st, w->conf->scrapers[i].name,
+                                               breaker_state_name((breaker_state_t)st));
                 next_slow = now + 1000;
         }
 }

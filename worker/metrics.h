@@ -14,7 +14,7 @@
 /* liveness: the loop never waits on PostgreSQL (db.c); its longest waits
  * are librdkafka's synchronous commits when partitions are revoked */
 #define METRICS_LOOP_STALE_MS 60000
-#define METRICS_DB_PROBE_MS 5000       /* readiness: an idle database connection is asked this often */
+#define METRICS_DB_PROBE_MS 5000 /* readiness: an idle database connection is asked this often */
 
 typedef struct worker_metrics {
         rf_metric_t *consumed, *started, *finished, *duration, *call_duration, *in_flight, *dlq, *lag, *assigned,

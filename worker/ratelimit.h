@@ -8,8 +8,8 @@
 
 typedef struct bucket {
         double tokens;
-        int64_t refilled_at;  /* monotonic ms */
-        int rate_per_s;       /* 0 = unlimited */
+        int64_t refilled_at; /* monotonic ms */
+        int rate_per_s;      /* 0 = unlimited */
         double burst;
 } bucket_t;
 

@@ -172,8 +172,8 @@ int record_renew_send(worker_t *w, db_batch_t *b, rf_pg_async_done_fn *done) {
                 return -ENOMEM;
         {
                 const char *params[] = { list, w->id, lease };
-                r = rf_pg_async_send(w->db, "SELECT * FROM runfleet.renew_leases($1::uuid[], $2, $3)", 3, params,
-                                     done, w);
+                r = rf_pg_async_send(w->db, "SELECT * FROM runfleet.renew_leases($1::uuid[], $2, $3)", 3, params, done,
+                                     w);
         }
         free(list);
         return r;

@@ -83,9 +83,9 @@ void response_classify(call_t *c, CURLcode rc) {
                 text_clean(c->error); /* after the cut, which may split a character */
                 return;
         }
-        c->outcome = rc == CURLE_OPERATION_TIMEDOUT ? RF_CALL_TIMEOUT
+        c->outcome = rc == CURLE_OPERATION_TIMEDOUT                                    ? RF_CALL_TIMEOUT
                      : rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ? RF_CALL_CONNECT_ERROR
-                                                                                        : RF_CALL_ERROR;
+                                                                                       : RF_CALL_ERROR;
         snprintf(c->error, sizeof(c->error), "%s", curl_easy_strerror(rc));
 }
 

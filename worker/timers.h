@@ -13,14 +13,14 @@
 
 /* What a timer belongs to, so the loop can find its owner (container_of). */
 typedef enum timer_kind {
-        TIMER_CALL_TRY,  /* call_t.try_timer: its next try (backoff, token, breaker) */
-        TIMER_DB_RETRY,  /* execution_t.db_timer: its claim or record, after a database error */
+        TIMER_CALL_TRY, /* call_t.try_timer: its next try (backoff, token, breaker) */
+        TIMER_DB_RETRY, /* execution_t.db_timer: its claim or record, after a database error */
 } timer_kind_t;
 
 typedef struct wtimer {
         rf_heap_node_t node;
-        int64_t at;              /* monotonic ms */
-        uint64_t seq;            /* arming order: ties come out first armed, first run */
+        int64_t at;   /* monotonic ms */
+        uint64_t seq; /* arming order: ties come out first armed, first run */
         timer_kind_t kind;
         bool active;
 } wtimer_t;
@@ -55,4 +55,4 @@ static inline uint64_t timers_seq(const timers_t *ts) {
         return ts->seq;
 }
 
-#define TIMER_OWNER(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define TIMER_OWNER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))

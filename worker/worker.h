@@ -41,7 +41,7 @@
 #include "rf_pg_async.h"
 
 #define WORKER_ERROR_MAX 256
-#define DB_RETRY_MS 1000 /* after an SQL error: the same batch would fail again at once */
+#define DB_RETRY_MS 1000      /* after an SQL error: the same batch would fail again at once */
 #define WORKER_BATCH_MAX 1000 /* executions claimed or recorded per database round trip */
 
 typedef struct execution execution_t;
@@ -58,14 +58,14 @@ typedef struct curl_shard {
         struct worker *w;
         CURLM *multi;
         int index;
-        int64_t timer_at;        /* monotonic: when curl wants its timeout action, 0 = none */
+        int64_t timer_at; /* monotonic: when curl wants its timeout action, 0 = none */
 } curl_shard_t;
 
 /* One try of one call, as recorded in runfleet.scraper_calls. */
 typedef struct try_record {
-        const char *scraper;    /* owned by the configuration */
+        const char *scraper; /* owned by the configuration */
         int try_no;
-        long http_status;       /* 0: no response */
+        long http_status; /* 0: no response */
         rf_call_outcome_t outcome;
         int64_t started_wall_ms;
         int duration_ms;
@@ -77,24 +77,24 @@ typedef struct try_record {
 typedef struct call {
         execution_t *ex;
         const rf_scraper_conf_t *scraper;
-        size_t scraper_index;   /* into conf->scrapers, and the worker's breakers */
-        CURL *easy;             /* the try in flight, or NULL */
-        curl_shard_t *shard;    /* whose multi handle holds easy */
+        size_t scraper_index; /* into conf->scrapers, and the worker's breakers */
+        CURL *easy;           /* the try in flight, or NULL */
+        curl_shard_t *shard;  /* whose multi handle holds easy */
         struct curl_slist *headers;
         char *body;
-        int tries;              /* started (or refused by the breaker) so far */
-        int rejections;         /* of which refused by the breaker: not counted in max_tries */
-        int64_t started_ms;     /* monotonic, of the current try */
+        int tries;          /* started (or refused by the breaker) so far */
+        int rejections;     /* of which refused by the breaker: not counted in max_tries */
+        int64_t started_ms; /* monotonic, of the current try */
         int64_t started_wall_ms;
-        wtimer_t try_timer;     /* armed while waiting for a retry, a token or the breaker */
-        bool probe;             /* the current try is its breaker's half-open probe */
-        long http_status;       /* of the last try */
+        wtimer_t try_timer; /* armed while waiting for a retry, a token or the breaker */
+        bool probe;         /* the current try is its breaker's half-open probe */
+        long http_status;   /* of the last try */
         long retry_after_s;
         rf_call_outcome_t outcome; /* of the last try */
         char error[WORKER_ERROR_MAX];
         int duration_ms;
-        size_t body_bytes;      /* response bytes seen (only counted, never kept) */
-        size_t max_body;        /* stop reading past this */
+        size_t body_bytes; /* response bytes seen (only counted, never kept) */
+        size_t max_body;   /* stop reading past this */
         bool truncated;
         bool done;
 } call_t;
@@ -109,8 +109,8 @@ typedef enum execution_phase {
 struct execution {
         execution_t *prev, *next;
         rf_decision_t *d;
-        size_t workflow_index;   /* into conf->workflows */
-        bool holds_slot;         /* counted in the workflow's active runs */
+        size_t workflow_index; /* into conf->workflows */
+        bool holds_slot;       /* counted in the workflow's active runs */
         char execution_id[37];
         int32_t partition;
         int64_t offset;
@@ -119,13 +119,13 @@ struct execution {
         size_t call_count, calls_done;
         try_record_t *records;
         size_t record_count, record_cap;
-        int progress_logged;     /* quarters already logged */
-        int64_t started_ms;      /* monotonic */
-        int64_t deadline_ms;     /* monotonic */
-        int64_t lease_ok_until;  /* monotonic: when our last renewal runs out */
-        wtimer_t db_timer;       /* armed while its claim or record waits after a database error */
-        bool in_batch;           /* in the database batch in flight (db.c) */
-        uint64_t renew_gen;      /* the last lease renewal that named it */
+        int progress_logged;    /* quarters already logged */
+        int64_t started_ms;     /* monotonic */
+        int64_t deadline_ms;    /* monotonic */
+        int64_t lease_ok_until; /* monotonic: when our last renewal runs out */
+        wtimer_t db_timer;      /* armed while its claim or record waits after a database error */
+        bool in_batch;          /* in the database batch in flight (db.c) */
+        uint64_t renew_gen;     /* the last lease renewal that named it */
 };
 
 /* The statement in flight on the worker's database connection (db.c). */
@@ -133,32 +133,32 @@ typedef enum db_kind { DB_NONE, DB_BEGIN, DB_FINISH, DB_RENEW, DB_PROBE } db_kin
 
 typedef struct db_batch {
         db_kind_t kind;
-        int64_t sent_ms;         /* monotonic */
+        int64_t sent_ms; /* monotonic */
         size_t n;
-        execution_t *exs[WORKER_BATCH_MAX];   /* BEGIN, FINISH; NULL once released meanwhile */
+        execution_t *exs[WORKER_BATCH_MAX];          /* BEGIN, FINISH; NULL once released meanwhile */
         rf_exec_status_t statuses[WORKER_BATCH_MAX]; /* FINISH */
-        const char *errors[WORKER_BATCH_MAX];         /* FINISH */
-        uint64_t renew_gen;      /* RENEW */
+        const char *errors[WORKER_BATCH_MAX];        /* FINISH */
+        uint64_t renew_gen;                          /* RENEW */
 } db_batch_t;
 
 typedef struct worker {
         const rf_conf_t *conf;
         char id[96];
         rd_kafka_t *consumer;
-        rd_kafka_t *producer;    /* DLQ */
+        rd_kafka_t *producer;            /* DLQ */
         struct dlq_pending *dlq_pending; /* letters the producer would not take yet (dlq.c) */
-        rf_pg_async_t *db;       /* never waited on: see db.c */
-        db_batch_t batch;        /* what is in flight on it */
-        bool db_event;           /* its descriptor was readable */
-        bool db_up;              /* connected at the end of the last db_step(), for logging changes */
-        bool renew_due;          /* the heartbeat wants the leases renewed */
-        bool begin_next;         /* claims' turn next when records wait too */
-        int64_t db_last_answer;  /* monotonic: the database last answered */
+        rf_pg_async_t *db;               /* never waited on: see db.c */
+        db_batch_t batch;                /* what is in flight on it */
+        bool db_event;                   /* its descriptor was readable */
+        bool db_up;                      /* connected at the end of the last db_step(), for logging changes */
+        bool renew_due;                  /* the heartbeat wants the leases renewed */
+        bool begin_next;                 /* claims' turn next when records wait too */
+        int64_t db_last_answer;          /* monotonic: the database last answered */
         uint64_t renew_gen;
         curl_shard_t shards[CURL_SHARDS];
-        unsigned next_shard;     /* the shard of the next try, round robin */
-        int wake_fds[2];         /* librdkafka writes here when its queue fills */
-        int epoll_fd;            /* curl's sockets and wake_fds[0] (sockets.c) */
+        unsigned next_shard; /* the shard of the next try, round robin */
+        int wake_fds[2];     /* librdkafka writes here when its queue fills */
+        int epoll_fd;        /* curl's sockets and wake_fds[0] (sockets.c) */
 
         offset_track_t **tracks; /* assigned partitions */
         size_t track_count;
@@ -168,11 +168,11 @@ typedef struct worker {
         bool paused;
         bool draining;
 
-        breaker_t *breakers;     /* per scraper */
-        bucket_t *buckets;       /* per rate group */
-        size_t *bucket_of;       /* scraper index → bucket index */
-        int *active_runs;        /* per workflow */
-        CURL **idle_easy;        /* finished tries' handles, for the next tries (calls.c) */
+        breaker_t *breakers; /* per scraper */
+        bucket_t *buckets;   /* per rate group */
+        size_t *bucket_of;   /* scraper index → bucket index */
+        int *active_runs;    /* per workflow */
+        CURL **idle_easy;    /* finished tries' handles, for the next tries (calls.c) */
         size_t idle_easy_count, idle_easy_cap;
         bool slot_freed;         /* a max_active_runs slot was released: start waiting ones */
         bool begin_due;          /* executions wait in PHASE_BEGIN to be claimed */

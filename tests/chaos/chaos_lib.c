@@ -9,8 +9,7 @@ int chaos_script(const itest_t *t, const char *root, const char *env, const char
         char line[4096];
         int status;
 
-        snprintf(line, sizeof(line), "%s '%s'/scripts/%s >>'%s/services.log' 2>&1", env ? env : "", root, cmd,
-                 t->dir);
+        snprintf(line, sizeof(line), "%s '%s'/scripts/%s >>'%s/services.log' 2>&1", env ? env : "", root, cmd, t->dir);
         status = system(line);
         return status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }

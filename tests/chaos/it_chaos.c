@@ -124,25 +124,26 @@ int main(void) {
                 return 1;
         }
         srand(seed);
-        itest_config(&t,
-                     "scrapers = (\n"
-                     "  { name = \"s1\"; url = \"@FAKE@/chaos-%s/s1?delay_ms=20&fail_rate=0.05&hang_rate=0.02&reset_rate=0.01\"; timeout_ms = 2000; retry_backoff_ms = 50; breaker_cooldown_ms = 2000; },\n"
-                     "  { name = \"s2\"; url = \"@FAKE@/chaos-%s/s2?delay_ms=50&fail_rate=0.05&hang_rate=0.02&reset_rate=0.01\"; timeout_ms = 2000; retry_backoff_ms = 50; breaker_cooldown_ms = 2000; },\n"
-                     "  { name = \"s3\"; url = \"@FAKE@/chaos-%s/s3?delay_ms=100&fail_rate=0.05&hang_rate=0.02&reset_rate=0.01\"; timeout_ms = 2000; retry_backoff_ms = 50; breaker_cooldown_ms = 2000; },\n"
-                     "  { name = \"s4\"; url = \"@FAKE@/chaos-%s/s4?delay_ms=10&fail_rate=0.05&hang_rate=0.02&reset_rate=0.01\"; timeout_ms = 2000; retry_backoff_ms = 50; breaker_cooldown_ms = 2000; },\n"
-                     "  { name = \"s5\"; url = \"@FAKE@/chaos-%s/s5?delay_ms=200&fail_rate=0.05&hang_rate=0.02&reset_rate=0.01\"; timeout_ms = 2000; retry_backoff_ms = 50; breaker_cooldown_ms = 2000; }\n"
-                     ");\n"
-                     "workflows = (\n"
-                     "  { name = \"one\"; schedule = \"0 3 * * *\"; scrapers = [\"s1\"]; deadline_ms = 30000; },\n"
-                     "  { name = \"two\"; schedule = \"0 3 * * *\"; scrapers = [\"s1\", \"s2\"]; deadline_ms = 30000; },\n"
-                     "  { name = \"three\"; schedule = \"0 3 * * *\"; scrapers = [\"s1\", \"s2\", \"s3\"]; deadline_ms = 30000; },\n"
-                     "  { name = \"four\"; schedule = \"0 3 * * *\"; scrapers = [\"s1\", \"s2\", \"s3\", \"s4\"]; deadline_ms = 30000; },\n"
-                     "  { name = \"mixed\"; schedule = \"0 3 * * *\"; scrapers = [\"s5\", \"s2\"]; deadline_ms = 30000; }\n"
-                     ");\n"
-                     "worker = { max_in_flight = 500; lease_ms = 3000; heartbeat_ms = 500; commit_interval_ms = 200;"
-                     " drain_timeout_ms = 5000; };\n"
-                     "reaper = { interval_ms = 500; grace_ms = 6000; backoff_ms = 300; max_failed_executions = 8; };\n",
-                     t.db_name, t.db_name, t.db_name, t.db_name, t.db_name);
+        itest_config(
+                &t,
+                "scrapers = (\n"
+                "  { name = \"s1\"; url = \"@FAKE@/chaos-%s/s1?delay_ms=20&fail_rate=0.05&hang_rate=0.02&reset_rate=0.01\"; timeout_ms = 2000; retry_backoff_ms = 50; breaker_cooldown_ms = 2000; },\n"
+                "  { name = \"s2\"; url = \"@FAKE@/chaos-%s/s2?delay_ms=50&fail_rate=0.05&hang_rate=0.02&reset_rate=0.01\"; timeout_ms = 2000; retry_backoff_ms = 50; breaker_cooldown_ms = 2000; },\n"
+                "  { name = \"s3\"; url = \"@FAKE@/chaos-%s/s3?delay_ms=100&fail_rate=0.05&hang_rate=0.02&reset_rate=0.01\"; timeout_ms = 2000; retry_backoff_ms = 50; breaker_cooldown_ms = 2000; },\n"
+                "  { name = \"s4\"; url = \"@FAKE@/chaos-%s/s4?delay_ms=10&fail_rate=0.05&hang_rate=0.02&reset_rate=0.01\"; timeout_ms = 2000; retry_backoff_ms = 50; breaker_cooldown_ms = 2000; },\n"
+                "  { name = \"s5\"; url = \"@FAKE@/chaos-%s/s5?delay_ms=200&fail_rate=0.05&hang_rate=0.02&reset_rate=0.01\"; timeout_ms = 2000; retry_backoff_ms = 50; breaker_cooldown_ms = 2000; }\n"
+                ");\n"
+                "workflows = (\n"
+                "  { name = \"one\"; schedule = \"0 3 * * *\"; scrapers = [\"s1\"]; deadline_ms = 30000; },\n"
+                "  { name = \"two\"; schedule = \"0 3 * * *\"; scrapers = [\"s1\", \"s2\"]; deadline_ms = 30000; },\n"
+                "  { name = \"three\"; schedule = \"0 3 * * *\"; scrapers = [\"s1\", \"s2\", \"s3\"]; deadline_ms = 30000; },\n"
+                "  { name = \"four\"; schedule = \"0 3 * * *\"; scrapers = [\"s1\", \"s2\", \"s3\", \"s4\"]; deadline_ms = 30000; },\n"
+                "  { name = \"mixed\"; schedule = \"0 3 * * *\"; scrapers = [\"s5\", \"s2\"]; deadline_ms = 30000; }\n"
+                ");\n"
+                "worker = { max_in_flight = 500; lease_ms = 3000; heartbeat_ms = 500; commit_interval_ms = 200;"
+                " drain_timeout_ms = 5000; };\n"
+                "reaper = { interval_ms = 500; grace_ms = 6000; backoff_ms = 300; max_failed_executions = 8; };\n",
+                t.db_name, t.db_name, t.db_name, t.db_name, t.db_name);
         itest_migrate(&t);
         for (int i = 0; i < WORKERS; i++)
                 workers[i] = itest_spawn(&t, "worker", "runfleet-worker", NULL);
@@ -226,7 +227,8 @@ int main(void) {
                 chaos_duplicates(&t, prefix, &keys, &dups);
         }
         {
-                long long succeeded = itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE state = 'SUCCEEDED'");
+                long long succeeded =
+                        itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE state = 'SUCCEEDED'");
                 long long dead = itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE state = 'DEAD'");
                 long long executions = itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions");
                 double secs = (double)(rf_mono_ms() - t0) / 1000.0;
@@ -245,7 +247,8 @@ int main(void) {
                 /* a broker SIGKILLed with a produce request in flight can leave an idempotent producer
                  * with a fatal error (sequence out of step); the process replaces it and goes on */
                 itest_sh("echo \"# producers replaced after a fatal error: $(cat '%s'/*.log |"
-                         " grep -c '\"event\":\"kafka.producer_replaced\"')\"", t.dir);
+                         " grep -c '\"event\":\"kafka.producer_replaced\"')\"",
+                         t.dir);
         }
         CHECK(keys > 0 && dups * 100 <= keys * DUPLICATE_BOUND_PERCENT);
         (void)reapers;

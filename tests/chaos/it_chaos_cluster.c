@@ -26,9 +26,9 @@
 #include "chaos_lib.h"
 #include "rf_util.h"
 
-#define LOAD_S 75            /* seconds of steady load, at least */
-#define AFTER_S 10           /* ... of which at least this many after the outage */
-#define BATCH 40             /* decisions a second */
+#define LOAD_S 75  /* seconds of steady load, at least */
+#define AFTER_S 10 /* ... of which at least this many after the outage */
+#define BATCH 40   /* decisions a second */
 #define WORKERS 3
 #define LEADER_KILL_AT_S 10  /* SIGKILL the busiest partition's leader */
 #define LEADER_DOWN_MS 12000 /* ... and restart it that much later */
@@ -135,7 +135,8 @@ static int topic_min_isr(const char *brokers, const char *topic) {
                 size_t nres = 0, nconf = 0;
                 const rd_kafka_ConfigResource_t **rs =
                         rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &nres);
-                const rd_kafka_ConfigEntry_t **entries = nres == 1 ? rd_kafka_ConfigResource_configs(rs[0], &nconf) : NULL;
+                const rd_kafka_ConfigEntry_t **entries =
+                        nres == 1 ? rd_kafka_ConfigResource_configs(rs[0], &nconf) : NULL;
                 for (size_t i = 0; i < nconf; i++)
                         if (strcmp(rd_kafka_ConfigEntry_name(entries[i]), "min.insync.replicas") == 0 &&
                             rd_kafka_ConfigEntry_value(entries[i]))
@@ -196,21 +197,22 @@ int main(void) {
                 return itest_finish(&t);
         }
 
-        itest_config(&t,
-                     "scrapers = (\n"
-                     "  { name = \"s1\"; url = \"@FAKE@/chaos-%s/s1?delay_ms=20&fail_rate=0.05\"; timeout_ms = 2000; retry_backoff_ms = 50; breaker_cooldown_ms = 2000; },\n"
-                     "  { name = \"s2\"; url = \"@FAKE@/chaos-%s/s2?delay_ms=50&fail_rate=0.05\"; timeout_ms = 2000; retry_backoff_ms = 50; breaker_cooldown_ms = 2000; },\n"
-                     "  { name = \"s3\"; url = \"@FAKE@/chaos-%s/s3?delay_ms=10&fail_rate=0.05\"; timeout_ms = 2000; retry_backoff_ms = 50; breaker_cooldown_ms = 2000; }\n"
-                     ");\n"
-                     "workflows = (\n"
-                     "  { name = \"one\"; schedule = \"0 3 * * *\"; scrapers = [\"s1\"]; deadline_ms = 30000; },\n"
-                     "  { name = \"two\"; schedule = \"0 3 * * *\"; scrapers = [\"s1\", \"s2\"]; deadline_ms = 30000; },\n"
-                     "  { name = \"three\"; schedule = \"0 3 * * *\"; scrapers = [\"s1\", \"s2\", \"s3\"]; deadline_ms = 30000; }\n"
-                     ");\n"
-                     "worker = { max_in_flight = 500; lease_ms = 3000; heartbeat_ms = 500; commit_interval_ms = 200;"
-                     " drain_timeout_ms = 5000; };\n"
-                     "reaper = { interval_ms = 500; grace_ms = 6000; backoff_ms = 300; max_failed_executions = 8; };\n",
-                     t.db_name, t.db_name, t.db_name);
+        itest_config(
+                &t,
+                "scrapers = (\n"
+                "  { name = \"s1\"; url = \"@FAKE@/chaos-%s/s1?delay_ms=20&fail_rate=0.05\"; timeout_ms = 2000; retry_backoff_ms = 50; breaker_cooldown_ms = 2000; },\n"
+                "  { name = \"s2\"; url = \"@FAKE@/chaos-%s/s2?delay_ms=50&fail_rate=0.05\"; timeout_ms = 2000; retry_backoff_ms = 50; breaker_cooldown_ms = 2000; },\n"
+                "  { name = \"s3\"; url = \"@FAKE@/chaos-%s/s3?delay_ms=10&fail_rate=0.05\"; timeout_ms = 2000; retry_backoff_ms = 50; breaker_cooldown_ms = 2000; }\n"
+                ");\n"
+                "workflows = (\n"
+                "  { name = \"one\"; schedule = \"0 3 * * *\"; scrapers = [\"s1\"]; deadline_ms = 30000; },\n"
+                "  { name = \"two\"; schedule = \"0 3 * * *\"; scrapers = [\"s1\", \"s2\"]; deadline_ms = 30000; },\n"
+                "  { name = \"three\"; schedule = \"0 3 * * *\"; scrapers = [\"s1\", \"s2\", \"s3\"]; deadline_ms = 30000; }\n"
+                ");\n"
+                "worker = { max_in_flight = 500; lease_ms = 3000; heartbeat_ms = 500; commit_interval_ms = 200;"
+                " drain_timeout_ms = 5000; };\n"
+                "reaper = { interval_ms = 500; grace_ms = 6000; backoff_ms = 300; max_failed_executions = 8; };\n",
+                t.db_name, t.db_name, t.db_name);
         /* migrate on the cluster: replication factor 3, min ISR 2 by default */
         CHECK(itest_run(&t, out, sizeof(out), 90000, NULL, "runfleet-producer", "migrate", NULL) == 0);
         CHECK_CONTAINS(out, "\"replication_factor\":3,\"min_insync_replicas\":2,\"brokers\":3");
@@ -256,7 +258,7 @@ int main(void) {
 
         /* load goes on for LOAD_S in all, and at least AFTER_S with the cluster whole again */
         itest_sleep_ms(rf_mono_ms() - t0 < (LOAD_S - AFTER_S) * 1000 ? (int)(LOAD_S * 1000 - (rf_mono_ms() - t0))
-                                                                      : AFTER_S * 1000);
+                                                                     : AFTER_S * 1000);
         load.stop = 1;
         pthread_join(producer, NULL);
         load_end = rf_mono_ms();
@@ -293,11 +295,12 @@ int main(void) {
                load.batches, BATCH, (double)(load_end - t0) / 1000.0, load.acknowledged, load.requested, reproduced);
         printf("# faults: broker %d SIGKILLed for %d ms; brokers %d and %d stopped together for %d ms\n", leader,
                LEADER_DOWN_MS, others[0], others[1], OUTAGE_MS);
-        printf("# duplicate side effects: %lld of %lld (scraper, key) pairs seen more than once (%.1f%%)\n", dups,
-               keys, keys ? 100.0 * (double)dups / (double)keys : 0.0);
+        printf("# duplicate side effects: %lld of %lld (scraper, key) pairs seen more than once (%.1f%%)\n", dups, keys,
+               keys ? 100.0 * (double)dups / (double)keys : 0.0);
         printf("# settled %lld ms after the load stopped (bound %d ms)\n", (long long)settled_ms, SETTLE_BOUND_MS);
         itest_sh("echo \"# producers replaced after a fatal error: $(cat '%s'/*.log |"
-                 " grep -c '\"event\":\"kafka.producer_replaced\"')\"", t.dir);
+                 " grep -c '\"event\":\"kafka.producer_replaced\"')\"",
+                 t.dir);
         (void)workers;
 
         rc = itest_finish(&t);

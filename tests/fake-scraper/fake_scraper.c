@@ -102,7 +102,7 @@
 #define PROG "runfleet-fake-scraper"
 #define DEFAULT_PORT 18080
 #define DEFAULT_MAX_CONNECTIONS 20000u
-#define FD_RESERVE 64u                  /* fds kept for listen, epoll, stdio, ... */
+#define FD_RESERVE 64u /* fds kept for listen, epoll, stdio, ... */
 #define MAX_DELAY_MS (24u * 3600u * 1000u)
 #define MAX_PATH_LEN 512
 #define MAX_KEY_LEN 256
@@ -112,16 +112,16 @@
 #define MAX_OUTAGE_BODY 1024
 
 enum req_phase {
-        REQ_ARRIVED,            /* headers in, not acted on yet */
-        REQ_SUSPENDED,          /* owned by the scheduler */
-        REQ_RESUMED,            /* handed back to MHD; see req.wake */
+        REQ_ARRIVED,   /* headers in, not acted on yet */
+        REQ_SUSPENDED, /* owned by the scheduler */
+        REQ_RESUMED,   /* handed back to MHD; see req.wake */
 };
 
 enum req_wake {
         WAKE_NONE,
-        WAKE_TIMER,             /* the delay passed: answer now */
-        WAKE_HANGUP,            /* the client went away: close */
-        WAKE_SHUTDOWN,          /* the server is stopping: close */
+        WAKE_TIMER,    /* the delay passed: answer now */
+        WAKE_HANGUP,   /* the client went away: close */
+        WAKE_SHUTDOWN, /* the server is stopping: close */
 };
 
 /* Per-request state, MHD's con_cls. Allocated on the first call of the
@@ -140,7 +140,7 @@ struct req {
         double fail_rate;
         double reset_rate;
         double hang_rate;
-        long retry_after;       /* -1: none */
+        long retry_after; /* -1: none */
 
         /* scheduler bookkeeping */
         uint64_t deadline_ns;
@@ -153,10 +153,10 @@ struct req {
 struct sched {
         pthread_mutex_t lock;
         int epfd;
-        int evfd;               /* wakes the scheduler: new earliest deadline, or stop */
-        struct req **heap;      /* min-heap on deadline_ns */
+        int evfd;          /* wakes the scheduler: new earliest deadline, or stop */
+        struct req **heap; /* min-heap on deadline_ns */
         size_t heap_len, heap_cap;
-        struct req *suspended;  /* every suspended request, for shutdown */
+        struct req *suspended; /* every suspended request, for shutdown */
         size_t n_suspended;
         bool stopping;
         bool thread_started;
@@ -167,9 +167,9 @@ struct stats {
         pthread_mutex_t lock;
         json_int_t total;
         json_int_t duplicate_keys;
-        json_t *paths;          /* path -> count */
-        json_t *keys;           /* key -> count, all paths */
-        json_t *keys_by_path;   /* path -> { key -> count } */
+        json_t *paths;        /* path -> count */
+        json_t *keys;         /* key -> count, all paths */
+        json_t *keys_by_path; /* path -> { key -> count } */
 };
 
 /* POST /outage: the paths under prefix answer status with body. */
@@ -189,7 +189,7 @@ struct server {
         struct sched sched;
         struct stats stats;
         struct outages outages;
-        uint64_t rng;           /* xorshift64*; used by the MHD thread only */
+        uint64_t rng; /* xorshift64*; used by the MHD thread only */
 };
 
 static uint64_t now_ns(void) {
@@ -330,13 +330,9 @@ static char *stats_dump(struct server *srv, const char *prefix) {
         if (prefix)
                 doc = stats_filtered(st, prefix, n_suspended);
         else
-                doc = json_pack("{s:I, s:O, s:O, s:O, s:I, s:I}",
-                                "total", st->total,
-                                "paths", st->paths,
-                                "idempotency_keys", st->keys,
-                                "idempotency_keys_by_path", st->keys_by_path,
-                                "duplicate_keys", st->duplicate_keys,
-                                "suspended", (json_int_t)n_suspended);
+                doc = json_pack("{s:I, s:O, s:O, s:O, s:I, s:I}", "total", st->total, "paths", st->paths,
+                                "idempotency_keys", st->keys, "idempotency_keys_by_path", st->keys_by_path,
+                                "duplicate_keys", st->duplicate_keys, "suspended", (json_int_t)n_suspended);
         if (doc)
                 s = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
         pthread_mutex_unlock(&st->lock);
@@ -495,7 +491,7 @@ static void *sched_main(void *arg) {
 
                 pthread_mutex_lock(&s->lock);
                 if (s->stopping) {
-                        timeout = 0;    /* more to resume than one batch */
+                        timeout = 0; /* more to resume than one batch */
                 } else if (s->heap_len > 0) {
                         uint64_t now = now_ns(), dl = s->heap[0]->deadline_ns;
                         uint64_t ms = dl > now ? (dl - now + 999999) / 1000000 : 0;
@@ -535,8 +531,7 @@ static void *sched_main(void *arg) {
                 } else {
                         uint64_t now = now_ns();
 
-                        while (s->heap_len > 0 && nb < RESUME_BATCH &&
-                               s->heap[0]->deadline_ns <= now) {
+                        while (s->heap_len > 0 && nb < RESUME_BATCH && s->heap[0]->deadline_ns <= now) {
                                 struct req *r = s->heap[0];
                                 detach_locked(s, r, WAKE_TIMER);
                                 conns[nb++] = r->conn;
@@ -601,8 +596,7 @@ static void sched_destroy(struct sched *s) {
 
 /* ---- HTTP ---------------------------------------------------------------- */
 
-static enum MHD_Result respond_json(struct MHD_Connection *conn, unsigned status,
-                                    json_t *doc, long retry_after) {
+static enum MHD_Result respond_json(struct MHD_Connection *conn, unsigned status, json_t *doc, long retry_after) {
         struct MHD_Response *resp;
         enum MHD_Result ret = MHD_NO;
         char *body = NULL;
@@ -679,8 +673,7 @@ static bool outage_find(struct outages *o, const char *path, struct outage *ret)
 }
 
 static enum MHD_Result respond_text(struct MHD_Connection *conn, unsigned status, const char *text) {
-        struct MHD_Response *resp =
-                MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
+        struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
         enum MHD_Result ret;
 
         if (!resp)
@@ -692,12 +685,12 @@ static enum MHD_Result respond_text(struct MHD_Connection *conn, unsigned status
 }
 
 static bool is_control(const char *url) {
-        return strcmp(url, "/stats") == 0 || strcmp(url, "/reset") == 0 ||
-               strcmp(url, "/healthz") == 0 || strcmp(url, "/outage") == 0;
+        return strcmp(url, "/stats") == 0 || strcmp(url, "/reset") == 0 || strcmp(url, "/healthz") == 0 ||
+               strcmp(url, "/outage") == 0;
 }
 
-static enum MHD_Result serve_control(struct server *srv, struct MHD_Connection *conn,
-                                     const char *url, const char *method) {
+static enum MHD_Result serve_control(struct server *srv, struct MHD_Connection *conn, const char *url,
+                                     const char *method) {
         bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
 
         if (strcmp(url, "/healthz") == 0 && get)
@@ -734,12 +727,12 @@ static enum MHD_Result serve_control(struct server *srv, struct MHD_Connection *
                 if (!prefix || prefix[0] != '/' || strlen(prefix) >= MAX_PATH_LEN)
                         return respond_error(conn, MHD_HTTP_BAD_REQUEST, "outage: prefix=/path/ is required");
                 if (arg_long(conn, "status", 400, 599, &status) < 0)
-                        return respond_error(conn, MHD_HTTP_BAD_REQUEST, "outage: bad query parameter status (400..599)");
+                        return respond_error(conn, MHD_HTTP_BAD_REQUEST,
+                                             "outage: bad query parameter status (400..599)");
                 if (outage_set(&srv->outages, prefix, (unsigned)status, body ? body : "fake scraper: outage") < 0)
                         return respond_error(conn, MHD_HTTP_INSUFFICIENT_STORAGE, "outage: too many prefixes");
                 return respond_json(conn, MHD_HTTP_OK,
-                                    json_pack("{s:b, s:s, s:i}", "ok", 1, "prefix", prefix, "status", (int)status),
-                                    -1);
+                                    json_pack("{s:b, s:s, s:i}", "ok", 1, "prefix", prefix, "status", (int)status), -1);
         }
         return respond_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
                              "control paths: GET /healthz, GET /stats, POST /reset, POST /outage");
@@ -810,8 +803,7 @@ static int parse_query(struct MHD_Connection *conn, struct req *r, char *errstr,
 
 /* Closes the connection with a TCP reset instead of an answer. */
 static enum MHD_Result reset_connection(struct MHD_Connection *conn) {
-        const union MHD_ConnectionInfo *ci =
-                MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
         if (ci)
@@ -819,8 +811,7 @@ static enum MHD_Result reset_connection(struct MHD_Connection *conn) {
         return MHD_NO;
 }
 
-static enum MHD_Result serve_scraper(struct server *srv, struct req *r,
-                                     struct MHD_Connection *conn, const char *url) {
+static enum MHD_Result serve_scraper(struct server *srv, struct req *r, struct MHD_Connection *conn, const char *url) {
         char path[MAX_PATH_LEN], errstr[128];
         const char *key;
         unsigned status;
@@ -887,9 +878,8 @@ static enum MHD_Result serve_scraper(struct server *srv, struct req *r,
         return respond_json(conn, status, doc, r->retry_after);
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
         struct server *srv = cls;
         struct req *r = *con_cls;
@@ -903,7 +893,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 r->fd = -1;
                 r->control = is_control(url);
                 r->phase = REQ_ARRIVED;
-                *con_cls = r;   /* owned by MHD until on_completed() */
+                *con_cls = r; /* owned by MHD until on_completed() */
                 if (!r->control)
                         stats_count(&srv->stats, url,
                                     MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key"));
@@ -919,8 +909,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return serve_scraper(srv, r, conn, url);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe) {
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
         free(*con_cls);
         *con_cls = NULL;
 }
@@ -1095,7 +1084,8 @@ static rlim_t raise_nofile(void) {
 }
 
 int main(int argc, char **argv) {
-        struct options opt = { .listen = "127.0.0.1", .port = DEFAULT_PORT,
+        struct options opt = { .listen = "127.0.0.1",
+                               .port = DEFAULT_PORT,
                                .max_connections = DEFAULT_MAX_CONNECTIONS };
         struct server srv = { 0 };
         struct serving sv = { 0 };
@@ -1161,17 +1151,14 @@ int main(int argc, char **argv) {
                 goto fail;
         }
 
-        d = MHD_start_daemon(flags, (uint16_t)opt.port, NULL, NULL, on_request, &srv,
-                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                             MHD_OPTION_CONNECTION_LIMIT, max_conn,
-                             MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
-                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
-                             MHD_OPTION_CONNECTION_TIMEOUT, 600u,
-                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, &srv,
+        d = MHD_start_daemon(flags, (uint16_t)opt.port, NULL, NULL, on_request, &srv, MHD_OPTION_SOCK_ADDR,
+                             (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, max_conn,
+                             MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
+                             MHD_OPTION_CONNECTION_TIMEOUT, 600u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &srv,
                              MHD_OPTION_END);
         if (!d) {
-                fprintf(stderr, PROG ": error: cannot listen on %s port %u (in use, or bad address?)\n",
-                        opt.listen, opt.port);
+                fprintf(stderr, PROG ": error: cannot listen on %s port %u (in use, or bad address?)\n", opt.listen,
+                        opt.port);
                 goto fail;
         }
         r = serving_start(&sv, d);
@@ -1181,8 +1168,8 @@ int main(int argc, char **argv) {
         }
         di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
         port = di && di->port ? di->port : opt.port;
-        fprintf(stderr, PROG ": listening on %s port %u (max %u connections, RLIMIT_NOFILE %llu, pid %d)\n",
-                opt.listen, port, max_conn, (unsigned long long)nofile, (int)getpid());
+        fprintf(stderr, PROG ": listening on %s port %u (max %u connections, RLIMIT_NOFILE %llu, pid %d)\n", opt.listen,
+                port, max_conn, (unsigned long long)nofile, (int)getpid());
 
         while (sigwait(&sigs, &sig) != 0)
                 ;

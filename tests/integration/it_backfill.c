@@ -47,7 +47,7 @@ static long long count_decisions(itest_t *t) {
 }
 
 /* Runs `backfill ARGS...` to completion; its exit status, output in @p out. */
-#define BACKFILL(t, out, ...) \
+#define BACKFILL(t, out, ...)                                                                                          \
         itest_run((t), (out), sizeof(out), 120000, NULL, "runfleet-producer", "backfill", __VA_ARGS__, NULL)
 
 int main(void) {
@@ -57,20 +57,19 @@ int main(void) {
         int64_t base;
 
         itest_init(&t, "backfill");
-        itest_config(&t,
-                     "producer = { timezone = \"" TZ "\"; backfill_max_decisions = 40; };\n"
-                     "scrapers = (\n"
-                     "  { name = \"s\"; url = \"@FAKE@/backfill/s?delay_ms=10\"; },\n"
-                     "  { name = \"slow\"; url = \"@FAKE@/backfill/slow?delay_ms=1200\"; }\n"
-                     ");\n"
-                     "workflows = (\n"
-                     "  { name = \"every2\"; schedule = \"@every 2s\"; scrapers = [\"s\"]; },\n"
-                     "  { name = \"slow2\"; schedule = \"@every 2s\"; scrapers = [\"slow\"]; },\n"
-                     "  { name = \"hourly\"; schedule = \"0 * * * *\"; scrapers = [\"s\"]; },\n"
-                     "  { name = \"live2\"; schedule = \"@every 2s\"; scrapers = [\"s\"]; },\n"
-                     "  { name = \"off\"; schedule = \"@every 2s\"; scrapers = [\"s\"]; enabled = false; }\n"
-                     ");\n"
-                     "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n");
+        itest_config(&t, "producer = { timezone = \"" TZ "\"; backfill_max_decisions = 40; };\n"
+                         "scrapers = (\n"
+                         "  { name = \"s\"; url = \"@FAKE@/backfill/s?delay_ms=10\"; },\n"
+                         "  { name = \"slow\"; url = \"@FAKE@/backfill/slow?delay_ms=1200\"; }\n"
+                         ");\n"
+                         "workflows = (\n"
+                         "  { name = \"every2\"; schedule = \"@every 2s\"; scrapers = [\"s\"]; },\n"
+                         "  { name = \"slow2\"; schedule = \"@every 2s\"; scrapers = [\"slow\"]; },\n"
+                         "  { name = \"hourly\"; schedule = \"0 * * * *\"; scrapers = [\"s\"]; },\n"
+                         "  { name = \"live2\"; schedule = \"@every 2s\"; scrapers = [\"s\"]; },\n"
+                         "  { name = \"off\"; schedule = \"@every 2s\"; scrapers = [\"s\"]; enabled = false; }\n"
+                         ");\n"
+                         "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n");
         itest_migrate(&t);
 
         /* eleven ticks two days back: base + 0, 2, ..., 20 s */
@@ -169,8 +168,10 @@ int main(void) {
                              "SELECT count(*) FROM runfleet.executions e JOIN runfleet.decisions d USING (decision_id)"
                              " WHERE d.backfill_of IN ('%s', '%s') AND e.status = 'SUCCEEDED'",
                              failed3, dead5) == 2);
-        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE decision_id IN ('%s', '%s')"
-                                 " AND state IN ('FAILED', 'DEAD')", failed3, dead5) == 2);
+        CHECK(itest_query_ll(&t,
+                             "SELECT count(*) FROM runfleet.decisions WHERE decision_id IN ('%s', '%s')"
+                             " AND state IN ('FAILED', 'DEAD')",
+                             failed3, dead5) == 2);
         /* their re-runs succeeded: nothing left to re-run */
         CHECK(BACKFILL(&t, out, "every2", "--from", from, "--to", to, "--mode", "failed") == 0);
         CHECK_CONTAINS(out, "0 decisions created");
@@ -195,7 +196,8 @@ int main(void) {
                              "SELECT count(*) FROM runfleet.decisions WHERE backfill_id IS NOT NULL"
                              " AND state = 'SUCCEEDED'"));
         /* every tick of the range now has a decision; running it again adds nothing */
-        CHECK(itest_query_ll(&t, "SELECT count(DISTINCT tick) FROM runfleet.decisions WHERE workflow = 'every2'") == 11);
+        CHECK(itest_query_ll(&t, "SELECT count(DISTINCT tick) FROM runfleet.decisions WHERE workflow = 'every2'") ==
+              11);
         CHECK(BACKFILL(&t, out, "every2", "--from", from, "--to", to) == 0);
         CHECK_CONTAINS(out, "0 decisions created");
         CHECK(count_decisions(&t) == 14);
@@ -210,8 +212,10 @@ int main(void) {
                              "                        WHERE p.workflow = d.workflow AND p.tick = d.tick"
                              "                          AND p.decision_id <> d.decision_id"
                              "                        ORDER BY p.decided_at DESC LIMIT 1)") == 3);
-        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions d JOIN runfleet.backfills b"
-                                 " USING (backfill_id) WHERE b.mode = 'all' AND d.backfill_of = '%s'", ok1) == 1);
+        CHECK(itest_query_ll(&t,
+                             "SELECT count(*) FROM runfleet.decisions d JOIN runfleet.backfills b"
+                             " USING (backfill_id) WHERE b.mode = 'all' AND d.backfill_of = '%s'",
+                             ok1) == 1);
         CHECK(itest_wait_for(&t, 0, 60000,
                              "SELECT count(*) FROM runfleet.decisions WHERE backfill_id IS NOT NULL"
                              " AND state <> 'SUCCEEDED'"));
@@ -260,8 +264,8 @@ int main(void) {
                 int code;
 
                 local(base + 22, slow_to, sizeof(slow_to));
-                pid = itest_spawn(&t, "backfill-interrupted", "runfleet-producer", "backfill", "slow2", "--from",
-                                  from, "--to", slow_to, "--mode", "all", "--max-active", "2", NULL);
+                pid = itest_spawn(&t, "backfill-interrupted", "runfleet-producer", "backfill", "slow2", "--from", from,
+                                  "--to", slow_to, "--mode", "all", "--max-active", "2", NULL);
                 CHECK(itest_wait_for(&t, 1, 30000,
                                      "SELECT count(*) FROM runfleet.backfills WHERE mode = 'all' AND created >= 2"
                                      " AND 'slow2' = ANY (workflows)"));
@@ -329,8 +333,9 @@ int main(void) {
                 CHECK(itest_wait(evaluator, 0) < 0); /* still running */
                 kill(evaluator, SIGTERM);
                 CHECK(itest_wait(evaluator, 20000) == 0);
-                CHECK(itest_query_ll(&t, "SELECT count(DISTINCT tick) FROM runfleet.decisions WHERE workflow = 'live2'"
-                                         " AND tick BETWEEN to_timestamp(%lld) AND to_timestamp(%lld)",
+                CHECK(itest_query_ll(&t,
+                                     "SELECT count(DISTINCT tick) FROM runfleet.decisions WHERE workflow = 'live2'"
+                                     " AND tick BETWEEN to_timestamp(%lld) AND to_timestamp(%lld)",
                                      (long long)start, (long long)last) == (last - start) / 2 + 1);
                 CHECK(itest_query_ll(&t, "SELECT count(*) FROM (SELECT tick FROM runfleet.decisions"
                                          " WHERE workflow = 'live2' AND backfill_of IS NULL GROUP BY tick"
@@ -342,9 +347,11 @@ int main(void) {
                                          " AND backfill_id IS NULL") >= 1);
                 CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE workflow = 'live2'"
                                          " AND backfill_id IS NOT NULL") >= 9);
-                CHECK(itest_wait_for(&t, 0, 60000, "SELECT count(*) FROM runfleet.decisions WHERE action = 'RUN'"
-                                                   " AND state NOT IN ('SUCCEEDED')"
-                                                   " AND decision_id NOT IN ('%s', '%s')", failed3, dead5));
+                CHECK(itest_wait_for(&t, 0, 60000,
+                                     "SELECT count(*) FROM runfleet.decisions WHERE action = 'RUN'"
+                                     " AND state NOT IN ('SUCCEEDED')"
+                                     " AND decision_id NOT IN ('%s', '%s')",
+                                     failed3, dead5));
         }
 
         /* nothing a backfill created is orphaned or unfinished */

@@ -49,11 +49,12 @@ static long long gap_count(itest_t *t, const char *w, long long killed_tick, con
 /* Rows of workflow @p w that break "one decision per 2 s tick, from the
  * first to the last": holes plus duplicates. */
 static long long holes(itest_t *t, const char *w) {
-        return itest_query_ll(t,
-                              "SELECT (extract(epoch FROM max(tick) - min(tick)) / 2 + 1)::bigint - count(DISTINCT tick)"
-                              "       + count(*) - count(DISTINCT tick)"
-                              "  FROM runfleet.decisions WHERE workflow = '%s' AND tick IS NOT NULL",
-                              w);
+        return itest_query_ll(
+                t,
+                "SELECT (extract(epoch FROM max(tick) - min(tick)) / 2 + 1)::bigint - count(DISTINCT tick)"
+                "       + count(*) - count(DISTINCT tick)"
+                "  FROM runfleet.decisions WHERE workflow = '%s' AND tick IS NOT NULL",
+                w);
 }
 
 int main(void) {
@@ -95,7 +96,8 @@ int main(void) {
         /* down for about 10 s */
         kill(ev, SIGKILL);
         itest_wait(ev, 5000);
-        killed_tick = itest_query_ll(&t, "SELECT (extract(epoch FROM max(tick)) * 1000)::bigint FROM runfleet.decisions");
+        killed_tick =
+                itest_query_ll(&t, "SELECT (extract(epoch FROM max(tick)) * 1000)::bigint FROM runfleet.decisions");
         itest_sleep_ms(10000);
         ev = itest_spawn(&t, "evaluator2", "runfleet-producer", "evaluate", "--every", "2s", NULL);
         CHECK(itest_wait_for(&t, 3, 30000,
@@ -125,13 +127,13 @@ int main(void) {
                                 " older than the catch-up window (7s), not run')") == 0);
                 CHECK(gap_count(&t, w, killed_tick, "tick < e - interval '7 seconds'") >= 1);
                 /* missed within the window: what the policy says */
-                CHECK(gap_count(&t, w, killed_tick, "tick >= e - interval '7 seconds' AND tick < e - interval '4 seconds'") >=
-                      1);
+                CHECK(gap_count(&t, w, killed_tick,
+                                "tick >= e - interval '7 seconds' AND tick < e - interval '4 seconds'") >= 1);
                 CHECK(gap_count(&t, w, killed_tick, want_in_window[i]) == 0);
         }
         /* SKIP and MISSED decisions are never produced: only RUN ones reach the topic */
-        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE action <> 'RUN' AND state <> 'SKIPPED'") ==
-              0);
+        CHECK(itest_query_ll(
+                      &t, "SELECT count(*) FROM runfleet.decisions WHERE action <> 'RUN' AND state <> 'SKIPPED'") == 0);
         /* status counts them per workflow */
         {
                 char out[16384];

@@ -126,10 +126,11 @@ int main(void) {
                 CHECK(itest_run(&t, out, sizeof(out), 60000, noenv, "runfleet-producer", "migrate", "-c", cfg, NULL) ==
                       0);
                 CHECK_CONTAINS(out, "\"migrations_applied\":0");
-                CHECK(itest_run(&t, out, sizeof(out), 30000, noenv, "runfleet-producer", "status", "-c", cfg, NULL) == 0);
+                CHECK(itest_run(&t, out, sizeof(out), 30000, noenv, "runfleet-producer", "status", "-c", cfg, NULL) ==
+                      0);
                 CHECK_CONTAINS(out, "runfleet status for ");
-                CHECK(itest_run(&t, out, sizeof(out), 30000, noenv, "runfleet-producer", "status", "--day", "2026-01-02",
-                                "-c", cfg, NULL) == 0);
+                CHECK(itest_run(&t, out, sizeof(out), 30000, noenv, "runfleet-producer", "status", "--day",
+                                "2026-01-02", "-c", cfg, NULL) == 0);
                 CHECK_CONTAINS(out, "runfleet status for 2026-01-02");
                 CHECK(itest_run(&t, out, sizeof(out), 30000, noenv, "runfleet-producer", "status", "--config", cfg,
                                 "--day", "2026-01-03", NULL) == 0);
@@ -243,7 +244,8 @@ int main(void) {
                 /* a pause --help records no pause; after "--" it is the command's argument */
                 CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions") == decisions);
                 CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.pauses") == pauses);
-                code = itest_run(&t, out, sizeof(out), 30000, NULL, "runfleet-producer", "status", "--", "--help", NULL);
+                code = itest_run(&t, out, sizeof(out), 30000, NULL, "runfleet-producer", "status", "--", "--help",
+                                 NULL);
                 CHECK(code == 2);
                 CHECK(!strstr(out, "COMMAND [ARGS], for status"));
         }

@@ -38,10 +38,9 @@ int main(void) {
         long long committed, end;
 
         itest_init(&t, "dlq");
-        itest_config(&t,
-                     "scrapers = ( { name = \"s\"; url = \"@FAKE@/dlq/s\"; } );\n"
-                     "workflows = ( { name = \"w\"; schedule = \"0 3 * * *\"; scrapers = [\"s\"]; } );\n"
-                     "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n");
+        itest_config(&t, "scrapers = ( { name = \"s\"; url = \"@FAKE@/dlq/s\"; } );\n"
+                         "workflows = ( { name = \"w\"; schedule = \"0 3 * * *\"; scrapers = [\"s\"]; } );\n"
+                         "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n");
         itest_migrate(&t);
         /* same key as the valid decision: same partition, garbage first */
         CHECK(itest_produce_raw(&t, t.topic, "w", "garbage", 7) == 0);

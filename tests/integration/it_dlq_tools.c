@@ -14,10 +14,9 @@ int main(void) {
         long long offset;
 
         itest_init(&t, "dlq_tools");
-        itest_config(&t,
-                     "scrapers = ( { name = \"s\"; url = \"@FAKE@/dlq_tools/s\"; } );\n"
-                     "workflows = ( { name = \"w\"; schedule = \"0 0 1 1 *\"; scrapers = [\"s\"]; } );\n"
-                     "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n");
+        itest_config(&t, "scrapers = ( { name = \"s\"; url = \"@FAKE@/dlq_tools/s\"; } );\n"
+                         "workflows = ( { name = \"w\"; schedule = \"0 0 1 1 *\"; scrapers = [\"s\"]; } );\n"
+                         "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n");
         itest_migrate(&t);
 
         CHECK(itest_run(&t, out, sizeof(out), 60000, NULL, "runfleet-producer", "dlq", "list", NULL) == 0);

@@ -99,8 +99,7 @@ int main(void) {
         itest_spawn(&t, "worker", "runfleet-worker", NULL);
         CHECK(itest_wait_for(&t, 1, 60000,
                              "SELECT count(*) FROM runfleet.decisions WHERE workflow = 'ref' AND state = 'SUCCEEDED'"));
-        CHECK_STR_EQ(query_str(&t, "SELECT state FROM runfleet.decisions WHERE decision_id = '" MORNING "'"),
-                     "FAILED");
+        CHECK_STR_EQ(query_str(&t, "SELECT state FROM runfleet.decisions WHERE decision_id = '" MORNING "'"), "FAILED");
 
         /* two replicas evaluate the next ticks: ref has run today, gated may now run */
         ev[0] = itest_spawn(&t, "evaluator0", "runfleet-producer", "evaluate", "--every", "1s", NULL);
@@ -110,10 +109,12 @@ int main(void) {
                              " AND action = 'SKIP' AND reason LIKE 'already succeeded today at __:__ (decision %%)'"));
         CHECK(itest_wait_for(&t, 1, 30000,
                              "SELECT count(*) FROM runfleet.decisions WHERE workflow = 'gated' AND action = 'RUN'"));
-        CHECK_CONTAINS(query_str(&t, "SELECT reason FROM runfleet.decisions WHERE workflow = 'gated' AND action = 'RUN'"),
-                       "; ref succeeded at ");
-        CHECK(itest_wait_for(&t, 1, 60000,
-                             "SELECT count(*) FROM runfleet.decisions WHERE workflow = 'gated' AND state = 'SUCCEEDED'"));
+        CHECK_CONTAINS(
+                query_str(&t, "SELECT reason FROM runfleet.decisions WHERE workflow = 'gated' AND action = 'RUN'"),
+                "; ref succeeded at ");
+        CHECK(itest_wait_for(
+                &t, 1, 60000,
+                "SELECT count(*) FROM runfleet.decisions WHERE workflow = 'gated' AND state = 'SUCCEEDED'"));
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM (SELECT workflow, tick FROM runfleet.decisions"
                                  " WHERE tick IS NOT NULL GROUP BY 1, 2 HAVING count(*) > 1) x") == 0);
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions WHERE status = 'SUCCEEDED'") == 2);
@@ -141,8 +142,9 @@ int main(void) {
                 CHECK_CONTAINS(out, "\"event\":\"decision.not_produced\"");
                 CHECK_CONTAINS(out, "recorded, not acknowledged by Kafka; the reaper will produce it");
                 CHECK(strstr(out, "\"event\":\"decision.produced\"") == NULL);
-                CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE reason = 'manual trigger: no broker'"
-                                         " AND delivered_at IS NULL") == 1);
+                CHECK(itest_query_ll(
+                              &t, "SELECT count(*) FROM runfleet.decisions WHERE reason = 'manual trigger: no broker'"
+                                  " AND delivered_at IS NULL") == 1);
         }
         return itest_finish(&t);
 }

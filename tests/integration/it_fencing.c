@@ -14,11 +14,12 @@ int main(void) {
         pid_t frozen;
 
         itest_init(&t, "fencing");
-        itest_config(&t,
-                     "scrapers = ( { name = \"s\"; url = \"@FAKE@/fencing/s?delay_ms=6000\"; timeout_ms = 30000; } );\n"
-                     "workflows = ( { name = \"w\"; schedule = \"0 3 * * *\"; scrapers = [\"s\"]; deadline_ms = 60000; } );\n"
-                     "worker = { lease_ms = 3000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n"
-                     "reaper = { interval_ms = 500; grace_ms = 8000; backoff_ms = 500; max_failed_executions = 5; };\n");
+        itest_config(
+                &t,
+                "scrapers = ( { name = \"s\"; url = \"@FAKE@/fencing/s?delay_ms=6000\"; timeout_ms = 30000; } );\n"
+                "workflows = ( { name = \"w\"; schedule = \"0 3 * * *\"; scrapers = [\"s\"]; deadline_ms = 60000; } );\n"
+                "worker = { lease_ms = 3000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n"
+                "reaper = { interval_ms = 500; grace_ms = 8000; backoff_ms = 500; max_failed_executions = 5; };\n");
         itest_migrate(&t);
         frozen = itest_spawn(&t, "worker1", "runfleet-worker", NULL);
         CHECK(itest_run(&t, out, sizeof(out), 30000, NULL, "runfleet-producer", "trigger", "w", NULL) == 0);

@@ -85,14 +85,13 @@ int main(void) {
                         CHECK(0);
                 }
         }
-        CHECK(rf_store_publish(rk, pg, conf->kafka.topic, ds, DECISIONS, 30000, &delivered, errstr,
-                               sizeof(errstr)) == 0);
+        CHECK(rf_store_publish(rk, pg, conf->kafka.topic, ds, DECISIONS, 30000, &delivered, errstr, sizeof(errstr)) ==
+              0);
         CHECK(delivered == DECISIONS);
 
         CHECK(itest_wait_for(&t, DECISIONS, 90000,
                              "SELECT count(*) FROM runfleet.decisions WHERE state = 'SUCCEEDED'"));
-        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions WHERE status = 'SUCCEEDED'") ==
-              DECISIONS);
+        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions WHERE status = 'SUCCEEDED'") == DECISIONS);
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM (SELECT decision_id FROM runfleet.executions"
                                  " WHERE status = 'SUCCEEDED' GROUP BY 1 HAVING count(*) > 1) x") == 0);
         CHECK(itest_query_ll(&t, "SELECT count(DISTINCT worker_id) FROM runfleet.executions") == WORKERS);

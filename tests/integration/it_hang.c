@@ -27,13 +27,13 @@ int main(void) {
         itest_spawn(&t, "worker", "runfleet-worker", NULL);
         CHECK(itest_run(&t, out, sizeof(out), 30000, NULL, "runfleet-producer", "trigger", "mixed", NULL) == 0);
         CHECK(itest_run(&t, out, sizeof(out), 30000, NULL, "runfleet-producer", "trigger", "neighbour", NULL) == 0);
-        CHECK(itest_wait_for(&t, 2, 60000,
-                             "SELECT count(*) FROM runfleet.executions WHERE finished_at IS NOT NULL"));
+        CHECK(itest_wait_for(&t, 2, 60000, "SELECT count(*) FROM runfleet.executions WHERE finished_at IS NOT NULL"));
 
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions e JOIN runfleet.decisions d"
                                  " USING (decision_id) WHERE d.workflow = 'mixed' AND e.status = 'TIMED_OUT'") == 1);
-        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions e JOIN runfleet.decisions d"
-                                 " USING (decision_id) WHERE d.workflow = 'neighbour' AND e.status = 'SUCCEEDED'") == 1);
+        CHECK(itest_query_ll(&t,
+                             "SELECT count(*) FROM runfleet.executions e JOIN runfleet.decisions d"
+                             " USING (decision_id) WHERE d.workflow = 'neighbour' AND e.status = 'SUCCEEDED'") == 1);
         hang_ms = itest_query_ll(&t, "SELECT duration_ms FROM runfleet.scraper_calls WHERE scraper = 'stuck'");
         fast_ms = itest_query_ll(&t, "SELECT duration_ms FROM runfleet.scraper_calls WHERE scraper = 'quick'");
         other_ms = itest_query_ll(&t, "SELECT duration_ms FROM runfleet.scraper_calls WHERE scraper = 'other'");
@@ -46,9 +46,10 @@ int main(void) {
         CHECK(other_ms >= 0 && other_ms < 2500);
         /* the quick call and the other workflow finished while the stuck call still waited */
         fast_before_hang = itest_query_ll(
-                &t, "SELECT count(*) FROM runfleet.scraper_calls q, runfleet.scraper_calls s"
-                    " WHERE q.scraper = 'quick' AND s.scraper = 'stuck'"
-                    " AND q.started_at + q.duration_ms * interval '1 ms' < s.started_at + s.duration_ms * interval '1 ms' - interval '1 s'");
+                &t,
+                "SELECT count(*) FROM runfleet.scraper_calls q, runfleet.scraper_calls s"
+                " WHERE q.scraper = 'quick' AND s.scraper = 'stuck'"
+                " AND q.started_at + q.duration_ms * interval '1 ms' < s.started_at + s.duration_ms * interval '1 ms' - interval '1 s'");
         other_before_hang = itest_query_ll(
                 &t, "SELECT count(*) FROM runfleet.executions o, runfleet.scraper_calls s, runfleet.decisions d"
                     " WHERE o.decision_id = d.decision_id AND d.workflow = 'neighbour' AND s.scraper = 'stuck'"

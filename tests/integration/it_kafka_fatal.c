@@ -70,11 +70,10 @@ int main(void) {
         int garbage = 0;
 
         itest_init(&t, "kafka_fatal");
-        itest_config(&t,
-                     "scrapers = ( { name = \"s\"; url = \"@FAKE@/kafka_fatal/s\"; } );\n"
-                     "workflows = ( { name = \"w\"; schedule = \"0 3 * * *\"; scrapers = [\"s\"]; } );\n"
-                     "worker = { lease_ms = 5000; heartbeat_ms = 500; commit_interval_ms = 200; };\n"
-                     "reaper = { interval_ms = 500; grace_ms = 6000; };\n");
+        itest_config(&t, "scrapers = ( { name = \"s\"; url = \"@FAKE@/kafka_fatal/s\"; } );\n"
+                         "workflows = ( { name = \"w\"; schedule = \"0 3 * * *\"; scrapers = [\"s\"]; } );\n"
+                         "worker = { lease_ms = 5000; heartbeat_ms = 500; commit_interval_ms = 200; };\n"
+                         "reaper = { interval_ms = 500; grace_ms = 6000; };\n");
         itest_migrate(&t);
 
         /* 1: same key as the valid decision, so same partition, garbage first */

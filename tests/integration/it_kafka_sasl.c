@@ -37,8 +37,7 @@ static int kafka_started;
 static const char *const mech = "SCRAM-SHA-512";
 
 static void stop_kafka(void) {
-        if (kafka_started &&
-            itest_sh("'%s/tests/security/kafka-sasl' stop '%s' >>'%s' 2>&1", root, kdir, klog) != 0)
+        if (kafka_started && itest_sh("'%s/tests/security/kafka-sasl' stop '%s' >>'%s' 2>&1", root, kdir, klog) != 0)
                 fprintf(stderr, "could not stop the SASL_SSL broker; see %s\n", klog);
         kafka_started = 0;
 }
@@ -83,9 +82,12 @@ static void config(itest_t *t, const char *mechanism, const char *password, cons
 static rd_kafka_t *client(itest_t *t, const char *group) {
         rd_kafka_conf_t *kc = rd_kafka_conf_new();
         char errstr[512];
-        const char *props[][2] = { { "bootstrap.servers", t->brokers }, { "security.protocol", "SASL_SSL" },
-                                   { "sasl.mechanisms", mech },          { "sasl.username", USER },
-                                   { "sasl.password", PASSWORD },        { "ssl.ca.location", ca },
+        const char *props[][2] = { { "bootstrap.servers", t->brokers },
+                                   { "security.protocol", "SASL_SSL" },
+                                   { "sasl.mechanisms", mech },
+                                   { "sasl.username", USER },
+                                   { "sasl.password", PASSWORD },
+                                   { "ssl.ca.location", ca },
                                    { "group.id", group } };
 
         for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++)
@@ -167,7 +169,8 @@ int main(void) {
         if (!root[0] || !port || !cport ||
             itest_sh("'%s/tests/security/kafka-sasl' start '%s' %d %d " USER " " PASSWORD " >>'%s' 2>&1", root, kdir,
                      port, cport, klog) != 0) {
-                fprintf(stderr, "FAIL: could not start the SASL_SSL broker (ports %d, %d); see %s\n", port, cport, klog);
+                fprintf(stderr, "FAIL: could not start the SASL_SSL broker (ports %d, %d); see %s\n", port, cport,
+                        klog);
                 return 1;
         }
         snprintf(t.brokers, sizeof(t.brokers), "127.0.0.1:%d", port);
@@ -229,8 +232,8 @@ int main(void) {
         reaper = itest_spawn(&t, "reaper", "runfleet-reaper", NULL);
         CHECK(itest_wait_for(&t, 2, 30000, "SELECT count(*) FROM runfleet.decisions WHERE state = 'SUCCEEDED'"));
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions") == 2);
-        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions WHERE attempt = 2 AND status = 'SUCCEEDED'")
-              == 1);
+        CHECK(itest_query_ll(
+                      &t, "SELECT count(*) FROM runfleet.executions WHERE attempt = 2 AND status = 'SUCCEEDED'") == 1);
         for (int i = 0; i < 40; i++) {
                 offsets(&t, &committed, &end);
                 if (committed == end)

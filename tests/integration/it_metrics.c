@@ -177,13 +177,14 @@ int main(void) {
 
         /* the evaluator: a disabled workflow every second, so SKIP decisions and nothing to run */
         itest_spawn_env(&t, "producer", producer_envp, "runfleet-producer", "evaluate", "--every", "1s", NULL);
-        CHECK(wait_http(producer_port, "/metrics", 200, "runfleet_decisions_evaluated_total{workflow=\"tick\",action=\"SKIP\"} ",
-                        15000));
+        CHECK(wait_http(producer_port, "/metrics", 200,
+                        "runfleet_decisions_evaluated_total{workflow=\"tick\",action=\"SKIP\"} ", 15000));
         CHECK(wait_http(producer_port, "/metrics", 200, "runfleet_decisions_produced_total 0\n", 1000));
         /* the counter is there from the start, at 0: wait for the first tick to count */
         for (int i = 0; i < 150; i++) {
                 get(producer_port, "/metrics", &r);
-                if (r.body && !strstr(r.body, "runfleet_decisions_evaluated_total{workflow=\"tick\",action=\"SKIP\"} 0\n"))
+                if (r.body &&
+                    !strstr(r.body, "runfleet_decisions_evaluated_total{workflow=\"tick\",action=\"SKIP\"} 0\n"))
                         break;
                 free(r.body);
                 r.body = NULL;

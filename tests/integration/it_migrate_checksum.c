@@ -53,8 +53,9 @@ static void checksums(itest_t *t, char *out, size_t size) {
         char errstr[256];
 
         out[0] = '\0';
-        if (rf_pg_exec(t->pg, "SELECT string_agg(name || '=' || coalesce(checksum, 'NULL'), ',' ORDER BY name)"
-                              "  FROM public.runfleet_migrations",
+        if (rf_pg_exec(t->pg,
+                       "SELECT string_agg(name || '=' || coalesce(checksum, 'NULL'), ',' ORDER BY name)"
+                       "  FROM public.runfleet_migrations",
                        0, NULL, &res, errstr, sizeof(errstr)) == 0)
                 snprintf(out, size, "%s", PQgetvalue(res, 0, 0));
         PQclear(res);
@@ -122,8 +123,9 @@ int main(void) {
         /* definitions changed behind migrate's back are restored by the
          * next migrate: a body, a setting, a grant, a view */
         sql(&t, "ALTER FUNCTION runfleet.begin_executions(text, integer, text, jsonb) RESET enable_seqscan");
-        sql(&t, "CREATE OR REPLACE FUNCTION runfleet.renew_leases(p_executions uuid[], p_worker text, p_lease_ms integer)"
-                " RETURNS SETOF uuid LANGUAGE sql AS $$ SELECT unnest(p_executions) $$");
+        sql(&t,
+            "CREATE OR REPLACE FUNCTION runfleet.renew_leases(p_executions uuid[], p_worker text, p_lease_ms integer)"
+            " RETURNS SETOF uuid LANGUAGE sql AS $$ SELECT unnest(p_executions) $$");
         sql(&t, "REVOKE EXECUTE ON FUNCTION runfleet.finish_executions(text, jsonb) FROM runfleet_worker_role");
         sql(&t, "DROP VIEW runfleet.orphans");
         CHECK(itest_query_ll(&t, "%s", seqscan_off) == 0);

@@ -23,13 +23,14 @@ static void out_of_order(void) {
 
         itest_init(&t, "ordering");
         t.partitions = 1;
-        itest_config(&t,
-                     "scrapers = ( { name = \"slow\"; url = \"@FAKE@/ordering/slow?delay_ms=60000\"; timeout_ms = 120000; },\n"
-                     "             { name = \"fast\"; url = \"@FAKE@/ordering/fast?delay_ms=20\"; } );\n"
-                     "workflows = ( { name = \"slow\"; schedule = \"0 3 * * *\"; scrapers = [\"slow\"]; deadline_ms = 120000; },\n"
-                     "              { name = \"fast\"; schedule = \"0 3 * * *\"; scrapers = [\"fast\"]; } );\n"
-                     "worker = { lease_ms = 3000; heartbeat_ms = 500; commit_interval_ms = 100; };\n"
-                     "reaper = { interval_ms = 500; grace_ms = 8000; backoff_ms = 500; max_failed_executions = 5; };\n");
+        itest_config(
+                &t,
+                "scrapers = ( { name = \"slow\"; url = \"@FAKE@/ordering/slow?delay_ms=60000\"; timeout_ms = 120000; },\n"
+                "             { name = \"fast\"; url = \"@FAKE@/ordering/fast?delay_ms=20\"; } );\n"
+                "workflows = ( { name = \"slow\"; schedule = \"0 3 * * *\"; scrapers = [\"slow\"]; deadline_ms = 120000; },\n"
+                "              { name = \"fast\"; schedule = \"0 3 * * *\"; scrapers = [\"fast\"]; } );\n"
+                "worker = { lease_ms = 3000; heartbeat_ms = 500; commit_interval_ms = 100; };\n"
+                "reaper = { interval_ms = 500; grace_ms = 8000; backoff_ms = 500; max_failed_executions = 5; };\n");
         itest_migrate(&t);
         CHECK(itest_decide(&t, "slow", 1, NULL) == 1);   /* offset 0 */
         CHECK(itest_decide(&t, "fast", 10, NULL) == 10); /* offsets 1..10 */
@@ -43,13 +44,13 @@ static void out_of_order(void) {
         CHECK(itest_wait(first, 5000) == 128 + SIGKILL);
         /* the slow one's call now takes 60 s again: shorten the wait by making
          * the restarted fleet see a fast scraper under the same name */
-        itest_config(&t,
-                     "scrapers = ( { name = \"slow\"; url = \"@FAKE@/ordering/slow?delay_ms=100\"; },\n"
-                     "             { name = \"fast\"; url = \"@FAKE@/ordering/fast?delay_ms=20\"; } );\n"
-                     "workflows = ( { name = \"slow\"; schedule = \"0 3 * * *\"; scrapers = [\"slow\"]; },\n"
-                     "              { name = \"fast\"; schedule = \"0 3 * * *\"; scrapers = [\"fast\"]; } );\n"
-                     "worker = { lease_ms = 3000; heartbeat_ms = 500; commit_interval_ms = 100; };\n"
-                     "reaper = { interval_ms = 500; grace_ms = 8000; backoff_ms = 500; max_failed_executions = 5; };\n");
+        itest_config(
+                &t, "scrapers = ( { name = \"slow\"; url = \"@FAKE@/ordering/slow?delay_ms=100\"; },\n"
+                    "             { name = \"fast\"; url = \"@FAKE@/ordering/fast?delay_ms=20\"; } );\n"
+                    "workflows = ( { name = \"slow\"; schedule = \"0 3 * * *\"; scrapers = [\"slow\"]; },\n"
+                    "              { name = \"fast\"; schedule = \"0 3 * * *\"; scrapers = [\"fast\"]; } );\n"
+                    "worker = { lease_ms = 3000; heartbeat_ms = 500; commit_interval_ms = 100; };\n"
+                    "reaper = { interval_ms = 500; grace_ms = 8000; backoff_ms = 500; max_failed_executions = 5; };\n");
         itest_spawn(&t, "worker2", "runfleet-worker", NULL);
         itest_spawn(&t, "reaper", "runfleet-reaper", NULL);
         CHECK(itest_wait_for(&t, 11, 60000, "SELECT count(*) FROM runfleet.decisions WHERE state = 'SUCCEEDED'"));
@@ -82,28 +83,28 @@ static void max_active_runs(void) {
 
         itest_init(&t, "max_active");
         t.partitions = 1;
-        itest_config(&t,
-                     "scrapers = ( { name = \"s\"; url = \"@FAKE@/max_active/s?delay_ms=1000\"; } );\n"
-                     "workflows = ( { name = \"serial\"; schedule = \"0 3 * * *\"; scrapers = [\"s\"]; max_active_runs = 1; },\n"
-                     "              { name = \"free\"; schedule = \"0 3 * * *\"; scrapers = [\"s\"]; } );\n"
-                     "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 100; };\n");
+        itest_config(
+                &t,
+                "scrapers = ( { name = \"s\"; url = \"@FAKE@/max_active/s?delay_ms=1000\"; } );\n"
+                "workflows = ( { name = \"serial\"; schedule = \"0 3 * * *\"; scrapers = [\"s\"]; max_active_runs = 1; },\n"
+                "              { name = \"free\"; schedule = \"0 3 * * *\"; scrapers = [\"s\"]; } );\n"
+                "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 100; };\n");
         itest_migrate(&t);
         CHECK(itest_decide(&t, "serial", 5, NULL) == 5);
         CHECK(itest_decide(&t, "free", 5, NULL) == 5);
         itest_spawn(&t, "worker", "runfleet-worker", NULL);
         CHECK(itest_wait_for(&t, 10, 60000, "SELECT count(*) FROM runfleet.executions WHERE status = 'SUCCEEDED'"));
-        overlaps = itest_query_ll(&t,
-                                  "SELECT count(*) FROM runfleet.executions a JOIN runfleet.decisions da USING (decision_id),"
-                                  " runfleet.executions b JOIN runfleet.decisions db USING (decision_id)"
-                                  " WHERE da.workflow = 'serial' AND db.workflow = 'serial' AND a.execution_id < b.execution_id"
-                                  " AND a.started_at < b.finished_at AND b.started_at < a.finished_at");
+        overlaps = itest_query_ll(
+                &t, "SELECT count(*) FROM runfleet.executions a JOIN runfleet.decisions da USING (decision_id),"
+                    " runfleet.executions b JOIN runfleet.decisions db USING (decision_id)"
+                    " WHERE da.workflow = 'serial' AND db.workflow = 'serial' AND a.execution_id < b.execution_id"
+                    " AND a.started_at < b.finished_at AND b.started_at < a.finished_at");
         CHECK(overlaps == 0);
         /* the free workflow, behind the serial ones in the partition, was not held back */
-        free_done_ms = itest_query_ll(&t,
-                                      "SELECT (extract(epoch FROM max(e.finished_at) - (SELECT min(started_at)"
-                                      " FROM runfleet.executions)) * 1000)::bigint"
-                                      " FROM runfleet.executions e JOIN runfleet.decisions d USING (decision_id)"
-                                      " WHERE d.workflow = 'free'");
+        free_done_ms = itest_query_ll(&t, "SELECT (extract(epoch FROM max(e.finished_at) - (SELECT min(started_at)"
+                                          " FROM runfleet.executions)) * 1000)::bigint"
+                                          " FROM runfleet.executions e JOIN runfleet.decisions d USING (decision_id)"
+                                          " WHERE d.workflow = 'free'");
         printf("# free workflow done %lld ms after the first start (serial needs >= 5000)\n", free_done_ms);
         CHECK(free_done_ms >= 0 && free_done_ms < 3500);
         CHECK(itest_query_ll(&t, "SELECT (extract(epoch FROM max(finished_at) - min(started_at)) * 1000)::bigint"

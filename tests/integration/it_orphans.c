@@ -16,11 +16,12 @@ int main(void) {
         int64_t started;
 
         itest_init(&t, "orphans");
-        itest_config(&t,
-                     "scrapers = ( { name = \"only\"; url = \"@FAKE@/orphans/only?delay_ms=10\"; } );\n"
-                     "workflows = ( { name = \"nightly\"; schedule = \"0 3 * * *\"; scrapers = [\"only\"]; } );\n"
-                     "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n"
-                     "reaper = { interval_ms = 1000; grace_ms = 8000; backoff_ms = 1000; max_failed_executions = 3; };\n");
+        itest_config(
+                &t,
+                "scrapers = ( { name = \"only\"; url = \"@FAKE@/orphans/only?delay_ms=10\"; } );\n"
+                "workflows = ( { name = \"nightly\"; schedule = \"0 3 * * *\"; scrapers = [\"only\"]; } );\n"
+                "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n"
+                "reaper = { interval_ms = 1000; grace_ms = 8000; backoff_ms = 1000; max_failed_executions = 3; };\n");
         itest_migrate(&t);
         itest_spawn(&t, "worker", "runfleet-worker", NULL);
 
@@ -38,8 +39,7 @@ int main(void) {
         started = rf_mono_ms();
         itest_spawn(&t, "reaper", "runfleet-reaper", NULL);
         /* grace 8 s + one sweep + execution: well within 60 s */
-        CHECK(itest_wait_for(&t, 1, 60000,
-                             "SELECT count(*) FROM runfleet.executions WHERE status = 'SUCCEEDED'"));
+        CHECK(itest_wait_for(&t, 1, 60000, "SELECT count(*) FROM runfleet.executions WHERE status = 'SUCCEEDED'"));
         printf("# orphan executed %lld ms after the reaper started\n", (long long)(rf_mono_ms() - started));
         CHECK(itest_query_ll(&t, "SELECT attempt FROM runfleet.decisions") == 2);
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE state = 'SUCCEEDED'") == 1);

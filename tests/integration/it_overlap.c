@@ -24,11 +24,11 @@
  * decision's state and its execution's finished_at change in one
  * transaction, so this is what the evaluator saw, but for the few ms
  * between reading the history and recording the decision). */
-#define IN_FLIGHT(alias)                                                                                 \
-        "EXISTS (SELECT 1 FROM runfleet.decisions e WHERE e.workflow = " alias ".workflow"               \
-        " AND e.action = 'RUN' AND e.decision_id <> " alias ".decision_id"                              \
-        " AND e.decided_at < " alias ".decided_at"                                                        \
-        " AND coalesce((SELECT max(x.finished_at) FROM runfleet.executions x"                             \
+#define IN_FLIGHT(alias)                                                                                               \
+        "EXISTS (SELECT 1 FROM runfleet.decisions e WHERE e.workflow = " alias ".workflow"                             \
+        " AND e.action = 'RUN' AND e.decision_id <> " alias ".decision_id"                                             \
+        " AND e.decided_at < " alias ".decided_at"                                                                     \
+        " AND coalesce((SELECT max(x.finished_at) FROM runfleet.executions x"                                          \
         "               WHERE x.decision_id = e.decision_id), 'infinity') > " alias ".decided_at)"
 
 int main(void) {
@@ -36,15 +36,16 @@ int main(void) {
         pid_t ev;
 
         itest_init(&t, "overlap");
-        itest_config(&t,
-                     "scrapers = ( { name = \"slow\"; url = \"@FAKE@/%s/slow?delay_ms=4500\"; timeout_ms = 20000; } );\n"
-                     "workflows = (\n"
-                     "  { name = \"ov_skip\"; schedule = \"@every 2s\"; scrapers = [\"slow\"]; },\n"
-                     "  { name = \"ov_buffer\"; schedule = \"@every 2s\"; scrapers = [\"slow\"]; overlap = \"buffer_one\"; },\n"
-                     "  { name = \"ov_allow\"; schedule = \"@every 2s\"; scrapers = [\"slow\"]; overlap = \"allow\"; } );\n"
-                     "worker = { commit_interval_ms = 200; };\n"
-                     "reaper = { interval_ms = 300; grace_ms = 31000; };\n",
-                     t.topic);
+        itest_config(
+                &t,
+                "scrapers = ( { name = \"slow\"; url = \"@FAKE@/%s/slow?delay_ms=4500\"; timeout_ms = 20000; } );\n"
+                "workflows = (\n"
+                "  { name = \"ov_skip\"; schedule = \"@every 2s\"; scrapers = [\"slow\"]; },\n"
+                "  { name = \"ov_buffer\"; schedule = \"@every 2s\"; scrapers = [\"slow\"]; overlap = \"buffer_one\"; },\n"
+                "  { name = \"ov_allow\"; schedule = \"@every 2s\"; scrapers = [\"slow\"]; overlap = \"allow\"; } );\n"
+                "worker = { commit_interval_ms = 200; };\n"
+                "reaper = { interval_ms = 300; grace_ms = 31000; };\n",
+                t.topic);
         itest_migrate(&t);
         itest_spawn(&t, "worker", "runfleet-worker", NULL);
         itest_spawn(&t, "reaper", "runfleet-reaper", NULL);
@@ -57,9 +58,10 @@ int main(void) {
         CHECK(itest_wait_for(&t, 0, 60000,
                              "SELECT count(*) FROM runfleet.decisions WHERE action = 'RUN'"
                              " AND state NOT IN ('SUCCEEDED', 'DEAD')"));
-        itest_print_rows(&t, "SELECT workflow, to_char(tick, 'MI:SS') tick, action, state, left(decision_id::text, 8) id,"
-                             " to_char((SELECT min(started_at) FROM runfleet.executions x WHERE x.decision_id ="
-                             " d.decision_id), 'MI:SS.MS') started, reason FROM runfleet.decisions d ORDER BY workflow, tick");
+        itest_print_rows(
+                &t, "SELECT workflow, to_char(tick, 'MI:SS') tick, action, state, left(decision_id::text, 8) id,"
+                    " to_char((SELECT min(started_at) FROM runfleet.executions x WHERE x.decision_id ="
+                    " d.decision_id), 'MI:SS.MS') started, reason FROM runfleet.decisions d ORDER BY workflow, tick");
 
         /* skip: SKIP exactly when a run was in flight, naming one of them; RUN otherwise */
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions d WHERE d.workflow = 'ov_skip'"
@@ -78,17 +80,19 @@ int main(void) {
         CHECK(itest_query_ll(&t, "SELECT least(count(*), 2) FROM runfleet.decisions d WHERE d.workflow = 'ov_buffer'"
                                  " AND d.action = 'RUN' AND d.reason LIKE '%%; waits for decision %%'") == 2);
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions d WHERE d.workflow = 'ov_buffer'"
-                                 " AND d.action = 'RUN' AND (d.reason LIKE '%%; waits for decision %%') <> "
-                                 IN_FLIGHT("d")) == 0);
+                                 " AND d.action = 'RUN' AND (d.reason LIKE '%%; waits for decision %%') <> " IN_FLIGHT(
+                                         "d")) == 0);
         /* ... that started only after the one it waited for had finished, and within 3 s of it */
-        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions w JOIN runfleet.decisions p"
-                                 "   ON w.reason LIKE '%%; waits for decision ' || p.decision_id || ' %%'"
-                                 " WHERE w.workflow = 'ov_buffer' AND NOT ("
-                                 "   (SELECT min(started_at) FROM runfleet.executions x WHERE x.decision_id = w.decision_id)"
-                                 "   > (SELECT max(finished_at) FROM runfleet.executions x WHERE x.decision_id = p.decision_id)"
-                                 "   AND (SELECT min(started_at) FROM runfleet.executions x WHERE x.decision_id = w.decision_id)"
-                                 "   < (SELECT max(finished_at) FROM runfleet.executions x WHERE x.decision_id = p.decision_id)"
-                                 "     + interval '3 seconds')") == 0);
+        CHECK(itest_query_ll(
+                      &t,
+                      "SELECT count(*) FROM runfleet.decisions w JOIN runfleet.decisions p"
+                      "   ON w.reason LIKE '%%; waits for decision ' || p.decision_id || ' %%'"
+                      " WHERE w.workflow = 'ov_buffer' AND NOT ("
+                      "   (SELECT min(started_at) FROM runfleet.executions x WHERE x.decision_id = w.decision_id)"
+                      "   > (SELECT max(finished_at) FROM runfleet.executions x WHERE x.decision_id = p.decision_id)"
+                      "   AND (SELECT min(started_at) FROM runfleet.executions x WHERE x.decision_id = w.decision_id)"
+                      "   < (SELECT max(finished_at) FROM runfleet.executions x WHERE x.decision_id = p.decision_id)"
+                      "     + interval '3 seconds')") == 0);
         /* a tick while one waits: SKIP naming the waiting decision */
         CHECK(itest_query_ll(&t, "SELECT least(count(*), 1) FROM runfleet.decisions s WHERE s.workflow = 'ov_buffer'"
                                  " AND s.action = 'SKIP'") == 1);
@@ -106,22 +110,24 @@ int main(void) {
                                  " AND action = 'RUN' AND state <> 'SUCCEEDED'") == 0);
 
         /* skip and buffer_one: never two executions of the workflow at once */
-        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions a JOIN runfleet.decisions da USING (decision_id),"
-                                 " runfleet.executions b JOIN runfleet.decisions db USING (decision_id)"
-                                 " WHERE da.workflow IN ('ov_skip', 'ov_buffer') AND da.workflow = db.workflow"
-                                 "   AND a.execution_id < b.execution_id"
-                                 "   AND a.started_at < b.finished_at AND b.started_at < a.finished_at") == 0);
+        CHECK(itest_query_ll(
+                      &t, "SELECT count(*) FROM runfleet.executions a JOIN runfleet.decisions da USING (decision_id),"
+                          " runfleet.executions b JOIN runfleet.decisions db USING (decision_id)"
+                          " WHERE da.workflow IN ('ov_skip', 'ov_buffer') AND da.workflow = db.workflow"
+                          "   AND a.execution_id < b.execution_id"
+                          "   AND a.started_at < b.finished_at AND b.started_at < a.finished_at") == 0);
 
         /* allow: every tick a RUN, and runs overlap */
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE workflow = 'ov_allow'"
                                  " AND action <> 'RUN'") == 0);
         CHECK(itest_query_ll(&t, "SELECT least(count(*), 1) FROM runfleet.decisions WHERE workflow = 'ov_allow'"
                                  " AND reason LIKE '%%still in progress; overlap allow'") == 1);
-        CHECK(itest_query_ll(&t, "SELECT least(count(*), 1) FROM runfleet.executions a JOIN runfleet.decisions da"
-                                 " USING (decision_id), runfleet.executions b JOIN runfleet.decisions db USING (decision_id)"
-                                 " WHERE da.workflow = 'ov_allow' AND db.workflow = 'ov_allow'"
-                                 "   AND a.execution_id < b.execution_id"
-                                 "   AND a.started_at < b.finished_at AND b.started_at < a.finished_at") == 1);
+        CHECK(itest_query_ll(
+                      &t, "SELECT least(count(*), 1) FROM runfleet.executions a JOIN runfleet.decisions da"
+                          " USING (decision_id), runfleet.executions b JOIN runfleet.decisions db USING (decision_id)"
+                          " WHERE da.workflow = 'ov_allow' AND db.workflow = 'ov_allow'"
+                          "   AND a.execution_id < b.execution_id"
+                          "   AND a.started_at < b.finished_at AND b.started_at < a.finished_at") == 1);
         CHECK(itest_invariant_violations(&t) == 0);
         return itest_finish(&t);
 }

@@ -54,15 +54,15 @@ int main(void) {
         CHECK(itest_run(&t, out, sizeof(out), 20000, NULL, "runfleet-producer", "pause", "nope", "--reason", "x",
                         NULL) == 2);
         CHECK_CONTAINS(out, "pause: unknown workflow 'nope'");
-        CHECK(itest_run(&t, out, sizeof(out), 20000, NULL, "runfleet-producer", "pause", "wf", "nope", "--reason",
-                        "x", NULL) == 2);
+        CHECK(itest_run(&t, out, sizeof(out), 20000, NULL, "runfleet-producer", "pause", "wf", "nope", "--reason", "x",
+                        NULL) == 2);
         CHECK(itest_run(&t, out, sizeof(out), 20000, NULL, "runfleet-producer", "pause", "off", "--reason", "x",
                         NULL) == 2);
         CHECK_CONTAINS(out, "pause: workflow 'off' is disabled");
         CHECK(itest_run(&t, out, sizeof(out), 20000, NULL, "runfleet-producer", "pause", "wf", NULL) == 2);
         CHECK_CONTAINS(out, "--reason TEXT is required");
-        CHECK(itest_run(&t, out, sizeof(out), 20000, NULL, "runfleet-producer", "pause", "wf", "--all", "--reason",
-                        "x", NULL) == 2);
+        CHECK(itest_run(&t, out, sizeof(out), 20000, NULL, "runfleet-producer", "pause", "wf", "--all", "--reason", "x",
+                        NULL) == 2);
         CHECK(itest_run(&t, out, sizeof(out), 20000, NULL, "runfleet-producer", "unpause", "nope", NULL) == 2);
         CHECK_CONTAINS(out, "unpause: unknown workflow 'nope'");
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.pauses") == 0);
@@ -82,8 +82,9 @@ int main(void) {
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.pauses WHERE workflow = 'wf' AND paused_by = 'alice'"
                                  " AND reason = 'scraper fix' AND NOT automatic AND unpaused_at IS NULL") == 1);
         /* every RUN decided before the pause that no worker started is CANCELLED, with who and why */
-        cancelled = itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE state = 'CANCELLED'"
-                                       " AND cancelled_by = 'alice' AND cancel_reason = 'pause --cancel-pending: scraper fix'");
+        cancelled = itest_query_ll(
+                &t, "SELECT count(*) FROM runfleet.decisions WHERE state = 'CANCELLED'"
+                    " AND cancelled_by = 'alice' AND cancel_reason = 'pause --cancel-pending: scraper fix'");
         CHECK(cancelled >= 3);
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions d, runfleet.pauses p"
                                  " WHERE d.action = 'RUN' AND d.state = 'PENDING'"
@@ -136,8 +137,8 @@ int main(void) {
                                  " AND produced_at < now() - interval '50 minutes'") == cancelled);
 
         /* unpause: who lifted it is recorded, and the ticks RUN again */
-        CHECK(itest_run(&t, out, sizeof(out), 20000, NULL, "runfleet-producer", "unpause", "wf", "--by", "bob",
-                        NULL) == 0);
+        CHECK(itest_run(&t, out, sizeof(out), 20000, NULL, "runfleet-producer", "unpause", "wf", "--by", "bob", NULL) ==
+              0);
         printf("# %s", out);
         CHECK_CONTAINS(out, "wf: unpaused (was paused by alice since ");
         CHECK_CONTAINS(out, "scraper fix");

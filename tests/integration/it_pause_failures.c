@@ -67,8 +67,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return ret;
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe) {
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
         (void)cls;
         (void)conn;
         (void)toe;
@@ -112,8 +111,7 @@ int main(void) {
 
         itest_init(&t, "pause_failures");
         d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
-                             (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                             MHD_OPTION_END);
+                             (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
         CHECK(d != NULL);
         if (!d)
                 return itest_finish(&t);
@@ -142,16 +140,19 @@ int main(void) {
                                  " AND paused_by = 'runfleet-reaper' AND unpaused_at IS NULL"
                                  " AND reason LIKE '2 DEAD decisions in a row (pause_after_failures = 2); last: %%"
                                  "fake scraper: injected HTTP 500%%'") == 1);
-        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions d, runfleet.pauses p"
-                                 " WHERE d.workflow = 'flaky' AND d.state = 'DEAD' AND d.state_at <= p.paused_at") == 2);
+        CHECK(itest_query_ll(&t,
+                             "SELECT count(*) FROM runfleet.decisions d, runfleet.pauses p"
+                             " WHERE d.workflow = 'flaky' AND d.state = 'DEAD' AND d.state_at <= p.paused_at") == 2);
         /* the alert owed is keyed by the DEAD decision that tripped it, named in the reason */
         snprintf(trip, sizeof(trip), "%s",
-                 query_str(&t, "SELECT a.decision_id FROM runfleet.alerts a JOIN runfleet.decisions d USING (decision_id)"
-                               " WHERE a.kind = 'PAUSED' AND d.workflow = 'flaky' AND d.state = 'DEAD'"));
+                 query_str(&t,
+                           "SELECT a.decision_id FROM runfleet.alerts a JOIN runfleet.decisions d USING (decision_id)"
+                           " WHERE a.kind = 'PAUSED' AND d.workflow = 'flaky' AND d.state = 'DEAD'"));
         CHECK(strlen(trip) == 36);
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.pauses WHERE reason LIKE '%%last: %s:%%'", trip) == 1);
-        CHECK(itest_wait_for(&t, 1, 30000, "SELECT count(*) FROM runfleet.alerts WHERE kind = 'PAUSED'"
-                                           " AND sent_at IS NOT NULL"));
+        CHECK(itest_wait_for(&t, 1, 30000,
+                             "SELECT count(*) FROM runfleet.alerts WHERE kind = 'PAUSED'"
+                             " AND sent_at IS NOT NULL"));
         i = find_alert("\"workflow.paused\"");
         CHECK(i >= 0);
         if (i >= 0) {
@@ -171,10 +172,11 @@ int main(void) {
         CHECK(find_alert("\"decision.dead\"") >= 0);
 
         /* while paused: SKIPs naming the pause, no RUN */
-        CHECK(itest_wait_for(&t, 2, 30000,
-                             "SELECT least(count(*), 2) FROM runfleet.decisions d, runfleet.pauses p"
-                             " WHERE d.workflow = 'flaky' AND d.tick > p.paused_at AND d.action = 'SKIP'"
-                             "   AND d.reason LIKE 'paused by runfleet-reaper since __:__: 2 DEAD decisions in a row%%'"));
+        CHECK(itest_wait_for(
+                &t, 2, 30000,
+                "SELECT least(count(*), 2) FROM runfleet.decisions d, runfleet.pauses p"
+                " WHERE d.workflow = 'flaky' AND d.tick > p.paused_at AND d.action = 'SKIP'"
+                "   AND d.reason LIKE 'paused by runfleet-reaper since __:__: 2 DEAD decisions in a row%%'"));
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions d, runfleet.pauses p"
                                  " WHERE d.workflow = 'flaky' AND d.tick > p.paused_at + interval '1 second'"
                                  "   AND d.action = 'RUN'") == 0);
@@ -195,8 +197,9 @@ int main(void) {
                                  " (SELECT min(unpaused_at) u, max(paused_at) p FROM runfleet.pauses) x"
                                  " WHERE d.workflow = 'flaky' AND d.state = 'DEAD' AND d.state_at > x.u"
                                  "   AND d.state_at <= x.p") == 2);
-        CHECK(itest_wait_for(&t, 2, 30000, "SELECT count(*) FROM runfleet.alerts WHERE kind = 'PAUSED'"
-                                           " AND sent_at IS NOT NULL"));
+        CHECK(itest_wait_for(&t, 2, 30000,
+                             "SELECT count(*) FROM runfleet.alerts WHERE kind = 'PAUSED'"
+                             " AND sent_at IS NOT NULL"));
         MHD_stop_daemon(d);
         return itest_finish(&t);
 }

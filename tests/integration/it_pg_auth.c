@@ -31,8 +31,8 @@ static int pg_started;
 
 /* Superuser SQL on the TLS cluster, over its unix socket. */
 static int admin_sql(const char *db, const char *sql) {
-        return itest_sh("'%s/tests/security/pg-tls' psql '%s' -X -q -v ON_ERROR_STOP=1 -d %s -c \"%s\" >>'%s' 2>&1", root,
-                  pg_dir, db, sql, pg_log);
+        return itest_sh("'%s/tests/security/pg-tls' psql '%s' -X -q -v ON_ERROR_STOP=1 -d %s -c \"%s\" >>'%s' 2>&1",
+                        root, pg_dir, db, sql, pg_log);
 }
 
 /* The first output line of superuser SQL on the TLS cluster. */
@@ -70,11 +70,10 @@ static void url(char *out, size_t size, const char *user, const char *pw, const 
 /* Writes a configuration whose database URL logs in as @p user. */
 static void config_as(itest_t *t, const char *user, const char *pw, const char *ca, const char *sslmode) {
         url(t->db_url, sizeof(t->db_url), user, pw, ca, sslmode);
-        itest_config(t,
-                     "scrapers = ( { name = \"s\"; url = \"@FAKE@/pg_auth/s\"; } );\n"
-                     "workflows = ( { name = \"w\"; schedule = \"0 3 * * *\"; scrapers = [\"s\"]; } );\n"
-                     "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n"
-                     "reaper = { interval_ms = 300; };\n");
+        itest_config(t, "scrapers = ( { name = \"s\"; url = \"@FAKE@/pg_auth/s\"; } );\n"
+                        "workflows = ( { name = \"w\"; schedule = \"0 3 * * *\"; scrapers = [\"s\"]; } );\n"
+                        "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n"
+                        "reaper = { interval_ms = 300; };\n");
 }
 
 /* Exactly one line of output that says @p what, and no password in it. */
@@ -128,7 +127,8 @@ int main(void) {
         port = itest_free_port(NULL, 0);
         atexit(stop_pg);
         pg_started = 1;
-        if (!root[0] || !port || itest_sh("'%s/tests/security/pg-tls' start '%s' %d >>'%s' 2>&1", root, pg_dir, port, pg_log)) {
+        if (!root[0] || !port ||
+            itest_sh("'%s/tests/security/pg-tls' start '%s' %d >>'%s' 2>&1", root, pg_dir, port, pg_log)) {
                 fprintf(stderr, "FAIL: could not start the TLS PostgreSQL cluster (port %d); see %s\n", port, pg_log);
                 return 1;
         }
@@ -148,10 +148,12 @@ int main(void) {
         CHECK(itest_run(&t, out, sizeof(out), 60000, NULL, "runfleet-producer", "migrate", NULL) == 0);
 
         /* The recipe of docs/deployment.md, "Database roles": one login user per program, in its group role. */
-        CHECK(admin_sql("rfauth", "CREATE ROLE rf_worker LOGIN PASSWORD '" WORKER_PW "' IN ROLE runfleet_worker_role") == 0);
-        CHECK(admin_sql("rfauth", "CREATE ROLE rf_reaper LOGIN PASSWORD '" REAPER_PW "' IN ROLE runfleet_reaper_role") == 0);
         CHECK(admin_sql("rfauth",
-                        "CREATE ROLE rf_producer LOGIN PASSWORD '" PRODUCER_PW "' IN ROLE runfleet_producer_role") == 0);
+                        "CREATE ROLE rf_worker LOGIN PASSWORD '" WORKER_PW "' IN ROLE runfleet_worker_role") == 0);
+        CHECK(admin_sql("rfauth",
+                        "CREATE ROLE rf_reaper LOGIN PASSWORD '" REAPER_PW "' IN ROLE runfleet_reaper_role") == 0);
+        CHECK(admin_sql("rfauth", "CREATE ROLE rf_producer LOGIN PASSWORD '" PRODUCER_PW
+                                  "' IN ROLE runfleet_producer_role") == 0);
 
         rf_pg_destroy(t.pg);
         t.pg = NULL;
@@ -216,22 +218,28 @@ int main(void) {
         CHECK_CONTAINS(out, "w: unpaused");
         CHECK_STR_EQ(try_sql("rf_reaper", REAPER_PW,
                              "INSERT INTO runfleet.pauses (workflow, paused_by, reason, automatic)"
-                             " VALUES ('w', 'runfleet-reaper', 'roles', true)", state, sizeof(state)), "");
-        CHECK_STR_EQ(try_sql("rf_reaper", REAPER_PW, "UPDATE runfleet.decisions SET waiting_for = NULL"
-                             " WHERE waiting_for IS NOT NULL", state, sizeof(state)), "");
-        CHECK_STR_EQ(try_sql("rf_producer", PRODUCER_PW, "UPDATE runfleet.decisions SET waiting_for = NULL"
-                             " WHERE waiting_for IS NOT NULL", state, sizeof(state)), "");
+                             " VALUES ('w', 'runfleet-reaper', 'roles', true)",
+                             state, sizeof(state)),
+                     "");
+        CHECK_STR_EQ(try_sql("rf_reaper", REAPER_PW,
+                             "UPDATE runfleet.decisions SET waiting_for = NULL"
+                             " WHERE waiting_for IS NOT NULL",
+                             state, sizeof(state)),
+                     "");
+        CHECK_STR_EQ(try_sql("rf_producer", PRODUCER_PW,
+                             "UPDATE runfleet.decisions SET waiting_for = NULL"
+                             " WHERE waiting_for IS NOT NULL",
+                             state, sizeof(state)),
+                     "");
 
         /* What the roles may not do: 42501 is insufficient_privilege. */
-        CHECK_STR_EQ(try_sql("rf_worker", WORKER_PW, "DELETE FROM runfleet.decisions", state, sizeof(state)),
-                     "42501");
+        CHECK_STR_EQ(try_sql("rf_worker", WORKER_PW, "DELETE FROM runfleet.decisions", state, sizeof(state)), "42501");
         CHECK_STR_EQ(try_sql("rf_worker", WORKER_PW, "SELECT count(*) FROM runfleet.decisions", state, sizeof(state)),
                      "42501");
         CHECK_STR_EQ(try_sql("rf_worker", WORKER_PW, "UPDATE runfleet.executions SET status = 'SUCCEEDED'", state,
                              sizeof(state)),
                      "42501");
-        CHECK_STR_EQ(try_sql("rf_worker", WORKER_PW, "CREATE TABLE runfleet.x (i int)", state, sizeof(state)),
-                     "42501");
+        CHECK_STR_EQ(try_sql("rf_worker", WORKER_PW, "CREATE TABLE runfleet.x (i int)", state, sizeof(state)), "42501");
         CHECK_STR_EQ(try_sql("rf_producer", PRODUCER_PW, "DELETE FROM runfleet.decisions", state, sizeof(state)),
                      "42501");
         CHECK_STR_EQ(try_sql("rf_producer", PRODUCER_PW, "UPDATE runfleet.decisions SET state = 'CANCELLED'", state,
@@ -245,12 +253,12 @@ int main(void) {
         CHECK_STR_EQ(try_sql("rf_reaper", REAPER_PW, "TRUNCATE runfleet.scraper_calls", state, sizeof(state)), "42501");
         /* the owner's functions are not open to every login */
         CHECK(admin_sql("rfauth", "CREATE ROLE rf_nobody LOGIN PASSWORD '" WORKER_PW "'") == 0);
-        CHECK_STR_EQ(try_sql("rf_nobody", WORKER_PW, "SELECT runfleet.renew_leases('{}', 'x', 1)", state,
-                             sizeof(state)),
-                     "42501");
-        CHECK_STR_EQ(try_sql("rf_nobody", WORKER_PW, "SELECT runfleet.cancel_pending('w', 'x', 'y')", state,
-                             sizeof(state)),
-                     "42501");
+        CHECK_STR_EQ(
+                try_sql("rf_nobody", WORKER_PW, "SELECT runfleet.renew_leases('{}', 'x', 1)", state, sizeof(state)),
+                "42501");
+        CHECK_STR_EQ(
+                try_sql("rf_nobody", WORKER_PW, "SELECT runfleet.cancel_pending('w', 'x', 'y')", state, sizeof(state)),
+                "42501");
 
         /* Refusals: one line, exit 1, no password in it. */
         config_as(&t, "rf_worker", WRONG_PW, "ca.pem", "verify-full");

@@ -55,8 +55,8 @@ static void *produce(void *arg) {
                 PGresult *res = NULL;
                 int recorded = -1;
 
-                if (rf_pg_exec(pg, "SELECT count(*) FROM runfleet.decisions WHERE reason = 'integration test'", 0,
-                               NULL, &res, errstr, sizeof(errstr)) == 0) {
+                if (rf_pg_exec(pg, "SELECT count(*) FROM runfleet.decisions WHERE reason = 'integration test'", 0, NULL,
+                               &res, errstr, sizeof(errstr)) == 0) {
                         recorded = atoi(PQgetvalue(res, 0, 0));
                         PQclear(res);
                 }
@@ -132,14 +132,15 @@ int main(int argc, char **argv) {
                 return 1;
         }
         itest_pg_use(&t, hosts, 2);
-        itest_config(&t,
-                     "scrapers = ( { name = \"s1\"; url = \"@FAKE@/failover-%s/s1?delay_ms=1000\"; timeout_ms = 5000; } );\n"
-                     "workflows = ( { name = \"load\"; schedule = \"0 3 * * *\"; scrapers = [\"s1\"];"
-                     " deadline_ms = 30000; } );\n"
-                     "worker = { max_in_flight = 500; lease_ms = 5000; heartbeat_ms = 500; commit_interval_ms = 200;"
-                     " drain_timeout_ms = 5000; };\n"
-                     "reaper = { interval_ms = 500; grace_ms = 6000; backoff_ms = 300; max_failed_executions = 8; };\n",
-                     t.db_name);
+        itest_config(
+                &t,
+                "scrapers = ( { name = \"s1\"; url = \"@FAKE@/failover-%s/s1?delay_ms=1000\"; timeout_ms = 5000; } );\n"
+                "workflows = ( { name = \"load\"; schedule = \"0 3 * * *\"; scrapers = [\"s1\"];"
+                " deadline_ms = 30000; } );\n"
+                "worker = { max_in_flight = 500; lease_ms = 5000; heartbeat_ms = 500; commit_interval_ms = 200;"
+                " drain_timeout_ms = 5000; };\n"
+                "reaper = { interval_ms = 500; grace_ms = 6000; backoff_ms = 300; max_failed_executions = 8; };\n",
+                t.db_name);
         itest_migrate(&t);
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM pg_stat_replication WHERE sync_state = '%s'", mode) == 1);
         for (int i = 0; i < WORKERS; i++)
@@ -182,8 +183,9 @@ int main(int argc, char **argv) {
                                   (long long)kill_ms, (long long)kill_ms);
         /* the reaper and the evaluator: connected to the new primary, the
          * evaluator holding its lock again (a session lock dies with its server) */
-        CHECK(itest_wait_for(&t, 1, 30000,
-                             "SELECT (count(*) > 0)::int FROM pg_stat_activity WHERE application_name = 'runfleet-reaper'"));
+        CHECK(itest_wait_for(
+                &t, 1, 30000,
+                "SELECT (count(*) > 0)::int FROM pg_stat_activity WHERE application_name = 'runfleet-reaper'"));
         CHECK(itest_wait_for(&t, 1, 30000,
                              "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
                              " WHERE l.locktype = 'advisory' AND l.objid = %lld AND l.granted"
@@ -214,9 +216,9 @@ int main(int argc, char **argv) {
                                            ex) != 1) {
                                 lost++;
                                 /* the decision's insert was lost too: the evaluator decides anew */
-                                gone += itest_query_ll(&t,
-                                                       "SELECT count(*) FROM runfleet.decisions WHERE decision_id = '%s'",
-                                                       json_string_value(dec)) == 0;
+                                gone += itest_query_ll(
+                                                &t, "SELECT count(*) FROM runfleet.decisions WHERE decision_id = '%s'",
+                                                json_string_value(dec)) == 0;
                         }
                 }
         }

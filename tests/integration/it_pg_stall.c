@@ -59,7 +59,8 @@ int main(void) {
         frozen = itest_pg_signal(&t, &db, SIGSTOP);
         CHECK(frozen > 1); /* the postmaster and its backends */
         itest_group_offsets(&t, t.topic, t.group, &committed_before, &end);
-        printf("# PostgreSQL frozen (%d processes) with %lld messages, %lld committed\n", frozen, end, committed_before);
+        printf("# PostgreSQL frozen (%d processes) with %lld messages, %lld committed\n", frozen, end,
+               committed_before);
 
         for (int64_t thaw = rf_mono_ms() + STALL_MS; rf_mono_ms() < thaw;) {
                 itest_reply_t r;
@@ -103,8 +104,9 @@ int main(void) {
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.scraper_calls WHERE outcome = 'OK'") == EXECUTIONS);
         slowest = itest_query_ll(&t, "SELECT max(duration_ms) FROM runfleet.scraper_calls");
         printf("# calls: slowest %lld ms, median %lld ms (each asked for %d ms; the database was frozen %d ms)\n",
-               slowest, itest_query_ll(&t, "SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY duration_ms)"
-                                           " FROM runfleet.scraper_calls"),
+               slowest,
+               itest_query_ll(&t, "SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY duration_ms)"
+                                  " FROM runfleet.scraper_calls"),
                DELAY_MS, STALL_MS);
         CHECK(slowest >= DELAY_MS && slowest < DELAY_MS + MARGIN_MS);
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.orphans") == 0);

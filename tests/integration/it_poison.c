@@ -25,7 +25,7 @@
 #include "rf_store.h"
 #include "rf_util.h"
 
-#define KEY "w"             /* every message: one partition */
+#define KEY "w" /* every message: one partition */
 #define MAX_MSGS 32
 #define PEAK_RSS_LIMIT_KB (100 * 1024)
 
@@ -75,8 +75,8 @@ static void hostile_answer(int c) {
                 body = binary_body;
                 body_len = sizeof(binary_body) - 1;
         }
-        snprintf(head, sizeof(head), "HTTP/1.1 %s\r\n%sContent-Length: %zu\r\nConnection: close\r\n\r\n", status,
-                 extra, body_len);
+        snprintf(head, sizeof(head), "HTTP/1.1 %s\r\n%sContent-Length: %zu\r\nConnection: close\r\n\r\n", status, extra,
+                 body_len);
         if (write(c, head, strlen(head)) < 0 || (body_len && write(c, body, body_len) < 0))
                 fprintf(stderr, "# hostile scraper: write failed\n");
         shutdown(c, SHUT_WR);
@@ -116,12 +116,12 @@ static int hostile_start(pthread_t *thread) {
 /* ---- messages ---------------------------------------------------------- */
 
 typedef struct sent {
-        unsigned char *value;   /* NULL: a tombstone (null value) */
+        unsigned char *value; /* NULL: a tombstone (null value) */
         size_t len;
         const char *what;
-        const char *reason;     /* expected in runfleet.dlq.reason; NULL: a valid decision */
+        const char *reason; /* expected in runfleet.dlq.reason; NULL: a valid decision */
         char decision_id[37];
-        int seen;               /* in the DLQ */
+        int seen; /* in the DLQ */
 } sent_t;
 
 static sent_t msgs[MAX_MSGS];
@@ -333,14 +333,15 @@ int main(void) {
         itest_init(&t, "poison");
         port = hostile_start(&hostile);
         CHECK(port > 0);
-        itest_config(&t,
-                     "scrapers = ( { name = \"s\"; url = \"@FAKE@/poison/s\"; },\n"
-                     "  { name = \"binary\"; url = \"http://127.0.0.1:%d/binary\"; max_tries = 1; breaker_failures = 0; },\n"
-                     "  { name = \"retry\"; url = \"http://127.0.0.1:%d/retry\"; max_tries = 3; breaker_failures = 0; } );\n"
-                     "workflows = ( { name = \"w\"; schedule = \"0 3 * * *\"; scrapers = [\"s\"]; },\n"
-                     "  { name = \"h\"; schedule = \"0 3 * * *\"; scrapers = [\"binary\", \"retry\"]; } );\n"
-                     "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n",
-                     port, port);
+        itest_config(
+                &t,
+                "scrapers = ( { name = \"s\"; url = \"@FAKE@/poison/s\"; },\n"
+                "  { name = \"binary\"; url = \"http://127.0.0.1:%d/binary\"; max_tries = 1; breaker_failures = 0; },\n"
+                "  { name = \"retry\"; url = \"http://127.0.0.1:%d/retry\"; max_tries = 3; breaker_failures = 0; } );\n"
+                "workflows = ( { name = \"w\"; schedule = \"0 3 * * *\"; scrapers = [\"s\"]; },\n"
+                "  { name = \"h\"; schedule = \"0 3 * * *\"; scrapers = [\"binary\", \"retry\"]; } );\n"
+                "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n",
+                port, port);
         itest_migrate(&t);
 
         /* The worker's extra writer schemas: v2, and one it cannot resolve
@@ -383,7 +384,8 @@ int main(void) {
                 unsigned char corrupt[40];
                 memcpy(corrupt, msgs[0].value, RF_SOE_HEADER_LEN);
                 memset(corrupt + RF_SOE_HEADER_LEN, 0x01, sizeof(corrupt) - RF_SOE_HEADER_LEN);
-                add("valid header, corrupt body", corrupt, sizeof(corrupt), "malformed Avro body: negative string length");
+                add("valid header, corrupt body", corrupt, sizeof(corrupt),
+                    "malformed Avro body: negative string length");
         }
         {
                 /* 20 bytes that claim a 2 GB string: zigzag(2^31) = 2^32 as a varint */
@@ -391,7 +393,8 @@ int main(void) {
                 unsigned char absurd[20];
                 memcpy(absurd, msgs[0].value, RF_SOE_HEADER_LEN);
                 memcpy(absurd + RF_SOE_HEADER_LEN, len2g, sizeof(len2g));
-                memset(absurd + RF_SOE_HEADER_LEN + sizeof(len2g), 'A', sizeof(absurd) - RF_SOE_HEADER_LEN - sizeof(len2g));
+                memset(absurd + RF_SOE_HEADER_LEN + sizeof(len2g), 'A',
+                       sizeof(absurd) - RF_SOE_HEADER_LEN - sizeof(len2g));
                 add("2 GB string length in 20 bytes", absurd, sizeof(absurd), "string of 2147483648 bytes");
         }
         d = decision(&t, "no_such_workflow", "s", false);
@@ -433,19 +436,26 @@ int main(void) {
                                      msgs[i].decision_id) == 1);
                 if (strstr(msgs[i].what, "hostile")) {
                         /* recorded, not retried for ever: the error text is valid UTF-8 for PostgreSQL */
-                        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions WHERE decision_id = '%s'"
-                                                 " AND status = 'FAILED'", msgs[i].decision_id) == 1);
-                        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.scraper_calls c JOIN runfleet.executions e"
-                                                 " USING (execution_id) WHERE e.decision_id = '%s' AND c.scraper = 'binary'"
-                                                 " AND c.http_status = 500 AND c.error LIKE 'HTTP 500: ?? oops%%'",
+                        CHECK(itest_query_ll(&t,
+                                             "SELECT count(*) FROM runfleet.executions WHERE decision_id = '%s'"
+                                             " AND status = 'FAILED'",
+                                             msgs[i].decision_id) == 1);
+                        CHECK(itest_query_ll(&t,
+                                             "SELECT count(*) FROM runfleet.scraper_calls c JOIN runfleet.executions e"
+                                             " USING (execution_id) WHERE e.decision_id = '%s' AND c.scraper = 'binary'"
+                                             " AND c.http_status = 500 AND c.error LIKE 'HTTP 500: ?? oops%%'",
                                              msgs[i].decision_id) == 1);
                         /* Retry-After: 9223372036854775807 is past the deadline: one try, no overflow */
-                        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.scraper_calls c JOIN runfleet.executions e"
-                                                 " USING (execution_id) WHERE e.decision_id = '%s' AND c.scraper = 'retry'"
-                                                 " AND c.http_status = 429", msgs[i].decision_id) == 1);
+                        CHECK(itest_query_ll(&t,
+                                             "SELECT count(*) FROM runfleet.scraper_calls c JOIN runfleet.executions e"
+                                             " USING (execution_id) WHERE e.decision_id = '%s' AND c.scraper = 'retry'"
+                                             " AND c.http_status = 429",
+                                             msgs[i].decision_id) == 1);
                 } else
-                        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions WHERE decision_id = '%s'"
-                                                 " AND status = 'SUCCEEDED'", msgs[i].decision_id) == 1);
+                        CHECK(itest_query_ll(&t,
+                                             "SELECT count(*) FROM runfleet.executions WHERE decision_id = '%s'"
+                                             " AND status = 'SUCCEEDED'",
+                                             msgs[i].decision_id) == 1);
         }
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions") == valid);
 
@@ -457,14 +467,17 @@ int main(void) {
                                &(dlq_check_t){ &t, partition }) == dead_letters);
         for (int i = 0; i < n_msgs; i++)
                 if (msgs[i].reason && msgs[i].seen != 1) {
-                        fprintf(stderr, "poison message %d (%s) is %d times in the DLQ\n", i, msgs[i].what, msgs[i].seen);
+                        fprintf(stderr, "poison message %d (%s) is %d times in the DLQ\n", i, msgs[i].what,
+                                msgs[i].seen);
                         CHECK(msgs[i].seen == 1);
                 }
         /* still consuming after all that: one more decision runs */
         add_valid(&t, "valid decision 5");
         CHECK(itest_produce_raw(&t, t.topic, KEY, msgs[n_msgs - 1].value, msgs[n_msgs - 1].len) == 0);
-        CHECK(itest_wait_for(&t, 1, 60000, "SELECT count(*) FROM runfleet.executions WHERE decision_id = '%s'"
-                                           " AND status = 'SUCCEEDED'", msgs[n_msgs - 1].decision_id));
+        CHECK(itest_wait_for(&t, 1, 60000,
+                             "SELECT count(*) FROM runfleet.executions WHERE decision_id = '%s'"
+                             " AND status = 'SUCCEEDED'",
+                             msgs[n_msgs - 1].decision_id));
         CHECK(offsets_settled(&t, n_msgs));
 
         /* never crashed, never grew */

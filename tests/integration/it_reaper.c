@@ -33,7 +33,7 @@
 typedef struct seen {
         char id[37];
         int attempt;
-        int copies;   /* messages with this (decision, attempt) */
+        int copies; /* messages with this (decision, attempt) */
 } seen_t;
 
 typedef struct topic_log {
@@ -135,12 +135,13 @@ int main(void) {
 
         itest_init(&t, "reaper");
         t.partitions = 3;
-        itest_config(&t,
-                     "scrapers = ( { name = \"s\"; url = \"@FAKE@/%s/s?delay_ms=10\"; } );\n"
-                     "workflows = ( { name = \"w\"; schedule = \"0 3 * * *\"; scrapers = [\"s\"]; } );\n"
-                     "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n"
-                     "reaper = { interval_ms = 200; grace_ms = 60000; backoff_ms = 500; max_failed_executions = 3; };\n",
-                     t.topic);
+        itest_config(
+                &t,
+                "scrapers = ( { name = \"s\"; url = \"@FAKE@/%s/s?delay_ms=10\"; } );\n"
+                "workflows = ( { name = \"w\"; schedule = \"0 3 * * *\"; scrapers = [\"s\"]; } );\n"
+                "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n"
+                "reaper = { interval_ms = 200; grace_ms = 60000; backoff_ms = 500; max_failed_executions = 3; };\n",
+                t.topic);
         itest_migrate(&t);
 
         /* 1. three replicas, 50 orphans */
@@ -235,8 +236,10 @@ int main(void) {
         {
                 long long b3 = 0;
                 for (int i = 0; i < CRASH_BATCH; i++)
-                        b3 += itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE decision_id = '%s'"
-                                                 " AND attempt = 3", b[i]);
+                        b3 += itest_query_ll(&t,
+                                             "SELECT count(*) FROM runfleet.decisions WHERE decision_id = '%s'"
+                                             " AND attempt = 3",
+                                             b[i]);
                 CHECK(b3 == CRASH_BATCH);
         }
         /* no (decision, attempt) was produced twice, and every decision is in the topic */

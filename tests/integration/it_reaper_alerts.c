@@ -19,9 +19,9 @@
 
 typedef struct hook {
         pthread_mutex_t lock;
-        int status;            /* what the server answers now */
-        int requests;          /* every request */
-        int accepted;          /* answered 2xx */
+        int status;   /* what the server answers now */
+        int requests; /* every request */
+        int accepted; /* answered 2xx */
         char accepted_body[8192], accepted_key[128], accepted_path[128], accepted_method[16];
         char content_type[128];
 } hook_t;
@@ -74,8 +74,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return ret;
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe) {
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
         (void)cls;
         (void)conn;
         (void)toe;
@@ -112,8 +111,7 @@ int main(void) {
 
         itest_init(&t, "reaper_alerts");
         d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
-                             (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                             MHD_OPTION_END);
+                             (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
         CHECK(d != NULL);
         if (!d)
                 return itest_finish(&t);

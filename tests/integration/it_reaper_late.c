@@ -71,8 +71,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return ret;
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe) {
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
         (void)cls;
         (void)conn;
         (void)toe;
@@ -128,8 +127,7 @@ int main(void) {
 
         itest_init(&t, "reaper_late");
         d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
-                             (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                             MHD_OPTION_END);
+                             (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
         CHECK(d != NULL);
         if (!d)
                 return itest_finish(&t);
@@ -178,11 +176,15 @@ int main(void) {
         for (int waited = 0; waited < 20000 && requests() == 0; waited += 50)
                 itest_sleep_ms(50);
         CHECK(requests() == 1);
-        running_at_alert = itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions WHERE decision_id = '%s'"
-                                              " AND status = 'RUNNING'", slow_id) == 1;
+        running_at_alert = itest_query_ll(&t,
+                                          "SELECT count(*) FROM runfleet.executions WHERE decision_id = '%s'"
+                                          " AND status = 'RUNNING'",
+                                          slow_id) == 1;
         CHECK(running_at_alert);
-        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE decision_id = '%s'"
-                                 " AND state = 'RUNNING'", slow_id) == 1);
+        CHECK(itest_query_ll(&t,
+                             "SELECT count(*) FROM runfleet.decisions WHERE decision_id = '%s'"
+                             " AND state = 'RUNNING'",
+                             slow_id) == 1);
         {
                 json_t *j;
                 char key[128];
@@ -218,20 +220,28 @@ int main(void) {
                         t.procs[i] = 0;
         reaper3 = itest_spawn_env(&t, "reaper3", envp3, "runfleet-reaper", NULL);
         itest_sleep_ms(2500);
-        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions WHERE decision_id = '%s'"
-                                 " AND status = 'RUNNING'", slow_id) == 1);
+        CHECK(itest_query_ll(&t,
+                             "SELECT count(*) FROM runfleet.executions WHERE decision_id = '%s'"
+                             " AND status = 'RUNNING'",
+                             slow_id) == 1);
         CHECK(requests() == 1);
 
         /* the run ends; still one alert, and none for the run done in time */
-        CHECK(itest_wait_for(&t, 1, 30000, "SELECT count(*) FROM runfleet.decisions WHERE decision_id = '%s'"
-                                           " AND state = 'SUCCEEDED'", slow_id));
-        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE decision_id = '%s'"
-                                 " AND state = 'SUCCEEDED'", quick_id) == 1);
+        CHECK(itest_wait_for(&t, 1, 30000,
+                             "SELECT count(*) FROM runfleet.decisions WHERE decision_id = '%s'"
+                             " AND state = 'SUCCEEDED'",
+                             slow_id));
+        CHECK(itest_query_ll(&t,
+                             "SELECT count(*) FROM runfleet.decisions WHERE decision_id = '%s'"
+                             " AND state = 'SUCCEEDED'",
+                             quick_id) == 1);
         itest_sleep_ms(1500);
         CHECK(requests() == 1);
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.alerts WHERE kind = 'LATE'") == 1);
-        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.alerts WHERE kind = 'LATE' AND decision_id = '%s'"
-                                 " AND sent_at IS NOT NULL AND attempts = 1", slow_id) == 1);
+        CHECK(itest_query_ll(&t,
+                             "SELECT count(*) FROM runfleet.alerts WHERE kind = 'LATE' AND decision_id = '%s'"
+                             " AND sent_at IS NOT NULL AND attempts = 1",
+                             slow_id) == 1);
         {
                 double a = late_metric(ports[1], "slow"), b = late_metric(ports[2], "slow");
                 double qa = late_metric(ports[1], "quick"), qb = late_metric(ports[2], "quick");
@@ -286,15 +296,17 @@ int main(void) {
                 CHECK(rf_pg_exec(t.pg, sql, 0, NULL, NULL, errstr, sizeof(errstr)) == 0);
                 if (*errstr)
                         printf("# %s\n", errstr);
-                CHECK(itest_wait_for(&t, 2, 15000, "SELECT count(*) FROM runfleet.alerts WHERE kind = 'LATE'"
-                                                   " AND decision_id::text LIKE 'a0000000-%%'"));
+                CHECK(itest_wait_for(&t, 2, 15000,
+                                     "SELECT count(*) FROM runfleet.alerts WHERE kind = 'LATE'"
+                                     " AND decision_id::text LIKE 'a0000000-%%'"));
                 itest_sleep_ms(1500);
                 CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.alerts WHERE kind = 'LATE' AND decision_id IN"
                                          " ('a0000000-0000-4000-8000-000000000001',"
                                          "  'a0000000-0000-4000-8000-000000000003')") == 2);
                 CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.alerts WHERE kind = 'LATE'") == 3);
-                CHECK(itest_wait_for(&t, 3, 15000, "SELECT count(*) FROM runfleet.alerts WHERE kind = 'LATE'"
-                                                   " AND sent_at IS NOT NULL"));
+                CHECK(itest_wait_for(&t, 3, 15000,
+                                     "SELECT count(*) FROM runfleet.alerts WHERE kind = 'LATE'"
+                                     " AND sent_at IS NOT NULL"));
                 CHECK(requests() == 3);
         }
         MHD_stop_daemon(d);

@@ -17,14 +17,15 @@ int main(void) {
 
         itest_init(&t, "reaper_leases");
         itest_own_fake_scraper(&t);
-        itest_config(&t,
-                     "scrapers = ( { name = \"slow\"; url = \"@FAKE@/%s/slow?delay_ms=10000\"; timeout_ms = 30000; },\n"
-                     "             { name = \"slow2\"; url = \"@FAKE@/%s/slow2?delay_ms=10000\"; timeout_ms = 30000; } );\n"
-                     "workflows = ( { name = \"alive\"; schedule = \"0 3 * * *\"; scrapers = [\"slow\"]; deadline_ms = 60000; },\n"
-                     "              { name = \"killed\"; schedule = \"0 3 * * *\"; scrapers = [\"slow2\"]; deadline_ms = 60000; } );\n"
-                     "worker = { lease_ms = 3000; heartbeat_ms = 500; commit_interval_ms = 200; };\n"
-                     "reaper = { interval_ms = 500; grace_ms = 8000; backoff_ms = 500; max_failed_executions = 3; };\n",
-                     t.topic, t.topic);
+        itest_config(
+                &t,
+                "scrapers = ( { name = \"slow\"; url = \"@FAKE@/%s/slow?delay_ms=10000\"; timeout_ms = 30000; },\n"
+                "             { name = \"slow2\"; url = \"@FAKE@/%s/slow2?delay_ms=10000\"; timeout_ms = 30000; } );\n"
+                "workflows = ( { name = \"alive\"; schedule = \"0 3 * * *\"; scrapers = [\"slow\"]; deadline_ms = 60000; },\n"
+                "              { name = \"killed\"; schedule = \"0 3 * * *\"; scrapers = [\"slow2\"]; deadline_ms = 60000; } );\n"
+                "worker = { lease_ms = 3000; heartbeat_ms = 500; commit_interval_ms = 200; };\n"
+                "reaper = { interval_ms = 500; grace_ms = 8000; backoff_ms = 500; max_failed_executions = 3; };\n",
+                t.topic, t.topic);
         itest_migrate(&t);
         worker = itest_spawn(&t, "worker1", "runfleet-worker", NULL);
         reaper = itest_spawn(&t, "reaper", "runfleet-reaper", NULL);
@@ -62,8 +63,9 @@ int main(void) {
                              "SELECT count(*) FROM runfleet.executions WHERE status = 'ABANDONED' AND attempt = 1"));
         CHECK(itest_wait_for(&t, 2, 15000, "SELECT attempt FROM runfleet.decisions WHERE workflow = 'killed'"));
         itest_spawn(&t, "worker2", "runfleet-worker", NULL);
-        CHECK(itest_wait_for(&t, 1, 60000,
-                             "SELECT count(*) FROM runfleet.decisions WHERE workflow = 'killed' AND state = 'SUCCEEDED'"));
+        CHECK(itest_wait_for(
+                &t, 1, 60000,
+                "SELECT count(*) FROM runfleet.decisions WHERE workflow = 'killed' AND state = 'SUCCEEDED'"));
         itest_sleep_ms(1500);
         CHECK(itest_query_ll(&t, "SELECT e.attempt FROM runfleet.executions e JOIN runfleet.decisions d"
                                  " USING (decision_id) WHERE d.workflow = 'killed' AND e.status = 'SUCCEEDED'") == 2);

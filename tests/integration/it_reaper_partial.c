@@ -47,12 +47,12 @@ static void message_scrapers(itest_t *t, const char *id, int attempt, char *out,
                                &(wanted_t){ .id = id, .attempt = attempt, .out = out, .size = size }) >= 0);
 }
 
-#define CONFIG                                                                                                   \
-        "scrapers = ( { name = \"first\"; url = \"@FAKE@/%s/first\"; },\n"                                       \
-        "             { name = \"flaky\"; url = \"@FAKE@/%s/flaky%s\"; max_tries = 1; breaker_failures = 0; },\n" \
-        "             { name = \"last\"; url = \"@FAKE@/%s/last\"; } );\n"                                       \
+#define CONFIG                                                                                                            \
+        "scrapers = ( { name = \"first\"; url = \"@FAKE@/%s/first\"; },\n"                                                \
+        "             { name = \"flaky\"; url = \"@FAKE@/%s/flaky%s\"; max_tries = 1; breaker_failures = 0; },\n"         \
+        "             { name = \"last\"; url = \"@FAKE@/%s/last\"; } );\n"                                                \
         "workflows = ( { name = \"multi\"; schedule = \"0 3 * * *\"; scrapers = [\"first\", \"flaky\", \"last\"]; } );\n" \
-        "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n"                       \
+        "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n"                                 \
         "reaper = { interval_ms = 300; grace_ms = 8000; backoff_ms = 500; max_failed_executions = 3; };\n"
 
 int main(void) {
@@ -78,7 +78,8 @@ int main(void) {
                 PGresult *res = NULL;
                 char errstr[256];
                 if (rf_pg_exec(t.pg, "SELECT decision_id FROM runfleet.decisions", 0, NULL, &res, errstr,
-                               sizeof(errstr)) == 0 && PQntuples(res) == 1)
+                               sizeof(errstr)) == 0 &&
+                    PQntuples(res) == 1)
                         snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
                 PQclear(res);
         }
@@ -124,20 +125,25 @@ int main(void) {
                 rf_decision_destroy(d);
                 rf_conf_destroy(conf);
         }
-        itest_query_ll(&t, "WITH e AS (INSERT INTO runfleet.executions (execution_id, decision_id, attempt, worker_id,"
-                           " status, lease_until, finished_at, error) VALUES (gen_random_uuid(), '%s', 1, 'itest',"
-                           " 'FAILED', now(), now(), 'itest: failed after its calls') RETURNING execution_id)"
-                           " INSERT INTO runfleet.scraper_calls (execution_id, scraper, try, http_status, outcome,"
-                           " duration_ms) SELECT e.execution_id, s, 1, 200, 'OK', 1"
-                           " FROM e, unnest(ARRAY['first', 'flaky', 'last']) AS s",
+        itest_query_ll(&t,
+                       "WITH e AS (INSERT INTO runfleet.executions (execution_id, decision_id, attempt, worker_id,"
+                       " status, lease_until, finished_at, error) VALUES (gen_random_uuid(), '%s', 1, 'itest',"
+                       " 'FAILED', now(), now(), 'itest: failed after its calls') RETURNING execution_id)"
+                       " INSERT INTO runfleet.scraper_calls (execution_id, scraper, try, http_status, outcome,"
+                       " duration_ms) SELECT e.execution_id, s, 1, 200, 'OK', 1"
+                       " FROM e, unnest(ARRAY['first', 'flaky', 'last']) AS s",
                        id);
-        itest_query_ll(&t, "UPDATE runfleet.decisions SET state = 'FAILED', state_at = now() - interval '1 minute'"
-                           " WHERE decision_id = '%s'", id);
+        itest_query_ll(&t,
+                       "UPDATE runfleet.decisions SET state = 'FAILED', state_at = now() - interval '1 minute'"
+                       " WHERE decision_id = '%s'",
+                       id);
         CHECK(itest_wait_for(&t, 1, 60000,
                              "SELECT count(*) FROM runfleet.decisions WHERE state = 'SUCCEEDED' AND decision_id = '%s'",
                              id));
-        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.scraper_calls c JOIN runfleet.executions e"
-                                 " USING (execution_id) WHERE e.decision_id = '%s' AND e.attempt = 2", id) == 3);
+        CHECK(itest_query_ll(&t,
+                             "SELECT count(*) FROM runfleet.scraper_calls c JOIN runfleet.executions e"
+                             " USING (execution_id) WHERE e.decision_id = '%s' AND e.attempt = 2",
+                             id) == 3);
         message_scrapers(&t, id, 2, names, sizeof(names));
         CHECK_STR_EQ(names, "first,flaky,last");
         CHECK(itest_fake_path_count(&t, "first") == 2);

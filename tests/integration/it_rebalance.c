@@ -52,7 +52,7 @@ static void pause_across_rebalance(void) {
         log = itest_read_log(&t, a);
         CHECK(count(log, "\"consumer.paused\"") >= 1);
         CHECK(count(log, "\"consumer.resumed\"") >= 1);
-        CHECK(count(log, "\"change\":\"revoked\"") >= 1); /* b took partitions from a */
+        CHECK(count(log, "\"change\":\"revoked\"") >= 1);  /* b took partitions from a */
         CHECK(count(log, "\"change\":\"assigned\"") >= 2); /* and a got them back */
         free(log);
         itest_finish(&t);
@@ -64,10 +64,11 @@ static void long_execution(void) {
         pid_t w;
 
         itest_init(&t, "poll_interval");
-        itest_config(&t,
-                     "scrapers = ( { name = \"s\"; url = \"@FAKE@/poll_interval/s?delay_ms=15000\"; timeout_ms = 60000; } );\n"
-                     "workflows = ( { name = \"long\"; schedule = \"0 3 * * *\"; scrapers = [\"s\"]; } );\n"
-                     "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 100; };\n");
+        itest_config(
+                &t,
+                "scrapers = ( { name = \"s\"; url = \"@FAKE@/poll_interval/s?delay_ms=15000\"; timeout_ms = 60000; } );\n"
+                "workflows = ( { name = \"long\"; schedule = \"0 3 * * *\"; scrapers = [\"s\"]; } );\n"
+                "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 100; };\n");
         /* the harness config already has a kafka group: override the interval from the environment */
         itest_migrate(&t);
         {

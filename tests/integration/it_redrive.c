@@ -26,14 +26,14 @@ static void stop(itest_t *t, pid_t pid) {
 }
 
 /* Runs `runfleet-producer dlq ARGS...` with the configuration @p env names. */
-#define dlq(t, out, env, ...)                                                                             \
-        itest_run((t), (out), sizeof(out), 90000, (char *[]){ (env), NULL }, "runfleet-producer", "dlq", \
-                  __VA_ARGS__, NULL)
+#define dlq(t, out, env, ...)                                                                                          \
+        itest_run((t), (out), sizeof(out), 90000, (char *[]){ (env), NULL }, "runfleet-producer", "dlq", __VA_ARGS__,  \
+                  NULL)
 
 int main(void) {
         itest_t t;
         char out[16384], at[48], expect[256];
-        char (*ids)[37] = NULL;
+        char(*ids)[37] = NULL;
         long long committed, end;
         int part = -1;
         long long off = -1;
@@ -145,10 +145,13 @@ int main(void) {
                 CHECK(line && sscanf(line + 10, "%d:%lld", &part, &off) == 2);
         }
         CHECK(itest_wait_for(&t, 1, 60000, "SELECT count(*) FROM runfleet.executions WHERE status = 'SUCCEEDED'"));
-        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE state = 'SUCCEEDED'"
-                                 " AND decision_id = '%s'", ids[0]) == 1);
-        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.dlq_redrives WHERE decision_id = '%s'"
-                                 " AND dlq_partition = %d AND dlq_offset = %lld AND attempt = 1",
+        CHECK(itest_query_ll(&t,
+                             "SELECT count(*) FROM runfleet.decisions WHERE state = 'SUCCEEDED'"
+                             " AND decision_id = '%s'",
+                             ids[0]) == 1);
+        CHECK(itest_query_ll(&t,
+                             "SELECT count(*) FROM runfleet.dlq_redrives WHERE decision_id = '%s'"
+                             " AND dlq_partition = %d AND dlq_offset = %lld AND attempt = 1",
                              ids[0], part, off) == 1);
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.scraper_calls WHERE scraper = 'extra'") == 1);
         CHECK(itest_fake_path_count(&t, "extra") == 1);

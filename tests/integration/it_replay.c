@@ -54,13 +54,12 @@ int main(void) {
         char out[16384], from[40], to[40], a1[37], a2[37], b1[37], a_before[37], a_after[37];
 
         itest_init(&t, "replay");
-        itest_config(&t,
-                     "scrapers = ( { name = \"s\"; url = \"@FAKE@/replay/s?delay_ms=10\"; } );\n"
-                     "workflows = (\n"
-                     "  { name = \"alpha\"; schedule = \"0 0 1 1 *\"; scrapers = [\"s\"]; },\n"
-                     "  { name = \"beta\"; schedule = \"0 0 1 1 *\"; scrapers = [\"s\"]; }\n"
-                     ");\n"
-                     "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n");
+        itest_config(&t, "scrapers = ( { name = \"s\"; url = \"@FAKE@/replay/s?delay_ms=10\"; } );\n"
+                         "workflows = (\n"
+                         "  { name = \"alpha\"; schedule = \"0 0 1 1 *\"; scrapers = [\"s\"]; },\n"
+                         "  { name = \"beta\"; schedule = \"0 0 1 1 *\"; scrapers = [\"s\"]; }\n"
+                         ");\n"
+                         "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n");
         itest_migrate(&t);
         itest_spawn(&t, "worker", "runfleet-worker", NULL);
 
@@ -84,8 +83,8 @@ int main(void) {
         CHECK(itest_run(&t, out, sizeof(out), 30000, NULL, "runfleet-producer", "replay", "--from", to, "--to", from,
                         NULL) == 2);
         CHECK_CONTAINS(out, "must be before --to");
-        CHECK(itest_run(&t, out, sizeof(out), 30000, NULL, "runfleet-producer", "replay", "--from", "yesterday",
-                        "--to", to, NULL) == 2);
+        CHECK(itest_run(&t, out, sizeof(out), 30000, NULL, "runfleet-producer", "replay", "--from", "yesterday", "--to",
+                        to, NULL) == 2);
         CHECK_CONTAINS(out, "'yesterday' is not a time");
         CHECK(itest_run(&t, out, sizeof(out), 30000, NULL, "runfleet-producer", "replay", "--from", from, "--to", to,
                         "--workflow", "gamma", NULL) == 2);
@@ -106,15 +105,18 @@ int main(void) {
                         "--workflow", "alpha", NULL) == 0);
         CHECK_CONTAINS(out, "2 decisions replayed");
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE replay_of IS NOT NULL") == 2);
-        CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE replay_of IN ('%s', '%s')"
-                                 " AND workflow = 'alpha' AND action = 'RUN' AND tick IS NULL", a1, a2) == 2);
+        CHECK(itest_query_ll(&t,
+                             "SELECT count(*) FROM runfleet.decisions WHERE replay_of IN ('%s', '%s')"
+                             " AND workflow = 'alpha' AND action = 'RUN' AND tick IS NULL",
+                             a1, a2) == 2);
         CHECK(itest_query_ll(&t, "SELECT count(DISTINCT replay_of) FROM runfleet.decisions") == 2);
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.replay_decisions r JOIN runfleet.decisions d"
                                  " USING (decision_id) WHERE d.replay_of = r.original_id") == 2);
         CHECK(itest_query_ll(&t, "SELECT decisions FROM runfleet.replays") == 2);
-        CHECK(itest_wait_for(&t, 2, 60000, "SELECT count(*) FROM runfleet.executions e JOIN runfleet.decisions d"
-                                           " USING (decision_id) WHERE d.replay_of IS NOT NULL"
-                                           " AND e.status = 'SUCCEEDED'"));
+        CHECK(itest_wait_for(&t, 2, 60000,
+                             "SELECT count(*) FROM runfleet.executions e JOIN runfleet.decisions d"
+                             " USING (decision_id) WHERE d.replay_of IS NOT NULL"
+                             " AND e.status = 'SUCCEEDED'"));
         /* the originals ran once each, and nothing else ran */
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions WHERE decision_id = '%s'", a1) == 1);
         itest_sleep_ms(2000);
@@ -135,9 +137,10 @@ int main(void) {
                         "--workflow", "alpha", "--again", NULL) == 0);
         CHECK_CONTAINS(out, "2 decisions replayed");
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE replay_of IS NOT NULL") == 4);
-        CHECK(itest_wait_for(&t, 4, 60000, "SELECT count(*) FROM runfleet.executions e JOIN runfleet.decisions d"
-                                           " USING (decision_id) WHERE d.replay_of IS NOT NULL"
-                                           " AND e.status = 'SUCCEEDED'"));
+        CHECK(itest_wait_for(&t, 4, 60000,
+                             "SELECT count(*) FROM runfleet.executions e JOIN runfleet.decisions d"
+                             " USING (decision_id) WHERE d.replay_of IS NOT NULL"
+                             " AND e.status = 'SUCCEEDED'"));
         /* without a filter, the whole range: alpha twice and beta once */
         CHECK(itest_run(&t, out, sizeof(out), 60000, NULL, "runfleet-producer", "replay", "--from", from, "--to", to,
                         "--dry-run", NULL) == 0);

@@ -16,10 +16,11 @@ int main(void) {
         int64_t started;
 
         itest_init(&t, "scale");
-        itest_config(&t,
-                     "scrapers = ( { name = \"slow\"; url = \"@FAKE@/scale/slow?delay_ms=2000\"; timeout_ms = 30000; } );\n"
-                     "workflows = ( { name = \"bulk\"; schedule = \"0 3 * * *\"; scrapers = [\"slow\"]; } );\n"
-                     "worker = { max_in_flight = 2000; lease_ms = 30000; heartbeat_ms = 5000; commit_interval_ms = 500; };\n");
+        itest_config(
+                &t,
+                "scrapers = ( { name = \"slow\"; url = \"@FAKE@/scale/slow?delay_ms=2000\"; timeout_ms = 30000; } );\n"
+                "workflows = ( { name = \"bulk\"; schedule = \"0 3 * * *\"; scrapers = [\"slow\"]; } );\n"
+                "worker = { max_in_flight = 2000; lease_ms = 30000; heartbeat_ms = 5000; commit_interval_ms = 500; };\n");
         itest_migrate(&t);
         CHECK(itest_decide(&t, "bulk", N, NULL) == N);
         started = rf_mono_ms();
@@ -29,11 +30,11 @@ int main(void) {
         ok = itest_query_ll(&t, "SELECT count(*) FROM runfleet.scraper_calls WHERE outcome = 'OK'");
         CHECK(ok == N);
         /* the most calls open at one instant: at each call's start, count those running */
-        overlap = itest_query_ll(&t,
-                                 "WITH c AS (SELECT started_at AS s, started_at + duration_ms * interval '1 ms' AS e"
-                                 "             FROM runfleet.scraper_calls)"
-                                 " SELECT max(n) FROM (SELECT (SELECT count(*) FROM c b WHERE b.s <= a.s AND b.e > a.s) AS n"
-                                 "                       FROM c a) x");
+        overlap = itest_query_ll(
+                &t, "WITH c AS (SELECT started_at AS s, started_at + duration_ms * interval '1 ms' AS e"
+                    "             FROM runfleet.scraper_calls)"
+                    " SELECT max(n) FROM (SELECT (SELECT count(*) FROM c b WHERE b.s <= a.s AND b.e > a.s) AS n"
+                    "                       FROM c a) x");
         printf("# at most %lld calls in flight at once\n", overlap);
         CHECK(overlap > 500);
         return itest_finish(&t);

@@ -71,8 +71,7 @@ static void config(itest_t *t, const char *db_url, const char *sasl_password, in
         fprintf(f,
                 "  properties = (\n    (\"security.protocol\", \"SASL_SSL\"),\n    (\"sasl.mechanisms\", \"%s\"),\n"
                 "    (\"sasl.username\", \"runfleet\"),\n    (\"ssl.ca.location\", \"%s\")%s%s%s\n  );\n};\n",
-                mech, ca,
-                sasl_password ? ",\n    (\"sasl.password\", \"" : "", sasl_password ? sasl_password : "",
+                mech, ca, sasl_password ? ",\n    (\"sasl.password\", \"" : "", sasl_password ? sasl_password : "",
                 sasl_password ? "\")" : "");
         if (db_url)
                 fprintf(f, "database = { url = \"%s\"; };\n", db_url);
@@ -135,8 +134,17 @@ static int listeners(int port, bool *ret_loopback_only) {
 
 /* The HTTP server of a program with http.port = @p port. */
 static void check_http(itest_t *t, int port, const char *name) {
-        const char *not_found[] = { "/", "/config", "/env", "/debug", "/debug/pprof", "/metrics/", "/metricsx",
-                                    "/healthz/../config", "/../../etc/passwd", "/.git/config", "/print-config" };
+        const char *not_found[] = { "/",
+                                    "/config",
+                                    "/env",
+                                    "/debug",
+                                    "/debug/pprof",
+                                    "/metrics/",
+                                    "/metricsx",
+                                    "/healthz/../config",
+                                    "/../../etc/passwd",
+                                    "/.git/config",
+                                    "/print-config" };
         const char *methods[] = { "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE" };
         struct ifaddrs *ifs = NULL;
         char file[64];
@@ -206,8 +214,8 @@ static rd_kafka_t *client(itest_t *t, rd_kafka_type_t type) {
         rd_kafka_conf_t *kc = rd_kafka_conf_new();
         char errstr[512];
         const char *props[][2] = { { "bootstrap.servers", t->brokers }, { "security.protocol", "SASL_SSL" },
-                                   { "sasl.mechanisms", mech },          { "sasl.username", "runfleet" },
-                                   { "sasl.password", CANARY },          { "ssl.ca.location", ca },
+                                   { "sasl.mechanisms", mech },         { "sasl.username", "runfleet" },
+                                   { "sasl.password", CANARY },         { "ssl.ca.location", ca },
                                    { "group.id", "it-secrets-reader" } };
 
         for (size_t i = 0; i < sizeof(props) / sizeof(props[0]) - (type == RD_KAFKA_PRODUCER); i++)
@@ -219,9 +227,8 @@ static int produce_garbage(itest_t *t) {
         rd_kafka_t *rk = client(t, RD_KAFKA_PRODUCER);
         rd_kafka_resp_err_t err;
 
-        err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(t->topic), RD_KAFKA_V_KEY("w", 1),
-                                RD_KAFKA_V_VALUE("garbage", 7), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_END);
+        err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(t->topic), RD_KAFKA_V_KEY("w", 1), RD_KAFKA_V_VALUE("garbage", 7),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
         if (!err && rd_kafka_flush(rk, 15000) != RD_KAFKA_RESP_ERR_NO_ERROR)
                 err = RD_KAFKA_RESP_ERR__TIMED_OUT;
         rd_kafka_destroy(rk);
@@ -294,9 +301,8 @@ static int grep_canary(itest_t *t, int *ret_files, long *ret_bytes) {
                 if (f && buf && fread(buf, 1, (size_t)st.st_size, f) == (size_t)st.st_size) {
                         (*ret_files)++;
                         *ret_bytes += st.st_size;
-                        for (const char *p = buf; (p = memmem(p, (size_t)(buf + st.st_size - p), CANARY,
-                                                             strlen(CANARY)));
-                             p++) {
+                        for (const char *p = buf;
+                             (p = memmem(p, (size_t)(buf + st.st_size - p), CANARY, strlen(CANARY))); p++) {
                                 fprintf(strcmp(e->d_name, "control.txt") ? stderr : stdout,
                                         "%scanary found in %s at byte %ld\n",
                                         strcmp(e->d_name, "control.txt") ? "" : "# as planted: ", path,
@@ -337,12 +343,14 @@ int main(void) {
 
         /* both services at once: the broker takes the longest */
         kafka_started = pg_started = 1;
-        itest_sh("( '%s/tests/security/kafka-sasl' start '%s' %d %d runfleet " CANARY " >>'%s' 2>&1; echo $? >'%s/kafka.rc' ) &",
-           root, k_dir, ports[1], ports[2], infra_log, t.dir);
+        itest_sh("( '%s/tests/security/kafka-sasl' start '%s' %d %d runfleet " CANARY
+                 " >>'%s' 2>&1; echo $? >'%s/kafka.rc' ) &",
+                 root, k_dir, ports[1], ports[2], infra_log, t.dir);
         if (itest_sh("'%s/tests/security/pg-tls' start '%s' %d >>'%s' 2>&1", root, pg_dir, pg_port, infra_log) != 0 ||
-            itest_sh("'%s/tests/security/pg-tls' psql '%s' -X -q -c \"CREATE ROLE rf_app LOGIN CREATEROLE PASSWORD '" CANARY
-               "'\" -c 'CREATE DATABASE rfsec OWNER rf_app' >>'%s' 2>&1",
-               root, pg_dir, infra_log) != 0) {
+            itest_sh(
+                    "'%s/tests/security/pg-tls' psql '%s' -X -q -c \"CREATE ROLE rf_app LOGIN CREATEROLE PASSWORD '" CANARY
+                    "'\" -c 'CREATE DATABASE rfsec OWNER rf_app' >>'%s' 2>&1",
+                    root, pg_dir, infra_log) != 0) {
                 fprintf(stderr, "FAIL: could not start the TLS PostgreSQL cluster; see %s\n", infra_log);
                 return 1;
         }
@@ -361,8 +369,9 @@ int main(void) {
         mech = rd_kafka_version() >= 0x020601ff ? "SCRAM-SHA-512" : "PLAIN";
         printf("# TLS PostgreSQL and SASL_SSL (%s) broker ready in %lld ms\n", mech, (long long)(rf_mono_ms() - t0));
 
-        snprintf(url, sizeof(url), "postgresql://rf_app:" CANARY "@localhost:%d/rfsec?sslmode=verify-full&sslrootcert=%s",
-                 pg_port, pg_ca);
+        snprintf(url, sizeof(url),
+                 "postgresql://rf_app:" CANARY "@localhost:%d/rfsec?sslmode=verify-full&sslrootcert=%s", pg_port,
+                 pg_ca);
         snprintf(env_url, sizeof(env_url), "RUNFLEET_DATABASE_URL=%s", url);
         snprintf(env_pw, sizeof(env_pw), "RUNFLEET_KAFKA_PROPERTY_SASL_PASSWORD=" CANARY);
         rf_pg_destroy(t.pg);

@@ -50,8 +50,7 @@ static void outage(itest_t *t, bool on) {
         char url[512];
         itest_reply_t r;
 
-        snprintf(url, sizeof(url), "%s/outage?prefix=/timeline/%s", t->fake_url,
-                 on ? "&status=500&body=" BODY_Q : "");
+        snprintf(url, sizeof(url), "%s/outage?prefix=/timeline/%s", t->fake_url, on ? "&status=500&body=" BODY_Q : "");
         itest_http("POST", url, &r);
         CHECK(r.status == 200);
         free(r.body);
@@ -105,27 +104,28 @@ int main(void) {
         }
         itest_own_fake_scraper(&t);
         t.partitions = 3;
-        itest_config(&t,
-                     "producer = { timezone = \"" TZ "\"; };\n"
-                     "scrapers = (\n"
-                     "  { name = \"oddsa_events\"; url = \"@FAKE@/timeline/oddsa_events\"; max_tries = 1; },\n"
-                     "  { name = \"oddsa_lines\"; url = \"@FAKE@/timeline/oddsa_lines\"; max_tries = 1; },\n"
-                     "  { name = \"player_props\"; url = \"@FAKE@/timeline/player_props\"; max_tries = 1; },\n"
-                     "  { name = \"referee_assignments\"; url = \"@FAKE@/timeline/referee_assignments\"; max_tries = 1; },\n"
-                     "  { name = \"nba_schedule\"; url = \"@FAKE@/timeline/nba_schedule\"; max_tries = 1; }\n"
-                     ");\n"
-                     "workflows = (\n"
-                     "  { name = \"betting_lines\"; schedule = \"@every %ds\"; max_runs_per_day = 1;\n"
-                     "    scrapers = [\"oddsa_events\", \"oddsa_lines\", \"player_props\"]; },\n"
-                     "  { name = \"referee_discovery\"; schedule = \"@every %ds\"; max_runs_per_day = 1;\n"
-                     "    scrapers = [\"referee_assignments\"]; },\n"
-                     "  { name = \"schedule_dependency\"; schedule = \"@every %ds\"; max_runs_per_day = 1;\n"
-                     "    scrapers = [\"nba_schedule\"]; },\n"
-                     "  { name = \"gappy\"; schedule = \"@every 1h\"; scrapers = [\"nba_schedule\"]; enabled = false; }\n"
-                     ");\n"
-                     "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n"
-                     "reaper = { interval_ms = 300; max_failed_executions = 1; };\n",
-                     PERIOD_S, PERIOD_S, PERIOD_S);
+        itest_config(
+                &t,
+                "producer = { timezone = \"" TZ "\"; };\n"
+                "scrapers = (\n"
+                "  { name = \"oddsa_events\"; url = \"@FAKE@/timeline/oddsa_events\"; max_tries = 1; },\n"
+                "  { name = \"oddsa_lines\"; url = \"@FAKE@/timeline/oddsa_lines\"; max_tries = 1; },\n"
+                "  { name = \"player_props\"; url = \"@FAKE@/timeline/player_props\"; max_tries = 1; },\n"
+                "  { name = \"referee_assignments\"; url = \"@FAKE@/timeline/referee_assignments\"; max_tries = 1; },\n"
+                "  { name = \"nba_schedule\"; url = \"@FAKE@/timeline/nba_schedule\"; max_tries = 1; }\n"
+                ");\n"
+                "workflows = (\n"
+                "  { name = \"betting_lines\"; schedule = \"@every %ds\"; max_runs_per_day = 1;\n"
+                "    scrapers = [\"oddsa_events\", \"oddsa_lines\", \"player_props\"]; },\n"
+                "  { name = \"referee_discovery\"; schedule = \"@every %ds\"; max_runs_per_day = 1;\n"
+                "    scrapers = [\"referee_assignments\"]; },\n"
+                "  { name = \"schedule_dependency\"; schedule = \"@every %ds\"; max_runs_per_day = 1;\n"
+                "    scrapers = [\"nba_schedule\"]; },\n"
+                "  { name = \"gappy\"; schedule = \"@every 1h\"; scrapers = [\"nba_schedule\"]; enabled = false; }\n"
+                ");\n"
+                "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n"
+                "reaper = { interval_ms = 300; max_failed_executions = 1; };\n",
+                PERIOD_S, PERIOD_S, PERIOD_S);
         itest_migrate(&t);
 
         /* bad input: one line, exit 2, before any database work */
@@ -142,8 +142,8 @@ int main(void) {
         CHECK(itest_run(&t, out, sizeof(out), 30000, NULL, "runfleet-producer", "timeline", "--workflow", "nope",
                         NULL) == 2);
         CHECK_CONTAINS(out, "unknown workflow 'nope'");
-        CHECK(itest_run(&t, out, sizeof(out), 30000, NULL, "runfleet-producer", "timeline", "--format", "xml",
-                        NULL) == 2);
+        CHECK(itest_run(&t, out, sizeof(out), 30000, NULL, "runfleet-producer", "timeline", "--format", "xml", NULL) ==
+              2);
         CHECK(itest_run(&t, out, sizeof(out), 30000, NULL, "runfleet-producer", "explain", "nope", NULL) == 2);
         CHECK_CONTAINS(out, "unknown workflow 'nope'");
         CHECK(itest_run(&t, out, sizeof(out), 30000, NULL, "runfleet-producer", "explain", "betting_lines", "--day",
@@ -284,8 +284,8 @@ int main(void) {
                 CHECK(json_integer_value(json_object_get(summary, "run")) == 3);
                 CHECK(json_integer_value(json_object_get(summary, "succeeded")) == 0);
                 CHECK(json_real_value(json_object_get(summary, "reliability")) == 0.0);
-                CHECK(json_integer_value(json_object_get(json_array_get(json_object_get(summary, "errors"), 0),
-                                                         "calls")) == 5);
+                CHECK(json_integer_value(
+                              json_object_get(json_array_get(json_object_get(summary, "errors"), 0), "calls")) == 5);
                 json_decref(doc);
         }
 
@@ -338,38 +338,40 @@ int main(void) {
         /* what the reaper and operators did, as their rows record it: a
          * decision re-produced after its first execution's lease ran out, a
          * cancelled one, a pause, a backfill, a replay and a redrive */
-        CHECK(itest_query_ll(&t, "WITH d AS (INSERT INTO runfleet.decisions (decision_id, workflow, action, reason,"
-                                 " scrapers, attempt, state, trace_id) VALUES"
-                                 " ('00000000-0000-4000-8000-0000000000a1', 'gappy', 'RUN', 'manual trigger', '{s}', 2,"
-                                 "  'SUCCEEDED', 't'),"
-                                 " ('00000000-0000-4000-8000-0000000000a2', 'gappy', 'RUN', 'manual trigger', '{s}', 1,"
-                                 "  'PENDING', 't') RETURNING 1),"
-                                 " e AS (INSERT INTO runfleet.executions (execution_id, decision_id, attempt, worker_id,"
-                                 " status, started_at, heartbeat_at, lease_until, finished_at, error) VALUES"
-                                 " (gen_random_uuid(), '00000000-0000-4000-8000-0000000000a1', 1, 'w-gone', 'ABANDONED',"
-                                 "  now() - interval '50 s', now() - interval '40 s', now() - interval '35 s', now(),"
-                                 "  'lease expired (worker w-gone)'),"
-                                 " (gen_random_uuid(), '00000000-0000-4000-8000-0000000000a1', 2, 'w-2', 'SUCCEEDED',"
-                                 "  now() - interval '20 s', now(), now(), now() - interval '18 s', NULL) RETURNING 1)"
-                                 " SELECT (SELECT count(*) FROM d) + (SELECT count(*) FROM e)") == 4);
-        CHECK(itest_query_ll(&t, "WITH c AS (UPDATE runfleet.decisions SET state = 'CANCELLED', cancelled_by = 'alice',"
-                                 " cancel_reason = 'wrong day' WHERE decision_id = '00000000-0000-4000-8000-0000000000a2'"
-                                 " RETURNING 1),"
-                                 " p AS (INSERT INTO runfleet.pauses (workflow, paused_at, paused_by, reason, unpaused_at,"
-                                 " unpaused_by) VALUES ('gappy', now() - interval '30 s', 'alice', 'upstream API down',"
-                                 " now() - interval '10 s', 'bob') RETURNING 1),"
-                                 " b AS (INSERT INTO runfleet.backfills (backfill_id, workflows, from_ts, to_ts, mode,"
-                                 " requested_by, planned, created) VALUES (gen_random_uuid(), '{gappy}',"
-                                 " now() - interval '1 day', now() - interval '20 hours', 'failed', 'carol', 4, 4)"
-                                 " RETURNING 1),"
-                                 " r AS (INSERT INTO runfleet.replays (replay_id, from_ts, to_ts, workflows, requested_by,"
-                                 " decisions) VALUES (gen_random_uuid(), now() - interval '2 hours',"
-                                 " now() - interval '1 hour', '{}', 'dave', 2) RETURNING 1),"
-                                 " x AS (INSERT INTO runfleet.dlq_redrives (dlq_topic, dlq_partition, dlq_offset,"
-                                 " decision_id, attempt, topic, redriven_by) VALUES ('dlq', 0, 7,"
-                                 " '00000000-0000-4000-8000-0000000000a1', 1, 'topic', 'erin') RETURNING 1)"
-                                 " SELECT (SELECT count(*) FROM c) + (SELECT count(*) FROM p) + (SELECT count(*) FROM b)"
-                                 " + (SELECT count(*) FROM r) + (SELECT count(*) FROM x)") == 5);
+        CHECK(itest_query_ll(&t,
+                             "WITH d AS (INSERT INTO runfleet.decisions (decision_id, workflow, action, reason,"
+                             " scrapers, attempt, state, trace_id) VALUES"
+                             " ('00000000-0000-4000-8000-0000000000a1', 'gappy', 'RUN', 'manual trigger', '{s}', 2,"
+                             "  'SUCCEEDED', 't'),"
+                             " ('00000000-0000-4000-8000-0000000000a2', 'gappy', 'RUN', 'manual trigger', '{s}', 1,"
+                             "  'PENDING', 't') RETURNING 1),"
+                             " e AS (INSERT INTO runfleet.executions (execution_id, decision_id, attempt, worker_id,"
+                             " status, started_at, heartbeat_at, lease_until, finished_at, error) VALUES"
+                             " (gen_random_uuid(), '00000000-0000-4000-8000-0000000000a1', 1, 'w-gone', 'ABANDONED',"
+                             "  now() - interval '50 s', now() - interval '40 s', now() - interval '35 s', now(),"
+                             "  'lease expired (worker w-gone)'),"
+                             " (gen_random_uuid(), '00000000-0000-4000-8000-0000000000a1', 2, 'w-2', 'SUCCEEDED',"
+                             "  now() - interval '20 s', now(), now(), now() - interval '18 s', NULL) RETURNING 1)"
+                             " SELECT (SELECT count(*) FROM d) + (SELECT count(*) FROM e)") == 4);
+        CHECK(itest_query_ll(&t,
+                             "WITH c AS (UPDATE runfleet.decisions SET state = 'CANCELLED', cancelled_by = 'alice',"
+                             " cancel_reason = 'wrong day' WHERE decision_id = '00000000-0000-4000-8000-0000000000a2'"
+                             " RETURNING 1),"
+                             " p AS (INSERT INTO runfleet.pauses (workflow, paused_at, paused_by, reason, unpaused_at,"
+                             " unpaused_by) VALUES ('gappy', now() - interval '30 s', 'alice', 'upstream API down',"
+                             " now() - interval '10 s', 'bob') RETURNING 1),"
+                             " b AS (INSERT INTO runfleet.backfills (backfill_id, workflows, from_ts, to_ts, mode,"
+                             " requested_by, planned, created) VALUES (gen_random_uuid(), '{gappy}',"
+                             " now() - interval '1 day', now() - interval '20 hours', 'failed', 'carol', 4, 4)"
+                             " RETURNING 1),"
+                             " r AS (INSERT INTO runfleet.replays (replay_id, from_ts, to_ts, workflows, requested_by,"
+                             " decisions) VALUES (gen_random_uuid(), now() - interval '2 hours',"
+                             " now() - interval '1 hour', '{}', 'dave', 2) RETURNING 1),"
+                             " x AS (INSERT INTO runfleet.dlq_redrives (dlq_topic, dlq_partition, dlq_offset,"
+                             " decision_id, attempt, topic, redriven_by) VALUES ('dlq', 0, 7,"
+                             " '00000000-0000-4000-8000-0000000000a1', 1, 'topic', 'erin') RETURNING 1)"
+                             " SELECT (SELECT count(*) FROM c) + (SELECT count(*) FROM p) + (SELECT count(*) FROM b)"
+                             " + (SELECT count(*) FROM r) + (SELECT count(*) FROM x)") == 5);
         CHECK(itest_run(&t, out, sizeof(out), 60000, NULL, "runfleet-producer", "timeline", "--workflow", "gappy",
                         NULL) == 0);
         printf("%s", out);

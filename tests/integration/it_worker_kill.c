@@ -14,13 +14,14 @@ int main(void) {
         pid_t first;
 
         itest_init(&t, "worker_kill");
-        itest_config(&t,
-                     "scrapers = ( { name = \"slow\"; url = \"@FAKE@/worker_kill/slow?delay_ms=30000\";"
-                     " timeout_ms = 60000; } );\n"
-                     "workflows = ( { name = \"long\"; schedule = \"0 3 * * *\"; scrapers = [\"slow\"];"
-                     " deadline_ms = 120000; } );\n"
-                     "worker = { lease_ms = 4000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n"
-                     "reaper = { interval_ms = 1000; grace_ms = 8000; backoff_ms = 1000; max_failed_executions = 3; };\n");
+        itest_config(
+                &t,
+                "scrapers = ( { name = \"slow\"; url = \"@FAKE@/worker_kill/slow?delay_ms=30000\";"
+                " timeout_ms = 60000; } );\n"
+                "workflows = ( { name = \"long\"; schedule = \"0 3 * * *\"; scrapers = [\"slow\"];"
+                " deadline_ms = 120000; } );\n"
+                "worker = { lease_ms = 4000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n"
+                "reaper = { interval_ms = 1000; grace_ms = 8000; backoff_ms = 1000; max_failed_executions = 3; };\n");
         itest_migrate(&t);
         first = itest_spawn(&t, "worker1", "runfleet-worker", NULL);
         CHECK(itest_run(&t, out, sizeof(out), 30000, NULL, "runfleet-producer", "trigger", "long", NULL) == 0);
@@ -32,8 +33,7 @@ int main(void) {
         itest_spawn(&t, "worker2", "runfleet-worker", NULL);
         itest_spawn(&t, "reaper", "runfleet-reaper", NULL);
         /* lease 4 s + backoff 1 s + a second 30 s call */
-        CHECK(itest_wait_for(&t, 1, 120000,
-                             "SELECT count(*) FROM runfleet.decisions WHERE state = 'SUCCEEDED'"));
+        CHECK(itest_wait_for(&t, 1, 120000, "SELECT count(*) FROM runfleet.decisions WHERE state = 'SUCCEEDED'"));
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions WHERE status = 'SUCCEEDED'") == 1);
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions WHERE status = 'ABANDONED'") == 1);
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions WHERE status = 'RUNNING'") == 0);

@@ -647,15 +647,21 @@ const char *itest_group_type(itest_t *t, const char *group) {
                 goto out;
         rd_kafka_DescribeConsumerGroups(rk, &group, 1, NULL, q);
         ev = rd_kafka_queue_poll(q, 15000);
-        if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_DESCRIBECONSUMERGROUPS_RESULT && !rd_kafka_event_error(ev)) {
+        if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_DESCRIBECONSUMERGROUPS_RESULT &&
+            !rd_kafka_event_error(ev)) {
                 size_t n = 0;
-                const rd_kafka_ConsumerGroupDescription_t **gs =
-                        rd_kafka_DescribeConsumerGroups_result_groups(rd_kafka_event_DescribeConsumerGroups_result(ev), &n);
+                const rd_kafka_ConsumerGroupDescription_t **gs = rd_kafka_DescribeConsumerGroups_result_groups(
+                        rd_kafka_event_DescribeConsumerGroups_result(ev), &n);
                 if (n == 1 && !rd_kafka_ConsumerGroupDescription_error(gs[0]))
                         switch (rd_kafka_ConsumerGroupDescription_type(gs[0])) {
-                        case RD_KAFKA_CONSUMER_GROUP_TYPE_CONSUMER: type = "consumer"; break;
-                        case RD_KAFKA_CONSUMER_GROUP_TYPE_CLASSIC: type = "classic"; break;
-                        default: break;
+                        case RD_KAFKA_CONSUMER_GROUP_TYPE_CONSUMER:
+                                type = "consumer";
+                                break;
+                        case RD_KAFKA_CONSUMER_GROUP_TYPE_CLASSIC:
+                                type = "classic";
+                                break;
+                        default:
+                                break;
                         }
         }
 out:
@@ -901,7 +907,8 @@ int itest_free_port(const int *avoid, int navoid) {
 
         for (int i = 0; i < 300; i++) {
                 int port = 21000 + (seed + i * 37) % 11000, taken = 0, fd, ok;
-                struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                struct sockaddr_in a = { .sin_family = AF_INET,
+                                         .sin_port = htons((uint16_t)port),
                                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
                 for (int k = 0; k < navoid; k++)
                         taken |= avoid[k] == port;
@@ -988,4 +995,3 @@ long itest_peak_rss_kb(pid_t pid) {
         fclose(f);
         return kb;
 }
-

@@ -19,16 +19,16 @@
 
 typedef struct itest {
         char name[64];
-        char dir[512];        /* logs and configs of this run */
+        char dir[512]; /* logs and configs of this run */
         char brokers[256];
-        char admin_url[512];  /* the services' database */
+        char admin_url[512]; /* the services' database */
         char db_name[96];
-        char db_url[640];     /* this test's own database */
-        char fake_url[256];   /* fake scraper base URL */
+        char db_url[640];   /* this test's own database */
+        char fake_url[256]; /* fake scraper base URL */
         char bin_dir[256];
         char topic[128], dlq_topic[128], group[128];
-        char config[600];     /* path of the config written last */
-        int partitions;       /* of the test's topic, 3 unless the test sets it before itest_config */
+        char config[600]; /* path of the config written last */
+        int partitions;   /* of the test's topic, 3 unless the test sets it before itest_config */
         rf_pg_t *pg;
         pid_t procs[ITEST_MAX_PROCS];
         char proc_logs[ITEST_MAX_PROCS][600];
@@ -188,8 +188,8 @@ long itest_peak_rss_kb(pid_t pid);
 
 /* A reply to itest_http(). */
 typedef struct itest_reply {
-        long status;    /* 0 when nothing answered */
-        char *body;     /* never NULL after itest_http(); the caller frees it */
+        long status; /* 0 when nothing answered */
+        char *body;  /* never NULL after itest_http(); the caller frees it */
         size_t len;
 } itest_reply_t;
 
@@ -199,4 +199,3 @@ void itest_http(const char *method, const char *url, itest_reply_t *r);
 
 /* The source tree this build was configured from (meson-info), into @p buf. */
 void itest_source_root(const itest_t *t, char *buf, size_t size);
-

@@ -31,8 +31,9 @@ int itest_pg_start(itest_t *t, itest_pg_t *pg, const char *name, const itest_pg_
         else
                 snprintf(env, sizeof(env), "PG_REPLICATION=%s", replication ? replication : "async");
         itest_source_root(t, root, sizeof(root));
-        if (itest_sh("cd '%s' && RUNFLEET_STATE_DIR='%s' PG_PORT=%d %s scripts/postgres start >>'%s/%s-postgres.log' 2>&1",
-                     root, pg->state_dir, pg->port, env, t->dir, name) != 0) {
+        if (itest_sh(
+                    "cd '%s' && RUNFLEET_STATE_DIR='%s' PG_PORT=%d %s scripts/postgres start >>'%s/%s-postgres.log' 2>&1",
+                    root, pg->state_dir, pg->port, env, t->dir, name) != 0) {
                 fprintf(stderr, "FAIL: PostgreSQL %s did not start; see %s/%s-postgres.log\n", name, t->dir, name);
                 itest_sh("tail -n 5 '%s/%s-postgres.log' >&2", t->dir, name);
                 pg->started = true; /* whatever was made is deleted by itest_pg_reset */
@@ -80,8 +81,8 @@ int itest_pg_signal(itest_t *t, const itest_pg_t *pg, int sig) {
 int itest_pg_signal_one(itest_t *t, const itest_pg_t *pg, const char *title, int sig) {
         char action[256];
 
-        snprintf(action, sizeof(action), "c=$(pgrep -P $pid -f '%s' | head -n 1) && [ -n \"$c\" ] && kill -%d $c && echo 1",
-                 title, sig);
+        snprintf(action, sizeof(action),
+                 "c=$(pgrep -P $pid -f '%s' | head -n 1) && [ -n \"$c\" ] && kill -%d $c && echo 1", title, sig);
         return with_postmaster(t, pg, action);
 }
 

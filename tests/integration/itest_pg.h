@@ -10,8 +10,8 @@
 #include "itest.h"
 
 typedef struct itest_pg {
-        char name[32];        /* "primary", "standby" */
-        char state_dir[700];  /* its RUNFLEET_STATE_DIR */
+        char name[32];       /* "primary", "standby" */
+        char state_dir[700]; /* its RUNFLEET_STATE_DIR */
         int port;
         bool started;
 } itest_pg_t;

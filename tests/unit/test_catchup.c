@@ -39,7 +39,7 @@ static const char *shape(const catchup_plan_t *p) {
         size_t n = 0;
 
         for (size_t i = 0; i < p->count && n + 1 < sizeof(buf); i++)
-                buf[n++] = p->ticks[i].summary                        ? 'B'
+                buf[n++] = p->ticks[i].summary                    ? 'B'
                            : p->ticks[i].action == CATCHUP_DECIDE ? 'D'
                            : p->ticks[i].action == CATCHUP_SKIP   ? 'S'
                                                                   : 'M';
@@ -101,8 +101,9 @@ static void test_spring_forward(void) {
  * decided whatever the policy. */
 static void test_window_and_policies(void) {
         int64_t last = at("2026-06-15T12:00:00Z"), now = last + 20300;
-        const char *want[] = { [RF_CATCHUP_ALL] = "MMMMMMDDDD", [RF_CATCHUP_LATEST] = "MMMMMMSSDD",
-                               [RF_CATCHUP_NONE] = "MMMMMMSSDD" };
+        const char *want[] = {
+                [RF_CATCHUP_ALL] = "MMMMMMDDDD", [RF_CATCHUP_LATEST] = "MMMMMMSSDD", [RF_CATCHUP_NONE] = "MMMMMMSSDD"
+        };
 
         for (int policy = RF_CATCHUP_LATEST; policy <= RF_CATCHUP_NONE; policy++) {
                 rf_workflow_conf_t w = wf("@every 2s", (rf_catchup_t)policy, "7s");

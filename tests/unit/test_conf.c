@@ -198,7 +198,7 @@ static void test_defaults(void) {
         CHECK_STR_EQ(conf->kafka.dlq_topic, "runfleet.decisions.dlq");
         CHECK_STR_EQ(conf->kafka.group, "runfleet-workers");
         CHECK(conf->kafka.partitions == 12);
-        CHECK(conf->kafka.replication_factor == 0); /* min(3, brokers), resolved by migrate */
+        CHECK(conf->kafka.replication_factor == 0);  /* min(3, brokers), resolved by migrate */
         CHECK(conf->kafka.min_insync_replicas == 0); /* replication factor - 1, at least 1 */
         CHECK(conf->kafka.delivery_timeout_ms == 30000);
         CHECK(conf->kafka.session_timeout_ms == 10000);
@@ -289,8 +289,10 @@ static void test_string_errors(void) {
         check_string_error("kafka = {\n brokers = \n};\n", "t.cfg:3: syntax error");
         check_string_error("a = 1;\na = 2;\n", "t.cfg:2: duplicate setting name");
         /* types */
-        check_string_error(BASE "worker = { max_in_flight = 1.5; };", "t.cfg:3: worker.max_in_flight: expected an integer");
-        check_string_error(BASE "worker = { max_in_flight = true; };", "t.cfg:3: worker.max_in_flight: expected an integer");
+        check_string_error(BASE "worker = { max_in_flight = 1.5; };",
+                           "t.cfg:3: worker.max_in_flight: expected an integer");
+        check_string_error(BASE "worker = { max_in_flight = true; };",
+                           "t.cfg:3: worker.max_in_flight: expected an integer");
         check_string_error(BASE "kafka2 = 1;", "t.cfg:3: unknown setting 'kafka2'");
         check_string_error(BASE "http = { listen = 5; };", "t.cfg:3: http.listen: expected a string");
         check_string_error(BASE "http = { listen = \"\"; };", "t.cfg:3: http.listen: must not be empty");
@@ -300,12 +302,16 @@ static void test_string_errors(void) {
         check_string_error(BASE "http = { port = 8000000000L; };",
                            "t.cfg:3: http.port: 8000000000 is out of range [0, 65535]");
         check_string_error(BASE "worker = { nested = { a = 1; }; };", "t.cfg:3: unknown setting 'worker.nested'");
-        check_string_error(KBASE "topic = \"a b\"; };",
-                           "t.cfg:3: kafka.topic: 'a b' is not a valid Kafka topic name (letters, digits, '.', '_', '-')");
-        check_string_error("kafka = { brokers = \"b\"; dlq_topic = \"runfleet.decisions\"; };\ndatabase = { url = \"x=y\"; };",
-                           "t.cfg:1: kafka.dlq_topic must differ from kafka.topic ('runfleet.decisions')");
-        check_string_error("kafka = { brokers = \"b\"; };", "t.cfg: database.url is not set (set it in the file or RUNFLEET_DATABASE_URL)");
-        check_string_error("kafka = { brokers = \"b\"; };\ndatabase = { url = \"\"; };", "t.cfg:2: database.url: must not be empty");
+        check_string_error(
+                KBASE "topic = \"a b\"; };",
+                "t.cfg:3: kafka.topic: 'a b' is not a valid Kafka topic name (letters, digits, '.', '_', '-')");
+        check_string_error(
+                "kafka = { brokers = \"b\"; dlq_topic = \"runfleet.decisions\"; };\ndatabase = { url = \"x=y\"; };",
+                "t.cfg:1: kafka.dlq_topic must differ from kafka.topic ('runfleet.decisions')");
+        check_string_error("kafka = { brokers = \"b\"; };",
+                           "t.cfg: database.url is not set (set it in the file or RUNFLEET_DATABASE_URL)");
+        check_string_error("kafka = { brokers = \"b\"; };\ndatabase = { url = \"\"; };",
+                           "t.cfg:2: database.url: must not be empty");
         check_string_error(BASE "log = { level = \"loud\"; };",
                            "t.cfg:3: log.level: 'loud' is not one of debug, info, warn, error");
         check_string_error(KBASE "group_protocol = \"eager\"; };",
@@ -314,8 +320,9 @@ static void test_string_errors(void) {
                            "t.cfg:3: producer.timezone: unknown time zone '../../etc/passwd'");
         check_string_error(BASE "producer = { catchup = \"sometimes\"; };",
                            "t.cfg:3: producer.catchup: 'sometimes' is not one of latest, all, none");
-        check_string_error(BASE "producer = { catchup_window = \"soon\"; };",
-                           "t.cfg:3: producer.catchup_window: 'soon' is not a duration of at least 1s (e.g. 90s, 30m, 6h, 2d)");
+        check_string_error(
+                BASE "producer = { catchup_window = \"soon\"; };",
+                "t.cfg:3: producer.catchup_window: 'soon' is not a duration of at least 1s (e.g. 90s, 30m, 6h, 2d)");
         check_string_error(BASE "worker = { heartbeat_ms = 30000; };",
                            "t.cfg:3: worker.lease_ms (30000) must be longer than worker.heartbeat_ms (30000)");
         check_string_error(BASE "worker = { lease_ms = 3000; };",
@@ -331,12 +338,15 @@ static void test_string_errors(void) {
                            "t.cfg:3: kafka.properties: expected a list of (\"key\", \"value\") pairs");
         check_string_error(KBASE "properties = (\n(\"a\", 1) ); };",
                            "t.cfg:4: kafka.properties: expected a list of (\"key\", \"value\") pairs");
-        check_string_error(KBASE "properties = ( (\"\", \"x\") ); };", "t.cfg:3: kafka.properties: empty property name");
+        check_string_error(KBASE "properties = ( (\"\", \"x\") ); };",
+                           "t.cfg:3: kafka.properties: empty property name");
         check_string_error(KBASE "properties = ( (\"a\", \"x\"),\n (\"a\", \"y\") ); };",
                            "t.cfg:4: kafka.properties: 'a' is set twice");
         /* scrapers */
-        check_string_error(BASE "scrapers = 5;", "t.cfg:3: scrapers: expected a list of groups, scrapers = ( { name = ...; }, ... );");
-        check_string_error(BASE "scrapers = ( 5 );", "t.cfg:3: scrapers: element 1 is not a group { name = \"...\"; ... }");
+        check_string_error(BASE "scrapers = 5;",
+                           "t.cfg:3: scrapers: expected a list of groups, scrapers = ( { name = ...; }, ... );");
+        check_string_error(BASE "scrapers = ( 5 );",
+                           "t.cfg:3: scrapers: element 1 is not a group { name = \"...\"; ... }");
         check_string_error(BASE "scrapers = ( { url = \"http://x\"; } );", "t.cfg:3: scraper #1: name is not set");
         check_string_error(BASE "scrapers = ( { name = 5; } );", "t.cfg:3: scraper #1: name: expected a string");
         check_string_error(BASE "scrapers = ( { name = \"a b\"; url = \"http://x\"; } );",
@@ -362,36 +372,55 @@ static void test_string_errors(void) {
                            "t.cfg:4: workflow 'w': scrapers: expected a list of names [\"a\", \"b\"]");
         check_string_error(BASE SC "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [1]; } );",
                            "t.cfg:4: workflow 'w': scrapers: expected a list of names [\"a\", \"b\"]");
-        check_string_error(BASE SC "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"a\", \"a\"]; } );",
+        check_string_error(BASE SC
+                           "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"a\", \"a\"]; } );",
                            "t.cfg:4: workflow 'w' names scraper 'a' twice");
-        check_string_error(BASE SC "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"a\"]; enabled = 1; } );",
+        check_string_error(BASE SC
+                           "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"a\"]; enabled = 1; } );",
                            "t.cfg:4: workflow 'w': enabled: expected true or false");
-        check_string_error(BASE SC "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"a\"]; deadline = 1; } );",
-                           "t.cfg:4: workflow 'w': unknown setting 'deadline'");
+        check_string_error(
+                BASE SC "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"a\"]; deadline = 1; } );",
+                "t.cfg:4: workflow 'w': unknown setting 'deadline'");
         check_string_error(BASE SC "workflows = ( { name = \"w\"; schedule = \"@every 0s\"; scrapers = [\"a\"]; } );",
                            "t.cfg:4: workflow 'w': schedule '@every 0s': @every: the period must be at least 1s");
-        check_string_error(BASE SC "workflows = ( { name = \"w\"; schedule = \"* * *\"; scrapers = [\"a\"]; } );",
-                           "t.cfg:4: workflow 'w': schedule '* * *': expected 5 fields (minute hour day-of-month month day-of-week), found 3");
+        check_string_error(
+                BASE SC "workflows = ( { name = \"w\"; schedule = \"* * *\"; scrapers = [\"a\"]; } );",
+                "t.cfg:4: workflow 'w': schedule '* * *': expected 5 fields (minute hour day-of-month month day-of-week), found 3");
         check_string_error(BASE SC "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"b\"]; } );",
                            "t.cfg:4: workflow 'w' names unknown scraper 'b'");
-        check_string_error(BASE SC "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"a\"]; catchup = \"every\"; } );",
-                           "t.cfg:4: workflow 'w': catchup: 'every' is not one of latest, all, none");
+        check_string_error(
+                BASE SC
+                "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"a\"]; catchup = \"every\"; } );",
+                "t.cfg:4: workflow 'w': catchup: 'every' is not one of latest, all, none");
         /* windows, limits and dependencies */
-        check_string_error(BASE SC "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"a\"]; window = \"12-18\"; } );",
-                           "t.cfg:4: workflow 'w': window: '12-18' is not a window \"HH:MM-HH:MM\" (24-hour local times, start != end)");
-        check_string_error(BASE SC "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"a\"]; window = \"12:00-24:30\"; } );",
-                           "t.cfg:4: workflow 'w': window: '12:00-24:30' is not a window \"HH:MM-HH:MM\" (24-hour local times, start != end)");
-        check_string_error(BASE SC "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"a\"]; window = \"09:00-09:00\"; } );",
-                           "t.cfg:4: workflow 'w': window: '09:00-09:00' is not a window \"HH:MM-HH:MM\" (24-hour local times, start != end)");
-        check_string_error(BASE SC "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"a\"]; max_runs_per_day = -1; } );",
-                           "t.cfg:4: workflow 'w': max_runs_per_day: -1 is out of range [0, 1440]");
-        check_string_error(BASE SC "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"a\"]; after = [\"x\"]; } );",
-                           "t.cfg:4: workflow 'w': after names unknown workflow 'x'");
-        check_string_error(BASE SC "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"a\"]; after = [\"w\"]; } );",
-                           "t.cfg:4: workflow 'w': after 'w' makes a cycle (neither could ever run)");
-        check_string_error(BASE SC "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"a\"]; after = [\"v\"]; },\n"
-                           "  { name = \"v\"; schedule = \"@daily\"; scrapers = [\"a\"]; after = [\"w\"]; } );",
-                           "t.cfg:4: workflow 'w': after 'v' makes a cycle (neither could ever run)");
+        check_string_error(
+                BASE SC
+                "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"a\"]; window = \"12-18\"; } );",
+                "t.cfg:4: workflow 'w': window: '12-18' is not a window \"HH:MM-HH:MM\" (24-hour local times, start != end)");
+        check_string_error(
+                BASE SC
+                "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"a\"]; window = \"12:00-24:30\"; } );",
+                "t.cfg:4: workflow 'w': window: '12:00-24:30' is not a window \"HH:MM-HH:MM\" (24-hour local times, start != end)");
+        check_string_error(
+                BASE SC
+                "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"a\"]; window = \"09:00-09:00\"; } );",
+                "t.cfg:4: workflow 'w': window: '09:00-09:00' is not a window \"HH:MM-HH:MM\" (24-hour local times, start != end)");
+        check_string_error(
+                BASE SC
+                "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"a\"]; max_runs_per_day = -1; } );",
+                "t.cfg:4: workflow 'w': max_runs_per_day: -1 is out of range [0, 1440]");
+        check_string_error(
+                BASE SC
+                "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"a\"]; after = [\"x\"]; } );",
+                "t.cfg:4: workflow 'w': after names unknown workflow 'x'");
+        check_string_error(
+                BASE SC
+                "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"a\"]; after = [\"w\"]; } );",
+                "t.cfg:4: workflow 'w': after 'w' makes a cycle (neither could ever run)");
+        check_string_error(
+                BASE SC "workflows = ( { name = \"w\"; schedule = \"@daily\"; scrapers = [\"a\"]; after = [\"v\"]; },\n"
+                        "  { name = \"v\"; schedule = \"@daily\"; scrapers = [\"a\"]; after = [\"w\"]; } );",
+                "t.cfg:4: workflow 'w': after 'v' makes a cycle (neither could ever run)");
         {
                 int a = 0, b = 0;
 
@@ -532,17 +561,17 @@ static void test_help_walk(void) {
                         }
                 } else if (strcmp(type, "string") == 0) {
                         bool url = strstr(name, "webhook_url") != NULL;
-                        const char *v = strcmp(name, "producer.timezone") == 0  ? "Asia/Tokyo"
-                                        : strcmp(name, "log.level") == 0 ? "error"
-                                        : strcmp(name, "kafka.group_protocol") == 0 ? "consumer"
-                                        : strcmp(name, "producer.catchup") == 0 ? "all"
+                        const char *v = strcmp(name, "producer.timezone") == 0         ? "Asia/Tokyo"
+                                        : strcmp(name, "log.level") == 0               ? "error"
+                                        : strcmp(name, "kafka.group_protocol") == 0    ? "consumer"
+                                        : strcmp(name, "producer.catchup") == 0        ? "all"
                                         : strcmp(name, "producer.catchup_window") == 0 ? "6h"
-                                        : strcmp(name, "producer.overlap") == 0 ? "buffer_one"
-                                        : strcmp(name, "scraping.base_url") == 0 ? "http://walk.example:8080/base"
-                                        : strcmp(name, "reaper.alert_after") == 0 ? "15m"
-                                        : strstr(name, "topic") ? "walk.topic"
-                                        : url                   ? "http://walk.example/token"
-                                                                : "walk-value";
+                                        : strcmp(name, "producer.overlap") == 0        ? "buffer_one"
+                                        : strcmp(name, "scraping.base_url") == 0       ? "http://walk.example:8080/base"
+                                        : strcmp(name, "reaper.alert_after") == 0      ? "15m"
+                                        : strstr(name, "topic")                        ? "walk.topic"
+                                        : url                                          ? "http://walk.example/token"
+                                                                                       : "walk-value";
                         char want_line[128], *out;
 
                         setenv(env, v, 1);
@@ -566,8 +595,8 @@ static void test_help_walk(void) {
 /* overlap and pause_after_failures: a workflow's own value, else the
  * producer's; a bad overlap is refused where it is written. */
 static void test_workflow_defaults(void) {
-        static const char *const text =
-                BASE "producer = { overlap = \"buffer_one\"; pause_after_failures = 3; };\n"
+        static const char *const text = BASE
+                "producer = { overlap = \"buffer_one\"; pause_after_failures = 3; };\n"
                 "scrapers = ( { name = \"a\"; url = \"http://x/a\"; } );\n"
                 "workflows = ( { name = \"own\"; schedule = \"@hourly\"; scrapers = [\"a\"]; overlap = \"allow\";\n"
                 "                pause_after_failures = 0; },\n"
@@ -586,7 +615,8 @@ static void test_workflow_defaults(void) {
         }
         /* without a producer setting: skip, never */
         conf = NULL;
-        CHECK(rf_conf_load_string(BASE "scrapers = ( { name = \"a\"; url = \"http://x/a\"; } );\n"
+        CHECK(rf_conf_load_string(BASE
+                                  "scrapers = ( { name = \"a\"; url = \"http://x/a\"; } );\n"
                                   "workflows = ( { name = \"w\"; schedule = \"@hourly\"; scrapers = [\"a\"]; } );\n",
                                   "t.cfg", &conf, err, sizeof(err)) == 0);
         if (conf) {
@@ -605,15 +635,17 @@ static void test_workflow_defaults(void) {
 /* scraping.base_url: scraper URLs that are paths are joined to it, from the
  * file or the environment; a path without a base is refused where it is. */
 static void test_scraping_base_url(void) {
-        static const char *const wf = "workflows = ( { name = \"w\"; schedule = \"@hourly\"; scrapers = [\"a\", \"b\"]; } );\n";
+        static const char *const wf =
+                "workflows = ( { name = \"w\"; schedule = \"@hourly\"; scrapers = [\"a\", \"b\"]; } );\n";
         char text[1024], err[512] = "";
         rf_conf_t *conf = NULL;
 
         (void)wf;
         snprintf(text, sizeof(text),
                  BASE "scraping = { base_url = \"http://127.0.0.1:28080/\"; };\n"
-                 "scrapers = ( { name = \"a\"; url = \"/events?delay_ms=5\"; },\n"
-                 "             { name = \"b\"; url = \"https://api.example/x\"; } );\n%s", wf);
+                      "scrapers = ( { name = \"a\"; url = \"/events?delay_ms=5\"; },\n"
+                      "             { name = \"b\"; url = \"https://api.example/x\"; } );\n%s",
+                 wf);
         CHECK(rf_conf_load_string(text, "t.cfg", &conf, err, sizeof(err)) == 0);
         if (conf) {
                 CHECK_STR_EQ(rf_conf_scraper(conf, "a")->url, "http://127.0.0.1:28080/events?delay_ms=5");
@@ -629,8 +661,10 @@ static void test_scraping_base_url(void) {
                 rf_conf_destroy(conf);
         }
         unsetenv("RUNFLEET_SCRAPING_BASE_URL");
-        snprintf(text, sizeof(text), BASE "scrapers = ( { name = \"a\"; url = \"/events\"; },\n"
-                 "             { name = \"b\"; url = \"/lines\"; } );\n%s", wf);
+        snprintf(text, sizeof(text),
+                 BASE "scrapers = ( { name = \"a\"; url = \"/events\"; },\n"
+                      "             { name = \"b\"; url = \"/lines\"; } );\n%s",
+                 wf);
         check_string_error(text, "t.cfg:3: scraper 'a': url '/events' is a path, and scraping.base_url is not set "
                                  "(set it in the file or RUNFLEET_SCRAPING_BASE_URL)");
         check_string_error(BASE "scraping = { base_url = \"http://h:1/x?y=1\"; };",
@@ -686,7 +720,8 @@ static void test_round_trip(void) {
         CHECK(a->producer.every_ms == b->producer.every_ms);
         CHECK(memcmp(&a->worker, &b->worker, sizeof(a->worker)) == 0);
         CHECK(a->reaper.interval_ms == b->reaper.interval_ms && a->reaper.grace_ms == b->reaper.grace_ms);
-        CHECK(a->reaper.max_failed_executions == b->reaper.max_failed_executions && a->reaper.backoff_ms == b->reaper.backoff_ms);
+        CHECK(a->reaper.max_failed_executions == b->reaper.max_failed_executions &&
+              a->reaper.backoff_ms == b->reaper.backoff_ms);
         CHECK((!a->reaper.webhook_url && !b->reaper.webhook_url) || (a->reaper.webhook_url && b->reaper.webhook_url));
         CHECK(a->reaper.webhook_timeout_ms == b->reaper.webhook_timeout_ms);
         CHECK(a->reaper.webhook_backoff_ms == b->reaper.webhook_backoff_ms);
@@ -769,8 +804,9 @@ static void test_webhook_url(void) {
         rf_conf_t *conf = NULL, *again = NULL;
         char err[512] = "", *out = NULL;
 
-        check_string_error(BASE "reaper = { webhook_url = \"ftp://alerts.example/x\"; };",
-                           "t.cfg:3: reaper.webhook_url: 'ftp://alerts.example/x' does not start with http:// or https://");
+        check_string_error(
+                BASE "reaper = { webhook_url = \"ftp://alerts.example/x\"; };",
+                "t.cfg:3: reaper.webhook_url: 'ftp://alerts.example/x' does not start with http:// or https://");
         check_string_error(BASE "reaper = { webhook_url = \"\"; };", "t.cfg:3: reaper.webhook_url: must not be empty");
         check_string_error(BASE "reaper = { webhook_timeout_ms = 50; };",
                            "t.cfg:3: reaper.webhook_timeout_ms: 50 is out of range [100, 60000]");
@@ -905,8 +941,8 @@ static void test_renamed(void) {
         }
         rf_conf_destroy(conf);
         conf = NULL;
-        CHECK(rf_conf_load_string(BASE "reaper = { max_failed_executions = 8; };", "t.cfg", &conf, err,
-                                  sizeof(err)) == 0);
+        CHECK(rf_conf_load_string(BASE "reaper = { max_failed_executions = 8; };", "t.cfg", &conf, err, sizeof(err)) ==
+              0);
         CHECK(conf && conf->warning_count == 0 && conf->reaper.max_failed_executions == 8);
         rf_conf_destroy(conf);
         conf = NULL;

@@ -61,8 +61,8 @@ static void check_next_at(int line, const char *expr, const char *tz, int64_t af
                 CHECK(r == 0);
                 CHECK(got == want);
                 if (r != 0 || got != want)
-                        fprintf(stderr, "line %d: next('%s', %s, %s) = %s, want %s\n", line, expr,
-                                tz ? tz : "UTC", fmt(after, a, sizeof(a)), r == 0 ? fmt(got, b, sizeof(b)) : "ENOENT",
+                        fprintf(stderr, "line %d: next('%s', %s, %s) = %s, want %s\n", line, expr, tz ? tz : "UTC",
+                                fmt(after, a, sizeof(a)), r == 0 ? fmt(got, b, sizeof(b)) : "ENOENT",
                                 fmt(want, a, sizeof(a)));
         }
         rf_cron_destroy(c);
@@ -87,8 +87,8 @@ static void check_prev_at(int line, const char *expr, const char *tz, int64_t no
                 CHECK(r == 0);
                 CHECK(got == want);
                 if (r != 0 || got != want)
-                        fprintf(stderr, "line %d: prev('%s', %s, %s) = %s, want %s\n", line, expr,
-                                tz ? tz : "UTC", fmt(now, a, sizeof(a)), r == 0 ? fmt(got, b, sizeof(b)) : "ENOENT",
+                        fprintf(stderr, "line %d: prev('%s', %s, %s) = %s, want %s\n", line, expr, tz ? tz : "UTC",
+                                fmt(now, a, sizeof(a)), r == 0 ? fmt(got, b, sizeof(b)) : "ENOENT",
                                 fmt(want, a, sizeof(a)));
         }
         rf_cron_destroy(c);
@@ -130,8 +130,9 @@ static void test_parse_errors(void) {
         check_error("0 0 31 4,6,9,11 *", "never fires: no selected month has the selected day-of-month");
         check_error("@foo",
                     "unknown shorthand '@foo' (use @hourly, @daily, @weekly, @monthly, @yearly or @every <N>s|m|h)");
-        check_error("@every10s",
-                    "unknown shorthand '@every10s' (use @hourly, @daily, @weekly, @monthly, @yearly or @every <N>s|m|h)");
+        check_error(
+                "@every10s",
+                "unknown shorthand '@every10s' (use @hourly, @daily, @weekly, @monthly, @yearly or @every <N>s|m|h)");
         check_error("@hourly 5", "@hourly takes no fields");
         check_error("@every", "@every: '' is not a duration (use <N>s, <N>m or <N>h)");
         check_error("@every 10", "@every: '10' is not a duration (use <N>s, <N>m or <N>h)");
@@ -144,11 +145,13 @@ static void test_parse_errors(void) {
 
 static void test_parse_ok(void) {
         static const char *const good[] = {
-                "* * * * *", "0 * * * *", "0 11 * * *", "*/15 9-17 * * MON-FRI", "0 0 1 JAN-MAR *",
-                "0,30 * * * *", "5-55/10 * * * *", "0 0 * * 7", "0 0 * * sun", "0 0 29 2 *",
-                "  0   1  *  *  *  ", "\t0\t1\t*\t*\t*", "@hourly", "@daily", "@midnight", "@weekly",
-                "@monthly", "@yearly", "@annually", "@HOURLY", "@every 15s", "@every 5m", "@every 2h",
-                "@every  30s ", "0 0 13 * FRI", "59 23 31 12 *", "0 12 * * 1-5/2", "10/20 * * * *",
+                "* * * * *",       "0 * * * *",     "0 11 * * *",         "*/15 9-17 * * MON-FRI",
+                "0 0 1 JAN-MAR *", "0,30 * * * *",  "5-55/10 * * * *",    "0 0 * * 7",
+                "0 0 * * sun",     "0 0 29 2 *",    "  0   1  *  *  *  ", "\t0\t1\t*\t*\t*",
+                "@hourly",         "@daily",        "@midnight",          "@weekly",
+                "@monthly",        "@yearly",       "@annually",          "@HOURLY",
+                "@every 15s",      "@every 5m",     "@every 2h",          "@every  30s ",
+                "0 0 13 * FRI",    "59 23 31 12 *", "0 12 * * 1-5/2",     "10/20 * * * *",
         };
         for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
                 rf_cron_t *c = NULL;
@@ -412,13 +415,14 @@ static bool ref_fires(const ref_t *r, int64_t t) {
 
 static void cross_check(const char *tz) {
         static const char *const exprs[] = {
-                "* * * * *", "0 * * * *", "*/15 * * * *", "30 2 * * *", "0 1 * * *", "45 1 * * *",
-                "0 0 * * *", "5 4 * * 0", "0 9-17/2 * * 1-5", "0 0 13 * 5", "0 0 */2 * 5",
-                "0,20,40 1-3 * * *", "59 23 * * *", "0 12 1,15 * *", "15 3 * 3,11 *", "0 0 * * 6,7",
+                "* * * * *",   "0 * * * *",     "*/15 * * * *",     "30 2 * * *",  "0 1 * * *",   "45 1 * * *",
+                "0 0 * * *",   "5 4 * * 0",     "0 9-17/2 * * 1-5", "0 0 13 * 5",  "0 0 */2 * 5", "0,20,40 1-3 * * *",
+                "59 23 * * *", "0 12 1,15 * *", "15 3 * 3,11 *",    "0 0 * * 6,7",
         };
         static const int64_t starts[] = {
                 1772946000, 1772949600, 1772951400, 1772953200, 1772954100, /* 2026-03-08 05:00Z .. 07:15Z */
-                1793502000, 1793509200, 1793511000, 1793512800, 1793514600, 1793516400, /* 2026-11-01 03:00Z .. 07:00Z */
+                1793502000, 1793509200, 1793511000, 1793512800, 1793514600,
+                1793516400,                         /* 2026-11-01 03:00Z .. 07:00Z */
                 1781000000, 1767225600, 1767225599, /* 2026-06-09, 2026-01-01 and a second before */
         };
         char *old = getenv("TZ") ? strdup(getenv("TZ")) : NULL;

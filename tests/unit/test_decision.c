@@ -148,8 +148,7 @@ static rf_decision_t *decision_from_json(json_t *f) {
 
         d->decision_id = dup_or_null(jstr(f, "decision_id"));
         d->workflow = dup_or_null(jstr(f, "workflow"));
-        json_array_foreach(scr, i, s)
-                names[n++] = (char *)json_string_value(s);
+        json_array_foreach(scr, i, s) names[n++] = (char *)json_string_value(s);
         CHECK(rf_decision_set_scrapers(d, names, n) == 0);
         d->decided_at_ms = jint(f, "decided_at");
         d->attempt = (int32_t)jint(f, "attempt");
@@ -170,9 +169,7 @@ static void check_fields(const rf_decision_t *d, json_t *f) {
         CHECK_STR_EQ(d->decision_id, jstr(f, "decision_id"));
         CHECK_STR_EQ(d->workflow, jstr(f, "workflow"));
         CHECK(d->scraper_count == json_array_size(scr));
-        json_array_foreach(scr, i, s)
-                if (i < d->scraper_count)
-                        CHECK_STR_EQ(d->scrapers[i], json_string_value(s));
+        json_array_foreach(scr, i, s) if (i < d->scraper_count) CHECK_STR_EQ(d->scrapers[i], json_string_value(s));
         CHECK(d->decided_at_ms == jint(f, "decided_at"));
         CHECK(d->attempt == jint(f, "attempt"));
         CHECK_STR_EQ(d->reason, jstr(f, "reason"));
@@ -196,16 +193,14 @@ static json_t *writer_vector(const char *name) {
         json_t *w;
         size_t i;
 
-        json_array_foreach(json_object_get(vectors, "writers"), i, w)
-                if (strcmp(jstr(w, "name"), name) == 0)
-                        return w;
+        json_array_foreach(json_object_get(vectors, "writers"), i, w) if (strcmp(jstr(w, "name"), name) == 0) return w;
         return NULL;
 }
 
 /* Decoding @p len bytes fails with -EBADMSG, leaves the result alone, and
  * the reason contains @p needle (if given). */
 static void expect_bad(const void *msg, size_t len, const char *needle) {
-        rf_decision_t *d = (rf_decision_t *)&d;         /* a sentinel, never dereferenced */
+        rf_decision_t *d = (rf_decision_t *)&d; /* a sentinel, never dereferenced */
         char err[256] = "";
         int r;
 
@@ -267,11 +262,11 @@ static void test_set_scrapers(void) {
         char *names[] = { a, b }, *with_null[] = { a, NULL };
 
         CHECK(rf_decision_set_scrapers(d, names, 2) == 0);
-        a[0] = 'X';     /* copied, not borrowed */
+        a[0] = 'X'; /* copied, not borrowed */
         CHECK(d->scraper_count == 2);
         CHECK_STR_EQ(d->scrapers[0], "alpha");
         CHECK(rf_decision_set_scrapers(d, with_null, 2) == -EINVAL);
-        CHECK_STR_EQ(d->scrapers[1], "beta");   /* unchanged on failure */
+        CHECK_STR_EQ(d->scrapers[1], "beta"); /* unchanged on failure */
         CHECK(rf_decision_set_scrapers(d, NULL, 1) == -EINVAL);
         CHECK(rf_decision_set_scrapers(d, names + 1, 1) == 0);
         CHECK(d->scraper_count == 1);
@@ -464,7 +459,8 @@ static void test_hostile_lengths(void) {
         b_put(&b, "0123456789", 5);
         CHECK(b.len == 20);
         calls = atomic_load(&avro_calls);
-        expect_bad(b.b, b.len, "truncated Avro body: string of 2000000000 bytes at byte 10, only 5 left (field decision_id)");
+        expect_bad(b.b, b.len,
+                   "truncated Avro body: string of 2000000000 bytes at byte 10, only 5 left (field decision_id)");
         CHECK(atomic_load(&avro_calls) == calls);
 
         /* The same in a later field, and in an array item. */
@@ -523,7 +519,7 @@ static void test_hostile_lengths(void) {
         b_str(&b, ID);
         b_str(&b, "wf");
         b_long(&b, -1);
-        b_long(&b, 2);          /* the item takes 3 */
+        b_long(&b, 2); /* the item takes 3 */
         b_str(&b, "ab");
         b_long(&b, 0);
         b_long(&b, 1718035200000);
@@ -611,11 +607,11 @@ static void test_malformed_values(void) {
         expect_bad(b.b, b.len, "(field workflow)");
         b.len = 0;
         header_v1(&b);
-        body_v1(&b, ID, "wf", one, 1, 1, 1000, "\xed\xa0\x80");     /* a surrogate */
+        body_v1(&b, ID, "wf", one, 1, 1, 1000, "\xed\xa0\x80"); /* a surrogate */
         expect_bad(b.b, b.len, "(field replay_of)");
         b.len = 0;
         header_v1(&b);
-        body_v1(&b, ID, "\xc0\xaf", one, 1, 1, 1000, NULL);         /* overlong '/' */
+        body_v1(&b, ID, "\xc0\xaf", one, 1, 1, 1000, NULL); /* overlong '/' */
         expect_bad(b.b, b.len, "not UTF-8");
 
         /* Well-formed Avro, but not a valid decision. */
@@ -769,9 +765,8 @@ static int set_from_json(avro_value_t *v, json_t *j) {
         case AVRO_INT64:
                 return avro_value_set_long(v, json_integer_value(j));
         case AVRO_ARRAY:
-                json_array_foreach(j, i, item)
-                        if (avro_value_append(v, &child, NULL) || set_from_json(&child, item))
-                                return EINVAL;
+                json_array_foreach(j, i, item) if (avro_value_append(v, &child, NULL) ||
+                                                   set_from_json(&child, item)) return EINVAL;
                 return 0;
         case AVRO_UNION:
                 /* ["null","string"] */
@@ -781,9 +776,8 @@ static int set_from_json(avro_value_t *v, json_t *j) {
         case AVRO_RECORD: {
                 const char *k;
 
-                json_object_foreach(j, k, item)
-                        if (avro_value_get_by_name(v, k, &child, NULL) || set_from_json(&child, item))
-                                return EINVAL;
+                json_object_foreach(j, k, item) if (avro_value_get_by_name(v, k, &child, NULL) ||
+                                                    set_from_json(&child, item)) return EINVAL;
                 return 0;
         }
         default:
@@ -842,7 +836,7 @@ static void check_writer(const char *name) {
         snprintf(want, sizeof(want), "unknown schema fingerprint 0x%s", jstr(wv, "fingerprint"));
         expect_bad(vec, vec_len, want);
         CHECK(rf_decision_register_writer_schema(schema, err, sizeof(err)) == 0);
-        CHECK(rf_decision_register_writer_schema(schema, err, sizeof(err)) == 0);      /* idempotent */
+        CHECK(rf_decision_register_writer_schema(schema, err, sizeof(err)) == 0); /* idempotent */
 
         /* Resolved to the reader: the reader's fields, the writer's extra dropped. */
         CHECK(rf_decision_decode(vec, vec_len, &d, err, sizeof(err)) == 0);
@@ -866,8 +860,8 @@ static void check_writer(const char *name) {
 static void test_resolution(void) {
         char err[512] = "";
 
-        check_writer("v2");     /* newer writer, extra field "priority" */
-        check_writer("v0");     /* older writer, field "legacy_host" the reader dropped */
+        check_writer("v2"); /* newer writer, extra field "priority" */
+        check_writer("v0"); /* older writer, field "legacy_host" the reader dropped */
 
         /* Writers the reader cannot resolve are refused at registration. */
         {

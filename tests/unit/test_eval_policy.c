@@ -24,9 +24,14 @@ static int64_t at(const char *iso) {
 }
 
 static rf_workflow_conf_t wf(const char *name, const char *window, int max_runs, char **after, size_t after_count) {
-        rf_workflow_conf_t w = { .name = (char *)name, .enabled = true, .window = (char *)window,
-                                 .window_start_min = -1, .window_end_min = -1, .max_runs_per_day = max_runs,
-                                 .after = after, .after_count = after_count };
+        rf_workflow_conf_t w = { .name = (char *)name,
+                                 .enabled = true,
+                                 .window = (char *)window,
+                                 .window_start_min = -1,
+                                 .window_end_min = -1,
+                                 .max_runs_per_day = max_runs,
+                                 .after = after,
+                                 .after_count = after_count };
 
         if (window && rf_conf_window_parse(window, &w.window_start_min, &w.window_end_min) < 0)
                 abort();
@@ -35,19 +40,22 @@ static rf_workflow_conf_t wf(const char *name, const char *window, int max_runs,
 
 static policy_run_t run(const char *workflow, const char *id, const char *when, const char *state,
                         const char *state_at) {
-        return (policy_run_t){ .workflow = workflow, .decision_id = id, .at_ms = at(when),
-                               .state_at_ms = at(state_at ? state_at : when), .state = state };
+        return (policy_run_t){ .workflow = workflow,
+                               .decision_id = id,
+                               .at_ms = at(when),
+                               .state_at_ms = at(state_at ? state_at : when),
+                               .state = state };
 }
 
 /* Decides (paused by @p pause, or NULL) and checks the verdict: @p want_run,
  * a reason containing @p want, and the decision it waits for ("" = none). */
-#define EXPECT_FULL(w, tz, tick, runs, n, pause, want_run, want, want_wait)                   \
-        do {                                                                                  \
-                policy_verdict_t v_ = { .run = !(want_run), .wait_for = "x" };                \
-                CHECK(policy_decide((w), (tz), at(tick), (runs), (n), (pause), &v_) == 0);    \
-                CHECK(v_.run == (want_run));                                                  \
-                CHECK_CONTAINS(v_.reason, (want));                                            \
-                CHECK_STR_EQ(v_.wait_for, (want_wait));                                       \
+#define EXPECT_FULL(w, tz, tick, runs, n, pause, want_run, want, want_wait)                                            \
+        do {                                                                                                           \
+                policy_verdict_t v_ = { .run = !(want_run), .wait_for = "x" };                                         \
+                CHECK(policy_decide((w), (tz), at(tick), (runs), (n), (pause), &v_) == 0);                             \
+                CHECK(v_.run == (want_run));                                                                           \
+                CHECK_CONTAINS(v_.reason, (want));                                                                     \
+                CHECK_STR_EQ(v_.wait_for, (want_wait));                                                                \
         } while (0)
 #define EXPECT(w, tz, tick, runs, n, want_run, want) EXPECT_FULL(w, tz, tick, runs, n, NULL, want_run, want, "")
 
@@ -111,7 +119,8 @@ static void test_max_runs(void) {
                "max_runs_per_day (2) reached: 1 succeeded, 1 in progress today");
         EXPECT(&w, NY, "2026-06-15T10:00:00-04:00", one_failed, 2, true, "previous run today FAILED");
         /* no limit, but run 2 is still RUNNING: the overlap policy (skip by default) has the say */
-        EXPECT(&unlimited, NY, "2026-06-15T10:00:00-04:00", two, 3, false, "previous run still in progress: decision 2");
+        EXPECT(&unlimited, NY, "2026-06-15T10:00:00-04:00", two, 3, false,
+               "previous run still in progress: decision 2");
         unlimited.overlap = RF_OVERLAP_ALLOW;
         EXPECT(&unlimited, NY, "2026-06-15T10:00:00-04:00", two, 3, true, "scheduled");
         /* replays re-run the past; they do not use up today's runs */
@@ -133,7 +142,8 @@ static void test_dependencies(void) {
         policy_run_t done[] = { run("schedule_dependency", "y", "2026-06-15T11:00:00-04:00", "SUCCEEDED",
                                     "2026-06-15T11:05:00-04:00") };
 
-        EXPECT(&w, NY, "2026-06-15T12:00:00-04:00", none, 1, false, "waiting for schedule_dependency (no run today yet)");
+        EXPECT(&w, NY, "2026-06-15T12:00:00-04:00", none, 1, false,
+               "waiting for schedule_dependency (no run today yet)");
         EXPECT(&w, NY, "2026-06-15T12:00:00-04:00", yesterday, 1, false, "waiting for schedule_dependency");
         EXPECT(&w, NY, "2026-06-15T12:00:00-04:00", running, 1, false, "its run today is still in progress");
         EXPECT(&w, NY, "2026-06-15T12:00:00-04:00", failed, 1, false, "its runs today failed");
@@ -195,7 +205,8 @@ static void test_disabled_and_errors(void) {
 static void test_pause(void) {
         rf_workflow_conf_t w = wf("w", "12:00-18:00", 1, NULL, 0);
         policy_pause_t p = { .by = "alice", .since_ms = at("2026-06-15T09:15:00-04:00"), .reason = "scraper fix" };
-        policy_pause_t auto_p = { .by = "runfleet-reaper", .since_ms = at("2026-06-14T22:05:00-04:00"),
+        policy_pause_t auto_p = { .by = "runfleet-reaper",
+                                  .since_ms = at("2026-06-14T22:05:00-04:00"),
                                   .reason = "3 DEAD decisions in a row (pause_after_failures = 3)",
                                   .automatic = true };
 

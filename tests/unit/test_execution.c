@@ -19,11 +19,11 @@
 #include "loop.h"
 #include "worker.h"
 
-#define CONF                                                                                          \
-        "kafka = { brokers = \"b:9092\"; };\ndatabase = { url = \"dbname=x\"; };\n"                \
-        "scrapers = ( { name = \"a\"; url = \"http://127.0.0.1:9/a\"; },\n"                         \
-        "             { name = \"b\"; url = \"http://127.0.0.1:9/b\"; } );\n"                       \
-        "workflows = ( { name = \"w\"; schedule = \"@hourly\"; scrapers = [\"a\", \"b\"]; },\n"     \
+#define CONF                                                                                                           \
+        "kafka = { brokers = \"b:9092\"; };\ndatabase = { url = \"dbname=x\"; };\n"                                    \
+        "scrapers = ( { name = \"a\"; url = \"http://127.0.0.1:9/a\"; },\n"                                            \
+        "             { name = \"b\"; url = \"http://127.0.0.1:9/b\"; } );\n"                                          \
+        "workflows = ( { name = \"w\"; schedule = \"@hourly\"; scrapers = [\"a\", \"b\"]; },\n"                        \
         "              { name = \"one\"; schedule = \"@hourly\"; scrapers = [\"a\"]; max_active_runs = 1; } );\n"
 
 static rf_conf_t *conf;

@@ -86,10 +86,9 @@ static void test_canonical_vectors(void) {
                 return;
         CHECK_STR_EQ(json_string_value(json_object_get(root, "empty_fingerprint")), "c15d213aa4d7a795");
         CHECK(json_array_size(json_object_get(root, "cases")) >= 25);
-        json_array_foreach(json_object_get(root, "cases"), i, c)
-                check_schema(json_string_value(json_object_get(c, "input")),
-                             json_string_value(json_object_get(c, "canonical")),
-                             json_string_value(json_object_get(c, "fingerprint")));
+        json_array_foreach(json_object_get(root, "cases"), i, c) check_schema(
+                json_string_value(json_object_get(c, "input")), json_string_value(json_object_get(c, "canonical")),
+                json_string_value(json_object_get(c, "fingerprint")));
         json_decref(root);
 }
 
@@ -114,8 +113,7 @@ static void test_run_decision_vectors(void) {
         json_array_foreach(json_object_get(root, "writers"), i, w) {
                 char path[512], *text;
 
-                snprintf(path, sizeof(path), "%s/%s", RF_SOURCE_ROOT,
-                         json_string_value(json_object_get(w, "schema")));
+                snprintf(path, sizeof(path), "%s/%s", RF_SOURCE_ROOT, json_string_value(json_object_get(w, "schema")));
                 text = read_file(path);
                 CHECK(text != NULL);
                 if (text)
@@ -165,10 +163,12 @@ static void test_invalid(void) {
                        "invalid namespace");
         expect_invalid("{\"type\":\"record\",\"name\":\"R\"}", "without a \"fields\" array");
         expect_invalid("{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"a\",\"type\":\"int\"},"
-                       "{\"name\":\"a\",\"type\":\"long\"}]}", "field \"a\" appears twice");
+                       "{\"name\":\"a\",\"type\":\"long\"}]}",
+                       "field \"a\" appears twice");
         expect_invalid("{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"a\"}]}", "has no \"type\"");
         expect_invalid("{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"a\",\"type\":"
-                       "{\"type\":\"fixed\",\"name\":\"R\",\"size\":1}}]}", "\"R\" is defined twice");
+                       "{\"type\":\"fixed\",\"name\":\"R\",\"size\":1}}]}",
+                       "\"R\" is defined twice");
         expect_invalid("{\"type\":\"fixed\",\"name\":\"int\",\"size\":1}", "redefines a primitive");
         expect_invalid("{\"type\":\"fixed\",\"name\":\"F\",\"size\":-1}", "valid \"size\"");
         expect_invalid("{\"type\":\"fixed\",\"name\":\"F\",\"size\":1.5}", "valid \"size\"");
@@ -180,7 +180,8 @@ static void test_invalid(void) {
         /* A short name resolves in the enclosing namespace only. */
         expect_invalid("{\"type\":\"record\",\"name\":\"a.R\",\"fields\":[{\"name\":\"x\",\"type\":"
                        "{\"type\":\"record\",\"name\":\"T\",\"namespace\":\"\",\"fields\":[]}},"
-                       "{\"name\":\"y\",\"type\":\"T\"}]}", "looked up as \"a.T\"");
+                       "{\"name\":\"y\",\"type\":\"T\"}]}",
+                       "looked up as \"a.T\"");
         expect_invalid("{\"type\":\"int\",\"type\":\"long\"}", "not valid JSON");
         {
                 /* Nesting is bounded, not a stack overflow. */
@@ -201,14 +202,17 @@ static void test_more_forms(void) {
 
         /* [INTEGERS] a quoted size; [STRINGS] escapes; [WHITESPACE]. */
         CHECK(rf_avro_canonical_form(" { \"size\" : \"0016\" , \"type\" : \"fixed\" , \"name\" : \"\\u0046\" ,"
-                                     " \"namespace\" : \"n\" } ", &pcf, err, sizeof(err)) == 0);
+                                     " \"namespace\" : \"n\" } ",
+                                     &pcf, err, sizeof(err)) == 0);
         CHECK_STR_EQ(pcf, "{\"name\":\"n.F\",\"type\":\"fixed\",\"size\":16}");
         free(pcf);
         pcf = NULL;
         /* A reference written as an object, and "error" kept as a type. */
         CHECK(rf_avro_canonical_form("{\"type\":\"error\",\"name\":\"E\",\"fields\":[{\"name\":\"self\","
-                                     "\"type\":[\"null\",{\"type\":\"E\"}]}]}", &pcf, err, sizeof(err)) == 0);
-        CHECK_STR_EQ(pcf, "{\"name\":\"E\",\"type\":\"error\",\"fields\":[{\"name\":\"self\",\"type\":[\"null\",\"E\"]}]}");
+                                     "\"type\":[\"null\",{\"type\":\"E\"}]}]}",
+                                     &pcf, err, sizeof(err)) == 0);
+        CHECK_STR_EQ(pcf,
+                     "{\"name\":\"E\",\"type\":\"error\",\"fields\":[{\"name\":\"self\",\"type\":[\"null\",\"E\"]}]}");
         free(pcf);
 }
 

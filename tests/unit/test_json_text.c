@@ -41,10 +41,13 @@ static void escapes(void) {
 }
 
 static void invalid_utf8(void) {
-        check_round_trip("a\xff" "b", "a\xef\xbf\xbd" "b");                /* not a lead byte */
-        check_round_trip("\xc0\x80", "\xef\xbf\xbd\xef\xbf\xbd");         /* overlong NUL */
+        check_round_trip("a\xff"
+                         "b",
+                         "a\xef\xbf\xbd"
+                         "b");                                                    /* not a lead byte */
+        check_round_trip("\xc0\x80", "\xef\xbf\xbd\xef\xbf\xbd");                 /* overlong NUL */
         check_round_trip("\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"); /* surrogate */
-        check_round_trip("cut \xe2\x82", "cut \xef\xbf\xbd\xef\xbf\xbd"); /* cut short by the end */
+        check_round_trip("cut \xe2\x82", "cut \xef\xbf\xbd\xef\xbf\xbd");         /* cut short by the end */
         check_round_trip("\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"); /* past U+10FFFF */
 }
 

@@ -29,8 +29,8 @@ static void test_exact_text(void) {
         rf_metric_t *c = rf_metrics_register(reg, RF_METRIC_COUNTER, "runfleet_test_total", "Things counted.",
                                              "workflow,status");
         rf_metric_t *g = rf_metrics_register(reg, RF_METRIC_GAUGE, "runfleet_test_in_flight", "Now running.", NULL);
-        rf_metric_t *h = rf_metrics_register(reg, RF_METRIC_HISTOGRAM, "runfleet_test_duration_seconds",
-                                             "How long.", "scraper");
+        rf_metric_t *h =
+                rf_metrics_register(reg, RF_METRIC_HISTOGRAM, "runfleet_test_duration_seconds", "How long.", "scraper");
         rf_metric_t *e = rf_metrics_register(reg, RF_METRIC_COUNTER, "runfleet_test_empty_total", "None yet.", "x");
         char *text;
 
@@ -43,39 +43,38 @@ static void test_exact_text(void) {
         rf_metrics_observe(h, 0.25, "a");
         rf_metrics_observe(h, 700, "a");
         text = render(reg);
-        CHECK_STR_EQ(text,
-                     "# HELP runfleet_test_total Things counted.\n"
-                     "# TYPE runfleet_test_total counter\n"
-                     "runfleet_test_total{workflow=\"w\",status=\"SUCCEEDED\"} 2\n"
-                     "runfleet_test_total{workflow=\"w\",status=\"FAILED\"} 2\n"
-                     "# HELP runfleet_test_in_flight Now running.\n"
-                     "# TYPE runfleet_test_in_flight gauge\n"
-                     "runfleet_test_in_flight 3\n"
-                     "# HELP runfleet_test_duration_seconds How long.\n"
-                     "# TYPE runfleet_test_duration_seconds histogram\n"
-                     "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"0.005\"} 0\n"
-                     "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"0.01\"} 0\n"
-                     "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"0.025\"} 0\n"
-                     "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"0.05\"} 0\n"
-                     "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"0.1\"} 0\n"
-                     "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"0.25\"} 1\n"
-                     "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"0.5\"} 2\n"
-                     "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"1\"} 2\n"
-                     "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"2.5\"} 2\n"
-                     "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"5\"} 2\n"
-                     "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"10\"} 2\n"
-                     "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"30\"} 2\n"
-                     "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"60\"} 2\n"
-                     "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"120\"} 2\n"
-                     "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"300\"} 2\n"
-                     "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"600\"} 2\n"
-                     "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"+Inf\"} 3\n"
-                     "runfleet_test_duration_seconds_sum{scraper=\"a\"} 700.75\n"
-                     "runfleet_test_duration_seconds_count{scraper=\"a\"} 3\n"
-                     "# HELP runfleet_metrics_samples_dropped_total Samples refused because the series limit was "
-                     "reached or a label value was unusable.\n"
-                     "# TYPE runfleet_metrics_samples_dropped_total counter\n"
-                     "runfleet_metrics_samples_dropped_total 0\n");
+        CHECK_STR_EQ(text, "# HELP runfleet_test_total Things counted.\n"
+                           "# TYPE runfleet_test_total counter\n"
+                           "runfleet_test_total{workflow=\"w\",status=\"SUCCEEDED\"} 2\n"
+                           "runfleet_test_total{workflow=\"w\",status=\"FAILED\"} 2\n"
+                           "# HELP runfleet_test_in_flight Now running.\n"
+                           "# TYPE runfleet_test_in_flight gauge\n"
+                           "runfleet_test_in_flight 3\n"
+                           "# HELP runfleet_test_duration_seconds How long.\n"
+                           "# TYPE runfleet_test_duration_seconds histogram\n"
+                           "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"0.005\"} 0\n"
+                           "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"0.01\"} 0\n"
+                           "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"0.025\"} 0\n"
+                           "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"0.05\"} 0\n"
+                           "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"0.1\"} 0\n"
+                           "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"0.25\"} 1\n"
+                           "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"0.5\"} 2\n"
+                           "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"1\"} 2\n"
+                           "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"2.5\"} 2\n"
+                           "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"5\"} 2\n"
+                           "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"10\"} 2\n"
+                           "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"30\"} 2\n"
+                           "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"60\"} 2\n"
+                           "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"120\"} 2\n"
+                           "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"300\"} 2\n"
+                           "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"600\"} 2\n"
+                           "runfleet_test_duration_seconds_bucket{scraper=\"a\",le=\"+Inf\"} 3\n"
+                           "runfleet_test_duration_seconds_sum{scraper=\"a\"} 700.75\n"
+                           "runfleet_test_duration_seconds_count{scraper=\"a\"} 3\n"
+                           "# HELP runfleet_metrics_samples_dropped_total Samples refused because the series limit was "
+                           "reached or a label value was unusable.\n"
+                           "# TYPE runfleet_metrics_samples_dropped_total counter\n"
+                           "runfleet_metrics_samples_dropped_total 0\n");
         free(text);
         CHECK(rf_metrics_value(c, "w", "SUCCEEDED") == 2);
         CHECK(rf_metrics_value(c, "w", "TIMED_OUT") == 0);
@@ -85,8 +84,8 @@ static void test_exact_text(void) {
 
 static void test_escaping_and_numbers(void) {
         rf_metrics_t *reg = rf_metrics_new(0);
-        rf_metric_t *c = rf_metrics_register(reg, RF_METRIC_COUNTER, "esc_total", "A \\ and a\nnewline \"kept\".",
-                                             " name ");
+        rf_metric_t *c =
+                rf_metrics_register(reg, RF_METRIC_COUNTER, "esc_total", "A \\ and a\nnewline \"kept\".", " name ");
         rf_metric_t *g = rf_metrics_register(reg, RF_METRIC_GAUGE, "num", "Numbers.", "k");
         char *text;
 
@@ -118,7 +117,7 @@ static void test_histogram_buckets(void) {
         rf_metrics_observe(h, 0.005);  /* on a bound: counted in that bucket (le = less or equal) */
         rf_metrics_observe(h, 0.0051); /* just above */
         rf_metrics_observe(h, 600);
-        rf_metrics_observe(h, 601);    /* only in +Inf */
+        rf_metrics_observe(h, 601);       /* only in +Inf */
         rf_metrics_observe(h, 0.0 / 0.0); /* NaN: ignored */
         text = render(reg);
         CHECK_CONTAINS(text, "h_seconds_bucket{le=\"0.005\"} 1\n");

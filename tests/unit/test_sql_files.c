@@ -30,8 +30,10 @@ static const struct {
         { "006_batched_execution_functions.sql", "fa88b4e5d3ceebc30d1083e0ee33125b305c83f9ef08e9d5bcccb74321cb0efd" },
         { "007_set_based_batches.sql", "6baa0f089dfd44d07da59a60354c03d9f5fe70b9554b0a8c19abe0e83f4db4a5" },
         { "008_calls_without_foreign_key.sql", "9d8cfcdc234f18e2ead71659637516a4e2c0a6a9bcacce4802cf3042dd0dd75b" },
-        { "009_no_sequential_scans_in_batches.sql", "4dc6ad7431764ef587989578689e3687c26c20ced4ca455780a15b1496801d71" },
-        { "010_decision_key_checked_at_commit.sql", "ed9c79cf1f68698a07ade1a412108ef20841b49e3d16966d05764f4ec59ede8e" },
+        { "009_no_sequential_scans_in_batches.sql",
+          "4dc6ad7431764ef587989578689e3687c26c20ced4ca455780a15b1496801d71" },
+        { "010_decision_key_checked_at_commit.sql",
+          "ed9c79cf1f68698a07ade1a412108ef20841b49e3d16966d05764f4ec59ede8e" },
         { "011_batches_common_case.sql", "21c773f910e24795508439097fb5447e4270497007108e83a9b1a01d250afcb2" },
         { "012_every_tick.sql", "faab3673d0e93063b902ee1afaa9df0c46d8b7b4997e95777065c65cd5bd6387" },
         { "013_pause_overlap.sql", "d2b4fcb908ac577a2b7b1f2c969c04828d307a9d99712b6303ef1d9242013722" },
@@ -139,8 +141,10 @@ static void migrations(names_t *functions, names_t *views) {
                         int n = creates(sql, "function", NULL, NULL) + creates(sql, "view", NULL, NULL) +
                                 creates(sql, "procedure", NULL, NULL);
                         if (n) {
-                                fprintf(stderr, "%s defines a function or view: put it in schemas/sql/functions/ "
-                                                "or views/\n", f->name);
+                                fprintf(stderr,
+                                        "%s defines a function or view: put it in schemas/sql/functions/ "
+                                        "or views/\n",
+                                        f->name);
                                 CHECK(n == 0);
                         }
                 }
@@ -201,8 +205,9 @@ static void pinned_checksums(void) {
 
                 CHECK(f != NULL);
                 if (f && strcmp(f->sha256, pinned[i].sha256) != 0) {
-                        fprintf(stderr, "%s changed (sha256 %s, was %s): migrate refuses it on every database "
-                                        "that ran it; restore it and put the change in a new migration\n",
+                        fprintf(stderr,
+                                "%s changed (sha256 %s, was %s): migrate refuses it on every database "
+                                "that ran it; restore it and put the change in a new migration\n",
                                 pinned[i].name, f->sha256, pinned[i].sha256);
                         CHECK(!"applied migrations are immutable");
                 }
