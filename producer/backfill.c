@@ -46,6 +46,7 @@
 #include "rf_pg.h"
 #include "rf_store.h"
 #include "rf_util.h"
+#include "workflow_decision.h"
 
 #define USAGE                                                                                                          \
         "usage: backfill WORKFLOW... --from T1 --to T2 [--mode missing|failed|all] [--dry-run] [--max-active N]"       \
@@ -253,11 +254,8 @@ static int plan_workflow(rf_pg_t *pg, const request_t *rq, const rf_workflow_con
 
 /* The new decision for tick @p t of @p w; the caller owns it. */
 static rf_decision_t *backfill_decision(const request_t *rq, const rf_workflow_conf_t *w, const tick_t *t) {
-        rf_decision_t *d = rf_decision_new();
         char reason[256], when[40];
 
-        if (!d)
-                return NULL;
         local_time(rq, t->ms, when, sizeof(when));
         if (!*t->latest)
                 snprintf(reason, sizeof(reason), "backfill %.8s (%s): tick %s had no decision", rq->id,
@@ -265,14 +263,7 @@ static rf_decision_t *backfill_decision(const request_t *rq, const rf_workflow_c
         else
                 snprintf(reason, sizeof(reason), "backfill %.8s (%s): tick %s again after decision %.8s (%s %s)",
                          rq->id, mode_names[rq->mode], when, t->latest, t->action, t->state);
-        d->workflow = strdup(w->name);
-        d->reason = strdup(reason);
-        d->deadline_ms = w->deadline_ms;
-        if (!d->workflow || !d->reason || rf_decision_set_scrapers(d, w->scrapers, w->scraper_count) < 0) {
-                rf_decision_destroy(d);
-                return NULL;
-        }
-        return d;
+        return workflow_decision_new(w, reason);
 }
 
 /* Waits until fewer than --max-active of this backfill's decisions are

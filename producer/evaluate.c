@@ -12,6 +12,7 @@
 #include "overlap.h"
 #include "pauses.h"
 #include "policy.h"
+#include "workflow_decision.h"
 #include "producer.h"
 #include "rf_kafka.h"
 #include "rf_log.h"
@@ -44,21 +45,6 @@ static void session_close(session_t *s) {
                 rd_kafka_destroy(s->rk);
         }
         rf_pg_destroy(s->pg);
-}
-
-static rf_decision_t *decision_for(const rf_workflow_conf_t *w, const char *reason) {
-        rf_decision_t *d = rf_decision_new();
-
-        if (!d)
-                return NULL;
-        d->workflow = strdup(w->name);
-        d->reason = strdup(reason);
-        d->deadline_ms = w->deadline_ms;
-        if (!d->workflow || !d->reason || rf_decision_set_scrapers(d, w->scrapers, w->scraper_count) < 0) {
-                rf_decision_destroy(d);
-                return NULL;
-        }
-        return d;
 }
 
 static json_t *decision_fields(const rf_decision_t *d) {
@@ -273,7 +259,7 @@ static int decide_tick(session_t *s, const rf_workflow_conf_t *w, int64_t tick_m
 
                 snprintf(v.reason + len, sizeof(v.reason) - len, "; %s", note);
         }
-        d = decision_for(w, v.reason);
+        d = workflow_decision_new(w, v.reason);
         if (!d) {
                 r = -ENOMEM;
                 snprintf(errstr, sizeof(errstr), "out of memory");
@@ -595,7 +581,7 @@ int producer_trigger(const rf_program_t *prog, const rf_conf_t *conf, int argc, 
         if (session_open(&s, prog, conf) != 0)
                 goto out;
         snprintf(reason, sizeof(reason), "manual trigger%s%s", why ? ": " : "", why ? why : "");
-        d = decision_for(w, reason);
+        d = workflow_decision_new(w, reason);
         if (!d || rf_store_insert_decision(s.pg, d, "RUN", -1, errstr, sizeof(errstr)) < 0) {
                 rf_program_fail(prog, RF_EXIT_FAILURE, "trigger: %s", d ? errstr : "out of memory");
                 goto out;
