@@ -156,23 +156,6 @@ static int parse_epoch(const char *text, int64_t *ret_ms) {
         return 1;
 }
 
-int rf_time_parse(const char *text, int64_t *ret_ms) {
-        struct tm tm;
-        int64_t ms;
-        int offset_s, zoned, r;
-
-        if (!text)
-                return -EINVAL;
-        r = parse_epoch(text, ret_ms);
-        if (r != 0)
-                return r < 0 ? r : 0;
-        r = parse_iso(text, &tm, &ms, &offset_s, &zoned);
-        if (r < 0)
-                return r;
-        *ret_ms = (int64_t)timegm(&tm) * 1000 + ms - offset_s * 1000LL;
-        return 0;
-}
-
 int rf_time_parse_in(const char *text, const char *tz, int64_t *ret_ms) {
         struct tm tm;
         int64_t ms, local_s;
@@ -186,7 +169,7 @@ int rf_time_parse_in(const char *text, const char *tz, int64_t *ret_ms) {
         r = parse_iso(text, &tm, &ms, &offset_s, &zoned);
         if (r < 0)
                 return r;
-        if (zoned) {
+        if (zoned || !tz) {
                 *ret_ms = (int64_t)timegm(&tm) * 1000 + ms - offset_s * 1000LL;
                 return 0;
         }
@@ -195,6 +178,10 @@ int rf_time_parse_in(const char *text, const char *tz, int64_t *ret_ms) {
                 return r;
         *ret_ms = local_s * 1000 + ms;
         return 0;
+}
+
+int rf_time_parse(const char *text, int64_t *ret_ms) {
+        return rf_time_parse_in(text, NULL, ret_ms);
 }
 
 void rf_time_format(int64_t ms, char *buf, size_t size) {
