@@ -14,21 +14,6 @@
 
 #define MORNING "00000000-0000-4000-8000-00000000f001"
 
-/* The first column of the first row as text (static buffer), "" on no row. */
-static const char *query_str(itest_t *t, const char *sql) {
-        static char buf[1024];
-        char errstr[512];
-        PGresult *res = NULL;
-
-        buf[0] = 0;
-        if (rf_pg_exec(t->pg, sql, 0, NULL, &res, errstr, sizeof(errstr)) < 0)
-                fprintf(stderr, "# query failed: %s\n", errstr);
-        else if (PQntuples(res) > 0)
-                snprintf(buf, sizeof(buf), "%s", PQgetvalue(res, 0, 0));
-        PQclear(res);
-        return buf;
-}
-
 static int count_in(const char *hay, const char *needle) {
         int n = 0;
 
@@ -70,9 +55,9 @@ int main(void) {
         itest_migrate(&t);
 
         /* this morning's only run of ref FAILED (and no reaper will retry it here) */
-        query_str(&t, "INSERT INTO runfleet.decisions (decision_id, workflow, action, reason, decided_at, tick,"
-                      " scrapers, attempt, state, trace_id) VALUES ('" MORNING "', 'ref', 'RUN', 'morning run',"
-                      " now() - interval '40 seconds', NULL, '{s}', 5, 'FAILED', 't')");
+        itest_query_str(&t, "INSERT INTO runfleet.decisions (decision_id, workflow, action, reason, decided_at, tick,"
+                            " scrapers, attempt, state, trace_id) VALUES ('" MORNING "', 'ref', 'RUN', 'morning run',"
+                            " now() - interval '40 seconds', NULL, '{s}', 5, 'FAILED', 't')");
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions") == 1);
 
         /* one tick, one-shot */
@@ -81,12 +66,13 @@ int main(void) {
                                  " AND decision_id <> '" MORNING "' AND reason LIKE"
                                  " 'scheduled: tick __:__ America/New_York; previous run today FAILED"
                                  " (decision 00000000, __:__) does not count, running again'") == 1);
-        CHECK_STR_EQ(query_str(&t, "SELECT action || ': ' || reason FROM runfleet.decisions WHERE workflow = 'gated'"),
-                     "SKIP: waiting for ref (its run today is still in progress)");
-        CHECK_CONTAINS(query_str(&t, "SELECT action || ': ' || reason FROM runfleet.decisions"
-                                     " WHERE workflow = 'closed'"),
+        CHECK_STR_EQ(
+                itest_query_str(&t, "SELECT action || ': ' || reason FROM runfleet.decisions WHERE workflow = 'gated'"),
+                "SKIP: waiting for ref (its run today is still in progress)");
+        CHECK_CONTAINS(itest_query_str(&t, "SELECT action || ': ' || reason FROM runfleet.decisions"
+                                           " WHERE workflow = 'closed'"),
                        "SKIP: outside window ");
-        CHECK_CONTAINS(query_str(&t, "SELECT reason FROM runfleet.decisions WHERE workflow = 'closed'"), window);
+        CHECK_CONTAINS(itest_query_str(&t, "SELECT reason FROM runfleet.decisions WHERE workflow = 'closed'"), window);
         /* the tick is the schedule's minute, recorded */
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE decision_id <> '" MORNING "'"
                                  " AND extract(second FROM tick) = 0") == 3);
@@ -99,7 +85,8 @@ int main(void) {
         itest_spawn(&t, "worker", "runfleet-worker", NULL);
         CHECK(itest_wait_for(&t, 1, 60000,
                              "SELECT count(*) FROM runfleet.decisions WHERE workflow = 'ref' AND state = 'SUCCEEDED'"));
-        CHECK_STR_EQ(query_str(&t, "SELECT state FROM runfleet.decisions WHERE decision_id = '" MORNING "'"), "FAILED");
+        CHECK_STR_EQ(itest_query_str(&t, "SELECT state FROM runfleet.decisions WHERE decision_id = '" MORNING "'"),
+                     "FAILED");
 
         /* two replicas evaluate the next ticks: ref has run today, gated may now run */
         ev[0] = itest_spawn(&t, "evaluator0", "runfleet-producer", "evaluate", "--every", "1s", NULL);
@@ -109,9 +96,9 @@ int main(void) {
                              " AND action = 'SKIP' AND reason LIKE 'already succeeded today at __:__ (decision %%)'"));
         CHECK(itest_wait_for(&t, 1, 30000,
                              "SELECT count(*) FROM runfleet.decisions WHERE workflow = 'gated' AND action = 'RUN'"));
-        CHECK_CONTAINS(
-                query_str(&t, "SELECT reason FROM runfleet.decisions WHERE workflow = 'gated' AND action = 'RUN'"),
-                "; ref succeeded at ");
+        CHECK_CONTAINS(itest_query_str(
+                               &t, "SELECT reason FROM runfleet.decisions WHERE workflow = 'gated' AND action = 'RUN'"),
+                       "; ref succeeded at ");
         CHECK(itest_wait_for(
                 &t, 1, 60000,
                 "SELECT count(*) FROM runfleet.decisions WHERE workflow = 'gated' AND state = 'SUCCEEDED'"));

@@ -16,21 +16,6 @@
 
 #include "itest.h"
 
-/* The first column of the first row as text (static buffer), "" on no row. */
-static const char *query_str(itest_t *t, const char *sql) {
-        static char buf[1024];
-        char errstr[512];
-        PGresult *res = NULL;
-
-        buf[0] = 0;
-        if (rf_pg_exec(t->pg, sql, 0, NULL, &res, errstr, sizeof(errstr)) < 0)
-                fprintf(stderr, "# query failed: %s\n", errstr);
-        else if (PQntuples(res) > 0)
-                snprintf(buf, sizeof(buf), "%s", PQgetvalue(res, 0, 0));
-        PQclear(res);
-        return buf;
-}
-
 int main(void) {
         itest_t t;
         char out[8192];
@@ -159,8 +144,8 @@ int main(void) {
         CHECK(strstr(out, "off:") == NULL);
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.pauses WHERE unpaused_at IS NULL") == 2);
         /* without --by: the OS user */
-        CHECK_STR_EQ(query_str(&t, "SELECT string_agg(DISTINCT paused_by, ',') FROM runfleet.pauses"
-                                   " WHERE reason = 'maintenance'"),
+        CHECK_STR_EQ(itest_query_str(&t, "SELECT string_agg(DISTINCT paused_by, ',') FROM runfleet.pauses"
+                                         " WHERE reason = 'maintenance'"),
                      getpwuid(geteuid())->pw_name);
         CHECK(itest_run(&t, out, sizeof(out), 20000, NULL, "runfleet-producer", "unpause", "--all", NULL) == 0);
         CHECK_CONTAINS(out, "wf: unpaused");

@@ -15,78 +15,12 @@
  * Then rows laid out as the evaluator, trigger and replay leave them show
  * from when the delay counts (the tick, or the decision time) and that
  * ended decisions are never late. */
-#include <microhttpd.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "itest.h"
-
-typedef struct hook {
-        pthread_mutex_t lock;
-        int requests;
-        char body[8192], key[128];
-} hook_t;
-
-static hook_t hook = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
-typedef struct body {
-        char data[8192];
-        size_t len;
-} body_t;
-
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-                                  const char *version, const char *upload_data, size_t *upload_size, void **con_cls) {
-        body_t *b = *con_cls;
-        struct MHD_Response *resp;
-        const char *key;
-        enum MHD_Result ret;
-
-        (void)cls;
-        (void)url;
-        (void)method;
-        (void)version;
-        if (!b) {
-                *con_cls = calloc(1, sizeof(body_t));
-                return *con_cls ? MHD_YES : MHD_NO;
-        }
-        if (*upload_size) {
-                size_t n = *upload_size < sizeof(b->data) - 1 - b->len ? *upload_size : sizeof(b->data) - 1 - b->len;
-                memcpy(b->data + b->len, upload_data, n);
-                b->len += n;
-                *upload_size = 0;
-                return MHD_YES;
-        }
-        key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key");
-        pthread_mutex_lock(&hook.lock);
-        hook.requests++;
-        snprintf(hook.body, sizeof(hook.body), "%.*s", (int)b->len, b->data);
-        snprintf(hook.key, sizeof(hook.key), "%s", key ? key : "");
-        pthread_mutex_unlock(&hook.lock);
-        resp = MHD_create_response_from_buffer(3, (void *)"ok\n", MHD_RESPMEM_PERSISTENT);
-        ret = MHD_queue_response(conn, 200, resp);
-        MHD_destroy_response(resp);
-        return ret;
-}
-
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
-        (void)cls;
-        (void)conn;
-        (void)toe;
-        free(*con_cls);
-        *con_cls = NULL;
-}
-
-static int requests(void) {
-        int v;
-
-        pthread_mutex_lock(&hook.lock);
-        v = hook.requests;
-        pthread_mutex_unlock(&hook.lock);
-        return v;
-}
+#include "itest_webhook.h"
 
 /* runfleet_decisions_late_total{workflow="@p wf"} on the reaper at @p port, -1 when absent. */
 static double late_metric(int port, const char *wf) {
@@ -117,23 +51,18 @@ int main(void) {
         itest_t t;
         char out[4096], env1[64], env2[64], env3[64], slow_id[64] = "", quick_id[64] = "";
         char *envp1[] = { env1, NULL }, *envp2[] = { env2, NULL }, *envp3[] = { env3, NULL };
-        struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = 0, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        struct MHD_Daemon *d;
-        const union MHD_DaemonInfo *info;
+        itest_webhook_t *hook;
         int port, ports[3] = { 0, 0, 0 };
         pid_t reaper1, reaper2, reaper3;
         char *log1 = NULL;
         bool running_at_alert = false;
 
         itest_init(&t, "reaper_late");
-        d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
-                             (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
-        CHECK(d != NULL);
-        if (!d)
+        hook = itest_webhook_start();
+        CHECK(hook != NULL);
+        if (!hook)
                 return itest_finish(&t);
-        info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-        port = info ? info->port : 0;
-        CHECK(port > 0);
+        port = itest_webhook_port(hook);
         for (int i = 0; i < 3; i++)
                 ports[i] = itest_free_port(ports, i);
         CHECK(ports[0] > 0 && ports[1] > 0 && ports[2] > 0);
@@ -173,9 +102,9 @@ int main(void) {
         CHECK(*slow_id && *quick_id);
 
         /* the alert arrives while the 9 s call is still in flight */
-        for (int waited = 0; waited < 20000 && requests() == 0; waited += 50)
+        for (int waited = 0; waited < 20000 && itest_webhook_requests(hook) == 0; waited += 50)
                 itest_sleep_ms(50);
-        CHECK(requests() == 1);
+        CHECK(itest_webhook_requests(hook) == 1);
         running_at_alert = itest_query_ll(&t,
                                           "SELECT count(*) FROM runfleet.executions WHERE decision_id = '%s'"
                                           " AND status = 'RUNNING'",
@@ -186,13 +115,11 @@ int main(void) {
                              " AND state = 'RUNNING'",
                              slow_id) == 1);
         {
+                itest_webhook_request_t req = { 0 };
                 json_t *j;
-                char key[128];
 
-                pthread_mutex_lock(&hook.lock);
-                j = json_loads(hook.body, 0, NULL);
-                snprintf(key, sizeof(key), "%s", hook.key);
-                pthread_mutex_unlock(&hook.lock);
+                CHECK(itest_webhook_get(hook, 0, &req));
+                j = json_loads(req.body, 0, NULL);
                 CHECK(j != NULL);
                 CHECK_STR_EQ(json_string_value(json_object_get(j, "event")), "decision.late");
                 CHECK_STR_EQ(json_string_value(json_object_get(j, "kind")), "LATE");
@@ -205,9 +132,9 @@ int main(void) {
                 {
                         char want[128];
                         snprintf(want, sizeof(want), "%s:LATE", slow_id);
-                        CHECK_STR_EQ(key, want);
+                        CHECK_STR_EQ(req.key, want);
                 }
-                printf("# LATE alert: %s\n", hook.body);
+                printf("# LATE alert: %s\n", req.body);
                 json_decref(j);
         }
 
@@ -224,7 +151,7 @@ int main(void) {
                              "SELECT count(*) FROM runfleet.executions WHERE decision_id = '%s'"
                              " AND status = 'RUNNING'",
                              slow_id) == 1);
-        CHECK(requests() == 1);
+        CHECK(itest_webhook_requests(hook) == 1);
 
         /* the run ends; still one alert, and none for the run done in time */
         CHECK(itest_wait_for(&t, 1, 30000,
@@ -236,7 +163,7 @@ int main(void) {
                              " AND state = 'SUCCEEDED'",
                              quick_id) == 1);
         itest_sleep_ms(1500);
-        CHECK(requests() == 1);
+        CHECK(itest_webhook_requests(hook) == 1);
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.alerts WHERE kind = 'LATE'") == 1);
         CHECK(itest_query_ll(&t,
                              "SELECT count(*) FROM runfleet.alerts WHERE kind = 'LATE' AND decision_id = '%s'"
@@ -307,8 +234,8 @@ int main(void) {
                 CHECK(itest_wait_for(&t, 3, 15000,
                                      "SELECT count(*) FROM runfleet.alerts WHERE kind = 'LATE'"
                                      " AND sent_at IS NOT NULL"));
-                CHECK(requests() == 3);
+                CHECK(itest_webhook_requests(hook) == 3);
         }
-        MHD_stop_daemon(d);
+        itest_webhook_stop(hook);
         return itest_finish(&t);
 }

@@ -403,6 +403,20 @@ long long itest_query_ll(itest_t *t, const char *fmt, ...) {
         return v;
 }
 
+const char *itest_query_str(itest_t *t, const char *sql) {
+        static char buf[1024];
+        char errstr[512];
+        PGresult *res = NULL;
+
+        buf[0] = 0;
+        if (rf_pg_exec(t->pg, sql, 0, NULL, &res, errstr, sizeof(errstr)) < 0)
+                fprintf(stderr, "# query failed: %s\n", errstr);
+        else if (PQntuples(res) > 0)
+                snprintf(buf, sizeof(buf), "%s", PQgetvalue(res, 0, 0));
+        PQclear(res);
+        return buf;
+}
+
 bool itest_wait_for(itest_t *t, long long expect, int timeout_ms, const char *fmt, ...) {
         int64_t until = rf_mono_ms() + timeout_ms;
         long long v = -1;

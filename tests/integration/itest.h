@@ -79,6 +79,11 @@ char *itest_read_log(itest_t *t, pid_t pid);
  * number (or -1 when there is no row / an error, logged). */
 long long itest_query_ll(itest_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The first column of the first row of @p sql as text, in a static buffer
+ * (valid until the next call): "" when there is no row or on an error
+ * (logged). */
+const char *itest_query_str(itest_t *t, const char *sql);
+
 /* Polls a numeric query until it returns @p expect or @p timeout_ms passes.
  * Returns true when it did. */
 bool itest_wait_for(itest_t *t, long long expect, int timeout_ms, const char *fmt, ...)
