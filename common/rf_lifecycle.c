@@ -6,11 +6,13 @@
 
 #define NAME_(n) #n,
 
+static const char *const decision_actions[] = { RF_DECISION_ACTIONS(NAME_) };
 static const char *const decision_states[] = { RF_DECISION_STATES(NAME_) };
 static const char *const exec_statuses[] = { RF_EXEC_STATUSES(NAME_) };
 static const char *const call_outcomes[] = { RF_CALL_OUTCOMES(NAME_) };
 static const char *const claim_verdicts[] = { RF_CLAIM_VERDICTS(NAME_) };
 
+_Static_assert(sizeof(decision_actions) / sizeof(decision_actions[0]) == RF_DECISION_ACTION_COUNT, "one name each");
 _Static_assert(sizeof(decision_states) / sizeof(decision_states[0]) == RF_DECISION_STATE_COUNT, "one name each");
 _Static_assert(sizeof(exec_statuses) / sizeof(exec_statuses[0]) == RF_EXEC_STATUS_COUNT, "one name each");
 _Static_assert(sizeof(call_outcomes) / sizeof(call_outcomes[0]) == RF_CALL_OUTCOME_COUNT, "one name each");
@@ -41,6 +43,7 @@ static int find(const char *const *table, size_t n, const char *name) {
                 return 0;                                                                                              \
         }
 
+DEFINE_TABLE(rf_decision_action_t, rf_decision_action, decision_actions, RF_DECISION_ACTION_COUNT)
 DEFINE_TABLE(rf_decision_state_t, rf_decision_state, decision_states, RF_DECISION_STATE_COUNT)
 DEFINE_TABLE(rf_exec_status_t, rf_exec_status, exec_statuses, RF_EXEC_STATUS_COUNT)
 DEFINE_TABLE(rf_call_outcome_t, rf_call_outcome, call_outcomes, RF_CALL_OUTCOME_COUNT)

@@ -182,14 +182,20 @@ static int load_history(session_t *s, const rf_workflow_conf_t *w, int64_t tick_
                 r = -ENOMEM;
                 goto out;
         }
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
                 runs[i] = (policy_run_t){ .workflow = PQgetvalue(res, i, 0),
                                           .decision_id = PQgetvalue(res, i, 1),
                                           .at_ms = strtoll(PQgetvalue(res, i, 2), NULL, 10),
                                           .state_at_ms = strtoll(PQgetvalue(res, i, 3), NULL, 10),
-                                          .state = PQgetvalue(res, i, 4),
                                           .replay = strcmp(PQgetvalue(res, i, 5), "t") == 0,
                                           .waiting = strcmp(PQgetvalue(res, i, 6), "t") == 0 };
+                if (rf_decision_state_from_name(PQgetvalue(res, i, 4), &runs[i].state) < 0) {
+                        snprintf(errstr, errstr_size, "decision %s has an unknown state '%s' (a newer schema?)",
+                                 runs[i].decision_id, PQgetvalue(res, i, 4));
+                        r = -EPROTO;
+                        goto out;
+                }
+        }
         *ret_res = res;
         *ret_runs = runs;
         *ret_count = (size_t)n;

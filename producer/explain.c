@@ -99,7 +99,7 @@ static void print_gap(const history_t *h, const gap_t *g) {
 /* The execution that settled @p d's state: its SUCCEEDED one, else its last. */
 static const hist_execution_t *settling(const hist_decision_t *d) {
         for (size_t i = 0; i < d->execution_count; i++)
-                if (strcmp(d->executions[i].status, "SUCCEEDED") == 0)
+                if (d->executions[i].status == RF_EXEC_SUCCEEDED)
                         return &d->executions[i];
         return d->execution_count ? &d->executions[d->execution_count - 1] : NULL;
 }
@@ -109,14 +109,15 @@ static const hist_execution_t *settling(const hist_decision_t *d) {
 static void first_error(const hist_execution_t *e, char *buf, size_t size) {
         buf[0] = '\0';
         for (size_t i = 0; e && i < e->call_count; i++)
-                if (strcmp(e->calls[i].outcome, "OK") != 0) {
+                if (e->calls[i].outcome != RF_CALL_OK) {
                         char message[CAUSE_TEXT_MAX];
                         cause_message(e->calls[i].error, message, sizeof(message));
                         if (e->calls[i].http_status > 0)
                                 snprintf(buf, size, "%s: HTTP %d \"%s\"", e->calls[i].scraper, e->calls[i].http_status,
                                          message);
                         else
-                                snprintf(buf, size, "%s: %s \"%s\"", e->calls[i].scraper, e->calls[i].outcome, message);
+                                snprintf(buf, size, "%s: %s \"%s\"", e->calls[i].scraper,
+                                         rf_call_outcome_name(e->calls[i].outcome), message);
                         return;
                 }
         if (e && *e->error)
@@ -130,35 +131,35 @@ static void outcome(const history_t *h, const rf_conf_t *conf, const hist_decisi
         int failed = 0;
 
         for (size_t i = 0; i < d->execution_count; i++)
-                failed += strcmp(d->executions[i].status, "SUCCEEDED") != 0 &&
-                          strcmp(d->executions[i].status, "RUNNING") != 0;
+                failed += d->executions[i].status != RF_EXEC_SUCCEEDED && d->executions[i].status != RF_EXEC_RUNNING;
         span_clock(&h->span, d->state_ms, when, sizeof(when));
         first_error(e, error, sizeof(error));
-        if (strcmp(d->action, "RUN") != 0) {
+        if (d->action != RF_ACTION_RUN) {
                 snprintf(buf, size, "nothing ran");
-        } else if (strcmp(d->state, "SUCCEEDED") == 0 && e) {
+        } else if (d->state == RF_DECISION_SUCCEEDED && e) {
                 span_clock(&h->span, e->finished_ms ? e->finished_ms : d->state_ms, when, sizeof(when));
                 span_duration(hist_execution_ms(e), dur, sizeof(dur));
                 snprintf(buf, size, "SUCCEEDED at %s (attempt %d, %s, worker %s)%s", when, e->attempt, dur,
                          e->worker_id, failed ? "; earlier attempts failed" : "");
-        } else if (strcmp(d->state, "DEAD") == 0) {
+        } else if (d->state == RF_DECISION_DEAD) {
                 snprintf(buf, size, "DEAD at %s after %d failed execution%s%s%s", when, failed, failed == 1 ? "" : "s",
                          *error ? "; last error " : "", error);
-        } else if (strcmp(d->state, "FAILED") == 0) {
+        } else if (d->state == RF_DECISION_FAILED) {
                 snprintf(
                         buf, size,
                         "FAILED at %s (%d of reaper.max_failed_executions %d failed executions)%s%s; the reaper tries again",
                         when, failed, conf->reaper.max_failed_executions, *error ? ": " : "", error);
-        } else if (strcmp(d->state, "CANCELLED") == 0) {
+        } else if (d->state == RF_DECISION_CANCELLED) {
                 snprintf(buf, size, "CANCELLED at %s by %s: %s", when, d->cancelled_by ? d->cancelled_by : "?",
                          d->cancel_reason ? d->cancel_reason : "(no reason given)");
         } else if (d->orphan_why) {
                 snprintf(buf, size, "ORPHAN (%s): nothing is working on it; the reaper re-produces it", d->orphan_why);
-        } else if (strcmp(d->state, "RUNNING") == 0 && e) {
+        } else if (d->state == RF_DECISION_RUNNING && e) {
                 span_clock(&h->span, e->started_ms, when, sizeof(when));
                 snprintf(buf, size, "RUNNING since %s on worker %s (attempt %d)", when, e->worker_id, e->attempt);
         } else {
-                snprintf(buf, size, "%s: attempt %d produced, not started yet", d->state, d->attempt);
+                snprintf(buf, size, "%s: attempt %d produced, not started yet", rf_decision_state_name(d->state),
+                         d->attempt);
         }
 }
 
@@ -187,14 +188,14 @@ static void explain_decision(const history_t *h, const rf_conf_t *conf, const hi
         char at[32], what[CAUSE_TEXT_MAX + 256];
 
         span_clock(&h->span, d->tick_ms >= 0 ? d->tick_ms : d->decided_ms, at, sizeof(at));
-        printf("%s%s at %s: %s\n", d->action, kind_of(d), at, d->reason);
+        printf("%s%s at %s: %s\n", rf_decision_action_name(d->action), kind_of(d), at, d->reason);
         outcome(h, conf, d, what, sizeof(what));
         printf("  -> %s\n", what);
         if (ref) {
                 span_clock(&h->span, ref->tick_ms >= 0 ? ref->tick_ms : ref->decided_ms, at, sizeof(at));
                 outcome(h, conf, ref, what, sizeof(what));
-                printf("     decision %.8s named above (%s%s at %s): %s\n", ref->decision_id, ref->action, kind_of(ref),
-                       at, what);
+                printf("     decision %.8s named above (%s%s at %s): %s\n", ref->decision_id,
+                       rf_decision_action_name(ref->action), kind_of(ref), at, what);
         }
 }
 
@@ -260,9 +261,9 @@ int producer_explain(const rf_program_t *prog, const rf_conf_t *conf, int argc, 
                         undecided += gaps[g].count;
                 }
                 explain_decision(&h, conf, d);
-                run += strcmp(d->action, "RUN") == 0;
-                skip += strcmp(d->action, "SKIP") == 0;
-                missed += strcmp(d->action, "MISSED") == 0;
+                run += d->action == RF_ACTION_RUN;
+                skip += d->action == RF_ACTION_SKIP;
+                missed += d->action == RF_ACTION_MISSED;
         }
         for (; g < ngaps; g++) {
                 print_gap(&h, &gaps[g]);

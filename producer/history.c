@@ -166,7 +166,18 @@ out:
         return r;
 }
 
-static int fill(history_t *h) {
+/* Reads the stored name in column @p col of row @p i with @p from_name; an
+ * unknown one (a schema newer than this program) is named in @p errstr. */
+#define TYPED(from_name, res, i, col, what, ret)                                                                       \
+        do {                                                                                                           \
+                if (from_name(PQgetvalue(res, i, col), ret) < 0) {                                                     \
+                        snprintf(errstr, errstr_size, "history: unknown %s '%s' in row %d (a newer schema?)", what,    \
+                                 PQgetvalue(res, i, col), i);                                                          \
+                        return -EPROTO;                                                                                \
+                }                                                                                                      \
+        } while (0)
+
+static int fill(history_t *h, char *errstr, size_t errstr_size) {
         const PGresult *dec = h->res[0], *exe = h->res[1], *calls = h->res[2], *ev = h->res[3];
 
         h->count = (size_t)PQntuples(dec);
@@ -177,14 +188,14 @@ static int fill(history_t *h) {
         h->executions = calloc(h->execution_count + 1, sizeof(*h->executions));
         h->calls = calloc(h->call_count + 1, sizeof(*h->calls));
         h->events = calloc(h->event_count + 1, sizeof(*h->events));
-        if (!h->decisions || !h->executions || !h->calls || !h->events)
+        if (!h->decisions || !h->executions || !h->calls || !h->events) {
+                snprintf(errstr, errstr_size, "out of memory");
                 return -ENOMEM;
-        for (int i = 0; i < (int)h->count; i++)
+        }
+        for (int i = 0; i < (int)h->count; i++) {
                 h->decisions[i] = (hist_decision_t){
                         .decision_id = PQgetvalue(dec, i, 0),
                         .workflow = PQgetvalue(dec, i, 1),
-                        .action = PQgetvalue(dec, i, 2),
-                        .state = PQgetvalue(dec, i, 3),
                         .reason = PQgetvalue(dec, i, 4),
                         .decided_ms = num(dec, i, 5),
                         .tick_ms = PQgetisnull(dec, i, 6) ? -1 : num(dec, i, 6),
@@ -197,27 +208,32 @@ static int fill(history_t *h) {
                         .cancel_reason = opt(dec, i, 13),
                         .orphan_why = opt(dec, i, 14),
                 };
-        for (int i = 0; i < (int)h->execution_count; i++)
+                TYPED(rf_decision_action_from_name, dec, i, 2, "decision action", &h->decisions[i].action);
+                TYPED(rf_decision_state_from_name, dec, i, 3, "decision state", &h->decisions[i].state);
+        }
+        for (int i = 0; i < (int)h->execution_count; i++) {
                 h->executions[i] = (hist_execution_t){
                         .execution_id = PQgetvalue(exe, i, 1),
                         .attempt = (int)num(exe, i, 2),
                         .worker_id = PQgetvalue(exe, i, 3),
-                        .status = PQgetvalue(exe, i, 4),
                         .started_ms = num(exe, i, 5),
                         .finished_ms = num(exe, i, 6),
                         .heartbeat_ms = num(exe, i, 7),
                         .error = PQgetvalue(exe, i, 8),
                 };
-        for (int i = 0; i < (int)h->call_count; i++)
+                TYPED(rf_exec_status_from_name, exe, i, 4, "execution status", &h->executions[i].status);
+        }
+        for (int i = 0; i < (int)h->call_count; i++) {
                 h->calls[i] = (hist_call_t){
                         .scraper = PQgetvalue(calls, i, 1),
                         .try_no = (int)num(calls, i, 2),
                         .http_status = (int)num(calls, i, 3),
-                        .outcome = PQgetvalue(calls, i, 4),
                         .started_ms = num(calls, i, 5),
                         .duration_ms = (int)num(calls, i, 6),
                         .error = PQgetvalue(calls, i, 7),
                 };
+                TYPED(rf_call_outcome_from_name, calls, i, 4, "call outcome", &h->calls[i].outcome);
+        }
         for (int i = 0; i < (int)h->event_count; i++)
                 h->events[i] = (hist_event_t){
                         .at_ms = num(ev, i, 0),
@@ -261,10 +277,8 @@ int history_load(rf_pg_t *pg, const span_t *span, const char *tz, char *const *w
         }
         PQclear(res);
         free(list);
-        if (r == 0 && fill(&h) < 0) {
-                snprintf(errstr, errstr_size, "out of memory");
-                r = -ENOMEM;
-        }
+        if (r == 0)
+                r = fill(&h, errstr, errstr_size);
         if (r < 0) {
                 history_free(&h);
                 return r;
@@ -286,7 +300,7 @@ void history_free(history_t *h) {
 }
 
 int64_t hist_execution_ms(const hist_execution_t *e) {
-        if (strcmp(e->status, "ABANDONED") == 0)
+        if (e->status == RF_EXEC_ABANDONED)
                 return e->heartbeat_ms - e->started_ms;
         if (e->finished_ms == 0)
                 return -1;

@@ -12,12 +12,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rf_lifecycle.h"
 #include "rf_pg.h"
 #include "span.h"
 
 /* Strings point into the history's query results: valid until history_free(). */
 typedef struct hist_call {
-        const char *scraper, *outcome, *error; /* error: "" when none */
+        const char *scraper, *error; /* error: "" when none */
+        rf_call_outcome_t outcome;
         int try_no;
         int http_status; /* 0: no HTTP answer */
         int64_t started_ms;
@@ -25,7 +27,8 @@ typedef struct hist_call {
 } hist_call_t;
 
 typedef struct hist_execution {
-        const char *execution_id, *worker_id, *status, *error; /* error: "" when none */
+        const char *execution_id, *worker_id, *error; /* error: "" when none */
+        rf_exec_status_t status;
         int attempt;
         int64_t started_ms;
         int64_t finished_ms;  /* 0 while RUNNING */
@@ -35,7 +38,9 @@ typedef struct hist_execution {
 } hist_execution_t;
 
 typedef struct hist_decision {
-        const char *decision_id, *workflow, *action, *state, *reason;
+        const char *decision_id, *workflow, *reason;
+        rf_decision_action_t action;
+        rf_decision_state_t state;
         /* NULL when not set */
         const char *replay_of, *backfill_of, *backfill_id, *cancelled_by, *cancel_reason, *orphan_why;
         int64_t decided_ms, state_ms;

@@ -37,12 +37,12 @@ static bool in_window(const rf_workflow_conf_t *w, int minute) {
         return minute >= w->window_start_min || minute < w->window_end_min;
 }
 
-static bool in_progress(const char *state) {
-        return strcmp(state, "PENDING") == 0 || strcmp(state, "RUNNING") == 0;
+static bool in_progress(rf_decision_state_t state) {
+        return state == RF_DECISION_PENDING || state == RF_DECISION_RUNNING;
 }
 
-static bool not_run(const char *state) {
-        return strcmp(state, "FAILED") == 0 || strcmp(state, "DEAD") == 0;
+static bool not_run(rf_decision_state_t state) {
+        return state == RF_DECISION_FAILED || state == RF_DECISION_DEAD;
 }
 
 /* "13:30", the local wall clock of @p ms. */
@@ -83,7 +83,7 @@ static in_flight_t find_in_flight(const char *workflow, const policy_run_t *runs
 
                 if (strcmp(p->workflow, workflow) != 0 || !in_progress(p->state))
                         continue;
-                if (p->waiting && strcmp(p->state, "PENDING") == 0) {
+                if (p->waiting && p->state == RF_DECISION_PENDING) {
                         if (!f.waiting || p->at_ms > f.waiting->at_ms)
                                 f.waiting = p;
                 } else if (!f.running || p->at_ms > f.running->at_ms)
@@ -113,7 +113,7 @@ static int tally(const char *tz, int day, const char *workflow, const policy_run
                         return r;
                 if (l.day != day)
                         continue;
-                if (strcmp(p->state, "SUCCEEDED") == 0) {
+                if (p->state == RF_DECISION_SUCCEEDED) {
                         ret->succeeded++;
                         if (!ret->last_succeeded || p->state_at_ms > ret->last_succeeded->state_at_ms)
                                 ret->last_succeeded = p;
@@ -169,7 +169,7 @@ int policy_decide(const rf_workflow_conf_t *w, const char *tz, int64_t tick_ms, 
                 } else if (w->max_runs_per_day == 1) {
                         hhmm(tz, own.last_running->at_ms, when);
                         snprintf(v.reason, sizeof(v.reason), "run in progress since %s (decision %.8s, %s)", when,
-                                 own.last_running->decision_id, own.last_running->state);
+                                 own.last_running->decision_id, rf_decision_state_name(own.last_running->state));
                 } else
                         snprintf(v.reason, sizeof(v.reason),
                                  "max_runs_per_day (%d) reached: %d succeeded, %d in progress today",
@@ -204,7 +204,8 @@ int policy_decide(const rf_workflow_conf_t *w, const char *tz, int64_t tick_ms, 
                 if (w->overlap == RF_OVERLAP_SKIP) {
                         snprintf(v.reason, sizeof(v.reason),
                                  "previous run still in progress: decision %s (%s%s, tick %s); overlap skip",
-                                 p->decision_id, p->state, p == busy.waiting ? ", waiting" : "", since);
+                                 p->decision_id, rf_decision_state_name(p->state), p == busy.waiting ? ", waiting" : "",
+                                 since);
                         goto out;
                 }
                 /* a waiting decision, even one whose predecessor just ended
@@ -219,11 +220,11 @@ int policy_decide(const rf_workflow_conf_t *w, const char *tz, int64_t tick_ms, 
                 }
                 snprintf(v.wait_for, sizeof(v.wait_for), "%s", p->decision_id);
                 snprintf(overlap, sizeof(overlap), "; waits for decision %s (%s, tick %s) to end; overlap buffer_one",
-                         p->decision_id, p->state, since);
+                         p->decision_id, rf_decision_state_name(p->state), since);
         } else if (busy.running) {
                 local_when(tz, busy.running->at_ms, tick.day, since);
                 snprintf(overlap, sizeof(overlap), "; decision %s (%s, tick %s) still in progress; overlap allow",
-                         busy.running->decision_id, busy.running->state, since);
+                         busy.running->decision_id, rf_decision_state_name(busy.running->state), since);
         }
         v.run = true;
         if (own.last_failed) {
@@ -231,7 +232,8 @@ int policy_decide(const rf_workflow_conf_t *w, const char *tz, int64_t tick_ms, 
                 snprintf(v.reason, sizeof(v.reason),
                          "scheduled: tick %s %s; previous run today %s (decision %.8s, %s) does not count, "
                          "running again%s%s",
-                         at, zone, own.last_failed->state, own.last_failed->decision_id, when, extra, overlap);
+                         at, zone, rf_decision_state_name(own.last_failed->state), own.last_failed->decision_id, when,
+                         extra, overlap);
         } else
                 snprintf(v.reason, sizeof(v.reason), "scheduled: tick %s %s%s%s", at, zone, extra, overlap);
 out:

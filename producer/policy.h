@@ -9,16 +9,17 @@
 #include <stdint.h>
 
 #include "rf_conf.h"
+#include "rf_lifecycle.h"
 
 /* One RUN decision from the history; the strings are the caller's. */
 typedef struct policy_run {
         const char *workflow;
         const char *decision_id;
-        int64_t at_ms;       /* the tick it answered, or when it was decided (manual triggers) */
-        int64_t state_at_ms; /* when it reached its current state */
-        const char *state;   /* PENDING, RUNNING, SUCCEEDED, FAILED, DEAD or CANCELLED */
-        bool replay;         /* a replay re-runs the past: it does not count for today */
-        bool waiting;        /* PENDING behind an earlier run (overlap buffer_one), not produced yet */
+        int64_t at_ms;             /* the tick it answered, or when it was decided (manual triggers) */
+        int64_t state_at_ms;       /* when it reached its current state */
+        rf_decision_state_t state; /* PENDING, RUNNING, SUCCEEDED, FAILED, DEAD or CANCELLED */
+        bool replay;               /* a replay re-runs the past: it does not count for today */
+        bool waiting;              /* PENDING behind an earlier run (overlap buffer_one), not produced yet */
 } policy_run_t;
 
 /* The workflow's active pause (runfleet.pauses); the strings are the caller's. */

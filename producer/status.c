@@ -14,6 +14,7 @@
 
 #include "backfill.h"
 #include "producer.h"
+#include "rf_lifecycle.h"
 #include "rf_pg.h"
 #include "rf_util.h"
 
@@ -138,19 +139,24 @@ static void print_day(PGresult *res, int max_failed) {
                         continue;
                 workflow = w;
                 for (int j = i; j < n && strcmp(PQgetvalue(res, j, 0), w) == 0; j++) {
-                        const char *state = PQgetvalue(res, j, 3);
-                        if (strcmp(PQgetvalue(res, j, 2), "SKIP") == 0) {
+                        rf_decision_action_t action = RF_ACTION_RUN;
+                        rf_decision_state_t state = RF_DECISION_PENDING;
+
+                        /* a name this program does not know counts as an open RUN */
+                        (void)rf_decision_action_from_name(PQgetvalue(res, j, 2), &action);
+                        (void)rf_decision_state_from_name(PQgetvalue(res, j, 3), &state);
+                        if (action == RF_ACTION_SKIP) {
                                 skipped++;
                                 continue;
                         }
-                        if (strcmp(PQgetvalue(res, j, 2), "MISSED") == 0) {
+                        if (action == RF_ACTION_MISSED) {
                                 missed++;
                                 continue;
                         }
                         runs++;
-                        ok += strcmp(state, "SUCCEEDED") == 0;
-                        failed += strcmp(state, "FAILED") == 0 || strcmp(state, "DEAD") == 0;
-                        cancelled += strcmp(state, "CANCELLED") == 0;
+                        ok += state == RF_DECISION_SUCCEEDED;
+                        failed += state == RF_DECISION_FAILED || state == RF_DECISION_DEAD;
+                        cancelled += state == RF_DECISION_CANCELLED;
                 }
                 if (cancelled)
                         snprintf(more, sizeof(more), ", %d cancelled", cancelled);

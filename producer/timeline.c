@@ -23,7 +23,8 @@
 #define MAX_FILTER 64
 
 /* Execution statuses whose durations the summary averages, in its order. */
-static const char *const duration_statuses[] = { "SUCCEEDED", "FAILED", "TIMED_OUT", "ABANDONED" };
+static const rf_exec_status_t duration_statuses[] = { RF_EXEC_SUCCEEDED, RF_EXEC_FAILED, RF_EXEC_TIMED_OUT,
+                                                      RF_EXEC_ABANDONED };
 #define N_DURATIONS (sizeof(duration_statuses) / sizeof(duration_statuses[0]))
 
 typedef struct summary {
@@ -51,7 +52,7 @@ static int abandoned_of(const hist_decision_t *d) {
         int n = 0;
 
         for (size_t i = 0; i < d->execution_count; i++)
-                n += strcmp(d->executions[i].status, "ABANDONED") == 0;
+                n += d->executions[i].status == RF_EXEC_ABANDONED;
         return n;
 }
 
@@ -59,8 +60,7 @@ static int failed_executions_of(const hist_decision_t *d) {
         int n = 0;
 
         for (size_t i = 0; i < d->execution_count; i++)
-                n += strcmp(d->executions[i].status, "SUCCEEDED") != 0 &&
-                     strcmp(d->executions[i].status, "RUNNING") != 0;
+                n += d->executions[i].status != RF_EXEC_SUCCEEDED && d->executions[i].status != RF_EXEC_RUNNING;
         return n;
 }
 
@@ -70,16 +70,16 @@ static int summarize(const history_t *h, summary_t *s) {
                 const hist_decision_t *d = &h->decisions[i];
 
                 s->decisions++;
-                s->missed += strcmp(d->action, "MISSED") == 0;
-                s->skip += strcmp(d->action, "SKIP") == 0;
-                if (strcmp(d->action, "RUN") != 0)
+                s->missed += d->action == RF_ACTION_MISSED;
+                s->skip += d->action == RF_ACTION_SKIP;
+                if (d->action != RF_ACTION_RUN)
                         continue;
                 s->run++;
-                s->succeeded += strcmp(d->state, "SUCCEEDED") == 0;
-                s->failed += strcmp(d->state, "FAILED") == 0;
-                s->dead += strcmp(d->state, "DEAD") == 0;
-                s->cancelled += strcmp(d->state, "CANCELLED") == 0;
-                s->open += strcmp(d->state, "PENDING") == 0 || strcmp(d->state, "RUNNING") == 0;
+                s->succeeded += d->state == RF_DECISION_SUCCEEDED;
+                s->failed += d->state == RF_DECISION_FAILED;
+                s->dead += d->state == RF_DECISION_DEAD;
+                s->cancelled += d->state == RF_DECISION_CANCELLED;
+                s->open += d->state == RF_DECISION_PENDING || d->state == RF_DECISION_RUNNING;
                 s->orphans += d->orphan_why != NULL;
                 if (d->attempt > 1) {
                         s->reproduced_decisions++;
@@ -92,23 +92,23 @@ static int summarize(const history_t *h, summary_t *s) {
                         bool call_failed = false;
 
                         for (size_t j = 0; j < N_DURATIONS; j++)
-                                if (ms >= 0 && strcmp(e->status, duration_statuses[j]) == 0) {
+                                if (ms >= 0 && e->status == duration_statuses[j]) {
                                         s->duration_count[j]++;
                                         s->duration_total[j] += ms;
                                 }
                         for (size_t j = 0; j < e->call_count; j++) {
                                 const hist_call_t *c = &e->calls[j];
 
-                                if (strcmp(c->outcome, "OK") == 0)
+                                if (c->outcome == RF_CALL_OK)
                                         continue;
                                 call_failed = true;
-                                if (causes_add(&s->causes, d->workflow, true, c->outcome, c->http_status, c->error,
-                                               c->started_ms) < 0)
+                                if (causes_add(&s->causes, d->workflow, true, rf_call_outcome_name(c->outcome),
+                                               c->http_status, c->error, c->started_ms) < 0)
                                         return -ENOMEM;
                         }
                         /* a failure no call explains: a lease that ran out, nothing started */
-                        if (!call_failed && strcmp(e->status, "SUCCEEDED") != 0 && strcmp(e->status, "RUNNING") != 0 &&
-                            causes_add(&s->causes, d->workflow, false, e->status, 0, e->error,
+                        if (!call_failed && e->status != RF_EXEC_SUCCEEDED && e->status != RF_EXEC_RUNNING &&
+                            causes_add(&s->causes, d->workflow, false, rf_exec_status_name(e->status), 0, e->error,
                                        e->finished_ms ? e->finished_ms : e->started_ms) < 0)
                                 return -ENOMEM;
                 }
@@ -147,8 +147,8 @@ static void print_call(const hist_call_t *c) {
         if (c->http_status > 0)
                 snprintf(status, sizeof(status), "HTTP %d", c->http_status);
         else
-                snprintf(status, sizeof(status), "%s", c->outcome);
-        if (strcmp(c->outcome, "OK") == 0)
+                snprintf(status, sizeof(status), "%s", rf_call_outcome_name(c->outcome));
+        if (c->outcome == RF_CALL_OK)
                 snprintf(message, sizeof(message), "OK");
         else
                 cause_message(c->error, message, sizeof(message));
@@ -166,7 +166,7 @@ static void print_reaper(const history_t *h, const hist_decision_t *d) {
         if (abandoned > 0 && len < sizeof(line))
                 len += (size_t)snprintf(line + len, sizeof(line) - len, "%sabandoned %d execution%s (lease expired)",
                                         len ? ", " : "", abandoned, abandoned == 1 ? "" : "s");
-        if (strcmp(d->state, "DEAD") == 0 && len < sizeof(line)) {
+        if (d->state == RF_DECISION_DEAD && len < sizeof(line)) {
                 int failed = failed_executions_of(d);
 
                 span_clock(&h->span, d->state_ms, when, sizeof(when));
@@ -181,13 +181,14 @@ static void print_decision(const history_t *h, const hist_decision_t *d) {
         char at[32], when[32], dur[24];
 
         span_clock(&h->span, decision_at(d), at, sizeof(at));
-        printf("  %-8s  %-8s  %-6s  %-9s  %s\n", at, decision_kind(d), d->action, d->state, d->reason);
+        printf("  %-8s  %-8s  %-6s  %-9s  %s\n", at, decision_kind(d), rf_decision_action_name(d->action),
+               rf_decision_state_name(d->state), d->reason);
         if (d->replay_of)
                 printf("      replay of decision %.8s\n", d->replay_of);
         if (d->backfill_of || d->backfill_id)
                 printf("      backfill %.8s%s%.8s\n", d->backfill_id ? d->backfill_id : "-",
                        d->backfill_of ? " of decision " : "", d->backfill_of ? d->backfill_of : "");
-        if (strcmp(d->state, "CANCELLED") == 0) {
+        if (d->state == RF_DECISION_CANCELLED) {
                 span_clock(&h->span, d->state_ms, when, sizeof(when));
                 printf("      cancelled at %s by %s: %s\n", when, d->cancelled_by ? d->cancelled_by : "?",
                        d->cancel_reason ? d->cancel_reason : "(no reason given)");
@@ -205,14 +206,14 @@ static void print_decision(const history_t *h, const hist_decision_t *d) {
 
                 /* an execution's error is its first failed call's: said once, below */
                 for (size_t k = 0; k < e->call_count; k++)
-                        explained |= strcmp(e->calls[k].outcome, "OK") != 0;
-                printf("      attempt %d  %s  %7s  %-9s  worker %s%s%s\n", e->attempt, when, dur, e->status,
-                       e->worker_id, *e->error && !explained ? "  " : "", *e->error && !explained ? e->error : "");
+                        explained |= e->calls[k].outcome != RF_CALL_OK;
+                printf("      attempt %d  %s  %7s  %-9s  worker %s%s%s\n", e->attempt, when, dur,
+                       rf_exec_status_name(e->status), e->worker_id, *e->error && !explained ? "  " : "",
+                       *e->error && !explained ? e->error : "");
                 for (size_t k = 0; k < e->call_count; k++)
                         print_call(&e->calls[k]);
         }
-        if (strcmp(d->action, "RUN") == 0 && d->execution_count < (size_t)d->attempt &&
-            strcmp(d->state, "PENDING") == 0)
+        if (d->action == RF_ACTION_RUN && d->execution_count < (size_t)d->attempt && d->state == RF_DECISION_PENDING)
                 printf("      attempt %d produced, not executed yet\n", d->attempt);
         print_reaper(h, d);
         if (d->orphan_why)
@@ -237,9 +238,9 @@ static void print_text(const history_t *h, const summary_t *s, const char *tz, c
                 int run = 0, skip = 0, missed = 0;
 
                 for (; end < h->count && strcmp(h->decisions[end].workflow, w) == 0; end++) {
-                        run += strcmp(h->decisions[end].action, "RUN") == 0;
-                        skip += strcmp(h->decisions[end].action, "SKIP") == 0;
-                        missed += strcmp(h->decisions[end].action, "MISSED") == 0;
+                        run += h->decisions[end].action == RF_ACTION_RUN;
+                        skip += h->decisions[end].action == RF_ACTION_SKIP;
+                        missed += h->decisions[end].action == RF_ACTION_MISSED;
                 }
                 printf("\n%s: %zu decision%s (%d RUN, %d SKIP, %d MISSED)\n", w, end - i, end - i == 1 ? "" : "s", run,
                        skip, missed);
@@ -276,7 +277,8 @@ static void print_text(const history_t *h, const summary_t *s, const char *tz, c
                         if (s->duration_count[j] == 0)
                                 continue;
                         span_duration(s->duration_total[j] / s->duration_count[j], dur, sizeof(dur));
-                        printf("%s %s avg %s (%d)", any ? "," : "", duration_statuses[j], dur, s->duration_count[j]);
+                        printf("%s %s avg %s (%d)", any ? "," : "", rf_exec_status_name(duration_statuses[j]), dur,
+                               s->duration_count[j]);
                         any = true;
                 }
                 printf("%s\n", any ? "" : " no executions");
@@ -334,12 +336,13 @@ static json_t *jtime(int64_t ms) {
 static json_t *json_call(const hist_call_t *c) {
         char message[CAUSE_TEXT_MAX] = "";
 
-        if (strcmp(c->outcome, "OK") != 0)
+        if (c->outcome != RF_CALL_OK)
                 cause_message(c->error, message, sizeof(message));
         return json_pack("{s:o, s:i, s:o, s:o, s:o, s:i, s:o, s:o}", "scraper", jstr(c->scraper), "try", c->try_no,
                          "http_status", c->http_status > 0 ? json_integer(c->http_status) : json_null(), "outcome",
-                         jstr(c->outcome), "started_at", jtime(c->started_ms), "duration_ms", c->duration_ms, "error",
-                         *c->error ? jstr(c->error) : json_null(), "message", *message ? jstr(message) : json_null());
+                         jstr(rf_call_outcome_name(c->outcome)), "started_at", jtime(c->started_ms), "duration_ms",
+                         c->duration_ms, "error", *c->error ? jstr(c->error) : json_null(), "message",
+                         *message ? jstr(message) : json_null());
 }
 
 static json_t *json_decision(const hist_decision_t *d) {
@@ -356,23 +359,23 @@ static json_t *json_decision(const hist_decision_t *d) {
                 json_array_append_new(executions,
                                       json_pack("{s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "execution_id",
                                                 jstr(e->execution_id), "attempt", e->attempt, "worker",
-                                                jstr(e->worker_id), "status", jstr(e->status), "started_at",
-                                                jtime(e->started_ms), "finished_at",
+                                                jstr(e->worker_id), "status", jstr(rf_exec_status_name(e->status)),
+                                                "started_at", jtime(e->started_ms), "finished_at",
                                                 e->finished_ms ? jtime(e->finished_ms) : json_null(), "duration_ms",
                                                 ms >= 0 ? json_integer(ms) : json_null(), "error",
                                                 *e->error ? jstr(e->error) : json_null(), "calls", calls));
         }
         o = json_pack("{s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:o}", "decision_id",
                       jstr(d->decision_id), "kind", decision_kind(d), "tick", jtime(d->tick_ms), "decided_at",
-                      jtime(d->decided_ms), "action", jstr(d->action), "state", jstr(d->state), "state_at",
-                      jtime(d->state_ms), "reason", jstr(d->reason), "attempt", d->attempt, "replay_of",
-                      jstr(d->replay_of), "backfill_of", jstr(d->backfill_of), "backfill_id", jstr(d->backfill_id),
-                      "cancelled_by", jstr(d->cancelled_by), "cancel_reason", jstr(d->cancel_reason), "orphan",
-                      jstr(d->orphan_why));
+                      jtime(d->decided_ms), "action", jstr(rf_decision_action_name(d->action)), "state",
+                      jstr(rf_decision_state_name(d->state)), "state_at", jtime(d->state_ms), "reason", jstr(d->reason),
+                      "attempt", d->attempt, "replay_of", jstr(d->replay_of), "backfill_of", jstr(d->backfill_of),
+                      "backfill_id", jstr(d->backfill_id), "cancelled_by", jstr(d->cancelled_by), "cancel_reason",
+                      jstr(d->cancel_reason), "orphan", jstr(d->orphan_why));
         json_object_set_new(o, "reaper",
                             json_pack("{s:i, s:i, s:b, s:o}", "reproduced", d->attempt > 1 ? d->attempt - 1 : 0,
-                                      "abandoned", abandoned_of(d), "dead", strcmp(d->state, "DEAD") == 0, "dead_at",
-                                      strcmp(d->state, "DEAD") == 0 ? jtime(d->state_ms) : json_null()));
+                                      "abandoned", abandoned_of(d), "dead", d->state == RF_DECISION_DEAD, "dead_at",
+                                      d->state == RF_DECISION_DEAD ? jtime(d->state_ms) : json_null()));
         json_object_set_new(o, "executions", executions);
         return o;
 }
@@ -382,7 +385,7 @@ static json_t *json_summary(const history_t *h, const summary_t *s) {
 
         for (size_t j = 0; j < N_DURATIONS; j++)
                 if (s->duration_count[j] > 0)
-                        json_object_set_new(durations, duration_statuses[j],
+                        json_object_set_new(durations, rf_exec_status_name(duration_statuses[j]),
                                             json_pack("{s:i, s:I}", "count", s->duration_count[j], "avg_ms",
                                                       (json_int_t)(s->duration_total[j] / s->duration_count[j])));
         for (size_t i = 0; i < s->causes.count; i++) {

@@ -38,13 +38,21 @@ static rf_workflow_conf_t wf(const char *name, const char *window, int max_runs,
         return w;
 }
 
+static rf_decision_state_t state_of(const char *name) {
+        rf_decision_state_t s;
+
+        if (rf_decision_state_from_name(name, &s) < 0)
+                abort();
+        return s;
+}
+
 static policy_run_t run(const char *workflow, const char *id, const char *when, const char *state,
                         const char *state_at) {
         return (policy_run_t){ .workflow = workflow,
                                .decision_id = id,
                                .at_ms = at(when),
                                .state_at_ms = at(state_at ? state_at : when),
-                               .state = state };
+                               .state = state_of(state) };
 }
 
 /* Decides (paused by @p pause, or NULL) and checks the verdict: @p want_run,
@@ -100,7 +108,7 @@ static void test_failed_morning_run(void) {
         /* so does a run still in progress: no second run on top of it */
         EXPECT(&w, NY, "2026-06-15T10:00:00-04:00", busy, 1, false,
                "run in progress since 09:00 (decision dddddddd, RUNNING)");
-        busy[0].state = "PENDING";
+        busy[0].state = RF_DECISION_PENDING;
         EXPECT(&w, NY, "2026-06-15T10:00:00-04:00", busy, 1, false, "PENDING");
 }
 
@@ -247,7 +255,7 @@ static void test_overlap(void) {
         EXPECT(&w, NY, "2026-06-15T10:00:00-04:00", running, 3, false,
                "previous run still in progress: decision 11111111-aaaa-4aaa-8aaa-000000000001 (RUNNING, tick "
                "2026-06-14 23:00); overlap skip");
-        running[0].state = "PENDING";
+        running[0].state = RF_DECISION_PENDING;
         EXPECT(&w, NY, "2026-06-15T10:00:00-04:00", running, 3, false, "(PENDING, tick 2026-06-14 23:00)");
         /* nothing of w in flight: another workflow's run and a FAILED one do not hold it back */
         EXPECT(&w, NY, "2026-06-15T10:00:00-04:00", running + 1, 2, true, "scheduled: tick 10:00");

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The lifecycle name tables (common/rf_lifecycle.c) against the schema:
- * the CHECK lists of decisions.state and executions.status in
+ * the CHECK lists of decisions.action, decisions.state and
+ * executions.status in
  * schemas/sql (the last one each migration leaves, in file order) must
  * name exactly the C values, and every claim verdict must be a literal
  * the SQL functions can answer. */
@@ -113,6 +114,9 @@ static void join(const char *(*name)(int), int count, char *out, size_t size) {
                 o += (size_t)snprintf(out + o, size - o, "%s%s", i ? "," : "", name(i));
 }
 
+static const char *decision_action(int i) {
+        return rf_decision_action_name((rf_decision_action_t)i);
+}
 static const char *decision_state(int i) {
         return rf_decision_state_name((rf_decision_state_t)i);
 }
@@ -127,6 +131,9 @@ static void against_schema(void) {
         CHECK(sql != NULL);
         if (!sql)
                 return;
+        CHECK(last_check(sql, "decisions", "action", in_sql, sizeof(in_sql)));
+        join(decision_action, RF_DECISION_ACTION_COUNT, in_c, sizeof(in_c));
+        CHECK_STR_EQ(in_c, in_sql);
         CHECK(last_check(sql, "decisions", "state", in_sql, sizeof(in_sql)));
         join(decision_state, RF_DECISION_STATE_COUNT, in_c, sizeof(in_c));
         CHECK_STR_EQ(in_c, in_sql);
