@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "rf_kafka.h"
@@ -52,13 +53,10 @@ fail:
         return r;
 }
 
-/* The one INSERT of a decision, with the columns only some callers set. */
-static int insert_decision(rf_pg_t *pg, rf_decision_t *d, const char *action, int64_t tick_ms, const char *backfill_of,
-                           const char *backfill_id, char *errstr, size_t errstr_size) {
-        char decided[32], tick[32], deadline[32], attempt[16], id[37];
-        char *scrapers = NULL;
-        PGresult *res = NULL;
-        int r;
+/* Fills in what a new decision lacks: its id, trace id, decision time and
+ * attempt. */
+static int complete_new(rf_decision_t *d) {
+        char id[37];
 
         if (!d->decision_id) {
                 rf_uuid_new(id);
@@ -72,50 +70,112 @@ static int insert_decision(rf_pg_t *pg, rf_decision_t *d, const char *action, in
                 d->decided_at_ms = rf_now_ms();
         if (d->attempt < 1)
                 d->attempt = 1;
-        if (!d->decision_id || !d->trace_id)
-                return -ENOMEM;
-        scrapers = rf_pg_array_literal(d->scrapers, d->scraper_count);
-        if (!scrapers)
-                return -ENOMEM;
-        snprintf(decided, sizeof(decided), "%lld", (long long)d->decided_at_ms);
-        snprintf(tick, sizeof(tick), "%lld", (long long)tick_ms);
-        snprintf(deadline, sizeof(deadline), "%lld", (long long)d->deadline_ms);
-        snprintf(attempt, sizeof(attempt), "%d", (int)d->attempt);
-        {
-                const char *params[] = { d->decision_id, d->workflow,
-                                         action,         d->reason ? d->reason : "",
-                                         decided,        tick_ms >= 0 ? tick : NULL,
-                                         scrapers,       deadline,
-                                         attempt,        d->replay_of,
-                                         d->trace_id,    backfill_of,
-                                         backfill_id };
-                r = rf_pg_exec(pg,
-                               "INSERT INTO runfleet.decisions (decision_id, workflow, action, reason, "
-                               " decided_at, tick, scrapers, deadline_ms, attempt, replay_of, trace_id, state,"
-                               " backfill_of, backfill_id)"
-                               " VALUES ($1, $2, $3, $4, to_timestamp($5::bigint / 1000.0),"
-                               " to_timestamp($6::bigint / 1000.0), $7::text[], $8, $9, $10, $11,"
-                               " CASE WHEN $3 = 'RUN' THEN 'PENDING' ELSE 'SKIPPED' END, $12, $13)"
-                               " ON CONFLICT (workflow, tick) WHERE tick IS NOT NULL AND backfill_of IS NULL DO NOTHING"
-                               " RETURNING decision_id",
-                               13, params, &res, errstr, errstr_size);
+        return d->decision_id && d->trace_id ? 0 : -ENOMEM;
+}
+
+static json_t *string_or_null(const char *s) {
+        return s ? json_string(s) : json_null();
+}
+
+/* One row of the batch as the JSON object the INSERT below reads. */
+static json_t *row_json(const rf_store_new_t *row) {
+        const rf_decision_t *d = row->d;
+        json_t *scrapers = json_array();
+
+        for (size_t i = 0; scrapers && i < d->scraper_count; i++)
+                json_array_append_new(scrapers, json_string(d->scrapers[i]));
+        return json_pack(
+                "{s:s, s:s, s:s, s:s, s:I, s:o, s:o, s:I, s:i, s:o, s:s, s:o, s:o}", "decision_id", d->decision_id,
+                "workflow", d->workflow, "action", row->action, "reason", d->reason ? d->reason : "", "decided_ms",
+                (json_int_t)d->decided_at_ms, "tick_ms", row->tick_ms >= 0 ? json_integer(row->tick_ms) : json_null(),
+                "scrapers", scrapers ? scrapers : json_array(), "deadline_ms", (json_int_t)d->deadline_ms, "attempt",
+                (int)d->attempt, "replay_of", string_or_null(d->replay_of), "trace_id", d->trace_id, "backfill_of",
+                string_or_null(row->backfill_of), "backfill_id", string_or_null(row->backfill_id));
+}
+
+/* The one INSERT of decisions: a batch in one statement, its rows in one
+ * JSON parameter whatever the batch's size. A tick decided already is left
+ * alone (ON CONFLICT on the unique (workflow, tick) index); RETURNING says
+ * which rows went in. */
+static const char *const sql_insert =
+        "INSERT INTO runfleet.decisions (decision_id, workflow, action, reason, decided_at, tick, scrapers,"
+        " deadline_ms, attempt, replay_of, trace_id, state, backfill_of, backfill_id)"
+        " SELECT x.decision_id, x.workflow, x.action, x.reason, to_timestamp(x.decided_ms / 1000.0),"
+        " to_timestamp(x.tick_ms / 1000.0), x.scrapers, x.deadline_ms, x.attempt, x.replay_of, x.trace_id,"
+        " CASE WHEN x.action = 'RUN' THEN 'PENDING' ELSE 'SKIPPED' END, x.backfill_of, x.backfill_id"
+        "  FROM jsonb_to_recordset($1::jsonb) AS x(decision_id uuid, workflow text, action text, reason text,"
+        "       decided_ms bigint, tick_ms bigint, scrapers text[], deadline_ms bigint, attempt integer,"
+        "       replay_of uuid, trace_id text, backfill_of uuid, backfill_id uuid)"
+        " ON CONFLICT (workflow, tick) WHERE tick IS NOT NULL AND backfill_of IS NULL DO NOTHING"
+        " RETURNING decision_id::text";
+
+static int by_decision_id(const void *a, const void *b) {
+        return strcasecmp((*(rf_store_new_t *const *)a)->d->decision_id, (*(rf_store_new_t *const *)b)->d->decision_id);
+}
+
+int rf_store_insert_decisions(rf_pg_t *pg, rf_store_new_t *rows, size_t count, char *errstr, size_t errstr_size) {
+        json_t *batch = json_array();
+        rf_store_new_t **sorted = calloc(count ? count : 1, sizeof(*sorted));
+        char *text = NULL;
+        PGresult *res = NULL;
+        int r = -ENOMEM;
+
+        if (!batch || !sorted)
+                goto oom;
+        for (size_t i = 0; i < count; i++) {
+                json_t *o;
+
+                rows[i].inserted = false;
+                if (complete_new(rows[i].d) < 0 || !(o = row_json(&rows[i])) || json_array_append_new(batch, o) < 0)
+                        goto oom;
+                sorted[i] = &rows[i];
         }
-        free(scrapers);
+        text = json_dumps(batch, JSON_COMPACT);
+        if (!text)
+                goto oom;
+        {
+                const char *params[] = { text };
+                r = rf_pg_exec(pg, sql_insert, 1, params, &res, errstr, errstr_size);
+        }
         if (r < 0)
-                return r;
-        r = PQntuples(res) == 1 ? 0 : -EEXIST;
+                goto out;
+        qsort(sorted, count, sizeof(*sorted), by_decision_id);
+        for (int i = 0; i < PQntuples(res); i++) {
+                rf_decision_t key = { .decision_id = PQgetvalue(res, i, 0) };
+                rf_store_new_t k = { .d = &key }, *kp = &k, **hit;
+
+                hit = bsearch(&kp, sorted, count, sizeof(*sorted), by_decision_id);
+                if (hit)
+                        (*hit)->inserted = true;
+        }
+        r = 0;
+        goto out;
+oom:
+        snprintf(errstr, errstr_size, "out of memory");
+out:
         PQclear(res);
+        free(text);
+        free(sorted);
+        json_decref(batch);
         return r;
 }
 
 int rf_store_insert_decision(rf_pg_t *pg, rf_decision_t *d, const char *action, int64_t tick_ms, char *errstr,
                              size_t errstr_size) {
-        return insert_decision(pg, d, action, tick_ms, NULL, NULL, errstr, errstr_size);
+        rf_store_new_t row = { .d = d, .action = action, .tick_ms = tick_ms };
+        int r = rf_store_insert_decisions(pg, &row, 1, errstr, errstr_size);
+
+        return r < 0 ? r : row.inserted ? 0 : -EEXIST;
 }
 
 int rf_store_insert_backfill_decision(rf_pg_t *pg, rf_decision_t *d, int64_t tick_ms, const char *backfill_of,
                                       const char *backfill_id, char *errstr, size_t errstr_size) {
-        return insert_decision(pg, d, "RUN", tick_ms, backfill_of, backfill_id, errstr, errstr_size);
+        rf_store_new_t row = {
+                .d = d, .action = "RUN", .tick_ms = tick_ms, .backfill_of = backfill_of, .backfill_id = backfill_id
+        };
+        int r = rf_store_insert_decisions(pg, &row, 1, errstr, errstr_size);
+
+        return r < 0 ? r : row.inserted ? 0 : -EEXIST;
 }
 
 #define DELIVERY_PENDING INT_MIN
@@ -136,6 +196,38 @@ int rf_store_publish(rd_kafka_t *rk, rf_pg_t *pg, const char *topic, rf_decision
                      int timeout_ms, size_t *ret_delivered, char *errstr, size_t errstr_size) {
         return rf_store_publish_acked(rk, pg, topic, decisions, count, timeout_ms, NULL, ret_delivered, errstr,
                                       errstr_size);
+}
+
+/* Sets delivered_at of the decisions Kafka acknowledged (results[i] 0), in
+ * one statement for the whole batch. */
+static int record_delivered(rf_pg_t *pg, rf_decision_t *const *decisions, const int *results, size_t count,
+                            char *errstr, size_t errstr_size) {
+        json_t *acked = json_array();
+        char *text = NULL;
+        int r = -ENOMEM;
+
+        for (size_t i = 0; acked && i < count; i++)
+                if (results[i] == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                    json_array_append_new(acked, json_pack("{s:s, s:i}", "decision_id", decisions[i]->decision_id,
+                                                           "attempt", (int)decisions[i]->attempt)) < 0)
+                        goto out;
+        if (!acked || !(text = json_dumps(acked, JSON_COMPACT)))
+                goto out;
+        {
+                const char *params[] = { text };
+                r = rf_pg_exec(pg,
+                               "UPDATE runfleet.decisions d SET delivered_at = now()"
+                               "  FROM jsonb_to_recordset($1::jsonb) AS x(decision_id uuid, attempt integer)"
+                               " WHERE d.decision_id = x.decision_id AND d.attempt = x.attempt"
+                               "   AND d.delivered_at IS NULL",
+                               1, params, NULL, errstr, errstr_size);
+        }
+out:
+        if (r == -ENOMEM)
+                snprintf(errstr, errstr_size, "out of memory");
+        free(text);
+        json_decref(acked);
+        return r;
 }
 
 int rf_store_publish_acked(rd_kafka_t *rk, rf_pg_t *pg, const char *topic, rf_decision_t *const *decisions,
@@ -173,26 +265,23 @@ int rf_store_publish_acked(rd_kafka_t *rk, rf_pg_t *pg, const char *topic, rf_de
         for (size_t i = 0; i < count; i++) {
                 if (ret_acked)
                         ret_acked[i] = results[i] == RD_KAFKA_RESP_ERR_NO_ERROR;
-                if (results[i] == RD_KAFKA_RESP_ERR_NO_ERROR) {
-                        char attempt[16], why[256];
-                        const char *params[] = { decisions[i]->decision_id, attempt };
-                        snprintf(attempt, sizeof(attempt), "%d", (int)decisions[i]->attempt);
-                        /* best effort: delivered_at is for operators; the reaper keys on executions */
-                        if (rf_pg_exec(pg,
-                                       "UPDATE runfleet.decisions SET delivered_at = now()"
-                                       " WHERE decision_id = $1 AND attempt = $2 AND delivered_at IS NULL",
-                                       2, params, NULL, why, sizeof(why)) < 0 &&
-                            r == 0) {
-                                snprintf(errstr, errstr_size, "%s", why);
-                                r = -EIO;
-                        }
+                if (results[i] == RD_KAFKA_RESP_ERR_NO_ERROR)
                         delivered++;
-                } else if (r == 0) {
+                else if (r == 0) {
                         snprintf(errstr, errstr_size, "kafka: decision %s not delivered: %s", decisions[i]->decision_id,
                                  results[i] == DELIVERY_PENDING ? "timed out waiting for the broker"
                                  : results[i] == DELIVERY_NOT_QUEUED
                                          ? "not queued"
                                          : rd_kafka_err2str((rd_kafka_resp_err_t)results[i]));
+                        r = -EIO;
+                }
+        }
+        if (delivered > 0) {
+                char why[256];
+
+                /* best effort: delivered_at is for operators; the reaper keys on executions */
+                if (record_delivered(pg, decisions, results, count, why, sizeof(why)) < 0 && r == 0) {
+                        snprintf(errstr, errstr_size, "%s", why);
                         r = -EIO;
                 }
         }

@@ -21,6 +21,21 @@
  * RF_STORE_DECISION_COLUMNS. The caller owns *ret_decision. */
 int rf_store_decision_from_row(PGresult *res, int row, rf_decision_t **ret_decision);
 
+/* One decision of a batch rf_store_insert_decisions() inserts. */
+typedef struct rf_store_new {
+        rf_decision_t *d;        /* decision_id, trace_id, decided_at and attempt filled in when empty */
+        const char *action;      /* "RUN" or "SKIP" */
+        int64_t tick_ms;         /* the schedule tick it answers, -1: none */
+        const char *backfill_of; /* see rf_store_insert_backfill_decision(); NULL: none */
+        const char *backfill_id;
+        bool inserted; /* out: false when its tick was decided already (another evaluator) */
+} rf_store_new_t;
+
+/* Inserts @p count decisions in one statement; each row's inserted says
+ * whether it went in. Returns 0, or a negative errno with the reason in
+ * @p errstr (then none went in). */
+int rf_store_insert_decisions(rf_pg_t *pg, rf_store_new_t *rows, size_t count, char *errstr, size_t errstr_size);
+
 /* Inserts @p d (decision_id, trace_id and decided_at filled in when empty).
  * @p action is "RUN" or "SKIP"; @p tick_ms >= 0 names the schedule tick, and
  * then -EEXIST means another evaluator already decided that tick. */

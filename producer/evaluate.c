@@ -9,8 +9,8 @@
 
 #include "catchup.h"
 #include "catchup_record.h"
+#include "decide.h"
 #include "overlap.h"
-#include "pauses.h"
 #include "policy.h"
 #include "workflow_decision.h"
 #include "producer.h"
@@ -137,171 +137,6 @@ static int publish(session_t *s, rf_decision_t **ds, size_t n) {
         return r;
 }
 
-/* The RUN decisions of @p w and of the workflows it runs after, within a
- * day and a bit either side of @p tick_ms (policy.c picks the local day).
- * On success the caller owns *ret_res, whose rows back *ret_runs (free()). */
-static int load_history(session_t *s, const rf_workflow_conf_t *w, int64_t tick_ms, PGresult **ret_res,
-                        policy_run_t **ret_runs, size_t *ret_count, char *errstr, size_t errstr_size) {
-        char **names = calloc(w->after_count + 1, sizeof(*names));
-        char *list = NULL, tick[32];
-        PGresult *res = NULL;
-        policy_run_t *runs = NULL;
-        int r = -ENOMEM, n;
-
-        if (!names)
-                return -ENOMEM;
-        names[0] = w->name;
-        for (size_t i = 0; i < w->after_count; i++)
-                names[i + 1] = w->after[i];
-        list = rf_pg_array_literal(names, w->after_count + 1);
-        if (!list)
-                goto out;
-        snprintf(tick, sizeof(tick), "%lld", (long long)tick_ms);
-        {
-                const char *params[] = { list, tick };
-                /* 26 h covers the longest local day (25 h) whatever the zone's
-                 * offset; decided_at >= tick, so its bound lets the index help */
-                r = rf_pg_exec(s->pg,
-                               "SELECT workflow, decision_id::text,"
-                               " (extract(epoch FROM coalesce(tick, decided_at)) * 1000)::bigint,"
-                               " (extract(epoch FROM state_at) * 1000)::bigint, state, replay_of IS NOT NULL,"
-                               " waiting_for IS NOT NULL"
-                               "  FROM runfleet.decisions"
-                               " WHERE action = 'RUN' AND workflow = ANY ($1::text[])"
-                               "   AND decided_at >= to_timestamp($2::bigint / 1000.0) - interval '27 hours'"
-                               "   AND coalesce(tick, decided_at) BETWEEN"
-                               "       to_timestamp($2::bigint / 1000.0) - interval '26 hours' AND"
-                               "       to_timestamp($2::bigint / 1000.0) + interval '26 hours'",
-                               2, params, &res, errstr, errstr_size);
-        }
-        if (r < 0)
-                goto out;
-        n = PQntuples(res);
-        runs = calloc((size_t)n + 1, sizeof(*runs));
-        if (!runs) {
-                r = -ENOMEM;
-                goto out;
-        }
-        for (int i = 0; i < n; i++) {
-                runs[i] = (policy_run_t){ .workflow = PQgetvalue(res, i, 0),
-                                          .decision_id = PQgetvalue(res, i, 1),
-                                          .at_ms = strtoll(PQgetvalue(res, i, 2), NULL, 10),
-                                          .state_at_ms = strtoll(PQgetvalue(res, i, 3), NULL, 10),
-                                          .replay = strcmp(PQgetvalue(res, i, 5), "t") == 0,
-                                          .waiting = strcmp(PQgetvalue(res, i, 6), "t") == 0 };
-                if (rf_decision_state_from_name(PQgetvalue(res, i, 4), &runs[i].state) < 0) {
-                        snprintf(errstr, errstr_size, "decision %s has an unknown state '%s' (a newer schema?)",
-                                 runs[i].decision_id, PQgetvalue(res, i, 4));
-                        r = -EPROTO;
-                        goto out;
-                }
-        }
-        *ret_res = res;
-        *ret_runs = runs;
-        *ret_count = (size_t)n;
-        res = NULL;
-        runs = NULL;
-        r = 0;
-out:
-        PQclear(res);
-        free(runs);
-        free(list);
-        free(names);
-        return r;
-}
-
-/* 1 when @p w already has a decision for @p tick_ms, 0 when not. */
-static int tick_decided(session_t *s, const rf_workflow_conf_t *w, int64_t tick_ms, char *errstr, size_t errstr_size) {
-        char tick[32];
-        const char *params[] = { w->name, tick };
-        PGresult *res;
-        int r;
-
-        snprintf(tick, sizeof(tick), "%lld", (long long)tick_ms);
-        r = rf_pg_exec(s->pg,
-                       "SELECT 1 FROM runfleet.decisions WHERE workflow = $1"
-                       " AND tick = to_timestamp($2::bigint / 1000.0)",
-                       2, params, &res, errstr, errstr_size);
-        if (r < 0)
-                return r;
-        r = PQntuples(res) > 0;
-        PQclear(res);
-        return r;
-}
-
-/* Decides workflow @p w at its schedule tick @p tick_ms and records the
- * decision, @p note (NULL: none) appended to the policy's reason. *ret_run
- * gets the decision when it is a RUN to publish (the caller owns it), NULL
- * otherwise. Returns 0, or a negative errno. */
-static int decide_tick(session_t *s, const rf_workflow_conf_t *w, int64_t tick_ms, const char *note,
-                       rf_decision_t **ret_run) {
-        PGresult *hist = NULL, *paused = NULL;
-        policy_pause_t pause;
-        bool is_paused = false;
-        policy_run_t *runs = NULL;
-        size_t nruns = 0;
-        policy_verdict_t v;
-        rf_decision_t *d = NULL;
-        char errstr[1024];
-        int r;
-
-        *ret_run = NULL;
-        r = tick_decided(s, w, tick_ms, errstr, sizeof(errstr));
-        if (r != 0)
-                goto out; /* decided already (1), or an error */
-        r = load_history(s, w, tick_ms, &hist, &runs, &nruns, errstr, sizeof(errstr));
-        if (r < 0)
-                goto out;
-        r = pauses_load_active(s->pg, w->name, &paused, &pause, &is_paused, errstr, sizeof(errstr));
-        if (r < 0)
-                goto out;
-        r = policy_decide(w, s->conf->producer.timezone, tick_ms, runs, nruns, is_paused ? &pause : NULL, &v);
-        if (r < 0) {
-                snprintf(errstr, sizeof(errstr), "time zone '%s' is unusable", s->conf->producer.timezone);
-                goto out;
-        }
-        if (note) {
-                size_t len = strlen(v.reason);
-
-                snprintf(v.reason + len, sizeof(v.reason) - len, "; %s", note);
-        }
-        d = workflow_decision_new(w, v.reason);
-        if (!d) {
-                r = -ENOMEM;
-                snprintf(errstr, sizeof(errstr), "out of memory");
-                goto out;
-        }
-        if (*v.wait_for) /* overlap buffer_one: recorded, produced by the reaper later */
-                r = overlap_insert_waiting(s->pg, d, tick_ms, v.wait_for, errstr, sizeof(errstr));
-        else
-                r = rf_store_insert_decision(s->pg, d, v.run ? "RUN" : "SKIP", tick_ms, errstr, sizeof(errstr));
-        if (r == -EEXIST) {
-                /* another evaluator got there between our check and insert */
-                r = 0;
-                goto out;
-        }
-        if (r < 0)
-                goto out;
-        rf_metrics_inc(metrics.evaluated, 1, w->name, v.run ? "RUN" : "SKIP");
-        if (!v.run || *v.wait_for) {
-                rf_log_info(v.run ? "decision.waiting" : "decision.skipped", decision_fields(d), "%s %s: %s",
-                            v.run ? "RUN (waiting)" : "SKIP", w->name, v.reason);
-                goto out;
-        }
-        rf_fault_point("after-insert");
-        *ret_run = d;
-        d = NULL;
-out:
-        if (r < 0)
-                rf_log_error("decision.insert_failed", json_pack("{s:s}", "workflow", w->name), "%s: %s", w->name,
-                             errstr);
-        rf_decision_destroy(d);
-        free(runs);
-        PQclear(hist);
-        PQclear(paused);
-        return r < 0 ? r : 0;
-}
-
 /* Takes RF_LOCK_EVALUATOR for this session, or confirms it still holds it.
  * The lock is kept, not released after each evaluation: the replica that
  * has it stays the one evaluator until its connection ends, and standbys
@@ -414,6 +249,84 @@ static int record_catchup(session_t *s, const rf_workflow_conf_t *w, const catch
         return 0;
 }
 
+/* Counts and logs what one round recorded, and moves its RUN decisions
+ * to produce into @p run. */
+static int round_done(decide_job_t *jobs, size_t count, run_list_t *run) {
+        int r = 0;
+
+        for (size_t i = 0; i < count; i++) {
+                decide_job_t *j = &jobs[i];
+
+                if (!j->d)
+                        continue; /* decided already, or not recorded */
+                rf_metrics_inc(metrics.evaluated, 1, j->w->name, j->run ? "RUN" : "SKIP");
+                if (!j->run || j->waiting) {
+                        rf_log_info(j->run ? "decision.waiting" : "decision.skipped", decision_fields(j->d),
+                                    "%s %s: %s", j->run ? "RUN (waiting)" : "SKIP", j->w->name, j->reason);
+                        rf_decision_destroy(j->d);
+                } else if (run_list_add(run, j->d) < 0) {
+                        rf_decision_destroy(j->d); /* recorded: the reaper produces it */
+                        r = -ENOMEM;
+                }
+                j->d = NULL;
+        }
+        return r;
+}
+
+/* The next tick of @p plan to decide from *@p next on, or NULL. */
+static const catchup_tick_t *next_decide(const catchup_plan_t *plan, size_t *next) {
+        while (*next < plan->count && plan->ticks[*next].action != CATCHUP_DECIDE)
+                (*next)++;
+        return *next < plan->count ? &plan->ticks[(*next)++] : NULL;
+}
+
+/* Decides the ticks @p plans leave to the policy, in rounds: a round takes
+ * each workflow's next such tick (decide.h), so a workflow's later tick
+ * sees its earlier one in the history. Almost always there is one round. */
+static int decide_rounds(session_t *s, const catchup_plan_t *plans, int64_t now_ms, int64_t lookback_ms,
+                         run_list_t *run) {
+        const rf_conf_t *conf = s->conf;
+        decide_job_t *jobs = calloc(conf->workflow_count + 1, sizeof(*jobs));
+        size_t *next = calloc(conf->workflow_count + 1, sizeof(*next));
+        char errstr[1024];
+        int r = 0;
+
+        if (!jobs || !next) {
+                r = -ENOMEM;
+                goto out;
+        }
+        while (r == 0) {
+                size_t n = 0;
+                int dr;
+
+                for (size_t i = 0; i < conf->workflow_count; i++) {
+                        const catchup_tick_t *t = next_decide(&plans[i], &next[i]);
+
+                        if (t)
+                                /* a missed tick decided late says so, like the ones SKIPped */
+                                jobs[n++] =
+                                        (decide_job_t){ .w = &conf->workflows[i],
+                                                        .tick_ms = t->tick_ms,
+                                                        .note = t->tick_ms < now_ms - lookback_ms ? plans[i].late_note
+                                                                                                  : NULL };
+                }
+                if (n == 0)
+                        break;
+                dr = decide_round(s->pg, conf->producer.timezone, jobs, n, errstr, sizeof(errstr));
+                if (dr < 0)
+                        rf_log_error("decision.insert_failed", json_pack("{s:i}", "workflows", (int)n),
+                                     "deciding %zu workflow(s): %s", n, errstr);
+                rf_fault_point("after-insert");
+                r = round_done(jobs, n, run);
+                if (dr < 0)
+                        r = dr; /* the next evaluation decides what this one could not */
+        }
+out:
+        free(jobs);
+        free(next);
+        return r;
+}
+
 /* One evaluation at @p now_ms: every schedule tick of each workflow since
  * its last decided one is accounted for. A tick within @p lookback_ms is on
  * time and decided by the policy; older ones were missed and are decided,
@@ -424,6 +337,7 @@ static int record_catchup(session_t *s, const rf_workflow_conf_t *w, const catch
 static int evaluate_once(session_t *s, int64_t now_ms, int64_t lookback_ms, bool *ret_evaluated) {
         const rf_conf_t *conf = s->conf;
         run_list_t run = { 0 };
+        catchup_plan_t *plans = NULL;
         int64_t *last = NULL;
         char errstr[1024];
         int r = 0, locked;
@@ -440,8 +354,11 @@ static int evaluate_once(session_t *s, int64_t now_ms, int64_t lookback_ms, bool
         }
         *ret_evaluated = true;
         last = calloc(conf->workflow_count + 1, sizeof(*last));
-        if (!last)
-                return -ENOMEM;
+        plans = calloc(conf->workflow_count + 1, sizeof(*plans));
+        if (!last || !plans) {
+                r = -ENOMEM;
+                goto out;
+        }
         r = load_last_ticks(s, last, errstr, sizeof(errstr));
         if (r < 0) {
                 rf_log_error("evaluate.history_failed", NULL, "reading the last decided ticks: %s", errstr);
@@ -449,36 +366,33 @@ static int evaluate_once(session_t *s, int64_t now_ms, int64_t lookback_ms, bool
         }
         for (size_t i = 0; i < conf->workflow_count; i++) {
                 const rf_workflow_conf_t *w = &conf->workflows[i];
-                catchup_plan_t plan;
                 int pr;
 
                 pr = catchup_plan(w, conf->producer.timezone, last[i], now_ms, lookback_ms,
-                                  conf->producer.catchup_max_ticks, &plan);
-                if (pr == 0 && plan.missed > 0)
-                        pr = record_catchup(s, w, &plan);
-                for (size_t k = 0; pr == 0 && k < plan.count; k++) {
-                        rf_decision_t *d = NULL;
-
-                        if (plan.ticks[k].action != CATCHUP_DECIDE)
-                                continue;
-                        /* a missed tick decided late says so, like the ones SKIPped */
-                        pr = decide_tick(s, w, plan.ticks[k].tick_ms,
-                                         plan.ticks[k].tick_ms < now_ms - lookback_ms ? plan.late_note : NULL, &d);
-                        if (d && run_list_add(&run, d) < 0) {
-                                rf_decision_destroy(d); /* recorded: the reaper produces it */
-                                pr = -ENOMEM;
-                        }
+                                  conf->producer.catchup_max_ticks, &plans[i]);
+                if (pr == 0 && plans[i].missed > 0)
+                        pr = record_catchup(s, w, &plans[i]);
+                if (pr < 0) {
+                        /* its gap is not recorded: decide none of its ticks now */
+                        plans[i].count = 0;
+                        if (r == 0)
+                                r = pr;
                 }
-                free(plan.ticks);
-                if (pr < 0 && r == 0)
-                        r = pr;
+        }
+        {
+                int dr = decide_rounds(s, plans, now_ms, lookback_ms, &run);
+                if (dr < 0 && r == 0)
+                        r = dr;
         }
         if (publish(s, run.items, run.count) < 0 && r == 0)
                 r = -EIO;
 out:
+        for (size_t i = 0; plans && i < conf->workflow_count; i++)
+                free(plans[i].ticks);
         for (size_t i = 0; i < run.count; i++)
                 rf_decision_destroy(run.items[i]);
         free(run.items);
+        free(plans);
         free(last);
         return r;
 }

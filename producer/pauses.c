@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* `pause` and `unpause`, and the active pause the evaluator reads.
+/* `pause` and `unpause` (the evaluator reads the active pauses in
+ * decide.c).
  *
  * A pause is a row of runfleet.pauses (who, when, why), kept after it ends
  * so the day's story can tell it; a workflow is paused while it has a row
@@ -20,31 +21,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pauses.h"
+#include "rf_pg.h"
 #include "producer.h"
 #include "rf_util.h"
-
-int pauses_load_active(rf_pg_t *pg, const char *workflow, PGresult **ret_res, policy_pause_t *ret_pause,
-                       bool *ret_found, char *errstr, size_t errstr_size) {
-        const char *params[] = { workflow };
-        PGresult *res = NULL;
-        int r;
-
-        r = rf_pg_exec(pg,
-                       "SELECT paused_by, (extract(epoch FROM paused_at) * 1000)::bigint, reason, automatic"
-                       "  FROM runfleet.pauses WHERE workflow = $1 AND unpaused_at IS NULL",
-                       1, params, &res, errstr, errstr_size);
-        if (r < 0)
-                return r;
-        *ret_found = PQntuples(res) > 0;
-        if (*ret_found)
-                *ret_pause = (policy_pause_t){ .by = PQgetvalue(res, 0, 0),
-                                               .since_ms = strtoll(PQgetvalue(res, 0, 1), NULL, 10),
-                                               .reason = PQgetvalue(res, 0, 2),
-                                               .automatic = strcmp(PQgetvalue(res, 0, 3), "t") == 0 };
-        *ret_res = res;
-        return 0;
-}
 
 /* Pauses one workflow unless it is paused already; columns: pause_id (NULL
  * when it was paused already), then the active pause's paused_by, paused_at
