@@ -18,14 +18,20 @@ cannot be pulled where the tests run, so this is how they are checked:
     literal in common/, producer/, worker/ or reaper/ (here), and, with
     --scrape FILE (the integration test dashboard_metrics passes the
     /metrics of a live worker, reaper and evaluator), a series of those
-    scrapes, with every label the expression matches or groups by on it;
+    scrapes, with every label the expression matches or groups by on it,
+    and every label="value" it matches; with --target JOB=HOST:PORT (the
+    same live programs), a real Prometheus (Debian's, on loopback, a
+    temporary directory) scrapes them and every expression must return at
+    least one series from its query API, so a join or filter that can
+    never match fails too;
 (d) the compose profile runs Grafana on a pinned official image, mounts the
     provisioning files that exist, the datasource points at the profile's
     Prometheus under the uid the dashboard selects, and the dashboard
     provider reads the directory where runfleet.json is mounted.
 
     check_dashboard.py                       (a), (b), (c) against the sources, (d)
-    check_dashboard.py --live-only --scrape F [--scrape F...]   (c) against scrapes only
+    check_dashboard.py --live-only --scrape F [--scrape F...] [--target JOB=HOST:PORT...]
+                                             (c) against live programs only
 """
 import argparse
 import glob
@@ -33,8 +39,12 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.parse
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import deploylib as dl  # noqa: E402
@@ -187,6 +197,73 @@ def check_live(c, exprs, scrapes):
                 c.check(False, "%s: label %r is on none of %s in the live /metrics" % (where, lab, sorted(names)))
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prometheus_query(base, expr):
+    """The result of an instant query, or raises (OSError, ValueError)."""
+    url = base + "/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    with urllib.request.urlopen(url, timeout=10) as f:
+        body = json.load(f)
+    if body.get("status") != "success":
+        raise ValueError(body.get("error") or body)
+    return body["data"]["result"]
+
+
+def check_prometheus(c, exprs, targets):
+    """A real Prometheus scrapes @p targets (JOB=HOST:PORT); every expression
+    returns a series within 60 s."""
+    exe = shutil.which("prometheus")
+    if not exe:
+        dl.missing("prometheus not found (Debian package prometheus)")
+    jobs = {}
+    for t in targets:
+        job, _, addr = t.partition("=")
+        jobs.setdefault(job, []).append(addr)
+    tmp = dl.tempdir()
+    port = free_port()
+    cfg = os.path.join(tmp, "prometheus.yml")
+    with open(cfg, "w") as f:  # JSON is YAML
+        json.dump({"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                   "scrape_configs": [{"job_name": j, "static_configs": [{"targets": a}]}
+                                      for j, a in sorted(jobs.items())]}, f)
+    log = open(os.path.join(tmp, "prometheus.log"), "w")
+    proc = subprocess.Popen([exe, "--config.file=" + cfg, "--storage.tsdb.path=" + os.path.join(tmp, "data"),
+                             "--web.listen-address=127.0.0.1:%d" % port], stdout=log, stderr=subprocess.STDOUT)
+    base = "http://127.0.0.1:%d" % port
+    try:
+        pending = {where: substitute(expr) for where, expr in exprs}
+        errors = {}
+        deadline = time.monotonic() + 60
+        while pending and time.monotonic() < deadline and proc.poll() is None:
+            for where, expr in list(pending.items()):
+                try:
+                    if prometheus_query(base, expr):
+                        del pending[where]
+                        errors.pop(where, None)
+                except (OSError, ValueError) as e:
+                    errors[where] = str(e)
+            time.sleep(1)
+        c.check(proc.poll() is None, "prometheus exited (%s); its log:\n%s"
+                % (proc.returncode, open(log.name).read()[-2000:]))
+        for where, expr in pending.items():
+            c.check(False, "%s: no series from a Prometheus scraping the live programs in 60 s%s: %s"
+                    % (where, " (%s)" % errors[where] if where in errors else "", expr))
+        print("prometheus: %d of %d expressions return series" % (len(exprs) - len(pending), len(exprs)))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def check_structure(c, dash):
     schema_file = os.path.join(HERE, "schemas", "grafana-dashboard.schema.json")
     jsonschema = dl.need_module("jsonschema", "tests/deploy/setup-venv")
@@ -327,7 +404,9 @@ def check_compose(c, dash):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--scrape", action="append", default=[], help="a /metrics scrape of a program (text format)")
-    ap.add_argument("--live-only", action="store_true", help="only check the metric names against the scrapes")
+    ap.add_argument("--target", action="append", default=[],
+                    help="JOB=HOST:PORT of a live program for a real Prometheus to scrape and query")
+    ap.add_argument("--live-only", action="store_true", help="only check against the live programs")
     args = ap.parse_args()
     c = dl.Checks("dashboard")
     try:
@@ -339,6 +418,8 @@ def main():
     c.check(len(exprs) >= 12, "%s: only %d expressions" % (DASHBOARD, len(exprs)))
     if args.scrape:
         check_live(c, exprs, args.scrape)
+    if args.target:
+        check_prometheus(c, exprs, args.target)
     if not args.live_only:
         check_structure(c, dash)
         check_promql(c, exprs)

@@ -3,8 +3,9 @@
  * a real worker, reaper and evaluator serve /metrics after one decision ran,
  * and tests/deploy/check_dashboard.py --live-only checks that every metric
  * the dashboard's expressions name is a series of those scrapes, with the
- * labels the expressions match and group by. A metric renamed in a program
- * fails here. */
+ * labels and label values the expressions use, and that every expression
+ * returns series from a real Prometheus (Debian's) scraping the three. A
+ * metric renamed in a program fails here. */
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,10 +104,13 @@ int main(void) {
 
         itest_source_root(&t, src, sizeof(src));
         CHECK(src[0] != '\0');
-        /* the checker itself: exit 0 with every name found */
-        CHECK(itest_sh(
-                      "'%s/tests/deploy/run' check_dashboard --live-only --scrape '%s' --scrape '%s' --scrape '%s' >&2",
-                      src, files[0], files[1], files[2]) == 0);
+        /* the checker itself: exit 0 with every name found in the scrapes,
+         * and every expression returning series from a real Prometheus
+         * scraping the three programs */
+        CHECK(itest_sh("'%s/tests/deploy/run' check_dashboard --live-only --scrape '%s' --scrape '%s' --scrape '%s'"
+                       " --target runfleet-worker=127.0.0.1:%d --target runfleet-reaper=127.0.0.1:%d"
+                       " --target runfleet-evaluator=127.0.0.1:%d >&2",
+                       src, files[0], files[1], files[2], worker_port, reaper_port, producer_port) == 0);
         /* and it does fail on a scrape without the worker's series */
         CHECK(itest_sh("'%s/tests/deploy/run' check_dashboard --live-only --scrape '%s' --scrape '%s' >/dev/null 2>&1",
                        src, files[1], files[2]) == 1);
