@@ -64,7 +64,7 @@ int main(void) {
         char reaper_env[64], producer_env[64], src[512], files[3][700];
         char *reaper_envp[] = { reaper_env, NULL }, *producer_envp[] = { producer_env, NULL };
         itest_t t;
-        int code;
+        int code, rc;
 
         curl_global_init(CURL_GLOBAL_DEFAULT);
         itest_init(&t, "dashboard");
@@ -107,10 +107,15 @@ int main(void) {
         /* the checker itself: exit 0 with every name found in the scrapes,
          * and every expression returning series from a real Prometheus
          * scraping the three programs */
-        CHECK(itest_sh("'%s/tests/deploy/run' check_dashboard --live-only --scrape '%s' --scrape '%s' --scrape '%s'"
-                       " --target runfleet-worker=127.0.0.1:%d --target runfleet-reaper=127.0.0.1:%d"
-                       " --target runfleet-evaluator=127.0.0.1:%d >&2",
-                       src, files[0], files[1], files[2], worker_port, reaper_port, producer_port) == 0);
+        rc = itest_sh("'%s/tests/deploy/run' check_dashboard --live-only --scrape '%s' --scrape '%s' --scrape '%s'"
+                      " --target runfleet-worker=127.0.0.1:%d --target runfleet-reaper=127.0.0.1:%d"
+                      " --target runfleet-evaluator=127.0.0.1:%d >&2",
+                      src, files[0], files[1], files[2], worker_port, reaper_port, producer_port);
+        /* 77: Debian's prometheus is missing and RUNFLEET_REQUIRE_SERVICES is not 1 */
+        if (rc == 77)
+                printf("# prometheus not installed (scripts/install-deps): expressions not queried\n");
+        else
+                CHECK(rc == 0);
         /* and it does fail on a scrape without the worker's series */
         CHECK(itest_sh("'%s/tests/deploy/run' check_dashboard --live-only --scrape '%s' --scrape '%s' >/dev/null 2>&1",
                        src, files[1], files[2]) == 1);
