@@ -11,7 +11,8 @@
 2. Structure that a schema cannot see: the services docs/deployment.md promises,
    Kafka in KRaft mode on the official image with its data on a volume,
    health-based depends_on whose targets really have health checks, the
-   replica counts, the monitoring profile, the runfleet image built once
+   replica counts, the monitoring profile (Prometheus and Grafana; the
+   dashboard's provisioning is check_dashboard.py's), the runfleet image built once
    (by migrate) and shared by the other services.
 Cross-file agreement (ports, topic, partitions) is check_invariants.py's.
 """
@@ -50,7 +51,8 @@ print("parsed by: " + ", ".join(p[0] for p in parsers))
 # ------------------------------------------------------------ 2. structure
 doc = dl.load_yaml(compose_file)
 services = doc.get("services") or {}
-want = {"kafka", "postgres", "migrate", "fake-scraper", "evaluator", "worker", "reaper", "prometheus"}
+want = {"kafka", "postgres", "migrate", "fake-scraper", "evaluator", "worker", "reaper", "prometheus", "grafana"}
+monitoring = {"prometheus", "grafana"}
 c.check(want <= set(services), "services missing: %s" % sorted(want - set(services)))
 if not c.failed:
     kafka, pg = services["kafka"], services["postgres"]
@@ -135,9 +137,10 @@ if not c.failed:
     ev = services["evaluator"].get("command") or []
     c.check(ev[:2] == ["runfleet-producer", "evaluate"] and "--every" in ev,
             "evaluator: command must be runfleet-producer evaluate --every ...")
-    c.equal(services["prometheus"].get("profiles"), ["monitoring"], "prometheus: profiles")
+    for name in sorted(monitoring):
+        c.equal(services[name].get("profiles"), ["monitoring"], "%s: profiles" % name)
     for name, svc in services.items():
-        if name != "prometheus":
+        if name not in monitoring:
             c.check(not svc.get("profiles"), "%s: in a profile, so `docker compose up` would not start it" % name)
 
 c.finish()
