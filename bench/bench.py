@@ -4,7 +4,7 @@
 build/bench/bench_scenarios (and wrk), prints one table, and writes it as
 CSV and Markdown under bench/results/. Figures, never assertions.
 
-    bench/bench.py [--quick] [--build DIR] [--brokers N] [a] [b] [c] [d] [e] [scale] [base] [limits]
+    bench/bench.py [--quick] [--build DIR] [--brokers N] [a] [b] [c] [d] [e] [g] [scale] [base] [limits]
 
 Expects the services of scripts/services (RUNFLEET_* from .runfleet/local.env);
 bench/run sets everything up and calls this.
@@ -21,14 +21,16 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SELECTABLE = ["a", "b", "c", "d", "e", "scale", "base", "limits"]
+SELECTABLE = ["a", "b", "c", "d", "e", "g", "scale", "base", "limits"]
 
 # a_runs: (a) is run that many times and the run of median rate reported;
 # one run on this shared 2-core machine swings by a fifth either way.
 FULL = dict(scale_rate=500, scale_secs=10, a=20000, a_runs=5, b=3000, c_rate=1000, c_secs=60, c_store_secs=10, d=1000,
-            base_a=2000, base_b_seq=30, base_b_thr=30, pg_secs=10, kafka_msgs=300000, wrk_secs=5)
+            base_a=2000, base_b_seq=30, base_b_thr=30, pg_secs=10, kafka_msgs=300000, wrk_secs=5,
+            g=(100, 1000, 10000))
 QUICK = dict(scale_rate=300, scale_secs=5, a=2000, a_runs=1, b=300, c_rate=1000, c_secs=10, c_store_secs=5, d=1000,
-             base_a=300, base_b_seq=5, base_b_thr=6, pg_secs=3, kafka_msgs=100000, wrk_secs=3)
+             base_a=300, base_b_seq=5, base_b_thr=6, pg_secs=3, kafka_msgs=100000, wrk_secs=3,
+             g=(100, 1000))
 PG_CLIENTS, PG_BATCH = 8, 1000
 
 
@@ -37,8 +39,8 @@ def log(msg):
 
 
 class Runner:
-    def __init__(self, build, logfile):
-        self.driver = os.path.join(build, "bench", "bench_scenarios")
+    def __init__(self, build, logfile, driver="bench_scenarios"):
+        self.driver = os.path.join(build, "bench", driver)
         self.env = dict(os.environ, RUNFLEET_BUILD_ROOT=build)
         self.logfile = logfile
 
@@ -264,6 +266,56 @@ def update_docs(results_md):
     log("wrote the figures of %s into %s" % (os.path.relpath(results_md, ROOT), os.path.relpath(DOCS, ROOT)))
 
 
+# --- (g): the evaluator at N workflows ----------------------------------------
+
+G_TARGET_EVAL_MS, G_TARGET_CONFIG_MS = 1000, 200
+
+
+def evaluator_md(results):
+    out = ["## (g) The evaluator at N workflows", "",
+           "| workflows | configuration loaded (`--print-config`) | one tick: exec → every RUN acknowledged |"
+           " RUN decisions recorded / acknowledged |",
+           "|---|---|---|---|"]
+    for r in results:
+        out.append("| %s | %s ms | %s ms | %s / %s |" % (
+            fnum(r.get("workflows")), fnum(r.get("config_ms")), fnum(r.get("evaluate_ms")),
+            fnum(r.get("run_decisions")), fnum(r.get("acknowledged"))))
+    out += ["", "- (g): N workflows on one cron tick, never decided before, in a fresh database. The tick's"
+            " figure is the whole `runfleet-producer evaluate` process, exec to exit (it exits once Kafka has"
+            " acknowledged every RUN decision), so it bounds the time from a tick to the last acknowledgement."
+            " Targets at 10,000 workflows: %s ms for the tick, %s ms for the configuration." %
+            (fnum(G_TARGET_EVAL_MS), fnum(G_TARGET_CONFIG_MS))]
+    return out
+
+
+def plot_evaluator(results, path):
+    """Cost against the number of workflows, as a PNG beside the results."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log("no matplotlib (python3-matplotlib, scripts/install-deps): %s not drawn" % os.path.basename(path))
+        return
+    pts = [r for r in results if r.get("evaluate_ms") is not None and r.get("config_ms") is not None]
+    if not pts:
+        return
+    fig, ax = plt.subplots(figsize=(6, 4))
+    xs = [r["workflows"] for r in pts]
+    ax.plot(xs, [r["evaluate_ms"] for r in pts], marker="o", label="one tick: exec → all acknowledged")
+    ax.plot(xs, [r["config_ms"] for r in pts], marker="s", label="configuration loaded")
+    ax.axhline(G_TARGET_EVAL_MS, color="grey", linestyle="--", linewidth=0.8, label="tick target (10,000 workflows)")
+    ax.set_xscale("log")
+    ax.set_xlabel("workflows")
+    ax.set_ylabel("ms")
+    ax.set_title("(g) the evaluator's cost against its workflows")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    log("wrote %s" % os.path.relpath(path, ROOT))
+
+
 # --- the run ------------------------------------------------------------------
 
 def main():
@@ -375,6 +427,12 @@ def main():
             run("base_b_" + eng, "baseline (b): " + label, "Python, table walk, 3 scrapers × 1 s each",
                 "--engine", eng, "--decisions", n, "--scrapers", 3, "--delay-ms", 1000, "--baseline", baseline,
                 nominal=P["b"], engine=eng)
+    evaluator = []
+    if "g" in want:
+        G = Runner(os.path.abspath(args.build), logfile, driver="bench_evaluator")
+        for n in P["g"]:
+            log("(g) the evaluator at %s workflows" % fnum(n))
+            evaluator.append(G.call("--workflows", n) or {"workflows": n})
     limits = []
     if "limits" in want:
         log("limit: PostgreSQL (pgbench, %d s each)" % P["pg_secs"])
@@ -520,6 +578,8 @@ def main():
     ]
     if scale_md:
         md += [""] + scale_md
+    if evaluator:
+        md += [""] + evaluator_md(evaluator)
     text = "\n".join(md) + "\n"
 
     os.makedirs(args.results, exist_ok=True)
@@ -548,6 +608,8 @@ def main():
                         g("cpu_s_per_1000"), g("workers"), g("workers_used"), g("most_in_flight"), g("offered_rate"), g("achieved_offer_rate"),
                         r.vs, info["cores"], round(info.get("memory_gib", 0), 1), load_before, load_after,
                         info["commit"], args.brokers])
+    if evaluator:
+        plot_evaluator(evaluator, base + "-g.png")
     print(text)
     log("wrote %s.md and %s.csv" % (os.path.relpath(base, ROOT), os.path.relpath(base, ROOT)))
     if args.docs:
