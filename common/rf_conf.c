@@ -1074,15 +1074,69 @@ static int load_item(ctx_t *ctx, const prop_t *tbl, size_t n, const char *kind, 
         return 0;
 }
 
-static int check_unique(ctx_t *ctx, const char *kind, const config_setting_t *list, size_t i, const char *name,
-                        const char *prev_name, size_t j) {
-        if (strcmp(name, prev_name) != 0)
-                return 0;
-        const config_setting_t *now = config_setting_get_member(config_setting_get_elem(list, (unsigned)i), "name");
-        const config_setting_t *first = config_setting_get_member(config_setting_get_elem(list, (unsigned)j), "name");
+typedef struct named {
+        const char *name;
+        size_t index;
+} named_t;
 
-        return fail_at(ctx, now, "duplicate %s name '%s' (first defined at line %u)", kind, name,
-                       config_setting_source_line(first));
+static int by_name_then_index(const void *a, const void *b) {
+        const named_t *x = a, *y = b;
+        int c = strcmp(x->name, y->name);
+
+        return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* Fails on the first entry of @p list (in file order) whose name an earlier
+ * entry has, naming the earlier one's line. @p names[i] is entry i's name.
+ * Sorting makes it n log n: 10,000 workflows load in milliseconds. */
+static int check_unique(ctx_t *ctx, const char *kind, const config_setting_t *list, const char *const *names,
+                        size_t n) {
+        named_t *sorted = calloc(n + 1, sizeof(*sorted));
+        size_t dup = n, first = 0;
+
+        if (!sorted)
+                return oom(ctx);
+        for (size_t i = 0; i < n; i++)
+                sorted[i] = (named_t){ names[i], i };
+        qsort(sorted, n, sizeof(*sorted), by_name_then_index);
+        for (size_t i = 1, group = 0; i < n; i++) {
+                if (strcmp(sorted[i].name, sorted[group].name) != 0) {
+                        group = i;
+                        continue;
+                }
+                if (sorted[i].index < dup) {
+                        dup = sorted[i].index;
+                        first = sorted[group].index;
+                }
+        }
+        free(sorted);
+        if (dup == n)
+                return 0;
+        {
+                const config_setting_t *now =
+                        config_setting_get_member(config_setting_get_elem(list, (unsigned)dup), "name");
+                const config_setting_t *was =
+                        config_setting_get_member(config_setting_get_elem(list, (unsigned)first), "name");
+
+                return fail_at(ctx, now, "duplicate %s name '%s' (first defined at line %u)", kind, names[dup],
+                               config_setting_source_line(was));
+        }
+}
+
+/* check_unique() of the name at @p name_offset in each of @p n entries of
+ * @p size bytes at @p items. */
+static int check_unique_of(ctx_t *ctx, const char *kind, const config_setting_t *list, const void *items, size_t size,
+                           size_t name_offset, size_t n) {
+        const char **names = calloc(n + 1, sizeof(*names));
+        int r;
+
+        if (!names)
+                return oom(ctx);
+        for (size_t i = 0; i < n; i++)
+                names[i] = *(const char *const *)((const char *)items + i * size + name_offset);
+        r = check_unique(ctx, kind, list, names, n);
+        free(names);
+        return r;
 }
 
 static int load_scrapers(ctx_t *ctx, rf_conf_t *conf, const config_setting_t *list) {
@@ -1100,13 +1154,9 @@ static int load_scrapers(ctx_t *ctx, rf_conf_t *conf, const config_setting_t *li
                               config_setting_get_elem(list, (unsigned)i), i, &conf->scrapers[i]);
                 if (r < 0)
                         return r;
-                for (size_t j = 0; j < i; j++) {
-                        r = check_unique(ctx, "scraper", list, i, conf->scrapers[i].name, conf->scrapers[j].name, j);
-                        if (r < 0)
-                                return r;
-                }
         }
-        return 0;
+        return check_unique_of(ctx, "scraper", list, conf->scrapers, sizeof(*conf->scrapers),
+                               offsetof(rf_scraper_conf_t, name), n);
 }
 
 /* Whether workflow @p from reaches @p target through "after" edges, at most
@@ -1144,11 +1194,6 @@ static int load_workflows(ctx_t *ctx, rf_conf_t *conf, const config_setting_t *l
                 r = load_item(ctx, workflow_props, N_WORKFLOW_PROPS, "workflow", e, i, wf);
                 if (r < 0)
                         return r;
-                for (size_t j = 0; j < i; j++) {
-                        r = check_unique(ctx, "workflow", list, i, wf->name, conf->workflows[j].name, j);
-                        if (r < 0)
-                                return r;
-                }
                 sched = config_setting_get_member(e, "schedule");
                 r = rf_cron_parse(wf->schedule, &wf->cron, why, sizeof(why));
                 if (r == -ENOMEM)
@@ -1176,6 +1221,10 @@ static int load_workflows(ctx_t *ctx, rf_conf_t *conf, const config_setting_t *l
                 if (wf->alert_after)
                         rf_duration_parse(wf->alert_after, &wf->alert_after_ms); /* checked by check_duration */
         }
+        r = check_unique_of(ctx, "workflow", list, conf->workflows, sizeof(*conf->workflows),
+                            offsetof(rf_workflow_conf_t, name), n);
+        if (r < 0)
+                return r;
         /* "after" names refer to any workflow, earlier or later in the list */
         for (size_t i = 0; i < n; i++) {
                 const rf_workflow_conf_t *wf = &conf->workflows[i];
