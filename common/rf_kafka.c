@@ -350,7 +350,7 @@ int rf_kafka_produce_decision(rd_kafka_t *rk, const char *topic, const rf_decisi
                 free(buf);
                 rd_kafka_headers_destroy(hdrs);
                 snprintf(errstr, errstr_size, "kafka: producing to %s: %s", topic, rd_kafka_err2str(err));
-                return -EIO;
+                return err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? -ENOBUFS : -EIO;
         }
         rf_kafka_fault_point(rk);
         return 0;

@@ -96,6 +96,7 @@ rd_kafka_headers_t *rf_kafka_decision_headers(const rf_decision_t *d, size_t ext
 
 /* Encodes @p d and queues it on @p topic, keyed by workflow, with
  * rf_kafka_decision_headers(); @p msg_opaque reaches the delivery report.
- * Returns 0 or a negative errno. */
+ * Returns 0 or a negative errno: -ENOBUFS when librdkafka's queue is full
+ * (serve delivery reports with rd_kafka_poll() and try again). */
 int rf_kafka_produce_decision(rd_kafka_t *rk, const char *topic, const rf_decision_t *d, void *msg_opaque, char *errstr,
                               size_t errstr_size);

@@ -168,16 +168,6 @@ int rf_store_insert_decision(rf_pg_t *pg, rf_decision_t *d, const char *action, 
         return r < 0 ? r : row.inserted ? 0 : -EEXIST;
 }
 
-int rf_store_insert_backfill_decision(rf_pg_t *pg, rf_decision_t *d, int64_t tick_ms, const char *backfill_of,
-                                      const char *backfill_id, char *errstr, size_t errstr_size) {
-        rf_store_new_t row = {
-                .d = d, .action = "RUN", .tick_ms = tick_ms, .backfill_of = backfill_of, .backfill_id = backfill_id
-        };
-        int r = rf_store_insert_decisions(pg, &row, 1, errstr, errstr_size);
-
-        return r < 0 ? r : row.inserted ? 0 : -EEXIST;
-}
-
 #define DELIVERY_PENDING INT_MIN
 #define DELIVERY_NOT_QUEUED (INT_MIN + 1)
 
@@ -242,9 +232,18 @@ int rf_store_publish_acked(rd_kafka_t *rk, rf_pg_t *pg, const char *topic, rf_de
                 return -ENOMEM;
         for (size_t i = 0; i < count; i++)
                 results[i] = DELIVERY_PENDING;
+        until = rf_mono_ms() + timeout_ms;
         for (size_t i = 0; i < count; i++) {
                 char why[256];
-                if (rf_kafka_produce_decision(rk, topic, decisions[i], &results[i], why, sizeof(why)) < 0) {
+                int pr;
+
+                /* a batch larger than librdkafka's queue (100,000 messages by
+                 * default) waits for room as delivery reports drain it */
+                while ((pr = rf_kafka_produce_decision(rk, topic, decisions[i], &results[i], why, sizeof(why))) ==
+                               -ENOBUFS &&
+                       rf_mono_ms() < until)
+                        rd_kafka_poll(rk, 10);
+                if (pr < 0) {
                         results[i] = DELIVERY_NOT_QUEUED;
                         if (r == 0)
                                 snprintf(errstr, errstr_size, "%s", why);
@@ -252,7 +251,6 @@ int rf_store_publish_acked(rd_kafka_t *rk, rf_pg_t *pg, const char *topic, rf_de
                 }
         }
         rf_fault_point("after-produce");
-        until = rf_mono_ms() + timeout_ms;
         while (rd_kafka_outq_len(rk) > 0 && rf_mono_ms() < until)
                 rd_kafka_flush(rk, 100);
         if (rd_kafka_outq_len(rk) > 0) {

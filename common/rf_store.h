@@ -23,10 +23,15 @@ int rf_store_decision_from_row(PGresult *res, int row, rf_decision_t **ret_decis
 
 /* One decision of a batch rf_store_insert_decisions() inserts. */
 typedef struct rf_store_new {
-        rf_decision_t *d;        /* decision_id, trace_id, decided_at and attempt filled in when empty */
-        const char *action;      /* "RUN" or "SKIP" */
-        int64_t tick_ms;         /* the schedule tick it answers, -1: none */
-        const char *backfill_of; /* see rf_store_insert_backfill_decision(); NULL: none */
+        rf_decision_t *d;   /* decision_id, trace_id, decided_at and attempt filled in when empty */
+        const char *action; /* "RUN" or "SKIP" */
+        int64_t tick_ms;    /* the schedule tick it answers, -1: none */
+        /* a backfill's decision: @backfill_id names its runfleet.backfills
+         * row, @backfill_of (NULL: none) the decision of the same tick it
+         * runs again. With backfill_of NULL a tick is still decided once;
+         * with it, the row is the tick's deliberate second decision, which
+         * the unique (workflow, tick) index lets through. */
+        const char *backfill_of;
         const char *backfill_id;
         bool inserted; /* out: false when its tick was decided already (another evaluator) */
 } rf_store_new_t;
@@ -41,15 +46,6 @@ int rf_store_insert_decisions(rf_pg_t *pg, rf_store_new_t *rows, size_t count, c
  * then -EEXIST means another evaluator already decided that tick. */
 int rf_store_insert_decision(rf_pg_t *pg, rf_decision_t *d, const char *action, int64_t tick_ms, char *errstr,
                              size_t errstr_size);
-
-/* rf_store_insert_decision() for a decision a backfill made: @p backfill_id
- * names its runfleet.backfills row and @p backfill_of (NULL: none) the
- * decision of the same tick it runs again. With backfill_of NULL a tick is
- * still decided once (-EEXIST as above); with it, the row is a tick's
- * deliberate second decision and the unique (workflow, tick) index lets it
- * through. */
-int rf_store_insert_backfill_decision(rf_pg_t *pg, rf_decision_t *d, int64_t tick_ms, const char *backfill_of,
-                                      const char *backfill_id, char *errstr, size_t errstr_size);
 
 /* Delivery report callback for producers made for rf_store_publish(). */
 void rf_store_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
