@@ -53,7 +53,7 @@
         " [--yes] [--by NAME]"
 
 /* Ticks planned per query and decisions inserted per transaction. */
-#define BATCH_TICKS 500
+#define BATCH_TICKS 2000
 /* Ticks a dry run lists, over all workflows; the counts cover the rest. */
 #define DRY_RUN_LIST_MAX 1000
 /* --max-active: how often the command asks PostgreSQL again while full. */
@@ -323,7 +323,8 @@ static void rollback(rf_pg_t *pg) {
 static int create_batch(rf_pg_t *pg, const request_t *rq, const rf_workflow_conf_t *w, tick_t *ticks, size_t n,
                         long long room, rf_decision_t **ret_ds, size_t *ret_nds, size_t *ret_handled, counts_t *c,
                         char *errstr, size_t errstr_size) {
-        size_t nds = 0, handled = 0;
+        size_t nds = 0, handled = 0, nrows = 0;
+        rf_store_new_t *rows = NULL;
         long long meanwhile = 0;
         char made[24];
         int r;
@@ -340,33 +341,43 @@ static int create_batch(rf_pg_t *pg, const request_t *rq, const rf_workflow_conf
                 r = plan_ticks(pg, rq, w, ticks, n, errstr, errstr_size);
         if (r < 0)
                 goto fail;
-        for (; handled < n; handled++) {
+        rows = calloc(n + 1, sizeof(*rows));
+        if (!rows) {
+                r = -ENOMEM;
+                snprintf(errstr, errstr_size, "out of memory");
+                goto fail;
+        }
+        for (; handled < n && (long long)nrows < room; handled++) {
                 tick_t *t = &ticks[handled];
                 rf_decision_t *d;
 
                 if (!t->create)
                         continue;
-                if ((long long)nds >= room)
-                        break;
                 d = backfill_decision(rq, w, t);
                 if (!d) {
                         r = -ENOMEM;
                         snprintf(errstr, errstr_size, "out of memory");
                         goto fail;
                 }
-                r = rf_store_insert_backfill_decision(pg, d, t->ms, *t->latest ? t->latest : NULL, rq->id, errstr,
-                                                      errstr_size);
-                if (r == -EEXIST) {
+                rows[nrows++] = (rf_store_new_t){ .d = d,
+                                                  .action = "RUN",
+                                                  .tick_ms = t->ms,
+                                                  .backfill_of = *t->latest ? t->latest : NULL,
+                                                  .backfill_id = rq->id };
+        }
+        /* one statement for the batch's decisions */
+        r = rf_store_insert_decisions(pg, rows, nrows, errstr, errstr_size);
+        if (r < 0)
+                goto fail;
+        for (size_t i = 0; i < nrows; i++) {
+                if (rows[i].inserted)
+                        ret_ds[nds++] = rows[i].d;
+                else {
                         /* the evaluator decided this tick after the plan: it has its decision */
-                        rf_decision_destroy(d);
+                        rf_decision_destroy(rows[i].d);
                         meanwhile++;
-                        continue;
                 }
-                if (r < 0) {
-                        rf_decision_destroy(d);
-                        goto fail;
-                }
-                ret_ds[nds++] = d;
+                rows[i].d = NULL;
         }
         snprintf(made, sizeof(made), "%zu", nds);
         {
@@ -383,9 +394,13 @@ static int create_batch(rf_pg_t *pg, const request_t *rq, const rf_workflow_conf
         c->decided_meanwhile += meanwhile;
         *ret_nds = nds;
         *ret_handled = handled;
+        free(rows);
         return 0;
 fail:
         rollback(pg);
+        for (size_t i = 0; rows && i < nrows; i++)
+                rf_decision_destroy(rows[i].d);
+        free(rows);
         for (size_t i = 0; i < nds; i++) {
                 rf_decision_destroy(ret_ds[i]);
                 ret_ds[i] = NULL;
