@@ -569,9 +569,11 @@ static void test_help_walk(void) {
                                         : strcmp(name, "producer.overlap") == 0        ? "buffer_one"
                                         : strcmp(name, "scraping.base_url") == 0       ? "http://walk.example:8080/base"
                                         : strcmp(name, "reaper.alert_after") == 0      ? "15m"
-                                        : strstr(name, "topic")                        ? "walk.topic"
-                                        : url                                          ? "http://walk.example/token"
-                                                                                       : "walk-value";
+                                        : strcmp(name, "tracing.otlp_endpoint") == 0
+                                                ? "http://walk.example:4318/v1/traces"
+                                        : strstr(name, "topic") ? "walk.topic"
+                                        : url                   ? "http://walk.example/token"
+                                                                : "walk-value";
                         char want_line[128], *out;
 
                         setenv(env, v, 1);
@@ -587,8 +589,8 @@ static void test_help_walk(void) {
                         CHECK(!"unexpected type with an environment variable");
                 unsetenv(env);
         }
-        CHECK(rows == 39 + 9 + 14);
-        CHECK(env_rows == 38);
+        CHECK(rows == 46 + 9 + 14);
+        CHECK(env_rows == 45);
         free(buf);
 }
 
