@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -156,7 +157,12 @@ void rf_trace_url_redact(const char *url, char *out, size_t size) {
 
         if (!size)
                 return;
-        if (!scheme_end) {
+        /* a scheme is a letter, then letters, digits, '+', '-', '.' (RFC 3986):
+         * anything else before "://" is not a URL, and nothing of it is kept */
+        for (const char *p = url; scheme_end && p < scheme_end; p++)
+                if (!(isalpha((unsigned char)*p) || (p > url && (isdigit((unsigned char)*p) || strchr("+-.", *p)))))
+                        scheme_end = NULL;
+        if (!scheme_end || scheme_end == url) {
                 snprintf(out, size, "%s", "");
                 return;
         }

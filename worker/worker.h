@@ -11,6 +11,7 @@
  *   timers, retry, offsets, breaker, ratelimit; worker.h   tools and types
  *   completion   the queue of executions whose calls are all done
  *   response     one try's answer: body counting, classification
+ *   spans        trace context and spans of executions and tries
  *   calls        the HTTP side of an execution: tries, retries, breakers
  *   consumer     partitions: offsets, commits, pause, rebalance
  *   dlq          dead letters (their delivery finishes offsets: consumer)

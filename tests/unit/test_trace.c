@@ -86,6 +86,11 @@ static void test_url_redact(void) {
         CHECK_STR_EQ(out, "http://h/a/b");
         rf_trace_url_redact("garbage", out, sizeof(out));
         CHECK_STR_EQ(out, "");
+        /* found by fuzz_otlp: "://" after something that is no scheme */
+        rf_trace_url_redact("#?x://h/p", out, sizeof(out));
+        CHECK_STR_EQ(out, "");
+        rf_trace_url_redact("://h/p", out, sizeof(out));
+        CHECK_STR_EQ(out, "");
 }
 
 static json_t *attr(json_t *attrs, const char *key) {
