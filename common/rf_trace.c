@@ -168,7 +168,9 @@ void rf_trace_url_redact(const char *url, char *out, size_t size) {
         }
         host = scheme_end + 3;
         end = host + strcspn(host, "/?#");
-        at = memchr(host, '@', (size_t)(end - host));
+        /* the last '@': a password may hold one, and URL parsers (libcurl's
+         * among them) end the user part at the last */
+        at = memrchr(host, '@', (size_t)(end - host));
         if (at)
                 host = at + 1;
         /* the path runs to the query or the fragment */

@@ -86,7 +86,9 @@ static void test_url_redact(void) {
         CHECK_STR_EQ(out, "http://h/a/b");
         rf_trace_url_redact("garbage", out, sizeof(out));
         CHECK_STR_EQ(out, "");
-        /* found by fuzz_otlp: "://" after something that is no scheme */
+        /* found by fuzz_otlp: an '@' in the password, and "://" after something that is no scheme */
+        rf_trace_url_redact("http://u:p@ss@h:1/x?y", out, sizeof(out));
+        CHECK_STR_EQ(out, "http://h:1/x");
         rf_trace_url_redact("#?x://h/p", out, sizeof(out));
         CHECK_STR_EQ(out, "");
         rf_trace_url_redact("://h/p", out, sizeof(out));
