@@ -57,9 +57,11 @@ void rf_tracer_submit(rf_tracer_t *t, rf_span_t *span) {
         }
         pthread_mutex_lock(&t->lock);
         if (t->count == (size_t)t->conf.queue_size || t->stopping) {
+                bool stopping = t->stopping;
+
                 pthread_mutex_unlock(&t->lock);
                 rf_span_clear(span);
-                count_dropped(t, 1, "queue_full");
+                count_dropped(t, 1, stopping ? "shutdown" : "queue_full");
                 return;
         }
         /* the slot takes the span's strings over: a move, not a copy */
