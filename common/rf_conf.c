@@ -170,6 +170,25 @@ static const prop_t props[] = {
 
         C_STR("log.level", log.level, "info", "RUNFLEET_LOG_LEVEL", 0, check_log_level,
               "least severe log lines written: debug, info, warn or error"),
+
+        C_STR("tracing.otlp_endpoint", tracing.otlp_endpoint, NULL, "RUNFLEET_TRACING_OTLP_ENDPOINT", 0, check_url,
+              "OTLP/HTTP URL spans are POSTed to as JSON (a collector's http://127.0.0.1:4318/v1/traces); "
+              "unset: no spans are made or sent (the traceparent header is sent either way)"),
+        C_STR("tracing.service_name", tracing.service_name, NULL, "RUNFLEET_TRACING_SERVICE_NAME", 0, NULL,
+              "the spans' resource service.name; default: the program's name (runfleet-worker, ...)"),
+        C_INT("tracing.batch_size", tracing.batch_size, 1, 10000, 512, "RUNFLEET_TRACING_BATCH_SIZE",
+              "spans per export request"),
+        C_INT("tracing.export_interval_ms", tracing.export_interval_ms, 10, 600000, 1000,
+              "RUNFLEET_TRACING_EXPORT_INTERVAL_MS", "longest a partial batch waits before it is exported"),
+        C_INT("tracing.queue_size", tracing.queue_size, 1, 1000000, 2048, "RUNFLEET_TRACING_QUEUE_SIZE",
+              "spans waiting for export at most; past it new spans are dropped and counted "
+              "(runfleet_spans_dropped_total); at least tracing.batch_size"),
+        C_INT("tracing.export_timeout_ms", tracing.export_timeout_ms, 100, 600000, 5000,
+              "RUNFLEET_TRACING_EXPORT_TIMEOUT_MS",
+              "bound on one export POST, connect included; a failed export drops its batch"),
+        C_INT("tracing.shutdown_timeout_ms", tracing.shutdown_timeout_ms, 0, 600000, 3000,
+              "RUNFLEET_TRACING_SHUTDOWN_TIMEOUT_MS",
+              "at exit, spans still queued are exported within this, then dropped"),
 };
 
 #define N_PROPS (sizeof(props) / sizeof(props[0]))
@@ -1427,6 +1446,13 @@ static int validate(ctx_t *ctx, rf_conf_t *conf) {
                 return fail_plain(ctx,
                                   "%s: kafka.min_insync_replicas (%d) must not exceed kafka.replication_factor (%d)",
                                   loc, conf->kafka.min_insync_replicas, conf->kafka.replication_factor);
+        }
+        if (conf->tracing.queue_size < conf->tracing.batch_size) {
+                size_t i = prop_index("tracing.queue_size");
+
+                where(ctx, (ctx->from_env[i] || ctx->line[i]) ? i : prop_index("tracing.batch_size"), loc, sizeof(loc));
+                return fail_plain(ctx, "%s: tracing.queue_size (%d) must be at least tracing.batch_size (%d)", loc,
+                                  conf->tracing.queue_size, conf->tracing.batch_size);
         }
         if (strcmp(conf->kafka.topic, conf->kafka.dlq_topic) == 0) {
                 size_t i = prop_index("kafka.dlq_topic");

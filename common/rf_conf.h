@@ -148,6 +148,16 @@ typedef struct rf_conf {
                 char *level; /* "info"; debug adds execution.started */
         } log;
 
+        struct {
+                char *otlp_endpoint;     /* OTLP/HTTP traces URL, NULL: tracing off */
+                char *service_name;      /* resource service.name, NULL: the program's name */
+                int batch_size;          /* spans per export request, 512 */
+                int export_interval_ms;  /* a partial batch waits at most this, 1000 */
+                int queue_size;          /* spans waiting at most, 2048; more are dropped */
+                int export_timeout_ms;   /* one export POST, 5000 */
+                int shutdown_timeout_ms; /* flush bound at exit, 3000 */
+        } tracing;
+
         rf_scraper_conf_t *scrapers;
         size_t scraper_count;
         rf_workflow_conf_t *workflows;

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <curl/curl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,6 +9,8 @@
 #include "rf_log.h"
 #include "rf_metrics.h"
 #include "rf_program.h"
+#include "rf_tracer.h"
+#include "rf_util.h"
 
 volatile sig_atomic_t rf_stop_requested;
 
@@ -192,4 +195,55 @@ int rf_program_http_start(const rf_program_t *prog, const rf_conf_t *conf, int64
         rf_log_info("http.listening", json_pack("{s:s}", "address", rf_http_address(*ret_http)),
                     "serving /metrics, /healthz and /readyz on http://%s", rf_http_address(*ret_http));
         return 0;
+}
+
+int rf_program_tracing_start(const rf_program_t *prog, const rf_conf_t *conf) {
+        char errstr[512], instance[128];
+        rf_tracer_t *t = NULL;
+        rf_tracer_conf_t tc = {
+                .endpoint = conf->tracing.otlp_endpoint,
+                .service_name = conf->tracing.service_name ? conf->tracing.service_name : prog->name,
+                .instance_id = instance,
+                .batch_size = conf->tracing.batch_size,
+                .export_interval_ms = conf->tracing.export_interval_ms,
+                .queue_size = conf->tracing.queue_size,
+                .export_timeout_ms = conf->tracing.export_timeout_ms,
+                .shutdown_timeout_ms = conf->tracing.shutdown_timeout_ms,
+        };
+        int r;
+
+        if (!conf->tracing.otlp_endpoint)
+                return 0;
+        rf_process_id(instance, sizeof(instance));
+        /* the exporter's thread uses libcurl: initialise it here, on one
+         * thread, before that thread exists (curl_global_init is counted) */
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        r = rf_tracer_new(&tc, &t, errstr, sizeof(errstr));
+        if (r < 0) {
+                curl_global_cleanup();
+                rf_log_error("tracing.failed", json_pack("{s:s}", "endpoint", conf->tracing.otlp_endpoint), "%s",
+                             errstr);
+                return r;
+        }
+        rf_tracer_set_default(t);
+        rf_log_info("tracing.started",
+                    json_pack("{s:s, s:s, s:i, s:i}", "endpoint", conf->tracing.otlp_endpoint, "service_name",
+                              tc.service_name, "batch_size", tc.batch_size, "queue_size", tc.queue_size),
+                    "exporting spans to %s as %s", conf->tracing.otlp_endpoint, tc.service_name);
+        return 0;
+}
+
+void rf_program_tracing_stop(void) {
+        rf_tracer_t *t = rf_tracer_default();
+        uint64_t exported, dropped;
+
+        if (!t)
+                return;
+        rf_tracer_set_default(NULL);
+        rf_tracer_destroy_counts(t, &exported, &dropped);
+        curl_global_cleanup();
+        rf_log_info("tracing.stopped",
+                    json_pack("{s:I, s:I}", "exported", (json_int_t)exported, "dropped", (json_int_t)dropped),
+                    "tracing stopped: %llu spans exported, %llu dropped", (unsigned long long)exported,
+                    (unsigned long long)dropped);
 }

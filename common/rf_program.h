@@ -64,3 +64,14 @@ int rf_program_fail(const rf_program_t *prog, int code, const char *fmt, ...) __
  * Returns 0, or a negative errno after logging http.failed. */
 int rf_program_http_start(const rf_program_t *prog, const rf_conf_t *conf, int64_t stale_ms, rf_http_ready_cb_t *ready,
                           void *opaque, rf_http_t **ret_http);
+
+/* Starts the OTLP span exporter (rf_tracer.h) when tracing.otlp_endpoint is
+ * set, as the process's default tracer, and logs tracing.started; does
+ * nothing when it is not set. Returns 0, or a negative errno after logging
+ * tracing.failed. */
+int rf_program_tracing_start(const rf_program_t *prog, const rf_conf_t *conf);
+
+/* Exports the spans still queued (within tracing.shutdown_timeout_ms),
+ * stops the exporter and logs tracing.stopped with its counts; nothing
+ * when tracing is off. */
+void rf_program_tracing_stop(void);

@@ -8,8 +8,10 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "rf_decision_span.h"
 #include "rf_kafka.h"
 #include "rf_store.h"
+#include "rf_trace.h"
 #include "rf_util.h"
 
 static char *dup_or_null(PGresult *res, int row, int col) {
@@ -261,6 +263,14 @@ int rf_store_publish_acked(rd_kafka_t *rk, rf_pg_t *pg, const char *topic, rf_de
         }
 
         for (size_t i = 0; i < count; i++) {
+                uint64_t acked_ns = rf_trace_now_ns();
+
+                rf_decision_span_submit(pg, topic, decisions[i], acked_ns,
+                                        results[i] == RD_KAFKA_RESP_ERR_NO_ERROR ? NULL
+                                        : results[i] == DELIVERY_PENDING         ? "timed out waiting for the broker"
+                                        : results[i] == DELIVERY_NOT_QUEUED
+                                                ? "not queued"
+                                                : rd_kafka_err2str((rd_kafka_resp_err_t)results[i]));
                 if (ret_acked)
                         ret_acked[i] = results[i] == RD_KAFKA_RESP_ERR_NO_ERROR;
                 if (results[i] == RD_KAFKA_RESP_ERR_NO_ERROR)

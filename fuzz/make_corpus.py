@@ -15,6 +15,9 @@ config:   tests/unit/conf/*.cfg and config/*.cfg (those without @include),
           plus secrets, escapes and odd values.
 response: raw HTTP responses after the target's 2-byte prefix
           (max_response_bytes choice, retry parameters).
+otlp:     spans for the OTLP/JSON encoder: a flags byte, then NUL-separated
+          ids, names, status messages and attributes (fuzz/fuzz_otlp.c),
+          valid and raw ids, traceparents, URLs with secrets, bad UTF-8.
 """
 import glob
 import json
@@ -172,7 +175,37 @@ def response():
     resp("retry-params", "HTTP/1.1 500 x\r\n\r\n", prefix=b"\xf7\x93")
 
 
+def otlp():
+    def span(tid, sid, pid, name, msg, attrs):
+        parts = [tid, sid, pid, name, msg, bytes([len(attrs)])]
+        for k, v in attrs:
+            parts += [k, v]
+        return b"\0".join(p if isinstance(p, bytes) else p.encode() for p in parts)
+
+    call = span("4bf92f35-77b3-4da6-a3ce-929d0e0e4736", "call", "exec", "POST", "HTTP 503",
+                [("http.request.method", "POST"), ("url.full", "http://h:1/p"),
+                 ("http.response.status_code", "#503"), ("runfleet.outcome", "HTTP_ERROR"),
+                 ("runfleet.try", "#2")])
+    out("otlp", "one-call", b"\x00" + call)
+    root = span("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "d", "", "decision produced", "",
+                [("messaging.system", "kafka"), ("runfleet.attempt", "#1")])
+    exe = span("4bf92f35-77b3-4da6-a3ce-929d0e0e4736", "exec", "d", "execution w", "FAILED",
+               [("runfleet.status", "FAILED")])
+    out("otlp", "tree", b"\x02" + root + b"\0" + exe + b"\0" + call)
+    raw = span("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", "", "raw ids", "x", [("k", "v")])
+    out("otlp", "raw-valid", b"\x80" + raw)
+    out("otlp", "raw-bad", b"\x80" + span("4BF92F3577B34DA6A3CE929D0E0E4736", "0000000000000000", "zz", "n", "", []))
+    out("otlp", "bad-utf8", b"\x01" + span("t", "s", "p", "name \xff\xc3(", "msg \xed\xa0\x80", 
+                                            [("key \x80", "value \xf4\x90\x80\x80"), ("", "#-9223372036854775808")]) +
+        b"\0" + span("http://user:pw@h:8080/p?token=secret#frag", "s", "", "\xe2\x82", "\x01\x02\x7f", []))
+    out("otlp", "long", b"\x00" + span("x" * 3000, "s", "p", "n" * 2000, "m" * 1500, [("k", "v" * 1100)] * 18))
+    out("otlp", "empty", b"\x07")
+    random.seed(16)
+    out("otlp", "garbage", bytes(random.randrange(256) for _ in range(300)))
+
+
 if __name__ == "__main__":
     decision()
     config()
     response()
+    otlp()

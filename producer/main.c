@@ -99,6 +99,17 @@ static bool command_help(const rf_program_t *prog, int argc, char **argv, int fi
         return false;
 }
 
+/* The commands that produce decisions, and so "decision produced" spans
+ * when tracing is on; the others start no exporter (nor its log lines). */
+static bool produces_decisions(const char *command) {
+        static const char *const traced[] = { "evaluate", "trigger", "replay", "backfill" };
+
+        for (size_t i = 0; i < sizeof(traced) / sizeof(traced[0]); i++)
+                if (strcmp(command, traced[i]) == 0)
+                        return true;
+        return false;
+}
+
 int main(int argc, char **argv) {
         rf_program_t prog = {
                 .name = "runfleet-producer",
@@ -123,7 +134,15 @@ int main(int argc, char **argv) {
         }
         for (size_t i = 0; i < N_COMMANDS; i++)
                 if (strcmp(argv[first], commands[i].name) == 0) {
+                        bool traced = produces_decisions(commands[i].name);
+
+                        if (traced && rf_program_tracing_start(&prog, conf) < 0) {
+                                code = RF_EXIT_FAILURE;
+                                goto out;
+                        }
                         code = commands[i].run(&prog, conf, argc - first, argv + first);
+                        if (traced)
+                                rf_program_tracing_stop();
                         goto out;
                 }
         code = rf_program_fail(&prog, RF_EXIT_USAGE, "unknown command '%s' (try --help)", argv[first]);

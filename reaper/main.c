@@ -160,6 +160,10 @@ int main(int argc, char **argv) {
         conf = rf_program_load(&prog);
         rf_program_signals();
         curl_global_init(CURL_GLOBAL_DEFAULT);
+        if (rf_program_tracing_start(&prog, conf) < 0) {
+                code = RF_EXIT_FAILURE;
+                goto out;
+        }
         if (rf_pg_connect(conf->database.url, prog.name, &pg, errstr, sizeof(errstr)) < 0 ||
             rf_kafka_producer_new(conf, prog.name, rf_store_dr_cb, NULL, &rk, errstr, sizeof(errstr)) < 0) {
                 code = rf_program_fail(&prog, RF_EXIT_FAILURE, "%s", errstr);
@@ -196,6 +200,7 @@ out:
                 rd_kafka_destroy(rk);
         }
         rf_pg_destroy(pg);
+        rf_program_tracing_stop();
         rf_conf_destroy(conf);
         curl_global_cleanup();
         return code;

@@ -15,6 +15,7 @@
 #include "calls.h"
 #include "completion.h"
 #include "response.h"
+#include "spans.h"
 
 static json_t *call_fields(const call_t *c) {
         return json_pack("{s:s, s:s, s:s, s:s, s:i}", "decision_id", c->ex->d->decision_id, "execution_id",
@@ -200,7 +201,7 @@ static void try_at(worker_t *w, call_t *c, int64_t at) {
 
 static int try_launch(worker_t *w, call_t *c, int64_t now) {
         execution_t *ex = c->ex;
-        char header[128];
+        char header[128], traceparent[RF_TRACEPARENT_SIZE];
         int64_t left = ex->deadline_ms - now;
         long timeout = c->scraper->timeout_ms < left ? c->scraper->timeout_ms : (long)left;
 
@@ -216,7 +217,13 @@ static int try_launch(worker_t *w, call_t *c, int64_t now) {
         c->headers = curl_slist_append(c->headers, header);
         snprintf(header, sizeof(header), "X-Runfleet-Try: %d", c->tries);
         c->headers = curl_slist_append(c->headers, header);
+        /* the decision's trace_id as stored (UUID form), which scrapers
+         * already log and operators grep for; traceparent carries the same
+         * id in W3C form, and this try's span id */
         snprintf(header, sizeof(header), "X-Runfleet-Trace-Id: %s", ex->d->trace_id);
+        c->headers = curl_slist_append(c->headers, header);
+        spans_try_begin(c, traceparent);
+        snprintf(header, sizeof(header), "traceparent: %s", traceparent);
         c->headers = curl_slist_append(c->headers, header);
         c->headers = curl_slist_append(c->headers, "Content-Type: application/json");
 
@@ -336,6 +343,7 @@ static void try_finished(worker_t *w, call_t *c, CURLcode rc) {
 
         response_classify(c, rc);
         c->duration_ms = (int)(now - c->started_ms);
+        spans_try_end(c);
         try_release(w, c);
         append_record(c->ex, c);
         retryable = retry_is_retryable(c->outcome, c->http_status);
@@ -392,6 +400,8 @@ void calls_abort(worker_t *w, execution_t *ex, const char *why) {
                 c->outcome = RF_CALL_ABORTED;
                 c->duration_ms = c->started_ms ? (int)(rf_mono_ms() - c->started_ms) : 0;
                 snprintf(c->error, sizeof(c->error), "%s", why);
+                if (c->easy) /* a request was in flight: its span ends here */
+                        spans_try_end(c);
                 try_release(w, c);
                 ex->calls_done++;
         }

@@ -17,6 +17,7 @@
 #include "dlq.h"
 #include "execution.h"
 #include "metrics.h"
+#include "spans.h"
 
 void execution_fields_text(const execution_t *ex, rf_json_text_t *t) {
         rf_json_text_key(t, "decision_id");
@@ -138,6 +139,8 @@ void execution_free(worker_t *w, execution_t *ex) {
         }
         timers_stop(&w->timers, &ex->db_timer);
         calls_abort(w, ex, "execution released");
+        /* released while running (lease lost, drain bound, exit): its span ends unrecorded */
+        spans_execution_end(ex, "ABANDONED", "execution released before its terminal record");
         free(ex->calls);
         free(ex->records);
         rf_decision_destroy(ex->d);
@@ -202,6 +205,7 @@ void execution_finished(worker_t *w, execution_t *ex, rf_exec_status_t status, c
                             rf_exec_status_name(status));
         }
         metrics_execution_ended(ex, recorded ? rf_exec_status_name(status) : "FENCED", took);
+        spans_execution_end(ex, recorded ? rf_exec_status_name(status) : "FENCED", error);
         w->finished++;
         execution_release(w, ex);
 }
@@ -241,6 +245,7 @@ void execution_apply_verdict(worker_t *w, execution_t *ex, rf_claim_verdict_t ve
                 return;
         }
         execution_set_phase(ex, PHASE_RUNNING);
+        spans_execution_begin(ex); /* before the first try: its traceparent needs the trace id */
         ex->started_ms = rf_mono_ms();
         ex->deadline_ms = ex->started_ms + ex->d->deadline_ms;
         /* debug: at thousands a second, a line per start doubles the log for

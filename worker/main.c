@@ -134,6 +134,10 @@ int main(int argc, char **argv) {
         rf_program_signals();
         curl_global_init(CURL_GLOBAL_DEFAULT);
         metrics_init(w.conf);
+        if (rf_program_tracing_start(&prog, w.conf) < 0) {
+                code = RF_EXIT_FAILURE;
+                goto out;
+        }
         if (w.conf->http.port)
                 rf_kafka_consumer_stats(metrics_on_stats, METRICS_STATS_INTERVAL_MS);
         if (setup(&w, &prog, errstr, sizeof(errstr)) < 0) {
@@ -157,6 +161,7 @@ int main(int argc, char **argv) {
                     "stopped after %llu executions", (unsigned long long)w.finished);
 out:
         teardown(&w);
+        rf_program_tracing_stop(); /* after teardown: the executions abandoned there have their spans */
         rf_http_stop(http);
         curl_global_cleanup();
         rf_conf_destroy((rf_conf_t *)w.conf);

@@ -11,6 +11,7 @@
  *   timers, retry, offsets, breaker, ratelimit; worker.h   tools and types
  *   completion   the queue of executions whose calls are all done
  *   response     one try's answer: body counting, classification
+ *   spans        trace context and spans of executions and tries
  *   calls        the HTTP side of an execution: tries, retries, breakers
  *   consumer     partitions: offsets, commits, pause, rebalance
  *   dlq          dead letters (their delivery finishes offsets: consumer)
@@ -39,6 +40,7 @@
 #include "rf_lifecycle.h"
 #include "rf_pg.h"
 #include "rf_pg_async.h"
+#include "rf_trace.h"
 
 #define WORKER_ERROR_MAX 256
 #define DB_RETRY_MS 1000      /* after an SQL error: the same batch would fail again at once */
@@ -97,6 +99,8 @@ typedef struct call {
         size_t max_body;   /* stop reading past this */
         bool truncated;
         bool done;
+        char span_id[RF_SPAN_ID_HEX]; /* of the current try: its traceparent's parent-id (spans.c) */
+        uint64_t started_ns;          /* wall clock, of the current try; 0: none sent yet */
 } call_t;
 
 typedef enum execution_phase {
@@ -119,13 +123,17 @@ struct execution {
         size_t call_count, calls_done;
         try_record_t *records;
         size_t record_count, record_cap;
-        int progress_logged;    /* quarters already logged */
-        int64_t started_ms;     /* monotonic */
-        int64_t deadline_ms;    /* monotonic */
-        int64_t lease_ok_until; /* monotonic: when our last renewal runs out */
-        wtimer_t db_timer;      /* armed while its claim or record waits after a database error */
-        bool in_batch;          /* in the database batch in flight (db.c) */
-        uint64_t renew_gen;     /* the last lease renewal that named it */
+        int progress_logged;             /* quarters already logged */
+        int64_t started_ms;              /* monotonic */
+        int64_t deadline_ms;             /* monotonic */
+        int64_t lease_ok_until;          /* monotonic: when our last renewal runs out */
+        wtimer_t db_timer;               /* armed while its claim or record waits after a database error */
+        bool in_batch;                   /* in the database batch in flight (db.c) */
+        uint64_t renew_gen;              /* the last lease renewal that named it */
+        char trace_hex[RF_TRACE_ID_HEX]; /* its decision's W3C trace id (spans.c) */
+        char span_id[RF_SPAN_ID_HEX];    /* its execution span */
+        uint64_t started_ns;             /* wall clock, when it started running; 0: not yet */
+        bool span_ended;
 };
 
 /* The statement in flight on the worker's database connection (db.c). */

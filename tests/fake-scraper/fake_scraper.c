@@ -51,7 +51,17 @@
  * answers 200.
  *
  * GET /stats?prefix=/some/ answers the same for the paths starting with
- * that prefix only (totals and duplicates computed over them).
+ * that prefix only (totals and duplicates computed over them), plus
+ *
+ *   "requests_by_path": {"/some/a": [{"traceparent": "00-...-01",
+ *                        "idempotency_key": "k", "attempt": "1", "try": "2"},
+ *                        ...], ...}
+ *
+ * the W3C traceparent, Idempotency-Key, X-Runfleet-Attempt and
+ * X-Runfleet-Try headers of each request in arrival order (a header that
+ * was absent is left out), at most MAX_REQUESTS_PER_PATH per path and
+ * MAX_REQUESTS_KEPT over the server's life until /reset ("requests_dropped"
+ * counts those not kept), so a long-running shared server stays small.
  *
  * Outages: a scraper that fails for a while and is then fixed, as a shared
  * defect behind every scraper and its fix look from outside. The URL of a
@@ -108,6 +118,8 @@
 #define MAX_KEY_LEN 256
 #define RESUME_BATCH 256
 #define NO_HEAP_INDEX SIZE_MAX
+#define MAX_REQUESTS_PER_PATH 256
+#define MAX_REQUESTS_KEPT 100000
 #define MAX_OUTAGES 16
 #define MAX_OUTAGE_BODY 1024
 
@@ -167,9 +179,11 @@ struct stats {
         pthread_mutex_t lock;
         json_int_t total;
         json_int_t duplicate_keys;
-        json_t *paths;        /* path -> count */
-        json_t *keys;         /* key -> count, all paths */
-        json_t *keys_by_path; /* path -> { key -> count } */
+        json_t *paths;            /* path -> count */
+        json_t *keys;             /* key -> count, all paths */
+        json_t *keys_by_path;     /* path -> { key -> count } */
+        json_t *requests_by_path; /* path -> [ {traceparent, idempotency_key, attempt, try} ] */
+        json_int_t requests_kept, requests_dropped;
 };
 
 /* POST /outage: the paths under prefix answer status with body. */
@@ -229,7 +243,8 @@ static int stats_init(struct stats *st) {
         st->paths = json_object();
         st->keys = json_object();
         st->keys_by_path = json_object();
-        if (!st->paths || !st->keys || !st->keys_by_path)
+        st->requests_by_path = json_object();
+        if (!st->paths || !st->keys || !st->keys_by_path || !st->requests_by_path)
                 return -ENOMEM;
         return 0;
 }
@@ -238,6 +253,7 @@ static void stats_destroy(struct stats *st) {
         json_decref(st->paths);
         json_decref(st->keys);
         json_decref(st->keys_by_path);
+        json_decref(st->requests_by_path);
         pthread_mutex_destroy(&st->lock);
 }
 
@@ -252,8 +268,48 @@ static json_int_t bump(json_t *obj, const char *key) {
         return json_object_set_new(obj, key, json_integer(n)) == 0 ? n : -1;
 }
 
-static void stats_count(struct stats *st, const char *raw_path, const char *raw_key) {
+/* Headers of a scraper request kept for /stats?prefix= (NULL: absent). */
+struct req_headers {
+        const char *key, *traceparent, *attempt, *try_no;
+};
+
+static void set_sanitized(json_t *obj, const char *name, const char *raw) {
+        char v[MAX_KEY_LEN];
+
+        if (!raw)
+                return;
+        sanitize(raw, v, sizeof(v));
+        json_object_set_new(obj, name, json_string(v));
+}
+
+/* Appends the request's headers to its path's list, within the bounds.
+ * Called with st->lock held. */
+static void keep_request(struct stats *st, const char *path, const struct req_headers *h) {
+        json_t *list = json_object_get(st->requests_by_path, path), *entry;
+
+        if (st->requests_kept >= MAX_REQUESTS_KEPT || (list && json_array_size(list) >= MAX_REQUESTS_PER_PATH)) {
+                st->requests_dropped++;
+                return;
+        }
+        if (!list) {
+                list = json_array();
+                if (json_object_set_new(st->requests_by_path, path, list) != 0)
+                        return;
+        }
+        entry = json_object();
+        if (!entry)
+                return;
+        set_sanitized(entry, "traceparent", h->traceparent);
+        set_sanitized(entry, "idempotency_key", h->key);
+        set_sanitized(entry, "attempt", h->attempt);
+        set_sanitized(entry, "try", h->try_no);
+        if (json_array_append_new(list, entry) == 0)
+                st->requests_kept++;
+}
+
+static void stats_count(struct stats *st, const char *raw_path, const struct req_headers *h) {
         char path[MAX_PATH_LEN], key[MAX_KEY_LEN];
+        const char *raw_key = h->key;
         json_t *per_path;
 
         sanitize(raw_path, path, sizeof(path));
@@ -272,6 +328,7 @@ static void stats_count(struct stats *st, const char *raw_path, const char *raw_
                 if (per_path && bump(per_path, key) == 2)
                         st->duplicate_keys++;
         }
+        keep_request(st, path, h);
         pthread_mutex_unlock(&st->lock);
 }
 
@@ -282,6 +339,8 @@ static void stats_reset(struct stats *st) {
         json_object_clear(st->paths);
         json_object_clear(st->keys);
         json_object_clear(st->keys_by_path);
+        json_object_clear(st->requests_by_path);
+        st->requests_kept = st->requests_dropped = 0;
         pthread_mutex_unlock(&st->lock);
 }
 
@@ -289,7 +348,7 @@ static void stats_reset(struct stats *st) {
  * lays them out: a test reads its own paths without the whole server's
  * history (which grows large over a test suite). Called with st->lock held. */
 static json_t *stats_filtered(struct stats *st, const char *prefix, size_t n_suspended) {
-        json_t *paths = json_object(), *keys = json_object(), *by_path = json_object();
+        json_t *paths = json_object(), *keys = json_object(), *by_path = json_object(), *requests = json_object();
         json_int_t total = 0, dups = 0;
         const char *path, *key;
         json_t *count, *per_key, *n;
@@ -299,6 +358,8 @@ static json_t *stats_filtered(struct stats *st, const char *prefix, size_t n_sus
                         continue;
                 json_object_set(paths, path, count);
                 total += json_integer_value(count);
+                if (json_object_get(st->requests_by_path, path))
+                        json_object_set(requests, path, json_object_get(st->requests_by_path, path));
                 per_key = json_object_get(st->keys_by_path, path);
                 if (!per_key)
                         continue;
@@ -309,9 +370,10 @@ static json_t *stats_filtered(struct stats *st, const char *prefix, size_t n_sus
                         dups += json_integer_value(n) > 1;
                 }
         }
-        return json_pack("{s:I, s:o, s:o, s:o, s:I, s:I}", "total", total, "paths", paths, "idempotency_keys", keys,
-                         "idempotency_keys_by_path", by_path, "duplicate_keys", dups, "suspended",
-                         (json_int_t)n_suspended);
+        return json_pack("{s:I, s:o, s:o, s:o, s:I, s:I, s:o, s:I}", "total", total, "paths", paths, "idempotency_keys",
+                         keys, "idempotency_keys_by_path", by_path, "duplicate_keys", dups, "suspended",
+                         (json_int_t)n_suspended, "requests_by_path", requests, "requests_dropped",
+                         st->requests_dropped);
 }
 
 /* Returns the /stats document (all paths, or those starting with @p prefix
@@ -894,9 +956,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 r->control = is_control(url);
                 r->phase = REQ_ARRIVED;
                 *con_cls = r; /* owned by MHD until on_completed() */
-                if (!r->control)
-                        stats_count(&srv->stats, url,
-                                    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key"));
+                if (!r->control) {
+                        struct req_headers h = {
+                                .key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key"),
+                                .traceparent = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "traceparent"),
+                                .attempt = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Runfleet-Attempt"),
+                                .try_no = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Runfleet-Try"),
+                        };
+                        stats_count(&srv->stats, url, &h);
+                }
                 return MHD_YES;
         }
         if (*upload_data_size > 0) {

@@ -569,9 +569,11 @@ static void test_help_walk(void) {
                                         : strcmp(name, "producer.overlap") == 0        ? "buffer_one"
                                         : strcmp(name, "scraping.base_url") == 0       ? "http://walk.example:8080/base"
                                         : strcmp(name, "reaper.alert_after") == 0      ? "15m"
-                                        : strstr(name, "topic")                        ? "walk.topic"
-                                        : url                                          ? "http://walk.example/token"
-                                                                                       : "walk-value";
+                                        : strcmp(name, "tracing.otlp_endpoint") == 0
+                                                ? "http://walk.example:4318/v1/traces"
+                                        : strstr(name, "topic") ? "walk.topic"
+                                        : url                   ? "http://walk.example/token"
+                                                                : "walk-value";
                         char want_line[128], *out;
 
                         setenv(env, v, 1);
@@ -587,13 +589,44 @@ static void test_help_walk(void) {
                         CHECK(!"unexpected type with an environment variable");
                 unsetenv(env);
         }
-        CHECK(rows == 39 + 9 + 14);
-        CHECK(env_rows == 38);
+        CHECK(rows == 46 + 9 + 14);
+        CHECK(env_rows == 45);
         free(buf);
 }
 
 /* overlap and pause_after_failures: a workflow's own value, else the
  * producer's; a bad overlap is refused where it is written. */
+/* tracing: off by default; the queue must hold a batch; the endpoint is an http(s) URL. */
+static void test_tracing(void) {
+        char err[512] = "";
+        rf_conf_t *conf = NULL;
+
+        CHECK(rf_conf_load_string(BASE, "t.cfg", &conf, err, sizeof(err)) == 0);
+        if (conf) {
+                CHECK(conf->tracing.otlp_endpoint == NULL);
+                CHECK(conf->tracing.batch_size == 512 && conf->tracing.queue_size == 2048);
+                rf_conf_destroy(conf);
+        }
+        conf = NULL;
+        CHECK(rf_conf_load_string(BASE "tracing = { otlp_endpoint = \"http://127.0.0.1:4318/v1/traces\";\n"
+                                       "  service_name = \"w1\"; };\n",
+                                  "t.cfg", &conf, err, sizeof(err)) == 0);
+        if (conf) {
+                CHECK_STR_EQ(conf->tracing.otlp_endpoint, "http://127.0.0.1:4318/v1/traces");
+                CHECK_STR_EQ(conf->tracing.service_name, "w1");
+                rf_conf_destroy(conf);
+        }
+        conf = NULL;
+        CHECK(rf_conf_load_string(BASE "tracing = { batch_size = 100;\n queue_size = 10; };\n", "t.cfg", &conf, err,
+                                  sizeof(err)) == -EINVAL);
+        CHECK_CONTAINS(err, "t.cfg:");
+        CHECK_CONTAINS(err, "tracing.queue_size (10) must be at least tracing.batch_size (100)");
+        CHECK(rf_conf_load_string(BASE "tracing = { otlp_endpoint = \"grpc://collector:4317\"; };\n", "t.cfg", &conf,
+                                  err, sizeof(err)) == -EINVAL);
+        CHECK_CONTAINS(err, "tracing.otlp_endpoint");
+        CHECK_CONTAINS(err, "does not start with http:// or https://");
+}
+
 static void test_workflow_defaults(void) {
         static const char *const text = BASE
                 "producer = { overlap = \"buffer_one\"; pause_after_failures = 3; };\n"
@@ -1066,6 +1099,7 @@ int main(void) {
         test_help_walk();
         test_scraping_base_url();
         test_workflow_defaults();
+        test_tracing();
         test_round_trip();
         test_mask_dsn();
         test_webhook_url();
