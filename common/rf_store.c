@@ -190,6 +190,13 @@ int rf_store_publish(rd_kafka_t *rk, rf_pg_t *pg, const char *topic, rf_decision
                                       errstr_size);
 }
 
+/* Why a message was not delivered, from its slot in the results. */
+static const char *delivery_error(int result) {
+        return result == DELIVERY_PENDING      ? "timed out waiting for the broker"
+               : result == DELIVERY_NOT_QUEUED ? "not queued"
+                                               : rd_kafka_err2str((rd_kafka_resp_err_t)result);
+}
+
 /* Sets delivered_at of the decisions Kafka acknowledged (results[i] 0), in
  * one statement for the whole batch. */
 static int record_delivered(rf_pg_t *pg, rf_decision_t *const *decisions, const int *results, size_t count,
@@ -266,21 +273,14 @@ int rf_store_publish_acked(rd_kafka_t *rk, rf_pg_t *pg, const char *topic, rf_de
                 uint64_t acked_ns = rf_trace_now_ns();
 
                 rf_decision_span_submit(pg, topic, decisions[i], acked_ns,
-                                        results[i] == RD_KAFKA_RESP_ERR_NO_ERROR ? NULL
-                                        : results[i] == DELIVERY_PENDING         ? "timed out waiting for the broker"
-                                        : results[i] == DELIVERY_NOT_QUEUED
-                                                ? "not queued"
-                                                : rd_kafka_err2str((rd_kafka_resp_err_t)results[i]));
+                                        results[i] == RD_KAFKA_RESP_ERR_NO_ERROR ? NULL : delivery_error(results[i]));
                 if (ret_acked)
                         ret_acked[i] = results[i] == RD_KAFKA_RESP_ERR_NO_ERROR;
                 if (results[i] == RD_KAFKA_RESP_ERR_NO_ERROR)
                         delivered++;
                 else if (r == 0) {
                         snprintf(errstr, errstr_size, "kafka: decision %s not delivered: %s", decisions[i]->decision_id,
-                                 results[i] == DELIVERY_PENDING ? "timed out waiting for the broker"
-                                 : results[i] == DELIVERY_NOT_QUEUED
-                                         ? "not queued"
-                                         : rd_kafka_err2str((rd_kafka_resp_err_t)results[i]));
+                                 delivery_error(results[i]));
                         r = -EIO;
                 }
         }
