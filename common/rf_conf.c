@@ -730,10 +730,13 @@ static char *mask_url(const char *url) {
         if (!host)
                 return strdup("****");
         host += 3;
-        end = host + strcspn(host, "/?#");
-        at = memchr(host, '@', (size_t)(end - host));
+        /* the user part ends at the last '@' before the query: a password
+         * may hold an '@' or (not percent-encoded) a '/'; masking a path
+         * that holds an '@' as well costs nothing, showing a password would */
+        at = memrchr(host, '@', strcspn(host, "?#"));
         if (at)
                 host = at + 1;
+        end = host + strcspn(host, "/?#");
         if (asprintf(&out, "%.*s%s%.*s%s", (int)(strstr(url, "://") + 3 - url), url, at ? "****@" : "",
                      (int)(end - host), host, *end ? "/****" : "") < 0)
                 return NULL;

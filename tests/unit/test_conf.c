@@ -867,6 +867,15 @@ static void test_webhook_url(void) {
         CHECK_CONTAINS(out, "  webhook_url = \"http://127.0.0.1:9000\";\n");
         free(out);
         rf_conf_destroy(conf);
+        /* a password holding '@' or '/' is masked whole */
+        conf = NULL;
+        CHECK(rf_conf_load_string(BASE "reaper = { webhook_url = \"https://u:p@ss/w0rd@hooks.example/T0?x=a@b\"; };",
+                                  "t.cfg", &conf, err, sizeof(err)) == 0);
+        out = conf ? print_to_string(conf) : NULL;
+        CHECK_CONTAINS(out, "  webhook_url = \"https://****@hooks.example/****\";\n");
+        CHECK(out && strstr(out, "p@ss") == NULL && strstr(out, "ss/w0rd") == NULL && strstr(out, "w0rd") == NULL);
+        free(out);
+        rf_conf_destroy(conf);
 }
 
 static void test_shipped_configs(void) {
