@@ -27,24 +27,21 @@
 #include "rf_pg.h"
 #include "rf_store.h"
 #include "rf_util.h"
+#include "replay_record.h"
 #include "scan.h"
 
 #define USAGE "usage: replay --from T1 --to T2 [--workflow W]... [--dry-run] [--again]"
 
-typedef struct item {
-        rf_decision_t *d; /* as read from the topic (owned) */
-        const char *root; /* the original decision: d->replay_of, else d->decision_id */
-        int32_t partition;
-        int64_t offset;
-        int64_t ts;
-} item_t;
-
+/* What the scan does with each wanted message: a dry run collects them
+ * (items), a replay hands them to its recorder (rec). */
 typedef struct collect {
         char **workflows; /* filter; none: all */
         size_t workflow_count;
-        item_t *items;
+        replay_item_t *items;
         size_t n, cap;
         size_t undecodable, filtered;
+        replay_recorder_t *rec;
+        char errstr[1024]; /* why the recorder stopped the scan */
 } collect_t;
 
 static bool wanted(const collect_t *c, const char *workflow) {
@@ -71,9 +68,17 @@ static int on_message(const rd_kafka_message_t *m, int64_t ts, void *opaque) {
                 rf_decision_destroy(d);
                 return 0;
         }
+        if (c->rec)
+                return replay_recorder_add(c->rec,
+                                           (replay_item_t){ .d = d,
+                                                            .root = d->replay_of ? d->replay_of : d->decision_id,
+                                                            .partition = m->partition,
+                                                            .offset = m->offset,
+                                                            .ts = ts },
+                                           c->errstr, sizeof(c->errstr));
         if (c->n == c->cap) {
                 size_t cap = c->cap ? 2 * c->cap : 64;
-                item_t *items = realloc(c->items, cap * sizeof(*items));
+                replay_item_t *items = realloc(c->items, cap * sizeof(*items));
 
                 if (!items) {
                         rf_decision_destroy(d);
@@ -82,16 +87,16 @@ static int on_message(const rd_kafka_message_t *m, int64_t ts, void *opaque) {
                 c->items = items;
                 c->cap = cap;
         }
-        c->items[c->n++] = (item_t){ .d = d,
-                                     .root = d->replay_of ? d->replay_of : d->decision_id,
-                                     .partition = m->partition,
-                                     .offset = m->offset,
-                                     .ts = ts };
+        c->items[c->n++] = (replay_item_t){ .d = d,
+                                            .root = d->replay_of ? d->replay_of : d->decision_id,
+                                            .partition = m->partition,
+                                            .offset = m->offset,
+                                            .ts = ts };
         return 0;
 }
 
 static int by_root_then_time(const void *a, const void *b) {
-        const item_t *x = a, *y = b;
+        const replay_item_t *x = a, *y = b;
         int c = strcmp(x->root, y->root);
 
         if (c)
@@ -100,7 +105,7 @@ static int by_root_then_time(const void *a, const void *b) {
 }
 
 static int by_time(const void *a, const void *b) {
-        const item_t *x = a, *y = b;
+        const replay_item_t *x = a, *y = b;
 
         if (x->ts != y->ts)
                 return x->ts < y->ts ? -1 : 1;
@@ -123,6 +128,13 @@ static void fold_duplicates(collect_t *c) {
         }
         c->n = k;
         qsort(c->items, c->n, sizeof(*c->items), by_time);
+}
+
+static void warn_undecodable(const collect_t *c) {
+        if (c->undecodable > 0)
+                rf_log_warn("replay.undecodable", json_pack("{s:i}", "messages", (int)c->undecodable),
+                            "%zu messages in the range could not be decoded and are not replayed (see the DLQ)",
+                            c->undecodable);
 }
 
 static int by_name(const void *a, const void *b) {
@@ -151,100 +163,25 @@ static int earlier_replay(rf_pg_t *pg, const char *from, const char *to, const c
         return 0;
 }
 
-/* The new decision replaying @p it; the caller owns it. */
-static rf_decision_t *replay_decision(const item_t *it, const char *replay_id) {
-        rf_decision_t *d = rf_decision_new();
-        char reason[256], when[40];
-
-        if (!d)
-                return NULL;
-        rf_time_format(it->d->decided_at_ms, when, sizeof(when));
-        snprintf(reason, sizeof(reason), "replay %.8s of decision %.8s (decided %s)", replay_id, it->root, when);
-        d->workflow = strdup(it->d->workflow);
-        d->reason = strdup(reason);
-        d->replay_of = strdup(it->root);
-        d->deadline_ms = it->d->deadline_ms;
-        if (!d->workflow || !d->reason || !d->replay_of ||
-            rf_decision_set_scrapers(d, it->d->scrapers, it->d->scraper_count) < 0) {
-                rf_decision_destroy(d);
-                return NULL;
-        }
-        return d;
-}
-
-/* Decisions recorded per statement: a replay of 100,000 decisions costs
- * a hundred round trips, not 200,000. */
-#define RECORD_CHUNK 1000
-
-/* Inserts the new decisions for c->items[first .. first + n) into
- * ret_ds[first ..] and their replay_decisions links, two statements. */
-static int record_chunk(rf_pg_t *pg, const collect_t *c, size_t first, size_t n, const char *replay_id,
-                        rf_decision_t **ret_ds, char *errstr, size_t errstr_size) {
-        rf_store_new_t *rows = calloc(n, sizeof(*rows));
-        json_t *links = json_array();
-        char *text = NULL;
-        int r = -ENOMEM;
-
-        if (!rows || !links)
-                goto out;
-        for (size_t i = 0; i < n; i++) {
-                const item_t *it = &c->items[first + i];
-
-                ret_ds[first + i] = replay_decision(it, replay_id);
-                if (!ret_ds[first + i])
-                        goto out;
-                rows[i] = (rf_store_new_t){ .d = ret_ds[first + i], .action = "RUN", .tick_ms = -1 };
-        }
-        r = rf_store_insert_decisions(pg, rows, n, errstr, errstr_size);
-        if (r < 0) {
-                /* most likely an original is not in this database (foreign key) */
-                size_t len = strlen(errstr);
-                snprintf(errstr + len, errstr_size - len, " (replaying %zu decisions from %s of %s on)", n,
-                         c->items[first].root, c->items[first].d->workflow);
-                goto out;
-        }
-        r = -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                const item_t *it = &c->items[first + i];
-
-                if (json_array_append_new(links, json_pack("{s:s, s:s, s:i, s:I}", "original_id", it->root,
-                                                           "decision_id", ret_ds[first + i]->decision_id, "partition",
-                                                           (int)it->partition, "offset", (json_int_t)it->offset)) < 0)
-                        goto out;
-        }
-        text = json_dumps(links, JSON_COMPACT);
-        if (!text)
-                goto out;
-        {
-                const char *params[] = { replay_id, text };
-                r = rf_pg_exec(pg,
-                               "INSERT INTO runfleet.replay_decisions (replay_id, original_id, decision_id,"
-                               " kafka_partition, kafka_offset)"
-                               " SELECT $1, x.original_id, x.decision_id, x.partition, x.offset"
-                               "   FROM jsonb_to_recordset($2::jsonb)"
-                               "        AS x(original_id uuid, decision_id uuid, partition integer, \"offset\" bigint)",
-                               2, params, NULL, errstr, errstr_size);
-        }
-out:
-        if (r == -ENOMEM)
-                snprintf(errstr, errstr_size, "out of memory");
-        free(text);
-        json_decref(links);
-        free(rows);
-        return r;
-}
-
-/* Records the replay and its decisions in one transaction. On success
- * ret_ds[i] is the new decision for c->items[i]. */
-static int record(rf_pg_t *pg, const collect_t *c, const char *replay_id, const char *from, const char *to,
-                  const char *workflows, bool again, const char *who, rf_decision_t **ret_ds, char *errstr,
-                  size_t errstr_size) {
-        char count[16], prior[256], ignored[256];
+/* Records the replay and its decisions in one transaction, reading the
+ * range from the topic as it goes (replay_record.h). *ret_count gets how
+ * many decisions it recorded. */
+static int record(rf_pg_t *pg, rd_kafka_t *reader, const rf_conf_t *conf, collect_t *c, const char *replay_id,
+                  int64_t from_ms, int64_t to_ms, const char *workflows, bool again, const char *who, size_t *ret_count,
+                  char *errstr, size_t errstr_size) {
+        replay_recorder_t *rr = calloc(1, sizeof(*rr));
+        char from[32], to[32], count[24], prior[256], ignored[256];
         int r;
 
+        if (!rr) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -ENOMEM;
+        }
+        snprintf(from, sizeof(from), "%lld", (long long)from_ms);
+        snprintf(to, sizeof(to), "%lld", (long long)to_ms);
         r = rf_pg_exec(pg, "BEGIN", 0, NULL, NULL, errstr, errstr_size);
         if (r < 0)
-                return r;
+                goto out;
         /* one replay is recorded at a time, so two identical requests cannot both pass the check */
         r = rf_pg_exec(pg, "LOCK TABLE runfleet.replays IN SHARE ROW EXCLUSIVE MODE", 0, NULL, NULL, errstr,
                        errstr_size);
@@ -260,26 +197,47 @@ static int record(rf_pg_t *pg, const collect_t *c, const char *replay_id, const 
                 r = -EEXIST;
                 goto rollback;
         }
-        snprintf(count, sizeof(count), "%zu", c->n);
         {
-                const char *params[] = { replay_id, from, to, workflows, again ? "t" : "f", who, count };
+                const char *params[] = { replay_id, from, to, workflows, again ? "t" : "f", who };
                 r = rf_pg_exec(pg,
                                "INSERT INTO runfleet.replays (replay_id, from_ts, to_ts, workflows, again,"
                                " requested_by, decisions) VALUES ($1, to_timestamp($2::bigint / 1000.0),"
-                               " to_timestamp($3::bigint / 1000.0), $4::text[], $5::boolean, $6, $7::integer)",
-                               7, params, NULL, errstr, errstr_size);
+                               " to_timestamp($3::bigint / 1000.0), $4::text[], $5::boolean, $6, 0)",
+                               6, params, NULL, errstr, errstr_size);
         }
         if (r < 0)
                 goto rollback;
-        for (size_t i = 0; i < c->n; i += RECORD_CHUNK) {
-                r = record_chunk(pg, c, i, c->n - i < RECORD_CHUNK ? c->n - i : RECORD_CHUNK, replay_id, ret_ds, errstr,
-                                 errstr_size);
-                if (r < 0)
-                        goto rollback;
+        rr->pg = pg;
+        rr->replay_id = replay_id;
+        c->rec = rr;
+        r = scan_topic(reader, conf->kafka.topic, from_ms, to_ms, on_message, c, errstr, errstr_size);
+        c->rec = NULL;
+        if (r < 0) {
+                /* the recorder's own error, or the scan's */
+                if (*c->errstr)
+                        snprintf(errstr, errstr_size, "%s", c->errstr);
+                goto rollback;
         }
-        return rf_pg_exec(pg, "COMMIT", 0, NULL, NULL, errstr, errstr_size);
+        r = replay_recorder_flush(rr, errstr, errstr_size);
+        if (r < 0)
+                goto rollback;
+        snprintf(count, sizeof(count), "%zu", rr->recorded);
+        {
+                const char *params[] = { replay_id, count };
+                r = rf_pg_exec(pg, "UPDATE runfleet.replays SET decisions = $2::integer WHERE replay_id = $1", 2,
+                               params, NULL, errstr, errstr_size);
+        }
+        if (r == 0)
+                r = rf_pg_exec(pg, "COMMIT", 0, NULL, NULL, errstr, errstr_size);
+        if (r == 0) {
+                *ret_count = rr->recorded;
+                goto out;
+        }
 rollback:
         rf_pg_exec(pg, "ROLLBACK", 0, NULL, NULL, ignored, sizeof(ignored));
+out:
+        replay_recorder_clear(rr);
+        free(rr);
         return r;
 }
 
@@ -297,8 +255,7 @@ int producer_replay(const rf_program_t *prog, const rf_conf_t *conf, int argc, c
         bool dry_run = false, again = false;
         rf_pg_t *pg = NULL;
         rd_kafka_t *reader = NULL, *producer = NULL;
-        rf_decision_t **ds = NULL;
-        size_t delivered = 0;
+        size_t delivered = 0, recorded = 0;
         int opt, r, code = RF_EXIT_FAILURE;
 
         c.workflows = calloc((size_t)argc + 1, sizeof(*c.workflows));
@@ -371,18 +328,14 @@ int producer_replay(const rf_program_t *prog, const rf_conf_t *conf, int argc, c
                 rf_program_fail(prog, code, "%s", errstr);
                 goto out;
         }
-        r = scan_topic(reader, conf->kafka.topic, from_ms, to_ms, on_message, &c, errstr, sizeof(errstr));
-        if (r < 0) {
-                rf_program_fail(prog, code, "replay: %s", r == -ENOMEM ? "out of memory" : errstr);
-                goto out;
-        }
-        fold_duplicates(&c);
-        if (c.undecodable > 0)
-                rf_log_warn("replay.undecodable", json_pack("{s:i}", "messages", (int)c.undecodable),
-                            "%zu messages in the range could not be decoded and are not replayed (see the DLQ)",
-                            c.undecodable);
-
         if (dry_run) {
+                r = scan_topic(reader, conf->kafka.topic, from_ms, to_ms, on_message, &c, errstr, sizeof(errstr));
+                if (r < 0) {
+                        rf_program_fail(prog, code, "replay: %s", r == -ENOMEM ? "out of memory" : errstr);
+                        goto out;
+                }
+                fold_duplicates(&c);
+                warn_undecodable(&c);
                 if (earlier_replay(pg, from, to, workflows, prior, sizeof(prior), errstr, sizeof(errstr)) < 0) {
                         rf_program_fail(prog, code, "replay: %s", errstr);
                         goto out;
@@ -401,37 +354,33 @@ int producer_replay(const rf_program_t *prog, const rf_conf_t *conf, int argc, c
                 goto out;
         }
 
-        ds = calloc(c.n + 1, sizeof(*ds));
-        if (!ds) {
-                rf_program_fail(prog, code, "replay: out of memory");
-                goto out;
-        }
         rf_uuid_new(replay_id);
         rf_process_id(who, sizeof(who));
-        r = record(pg, &c, replay_id, from, to, workflows, again, who, ds, errstr, sizeof(errstr));
+        r = record(pg, reader, conf, &c, replay_id, from_ms, to_ms, workflows, again, who, &recorded, errstr,
+                   sizeof(errstr));
         if (r < 0) {
-                rf_program_fail(prog, code, "%s", errstr);
+                rf_program_fail(prog, code, "%s", r == -ENOMEM ? "replay: out of memory" : errstr);
                 goto out;
         }
+        warn_undecodable(&c);
         rf_log_info("replay.recorded",
-                    json_pack("{s:s, s:i, s:s, s:s}", "replay_id", replay_id, "decisions", (int)c.n, "from", from_text,
-                              "to", to_text),
-                    "replay %s: %zu decisions recorded", replay_id, c.n);
-        if (c.n > 0) {
+                    json_pack("{s:s, s:i, s:s, s:s}", "replay_id", replay_id, "decisions", (int)recorded, "from",
+                              from_text, "to", to_text),
+                    "replay %s: %zu decisions recorded", replay_id, recorded);
+        printf("replay %s: %zu decision%s replayed\n", replay_id, recorded, recorded == 1 ? "" : "s");
+        if (recorded > 0) {
+                size_t total = 0;
+
                 if (rf_kafka_producer_new(conf, prog->name, rf_store_dr_cb, NULL, &producer, errstr, sizeof(errstr)) <
                             0 ||
-                    rf_store_publish(producer, pg, conf->kafka.topic, ds, c.n, conf->kafka.delivery_timeout_ms + 5000,
-                                     &delivered, errstr, sizeof(errstr)) < 0) {
+                    replay_publish(producer, pg, conf, replay_id, &total, &delivered, errstr, sizeof(errstr)) < 0) {
                         rf_program_fail(prog, code,
                                         "replay %s: %zu of %zu decisions delivered to Kafka (%s); the reaper will "
                                         "produce the rest",
-                                        replay_id, delivered, c.n, errstr);
+                                        replay_id, delivered, recorded, errstr);
                         goto out;
                 }
         }
-        printf("replay %s: %zu decision%s replayed\n", replay_id, c.n, c.n == 1 ? "" : "s");
-        for (size_t i = 0; i < c.n; i++)
-                printf("  %s  replays %s  %s\n", ds[i]->decision_id, c.items[i].root, ds[i]->workflow);
         code = RF_EXIT_OK;
 out:
         if (producer) {
@@ -442,9 +391,6 @@ out:
                 rd_kafka_consumer_close(reader);
                 rd_kafka_destroy(reader);
         }
-        for (size_t i = 0; ds && i < c.n; i++)
-                rf_decision_destroy(ds[i]);
-        free(ds);
         for (size_t i = 0; i < c.n; i++)
                 rf_decision_destroy(c.items[i].d);
         free(c.items);

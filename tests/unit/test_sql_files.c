@@ -40,6 +40,7 @@ static const struct {
         { "014_backfill_lookups.sql", "bbb5b2c32eb7462856e3068d01efbfe3068dc90ac643be0c52a22d6d5f8ff603" },
         { "015_runs_durations.sql", "f05a9daf15cdc3f79247d52df53a12e63d17aa3e0ba49b1ed3ea7eb60ab256f5" },
         { "016_timeline_indexes.sql", "793d3688457b6d6ac1467ee344dcfe84ec5c6b1bbeee8a14649d41bd5e931e47" },
+        { "017_replay_pages.sql", "31f1cef7265585c5e738255a57126584b151a0cd3ee7479958bdbb310eb285bf" },
 };
 
 #define MAX_NAMES 64

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* replay_record: a replay recorded as its messages stream in, and its
+ * decisions produced afterwards, a page at a time, so a replay of any size
+ * holds a bounded number of decisions in memory (REPLAY_CHUNK while
+ * recording, REPLAY_PAGE while producing). */
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rf_conf.h"
+#include "rf_decision.h"
+#include "rf_pg.h"
+
+#define REPLAY_CHUNK 1000
+#define REPLAY_PAGE 10000
+
+/* A RUN decision read from the topic. */
+typedef struct replay_item {
+        rf_decision_t *d; /* as read (owned) */
+        const char *root; /* the original decision: d->replay_of, else d->decision_id */
+        int32_t partition;
+        int64_t offset;
+        int64_t ts;
+} replay_item_t;
+
+typedef struct replay_recorder {
+        rf_pg_t *pg;
+        const char *replay_id;
+        replay_item_t chunk[REPLAY_CHUNK];
+        size_t n;        /* items waiting in chunk */
+        size_t recorded; /* decisions recorded so far */
+} replay_recorder_t;
+
+/* Takes @p it (and its decision) over; records the chunk when it is full.
+ * Within the caller's transaction, each original is replayed once: the
+ * first of its messages in scan order (a partition's offset order, where
+ * all messages of a workflow are) makes the new decision, later ones are
+ * dropped. Returns 0, or a negative errno with the reason in @p errstr. */
+int replay_recorder_add(replay_recorder_t *rr, replay_item_t it, char *errstr, size_t errstr_size);
+
+/* Records what is waiting. */
+int replay_recorder_flush(replay_recorder_t *rr, char *errstr, size_t errstr_size);
+
+/* Frees what is waiting, unrecorded. */
+void replay_recorder_clear(replay_recorder_t *rr);
+
+/* Produces the decisions of replay @p replay_id, in the originals' order
+ * within each partition, REPLAY_PAGE at a time, printing a line per
+ * decision; *ret_total and *ret_delivered count them. Returns 0, or -EIO
+ * when some were not acknowledged (they stay for the reaper). */
+int replay_publish(rd_kafka_t *rk, rf_pg_t *pg, const rf_conf_t *conf, const char *replay_id, size_t *ret_total,
+                   size_t *ret_delivered, char *errstr, size_t errstr_size);
+
+/* The new decision replaying @p it; the caller owns it. */
+rf_decision_t *replay_decision(const replay_item_t *it, const char *replay_id);
