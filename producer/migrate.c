@@ -77,13 +77,7 @@ int producer_migrate(const rf_program_t *prog, const rf_conf_t *conf, int argc, 
                 rf_program_fail(prog, code, "%s", errstr);
                 goto out;
         }
-        if (rf_kafka_producer_new(conf, "runfleet-migrate", NULL, NULL, &rk, errstr, sizeof(errstr)) < 0 ||
-            rf_kafka_check_reachable(rk, 15000, errstr, sizeof(errstr)) < 0 ||
-            rf_kafka_replication(rk, conf, 15000, &repl, errstr, sizeof(errstr)) < 0 ||
-            rf_kafka_ensure_topics(rk, conf, &repl, 30000, &created, errstr, sizeof(errstr)) < 0) {
-                rf_program_fail(prog, code, "%s", errstr);
-                goto out;
-        }
+        /* before the topics: a refused schema changes nothing on the broker */
         if (rf_sr_global()) {
                 int32_t id = -1;
 
@@ -96,6 +90,13 @@ int producer_migrate(const rf_program_t *prog, const rf_conf_t *conf, int argc, 
                                       "value_format", conf->kafka.value_format),
                             "decision schema registered under %s-value as id %d (compatibility BACKWARD)",
                             conf->kafka.topic, (int)id);
+        }
+        if (rf_kafka_producer_new(conf, "runfleet-migrate", NULL, NULL, &rk, errstr, sizeof(errstr)) < 0 ||
+            rf_kafka_check_reachable(rk, 15000, errstr, sizeof(errstr)) < 0 ||
+            rf_kafka_replication(rk, conf, 15000, &repl, errstr, sizeof(errstr)) < 0 ||
+            rf_kafka_ensure_topics(rk, conf, &repl, 30000, &created, errstr, sizeof(errstr)) < 0) {
+                rf_program_fail(prog, code, "%s", errstr);
+                goto out;
         }
         rf_log_info("migrate.done",
                     json_pack("{s:i, s:i, s:s, s:i, s:i, s:i, s:i}", "migrations_applied", applied, "topics_created",
