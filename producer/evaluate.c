@@ -145,8 +145,8 @@ static int publish(session_t *s, rf_decision_t **ds, size_t n) {
                                     ds[i]->workflow, ds[i]->reason);
                 else
                         rf_log_warn("decision.not_produced", decision_fields(ds[i]),
-                                    "RUN decision for %s recorded, not acknowledged by Kafka; the reaper will "
-                                    "produce it",
+                                    "RUN decision for %s recorded, not produced (Kafka did not acknowledge it, or "
+                                    "the schema registry did not answer); the reaper will produce it",
                                     ds[i]->workflow);
         }
         if (r < 0)
