@@ -131,6 +131,15 @@ int main(void) {
         size_t len = 0, unknown_len = 0;
         int32_t id = -1;
 
+        /* the configuration below is the test's, not the environment's */
+        for (const char *const *v =
+                     (const char *const[]){ "RUNFLEET_SCHEMA_REGISTRY_URL", "RUNFLEET_SCHEMA_REGISTRY_USERNAME",
+                                            "RUNFLEET_SCHEMA_REGISTRY_PASSWORD", "RUNFLEET_SCHEMA_REGISTRY_CA_FILE",
+                                            "RUNFLEET_SCHEMA_REGISTRY_TIMEOUT_MS", "RUNFLEET_KAFKA_VALUE_FORMAT",
+                                            "RUNFLEET_KAFKA_TOPIC", "RUNFLEET_KAFKA_BROKERS", "RUNFLEET_DATABASE_URL",
+                                            NULL };
+             *v; v++)
+                unsetenv(*v);
         daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request, NULL,
                                   MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_END);
         CHECK(daemon != NULL);
