@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "rf_conf.h"
@@ -101,6 +102,73 @@ static int get(int *field) {
         v = *field;
         pthread_mutex_unlock(&srv.lock);
         return v;
+}
+
+/* A whole small file, NUL-terminated (free()), or NULL. */
+static char *slurp(const char *path) {
+        FILE *f = fopen(path, "r");
+        char *b = f ? calloc(1, 65536) : NULL;
+
+        if (b && fread(b, 1, 65535, f) == 0) {
+                free(b);
+                b = NULL;
+        }
+        if (f)
+                fclose(f);
+        return b;
+}
+
+/* https with a CA of the test's own (openssl): the client trusts the
+ * server with schema_registry.ca_file, and refuses it without. */
+static void test_tls(void) {
+        char dir[] = "/tmp/rf-test-sr-XXXXXX", cmd[2048], path[600], url[128], err[512];
+        char *key = NULL, *cert = NULL;
+        struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = 0, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        struct MHD_Daemon *tls = NULL;
+        const union MHD_DaemonInfo *info;
+        rf_sr_t *sr = NULL;
+        int32_t id = -1;
+
+        CHECK(mkdtemp(dir) != NULL);
+        snprintf(
+                cmd, sizeof(cmd),
+                "cd %s && (openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 "
+                "-subj /CN=rf-test-ca && openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr "
+                "-subj /CN=127.0.0.1 && printf 'subjectAltName=IP:127.0.0.1\\n' >ext && openssl x509 -req -in "
+                "srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 -extfile ext) >openssl.log 2>&1",
+                dir);
+        CHECK(system(cmd) == 0 || !"openssl (scripts/install-deps installs it)");
+        snprintf(path, sizeof(path), "%s/srv.key", dir);
+        key = slurp(path);
+        snprintf(path, sizeof(path), "%s/srv.pem", dir);
+        cert = slurp(path);
+        CHECK(key && cert);
+        if (key && cert)
+                tls = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS, 0, NULL, NULL, on_request, NULL,
+                                       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_HTTPS_MEM_KEY, key,
+                                       MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_END);
+        CHECK(tls != NULL);
+        if (tls) {
+                info = MHD_get_daemon_info(tls, MHD_DAEMON_INFO_BIND_PORT);
+                snprintf(url, sizeof(url), "https://127.0.0.1:%d/api", info ? info->port : 0);
+                snprintf(path, sizeof(path), "%s/ca.pem", dir);
+                CHECK(rf_sr_new(url, NULL, NULL, path, 5000, &sr, err, sizeof(err)) == 0);
+                CHECK(rf_sr_lookup(sr, "t-value", "{}", &id, err, sizeof(err)) == 0 && id == 7);
+                if (id != 7)
+                        printf("# with the CA: %s\n", err);
+                rf_sr_destroy(sr);
+                CHECK(rf_sr_new(url, NULL, NULL, NULL, 5000, &sr, err, sizeof(err)) == 0);
+                CHECK(rf_sr_lookup(sr, "t-value", "{}", &id, err, sizeof(err)) < 0);
+                printf("# without the CA: %s\n", err);
+                CHECK_CONTAINS(err, "certificate");
+                rf_sr_destroy(sr);
+                MHD_stop_daemon(tls);
+        }
+        free(key);
+        free(cert);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        if (system(cmd) != 0)
+                printf("# could not remove %s\n", dir);
 }
 
 static void encode(int32_t id, void **buf, size_t *len) {
@@ -252,5 +320,6 @@ int main(void) {
         rf_sr_teardown();
         rf_conf_destroy(conf);
         MHD_stop_daemon(daemon);
+        test_tls();
         return rf_test_finish();
 }
