@@ -3,7 +3,8 @@
  * Apicurio, stopped and started again; in-memory, so `migrate` registers
  * the schema again and gets the same id back):
  *   - a `trigger` while it is down records the decision, produces nothing,
- *     and says so; the reaper produces it once the registry answers;
+ *     and says so; the reaper, not ready meanwhile (/readyz names the
+ *     registry), produces it once the registry answers;
  *   - a fresh worker meets a framed message whose id it cannot resolve: it
  *     dead-letters nothing, runs nothing, holds the partition, says so in
  *     its log and on /readyz (naming the registry), and runs the message
@@ -34,9 +35,10 @@ static int dead_letters(itest_t *t) {
 int main(void) {
         itest_t t;
         char out[16384], url[200], http_env[64], readyz[64], *worker_env[] = { http_env, NULL };
+        char reaper_http_env[64], reaper_readyz[64], *reaper_env[] = { reaper_http_env, NULL };
         itest_reply_t r;
         rf_conf_t *conf = NULL;
-        int port, http_port, avoid[2];
+        int port, http_port, reaper_port, avoid[3];
 
         itest_init(&t, "registry_down");
         itest_require_registry(&t); /* the shared one proves the app is installed and runs */
@@ -44,7 +46,9 @@ int main(void) {
         avoid[0] = port;
         avoid[1] = port + 1; /* its management port */
         http_port = itest_free_port(avoid, 2);
-        CHECK(port > 0 && http_port > 0 && http_port != port);
+        avoid[2] = http_port;
+        reaper_port = itest_free_port(avoid, 3);
+        CHECK(port > 0 && http_port > 0 && http_port != port && reaper_port > 0 && reaper_port != http_port);
         if (itest_start_registry(&t, port) != 0) {
                 fprintf(stderr, "FAIL: could not start a schema registry on port %d; see %s/registry-script.log\n",
                         port, t.dir);
@@ -78,6 +82,24 @@ int main(void) {
         CHECK_CONTAINS(out, "schema registry");
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE action = 'RUN'") == 2);
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE delivered_at IS NULL") == 1);
+
+        /* the reaper: not ready, naming the registry (it has no schema id) */
+        snprintf(reaper_http_env, sizeof(reaper_http_env), "RUNFLEET_HTTP_PORT=%d", reaper_port);
+        snprintf(reaper_readyz, sizeof(reaper_readyz), "http://127.0.0.1:%d/readyz", reaper_port);
+        itest_spawn_env(&t, "reaper", reaper_env, "runfleet-reaper", NULL);
+        {
+                bool named = false;
+
+                for (int i = 0; i < 80 && !named; i++) {
+                        itest_sleep_ms(250);
+                        itest_http("GET", reaper_readyz, &r);
+                        named = r.status == 503 && strstr(r.body, "schema registry");
+                        if (named || i == 79)
+                                printf("# reaper /readyz while down: %ld %s\n", r.status, r.body);
+                        free(r.body);
+                }
+                CHECK(named);
+        }
 
         /* a fresh worker: cannot resolve the id; holds, dead-letters nothing */
         snprintf(http_env, sizeof(http_env), "RUNFLEET_HTTP_PORT=%d", http_port);
@@ -115,10 +137,12 @@ int main(void) {
          * runs the held message and the reaper produces the other */
         CHECK(itest_start_registry(&t, port) == 0);
         itest_migrate(&t);
-        itest_spawn(&t, "reaper", "runfleet-reaper", NULL);
         CHECK(itest_wait_for(&t, 2, 90000, "SELECT count(*) FROM runfleet.executions WHERE status = 'SUCCEEDED'"));
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE delivered_at IS NULL") == 0);
         itest_http("GET", readyz, &r);
+        CHECK(r.status == 200);
+        free(r.body);
+        itest_http("GET", reaper_readyz, &r);
         CHECK(r.status == 200);
         free(r.body);
 
