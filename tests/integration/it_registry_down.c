@@ -65,7 +65,9 @@ int main(void) {
                      "worker = { lease_ms = 5000; heartbeat_ms = 1000; commit_interval_ms = 200; };\n"
                      "reaper = { interval_ms = 500; grace_ms = 6000; backoff_ms = 0; };\n",
                      url);
-        itest_migrate(&t);
+        /* not itest_migrate(): a failure must still reach itest_finish(),
+         * which stops this test's registry and programs */
+        CHECK(itest_run(&t, out, sizeof(out), 120000, NULL, "runfleet-producer", "migrate", NULL) == 0);
 
         /* this process frames like the programs (its id looked up now) */
         CHECK(rf_conf_load(t.config, &conf, out, sizeof(out)) == 0);
@@ -136,7 +138,7 @@ int main(void) {
         /* back (empty: in-memory), migrated again: the same id; the worker
          * runs the held message and the reaper produces the other */
         CHECK(itest_start_registry(&t, port) == 0);
-        itest_migrate(&t);
+        CHECK(itest_run(&t, out, sizeof(out), 120000, NULL, "runfleet-producer", "migrate", NULL) == 0);
         CHECK(itest_wait_for(&t, 2, 90000, "SELECT count(*) FROM runfleet.executions WHERE status = 'SUCCEEDED'"));
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE delivered_at IS NULL") == 0);
         itest_http("GET", readyz, &r);
