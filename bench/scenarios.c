@@ -53,6 +53,7 @@
 #include <unistd.h>
 
 #include "itest.h"
+#include "rf_sr.h"
 #include "rf_conf.h"
 #include "rf_kafka.h"
 #include "rf_store.h"
@@ -70,6 +71,12 @@ typedef struct opts {
         int overlap, evaluator_path;
         int clients, batch, messages, size;
 } opts_t;
+
+static bool registry_framed(void) {
+        const char *f = getenv("RUNFLEET_BENCH_VALUE_FORMAT");
+
+        return f && strcmp(f, "schema-registry") == 0;
+}
 
 static char names[PARTITIONS][32];
 
@@ -156,6 +163,17 @@ static void write_config(itest_t *t, const opts_t *o) {
                          list);
         }
         t->partitions = PARTITIONS;
+        /* RUNFLEET_BENCH_VALUE_FORMAT=schema-registry: decisions framed for
+         * the registry of RUNFLEET_SCHEMA_REGISTRY_URL (the overhead of
+         * kafka.value_format); the workers resolve the id once each */
+        if (registry_framed()) {
+                setenv("RUNFLEET_KAFKA_VALUE_FORMAT", "schema-registry", 1);
+                itest_config(t,
+                             "schema_registry = { url = \"%s\"; };\nscrapers = ( %s );\nworkflows = ( %s );\n"
+                             "worker = { max_in_flight = %d; };\n",
+                             t->registry_url, scrapers, workflows, o->in_flight);
+                return;
+        }
         itest_config(t, "scrapers = ( %s );\nworkflows = ( %s );\nworker = { max_in_flight = %d; };\n", scrapers,
                      workflows, o->in_flight);
 }
@@ -263,6 +281,7 @@ static int preload(itest_t *t, int n, bool to_kafka) {
         int64_t t0 = rf_mono_ms();
 
         if (rf_conf_load(t->config, &conf, errstr, sizeof(errstr)) < 0 ||
+            rf_sr_setup(conf, errstr, sizeof(errstr)) < 0 ||
             (to_kafka && rf_kafka_producer_new(conf, "bench", bench_dr, NULL, &rk, errstr, sizeof(errstr)) < 0)) {
                 fprintf(stderr, "# preload: %s\n", errstr);
                 rf_conf_destroy(conf);

@@ -41,6 +41,7 @@ typedef enum {
 #define P_REQUIRED 0x1   /* no default: must be set in the file or the environment */
 #define P_SECRET_DSN 0x2 /* a libpq conninfo/URI: printed with its password masked */
 #define P_SECRET_URL 0x4 /* an http(s) URL whose path may be a token (chat webhooks): printed as host only */
+#define P_SECRET 0x8     /* a password: printed as "****" */
 
 /* Validates a string value; on failure writes why (naming the value) and returns -EINVAL. */
 typedef int check_fn_t(const char *value, char *why, size_t why_size);
@@ -59,8 +60,9 @@ typedef struct prop {
         const char *desc;
 } prop_t;
 
-static check_fn_t check_overlap, check_topic, check_group_protocol, check_tz, check_name, check_url, check_scraper_url,
-        check_base_url, check_window, check_log_level, check_catchup, check_catchup_window, check_duration;
+static check_fn_t check_value_format, check_overlap, check_topic, check_group_protocol, check_tz, check_name, check_url,
+        check_scraper_url, check_base_url, check_window, check_log_level, check_catchup, check_catchup_window,
+        check_duration;
 
 #define C_STR(n, f, def, env, fl, chk, d)                                                                              \
         { n, P_STR, offsetof(rf_conf_t, f), 0, 0, 0, 0, def, env, fl, chk, d }
@@ -98,10 +100,27 @@ static const prop_t props[] = {
               "group.consumer.session.timeout.ms applies)"),
         C_INT("kafka.max_poll_interval_ms", kafka.max_poll_interval_ms, 1000, 86400000, 300000,
               "RUNFLEET_KAFKA_MAX_POLL_INTERVAL_MS", "consumer max.poll.interval.ms"),
+        C_STR("kafka.value_format", kafka.value_format, "single-object", "RUNFLEET_KAFKA_VALUE_FORMAT", 0,
+              check_value_format,
+              "how decisions are framed on the topic: \"single-object\" (Avro single-object encoding, schemas "
+              "built in, no registry) or \"schema-registry\" (the Confluent wire format: byte 0, the schema id "
+              "from schema_registry.url, the Avro body); consumers read both either way"),
         { "kafka.properties", P_KVLIST, offsetof(rf_conf_t, kafka.properties),
           offsetof(rf_conf_t, kafka.property_count), 0, 0, 0, NULL, NULL, 0, NULL,
           "extra librdkafka properties, ((\"key\", \"value\"), ...), passed verbatim; "
           "RUNFLEET_KAFKA_PROPERTY_<NAME> sets one from the environment (SASL_PASSWORD: sasl.password)" },
+
+        C_STR("schema_registry.url", schema_registry.url, NULL, "RUNFLEET_SCHEMA_REGISTRY_URL", P_SECRET_URL, check_url,
+              "Confluent-compatible Schema Registry API (Apicurio: .../apis/ccompat/v7); required by "
+              "kafka.value_format = \"schema-registry\", and used by consumers to resolve ids of framed messages"),
+        C_STR("schema_registry.username", schema_registry.username, NULL, "RUNFLEET_SCHEMA_REGISTRY_USERNAME", 0, NULL,
+              "HTTP basic-auth user for the registry; unset: no authentication"),
+        C_STR("schema_registry.password", schema_registry.password, NULL, "RUNFLEET_SCHEMA_REGISTRY_PASSWORD", P_SECRET,
+              NULL, "HTTP basic-auth password (masked when printed; prefer the environment)"),
+        C_STR("schema_registry.ca_file", schema_registry.ca_file, NULL, "RUNFLEET_SCHEMA_REGISTRY_CA_FILE", 0, NULL,
+              "PEM file of the CA(s) that sign the registry's https certificate; unset: the system's CAs"),
+        C_INT("schema_registry.timeout_ms", schema_registry.timeout_ms, 100, 600000, 5000,
+              "RUNFLEET_SCHEMA_REGISTRY_TIMEOUT_MS", "bound on one registry request, connect included"),
 
         C_STR("database.url", database.url, NULL, "RUNFLEET_DATABASE_URL", P_REQUIRED | P_SECRET_DSN, NULL,
               "PostgreSQL conninfo or postgresql:// URI (password masked when printed)"),
@@ -491,6 +510,13 @@ static int check_duration(const char *v, char *why, size_t why_size) {
         if (rf_duration_parse(v, &ms) == 0)
                 return 0;
         snprintf(why, why_size, "'%.100s' is not a duration (e.g. \"90s\", \"20m\", \"2h\"; \"0\": off)", v);
+        return -EINVAL;
+}
+
+static int check_value_format(const char *v, char *why, size_t why_size) {
+        if (strcmp(v, "single-object") == 0 || strcmp(v, "schema-registry") == 0)
+                return 0;
+        snprintf(why, why_size, "'%.100s' is not \"single-object\" or \"schema-registry\"", v);
         return -EINVAL;
 }
 
@@ -1464,6 +1490,13 @@ static int validate(ctx_t *ctx, rf_conf_t *conf) {
                 return fail_plain(ctx, "%s: kafka.dlq_topic must differ from kafka.topic ('%s')", loc,
                                   conf->kafka.topic);
         }
+        if (strcmp(conf->kafka.value_format, "schema-registry") == 0 && !conf->schema_registry.url) {
+                where(ctx, prop_index("kafka.value_format"), loc, sizeof(loc));
+                return fail_plain(ctx,
+                                  "%s: kafka.value_format = \"schema-registry\" needs schema_registry.url "
+                                  "(or RUNFLEET_SCHEMA_REGISTRY_URL)",
+                                  loc);
+        }
         return 0;
 }
 
@@ -1699,7 +1732,9 @@ static void print_value(FILE *out, const prop_t *p, const void *base, const char
                 if (!v)
                         return; /* required and unset: only possible on a failed load */
                 fprintf(out, "%s%s = ", indent, member);
-                if (p->flags & (P_SECRET_DSN | P_SECRET_URL)) {
+                if (p->flags & P_SECRET)
+                        v = "****";
+                else if (p->flags & (P_SECRET_DSN | P_SECRET_URL)) {
                         masked = (p->flags & P_SECRET_DSN) ? rf_conf_mask_dsn(v) : mask_url(v);
                         v = masked ? masked : "****";
                 }

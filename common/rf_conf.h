@@ -93,11 +93,20 @@ typedef struct rf_conf {
                 int min_insync_replicas;  /* 0: replication_factor - 1, at least 1 */
                 int delivery_timeout_ms;  /* producer: message.timeout.ms, 30000 */
                 char *group_protocol;     /* "classic" (default) or "consumer" (KIP-848) */
+                char *value_format;       /* "single-object" (default) or "schema-registry" */
                 int session_timeout_ms;   /* consumer, 10000; classic protocol only */
                 int max_poll_interval_ms; /* consumer, 300000 */
                 rf_kv_t *properties;      /* extra librdkafka properties */
                 size_t property_count;
         } kafka;
+
+        struct {
+                char *url;      /* Confluent-compatible API base, NULL: none */
+                char *username; /* basic auth, NULL: none */
+                char *password; /* basic auth; masked when printed */
+                char *ca_file;  /* PEM CA bundle for https, NULL: system CAs */
+                int timeout_ms; /* one request, 5000 */
+        } schema_registry;
 
         struct {
                 char *url; /* env RUNFLEET_DATABASE_URL; libpq conninfo or URI */

@@ -73,7 +73,17 @@ static struct {
         pthread_rwlock_t lock; /* guards writers, n_writers */
         writer_t **writers;
         size_t n_writers, cap;
-        char dir_errstr[300]; /* first file of SCHEMA_DIR_ENV skipped, and why */
+        char dir_errstr[300];    /* first file of SCHEMA_DIR_ENV skipped, and why */
+        const char *reader_json; /* the embedded text of the reader schema */
+        /* Schema Registry ids (Confluent framing) → writer, a bounded
+         * table: a slot is reused round-robin once it is full. Writers
+         * are never freed, so an evicted id only costs a fetch again. */
+        struct {
+                int32_t id;
+                const writer_t *w;
+        } ids[RF_DECISION_MAX_SCHEMA_IDS];
+        size_t n_ids, next_id_slot;
+        size_t n_by_id; /* writers added for a registry id (bounded too) */
 } reg = { .once = PTHREAD_ONCE_INIT, .lock = PTHREAD_RWLOCK_INITIALIZER };
 
 static void seterr(char *errstr, size_t errstr_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -472,6 +482,7 @@ static void registry_init(void) {
         if (r < 0)
                 goto out;
         reg.reader = w;
+        reg.reader_json = newest->data;
         w = NULL;
         reg.reader_class = avro_generic_class_from_schema(reg.reader->schema);
         if (!reg.reader_class) {
@@ -526,6 +537,89 @@ static const writer_t *registry_find(uint64_t fp) {
         return w;
 }
 
+/* Caller holds the lock (either kind). */
+static const writer_t *ids_find(int32_t id) {
+        for (size_t i = 0; i < reg.n_ids; i++)
+                if (reg.ids[i].id == id)
+                        return reg.ids[i].w;
+        return NULL;
+}
+
+const char *rf_decision_schema_json(void) {
+        return registry_get(NULL, 0) < 0 ? NULL : reg.reader_json;
+}
+
+bool rf_decision_schema_id_known(int32_t id) {
+        const writer_t *w;
+
+        if (registry_get(NULL, 0) < 0)
+                return false;
+        pthread_rwlock_rdlock(&reg.lock);
+        w = ids_find(id);
+        pthread_rwlock_unlock(&reg.lock);
+        return w != NULL;
+}
+
+int rf_decision_add_schema_id(int32_t id, const char *schema_json, char *errstr, size_t errstr_size) {
+        writer_t *w = NULL;
+        const writer_t *known;
+        char label[64];
+        int r;
+
+        r = registry_get(errstr, errstr_size);
+        if (r < 0)
+                return r;
+        if (!schema_json) {
+                seterr(errstr, errstr_size, "no schema given");
+                return -EINVAL;
+        }
+        snprintf(label, sizeof(label), "registry schema id %" PRId32, id);
+        r = writer_new(schema_json, label, &w, errstr, errstr_size);
+        if (r < 0)
+                return r;
+        pthread_rwlock_wrlock(&reg.lock);
+        known = writers_find(w->fingerprint);
+        pthread_rwlock_unlock(&reg.lock);
+        if (!known) {
+                r = writer_resolve(w, reg.reader, errstr, errstr_size);
+                if (r < 0)
+                        goto out;
+        }
+
+        pthread_rwlock_wrlock(&reg.lock);
+        if (ids_find(id))
+                goto unlock; /* another thread was first */
+        known = writers_find(w->fingerprint);
+        if (!known) {
+                /* A registry (or whoever controls it) could hand out endless
+                 * distinct schemas; writers are never freed, so bound them. */
+                if (reg.n_by_id >= RF_DECISION_MAX_SCHEMA_IDS) {
+                        seterr(errstr, errstr_size, "%s: more than %d distinct writer schemas from the registry", label,
+                               RF_DECISION_MAX_SCHEMA_IDS);
+                        r = -ENOSPC;
+                        goto unlock;
+                }
+                r = writers_add(w);
+                if (r < 0) {
+                        seterr(errstr, errstr_size, "out of memory");
+                        goto unlock;
+                }
+                reg.n_by_id++;
+                known = w;
+                w = NULL;
+        }
+        if (reg.n_ids < RF_DECISION_MAX_SCHEMA_IDS)
+                reg.n_ids++;
+        reg.ids[reg.next_id_slot].id = id;
+        reg.ids[reg.next_id_slot].w = known;
+        reg.next_id_slot = (reg.next_id_slot + 1) % RF_DECISION_MAX_SCHEMA_IDS;
+unlock:
+        pthread_rwlock_unlock(&reg.lock);
+out:
+        writer_free(w);
+        return r;
+}
+
 uint64_t rf_decision_fingerprint(void) {
         return registry_get(NULL, 0) < 0 ? 0 : reg.reader->fingerprint;
 }
@@ -538,6 +632,7 @@ void rf_decision_free_schemas(void) {
         reg.writers = NULL;
         reg.n_writers = reg.cap = 0;
         reg.reader = NULL;
+        reg.n_ids = reg.next_id_slot = reg.n_by_id = 0;
         if (reg.reader_class)
                 avro_value_iface_decref(reg.reader_class);
         reg.reader_class = NULL;
@@ -1051,7 +1146,9 @@ static uint64_t get_le64(const unsigned char *p) {
         return v;
 }
 
-int rf_decision_encode(const rf_decision_t *d, void **ret_buf, size_t *ret_len, char *errstr, size_t errstr_size) {
+/* Encodes @p d's Avro body after the @p hdr_len bytes of @p hdr. */
+static int encode_framed(const rf_decision_t *d, const unsigned char *hdr, size_t hdr_len, void **ret_buf,
+                         size_t *ret_len, char *errstr, size_t errstr_size) {
         avro_value_t rec = { 0 };
         avro_writer_t aw = NULL;
         unsigned char *buf = NULL;
@@ -1080,15 +1177,14 @@ int rf_decision_encode(const rf_decision_t *d, void **ret_buf, size_t *ret_len, 
                 r = -EIO;
                 goto out;
         }
-        buf = malloc(RF_SOE_HEADER_LEN + size);
+        buf = malloc(hdr_len + size);
         if (!buf) {
                 seterr(errstr, errstr_size, "out of memory");
                 r = -ENOMEM;
                 goto out;
         }
-        memcpy(buf, soe_marker, sizeof(soe_marker));
-        put_le64(buf + 2, reg.reader->fingerprint);
-        aw = avro_writer_memory((const char *)buf + RF_SOE_HEADER_LEN, (int64_t)size);
+        memcpy(buf, hdr, hdr_len);
+        aw = avro_writer_memory((const char *)buf + hdr_len, (int64_t)size);
         if (!aw) {
                 seterr(errstr, errstr_size, "out of memory");
                 r = -ENOMEM;
@@ -1100,7 +1196,7 @@ int rf_decision_encode(const rf_decision_t *d, void **ret_buf, size_t *ret_len, 
                 goto out;
         }
         *ret_buf = buf;
-        *ret_len = RF_SOE_HEADER_LEN + size;
+        *ret_len = hdr_len + size;
         buf = NULL;
         r = 0;
 out:
@@ -1109,6 +1205,46 @@ out:
         free(buf);
         avro_value_decref(&rec);
         return r;
+}
+
+int rf_decision_encode(const rf_decision_t *d, void **ret_buf, size_t *ret_len, char *errstr, size_t errstr_size) {
+        unsigned char hdr[RF_SOE_HEADER_LEN];
+        int r;
+
+        r = registry_get(errstr, errstr_size);
+        if (r < 0)
+                return r;
+        memcpy(hdr, soe_marker, sizeof(soe_marker));
+        put_le64(hdr + 2, reg.reader->fingerprint);
+        return encode_framed(d, hdr, sizeof(hdr), ret_buf, ret_len, errstr, errstr_size);
+}
+
+int rf_decision_encode_confluent(const rf_decision_t *d, int32_t schema_id, void **ret_buf, size_t *ret_len,
+                                 char *errstr, size_t errstr_size) {
+        unsigned char hdr[RF_CONFLUENT_HEADER_LEN];
+
+        if (schema_id < 0) {
+                seterr(errstr, errstr_size, "invalid schema id %" PRId32, schema_id);
+                return -EINVAL;
+        }
+        hdr[0] = 0;
+        for (int i = 0; i < 4; i++)
+                hdr[1 + i] = (unsigned char)((uint32_t)schema_id >> (8 * (3 - i)));
+        return encode_framed(d, hdr, sizeof(hdr), ret_buf, ret_len, errstr, errstr_size);
+}
+
+rf_wire_t rf_decision_wire(const void *buf, size_t len, int32_t *ret_schema_id) {
+        const unsigned char *m = buf;
+
+        if (m && len >= RF_CONFLUENT_HEADER_LEN && m[0] == 0) {
+                if (ret_schema_id)
+                        *ret_schema_id = (int32_t)((uint32_t)m[1] << 24 | (uint32_t)m[2] << 16 | (uint32_t)m[3] << 8 |
+                                                   (uint32_t)m[4]);
+                return RF_WIRE_CONFLUENT;
+        }
+        if (m && len >= 2 && memcmp(m, soe_marker, sizeof(soe_marker)) == 0)
+                return RF_WIRE_SINGLE_OBJECT;
+        return RF_WIRE_UNKNOWN;
 }
 
 /* ---- decode ------------------------------------------------------------- */
@@ -1183,11 +1319,24 @@ int rf_decision_decode(const void *buf, size_t len, rf_decision_t **ret_decision
         char msg[200], aerr[200];
         size_t body_len;
         uint64_t fp;
+        int32_t id;
         int r;
 
         r = registry_get(errstr, errstr_size);
         if (r < 0)
                 return r;
+        if (rf_decision_wire(m, len, &id) == RF_WIRE_CONFLUENT) {
+                pthread_rwlock_rdlock(&reg.lock);
+                w = ids_find(id);
+                pthread_rwlock_unlock(&reg.lock);
+                if (!w) {
+                        seterr(errstr, errstr_size, "schema id %" PRId32 " not resolved from the schema registry", id);
+                        return -ENOKEY;
+                }
+                body = m + RF_CONFLUENT_HEADER_LEN;
+                body_len = len - RF_CONFLUENT_HEADER_LEN;
+                goto have_writer;
+        }
         if (!m || len < RF_SOE_HEADER_LEN) {
                 seterr(errstr, errstr_size,
                        "not an Avro single-object message: %zu bytes, shorter than the %d-byte header", m ? len : 0,
@@ -1210,6 +1359,7 @@ int rf_decision_decode(const void *buf, size_t len, rf_decision_t **ret_decision
         }
         body = m + RF_SOE_HEADER_LEN;
         body_len = len - RF_SOE_HEADER_LEN;
+have_writer:
         r = validate_body(w, body, body_len, errstr, errstr_size);
         if (r < 0)
                 return r;

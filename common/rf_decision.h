@@ -6,10 +6,18 @@
  * schema by fingerprint. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define RF_SOE_HEADER_LEN 10
+/* The Confluent Schema Registry wire format: byte 0, a 4-byte big-endian
+ * schema id, the Avro binary body. */
+#define RF_CONFLUENT_HEADER_LEN 5
+
+/* Ids of registry schemas one process maps to writers at most (bounded
+ * cache; the distinct writer schemas learnt from a registry too). */
+#define RF_DECISION_MAX_SCHEMA_IDS 64
 
 /* Bound on decision->scraper_count, checked by encode and decode. */
 #define RF_DECISION_MAX_SCRAPERS 256
@@ -37,8 +45,40 @@ int rf_decision_set_scrapers(rf_decision_t *d, char *const *names, size_t count)
 /* Encodes @p d. The caller owns *ret_buf (free()). Returns 0 or a negative errno. */
 int rf_decision_encode(const rf_decision_t *d, void **ret_buf, size_t *ret_len, char *errstr, size_t errstr_size);
 
-/* Decodes one message value. The caller owns *ret_decision. Returns 0, or
- * -EBADMSG with a one-line reason in @p errstr; never reads past @p len and
+/* The same decision in the Confluent wire format under registry id
+ * @p schema_id, which must name the reader schema (rf_decision_schema_json()). */
+int rf_decision_encode_confluent(const rf_decision_t *d, int32_t schema_id, void **ret_buf, size_t *ret_len,
+                                 char *errstr, size_t errstr_size);
+
+typedef enum rf_wire {
+        RF_WIRE_UNKNOWN,
+        RF_WIRE_SINGLE_OBJECT, /* C3 01 ... */
+        RF_WIRE_CONFLUENT,     /* 00 id(4) ... */
+} rf_wire_t;
+
+/* Which wire format a message value is in, from its first byte(s); for
+ * RF_WIRE_CONFLUENT the schema id goes to *ret_schema_id (may be NULL). */
+rf_wire_t rf_decision_wire(const void *buf, size_t len, int32_t *ret_schema_id);
+
+/* The reader schema's JSON text (the newest embedded run_decision.vN.avsc),
+ * what producers register; static storage. NULL if the schemas are unusable. */
+const char *rf_decision_schema_json(void);
+
+/* Makes @p schema_json (fetched from the registry) the writer of registry
+ * id @p id, so rf_decision_decode() reads Confluent-framed messages with
+ * that id. A bounded cache of RF_DECISION_MAX_SCHEMA_IDS ids (the oldest
+ * is forgotten). Returns 0, -EINVAL (not a schema resolvable to the
+ * reader), -ENOSPC (too many distinct registry schemas) or -ENOMEM, with
+ * the reason in @p errstr. Thread-safe. */
+int rf_decision_add_schema_id(int32_t id, const char *schema_json, char *errstr, size_t errstr_size);
+
+/* Whether @p id is in that cache. */
+bool rf_decision_schema_id_known(int32_t id);
+
+/* Decodes one message value, in either wire format. The caller owns
+ * *ret_decision. Returns 0, -ENOKEY for a Confluent-framed message whose
+ * schema id is not in the cache (rf_decision_add_schema_id(); rf_sr_decode()
+ * fetches it), or -EBADMSG with a one-line reason in @p errstr; never reads past @p len and
  * never allocates more than a bound proportional to @p len. */
 int rf_decision_decode(const void *buf, size_t len, rf_decision_t **ret_decision, char *errstr, size_t errstr_size);
 

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "rf_kafka.h"
+#include "rf_sr.h"
 #include "rf_log.h"
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *facility, const char *buf) {
@@ -338,7 +339,10 @@ int rf_kafka_produce_decision(rd_kafka_t *rk, const char *topic, const rf_decisi
         rd_kafka_resp_err_t err;
         int r;
 
-        r = rf_decision_encode(d, &buf, &len, errstr, errstr_size);
+        /* single-object, or framed with the registry's id (-EAGAIN while
+         * the registry is unreachable: the decision stays recorded and
+         * unproduced, and the reaper produces it later) */
+        r = rf_sr_encode_value(d, &buf, &len, errstr, errstr_size);
         if (r < 0)
                 return r;
         hdrs = rf_kafka_decision_headers(d, 0);

@@ -9,6 +9,7 @@
 #include "rf_log.h"
 #include "rf_metrics.h"
 #include "rf_program.h"
+#include "rf_sr.h"
 #include "rf_tracer.h"
 #include "rf_util.h"
 
@@ -152,6 +153,10 @@ rf_conf_t *rf_program_load(rf_program_t *prog) {
                 rf_log_level_t level = RF_LOG_INFO;
                 rf_log_level_parse(conf->log.level, &level); /* checked by the loader */
                 rf_log_set_min_level(level);
+        }
+        if (rf_sr_setup(conf, errstr, sizeof(errstr)) < 0) {
+                fprintf(stderr, "%s: %s\n", prog->name, errstr);
+                exit(RF_EXIT_USAGE);
         }
         for (size_t i = 0; i < conf->warning_count; i++)
                 rf_log_warn("config.deprecated", json_pack("{s:s}", "config", conf->path), "%s", conf->warnings[i]);

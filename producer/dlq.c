@@ -25,6 +25,7 @@
 #include "rf_kafka.h"
 #include "rf_pg.h"
 #include "rf_refusal.h"
+#include "rf_sr.h"
 #include "rf_util.h"
 #include "scan.h"
 
@@ -62,10 +63,10 @@ static int print_one(const rd_kafka_message_t *m, int64_t ts, void *opaque) {
         header(m, RF_DLQ_SOURCE_TOPIC, topic, sizeof(topic));
         header(m, RF_DLQ_SOURCE_PARTITION, part, sizeof(part));
         header(m, RF_DLQ_SOURCE_OFFSET, offset, sizeof(offset));
-        if (rf_decision_decode(m->payload, m->len, &d, why, sizeof(why)) == 0)
+        if (rf_sr_decode_value(m->payload, m->len, &d, why, sizeof(why)) == 0)
                 snprintf(what, sizeof(what), "decision %.36s of %.64s", d->decision_id, d->workflow);
         else
-                snprintf(what, sizeof(what), "%zu undecodable bytes", m->len);
+                snprintf(what, sizeof(what), "%zu undecodable bytes (%.100s)", m->len, why);
         rf_decision_destroy(d);
         if (l->count++ == 0)
                 printf("%-6s  %-24s  %-40s  %s\n", "OFFSET", "DEAD-LETTERED", "ORIGIN", "MESSAGE / REASON");
@@ -148,7 +149,15 @@ static int check_valid(redrive_t *r, const rd_kafka_message_t *m, rf_decision_t 
         char err[256];
         int rc = 1;
 
-        if (rf_decision_decode(m->payload, m->len, &d, err, sizeof(err)) < 0) {
+        rc = rf_sr_decode_value(m->payload, m->len, &d, err, sizeof(err));
+        if (rc == -EAGAIN || rc == -ENOMEM) {
+                /* the registry's trouble, not the message's: stop, keep it */
+                snprintf(r->errstr, sizeof(r->errstr), "%s [%d] offset %lld: %s", r->conf->kafka.dlq_topic,
+                         (int)m->partition, (long long)m->offset, err);
+                return rc;
+        }
+        rc = 1;
+        if (d == NULL) {
                 snprintf(why, why_size, "undecodable: %s", err);
                 return 1;
         }
@@ -223,7 +232,8 @@ static int produce_again(redrive_t *r, const rd_kafka_message_t *m, const rf_dec
         rd_kafka_resp_err_t err;
         char why[256];
 
-        if (rf_decision_encode(d, &buf, &len, why, sizeof(why)) < 0) {
+        /* in this process's kafka.value_format, like every producer */
+        if (rf_sr_encode_value(d, &buf, &len, why, sizeof(why)) < 0) {
                 snprintf(r->errstr, sizeof(r->errstr), "encoding decision %s: %s", d->decision_id, why);
                 return -EIO;
         }

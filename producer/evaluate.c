@@ -15,6 +15,7 @@
 #include "workflow_decision.h"
 #include "producer.h"
 #include "rf_kafka.h"
+#include "rf_sr.h"
 #include "rf_log.h"
 #include "rf_metrics.h"
 #include "rf_store.h"
@@ -60,6 +61,7 @@ static struct {
 
 static rf_http_condition_t ready_eval = RF_HTTP_CONDITION_INIT("evaluation");
 static rf_http_condition_t ready_kafka = RF_HTTP_CONDITION_INIT("kafka");
+static rf_http_condition_t ready_registry = RF_HTTP_CONDITION_INIT("schema registry");
 static int64_t ready_max_age_ms;
 
 static void metrics_init(const rf_conf_t *conf) {
@@ -88,13 +90,17 @@ static void metrics_init(const rf_conf_t *conf) {
 static int evaluator_ready(void *opaque, char *reason, size_t size) {
         (void)opaque;
         if (!rf_http_condition_ok(&ready_eval, ready_max_age_ms, reason, size) ||
-            !rf_http_condition_ok(&ready_kafka, ready_max_age_ms, reason, size))
+            !rf_http_condition_ok(&ready_kafka, ready_max_age_ms, reason, size) ||
+            !rf_http_condition_ok(&ready_registry, ready_max_age_ms, reason, size))
                 return -ENOTCONN;
         return 0;
 }
 
 static void readiness_update(session_t *s, int evaluate_result) {
         char errstr[512];
+
+        /* kafka.value_format = "schema-registry": producing needs the id */
+        rf_http_condition_set(&ready_registry, rf_sr_producer_check(errstr, sizeof(errstr)) == 0, errstr);
 
         rf_http_condition_set(&ready_eval, evaluate_result == 0,
                               "evaluation: the last one failed (database or broker; see the log)");
@@ -125,8 +131,8 @@ static int publish(session_t *s, rf_decision_t **ds, size_t n) {
                                     ds[i]->workflow, ds[i]->reason);
                 else
                         rf_log_warn("decision.not_produced", decision_fields(ds[i]),
-                                    "RUN decision for %s recorded, not acknowledged by Kafka; the reaper will "
-                                    "produce it",
+                                    "RUN decision for %s recorded, not produced (Kafka did not acknowledge it, or "
+                                    "the schema registry did not answer); the reaper will produce it",
                                     ds[i]->workflow);
         }
         if (r < 0)

@@ -25,6 +25,7 @@
 #include "rf_kafka.h"
 #include "rf_log.h"
 #include "rf_pg.h"
+#include "rf_sr.h"
 #include "rf_store.h"
 #include "rf_util.h"
 #include "replay_record.h"
@@ -41,7 +42,7 @@ typedef struct collect {
         size_t n, cap;
         size_t undecodable, filtered;
         replay_recorder_t *rec;
-        char errstr[1024]; /* why the recorder stopped the scan */
+        char errstr[1024]; /* why on_message() or the recorder stopped the scan */
 } collect_t;
 
 static bool wanted(const collect_t *c, const char *workflow) {
@@ -57,8 +58,16 @@ static int on_message(const rd_kafka_message_t *m, int64_t ts, void *opaque) {
         collect_t *c = opaque;
         rf_decision_t *d = NULL;
         char why[256];
+        int r;
 
-        if (rf_decision_decode(m->payload, m->len, &d, why, sizeof(why)) < 0) {
+        r = rf_sr_decode_value(m->payload, m->len, &d, why, sizeof(why));
+        if (r == -EAGAIN || r == -ENOMEM) {
+                /* skipping it would replay less than asked, silently */
+                snprintf(c->errstr, sizeof(c->errstr), "%s [%d] offset %lld: %s", rd_kafka_topic_name(m->rkt),
+                         (int)m->partition, (long long)m->offset, why);
+                return r;
+        }
+        if (r < 0) {
                 /* the worker dead-letters these; a replay has nothing to run */
                 c->undecodable++;
                 return 0;
@@ -331,7 +340,10 @@ int producer_replay(const rf_program_t *prog, const rf_conf_t *conf, int argc, c
         if (dry_run) {
                 r = scan_topic(reader, conf->kafka.topic, from_ms, to_ms, on_message, &c, errstr, sizeof(errstr));
                 if (r < 0) {
-                        rf_program_fail(prog, code, "replay: %s", r == -ENOMEM ? "out of memory" : errstr);
+                        rf_program_fail(prog, code, "replay: %s",
+                                        c.errstr[0]    ? c.errstr
+                                        : r == -ENOMEM ? "out of memory"
+                                                       : errstr);
                         goto out;
                 }
                 fold_duplicates(&c);

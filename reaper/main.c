@@ -10,6 +10,7 @@
 
 #include "reaper.h"
 #include "rf_kafka.h"
+#include "rf_sr.h"
 #include "rf_log.h"
 #include "rf_metrics.h"
 #include "rf_program.h"
@@ -35,6 +36,7 @@ static struct {
 /* The loop records the last sweep and broker check; /readyz only reads. */
 static rf_http_condition_t ready_sweep = RF_HTTP_CONDITION_INIT("sweep");
 static rf_http_condition_t ready_kafka = RF_HTTP_CONDITION_INIT("kafka");
+static rf_http_condition_t ready_registry = RF_HTTP_CONDITION_INIT("schema registry");
 static int64_t ready_max_age_ms;
 
 static void metrics_init(const rf_conf_t *conf) {
@@ -75,13 +77,17 @@ static void metrics_init(const rf_conf_t *conf) {
 static int reaper_ready(void *opaque, char *reason, size_t size) {
         (void)opaque;
         if (!rf_http_condition_ok(&ready_sweep, ready_max_age_ms, reason, size) ||
-            !rf_http_condition_ok(&ready_kafka, ready_max_age_ms, reason, size))
+            !rf_http_condition_ok(&ready_kafka, ready_max_age_ms, reason, size) ||
+            !rf_http_condition_ok(&ready_registry, ready_max_age_ms, reason, size))
                 return -ENOTCONN;
         return 0;
 }
 
 static void check_kafka(rd_kafka_t *rk) {
         char errstr[512];
+
+        /* kafka.value_format = "schema-registry": re-producing needs the id */
+        rf_http_condition_set(&ready_registry, rf_sr_producer_check(errstr, sizeof(errstr)) == 0, errstr);
 
         rf_http_condition_set(&ready_kafka, rf_kafka_check_reachable(rk, 2000, errstr, sizeof(errstr)) == 0, errstr);
 }

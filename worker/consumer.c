@@ -91,6 +91,11 @@ void consumer_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_top
         } else {
                 if (!rd_kafka_assignment_lost(rk))
                         consumer_commit(w, parts, true);
+                /* a held position is ours only while the partition is: the
+                 * next owner starts from the committed offset */
+                for (int i = 0; w->registry_held && i < parts->cnt; i++)
+                        rd_kafka_topic_partition_list_del(w->registry_held, parts->elems[i].topic,
+                                                          parts->elems[i].partition);
                 for (int i = 0; i < parts->cnt; i++)
                         for (size_t k = 0; k < w->track_count; k++)
                                 if (offset_track_partition(w->tracks[k]) == parts->elems[i].partition) {

@@ -102,6 +102,8 @@ static void teardown(worker_t *w) {
                 rd_kafka_destroy(w->producer);
         }
         dlq_cleanup(w);
+        if (w->registry_held)
+                rd_kafka_topic_partition_list_destroy(w->registry_held);
         for (size_t i = 0; i < w->track_count; i++)
                 offset_track_destroy(w->tracks[i]);
         free(w->tracks);

@@ -9,6 +9,7 @@
 
 #include "consumer.h"
 #include "metrics.h"
+#include "rf_sr.h"
 #include "rf_http.h"
 #include "rf_util.h"
 
@@ -51,6 +52,11 @@ void metrics_init(const rf_conf_t *conf) {
                 rf_metrics_gauge("runfleet_partitions_assigned", "Partitions assigned to this worker.", NULL);
         worker_metrics.paused = rf_metrics_gauge("runfleet_consumer_paused",
                                                  "1 while consumption is paused (in-flight limit or draining).", NULL);
+        worker_metrics.registry_waits = rf_metrics_counter(
+                "runfleet_registry_waits_total",
+                "Messages held back (their partition paused, retried) because the schema registry could not "
+                "resolve their schema id for a transient reason.",
+                NULL);
         worker_metrics.retries =
                 rf_metrics_counter("runfleet_scraper_retries_total", "Scraper call tries retried.", NULL);
         worker_metrics.rate_waits = rf_metrics_counter("runfleet_rate_limit_waits_total",
@@ -166,6 +172,9 @@ int metrics_ready(void *opaque, char *reason, size_t size) {
         }
         if (!rf_http_condition_ok(&ready_db, 3 * METRICS_DB_PROBE_MS, reason, size) ||
             !rf_http_condition_ok(&ready_kafka, 3 * METRICS_STATS_INTERVAL_MS, reason, size))
+                return -ENOTCONN;
+        /* framed messages whose ids are not cached wait for it */
+        if (rf_sr_readiness(reason, size) < 0)
                 return -ENOTCONN;
         return 0;
 }

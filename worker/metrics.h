@@ -18,7 +18,7 @@
 
 typedef struct worker_metrics {
         rf_metric_t *consumed, *started, *finished, *duration, *call_duration, *in_flight, *dlq, *lag, *assigned,
-                *paused, *retries, *rate_waits, *breaker_rejections, *breaker_state;
+                *paused, *retries, *rate_waits, *breaker_rejections, *breaker_state, *registry_waits;
 } worker_metrics_t;
 
 extern worker_metrics_t worker_metrics;

@@ -192,6 +192,13 @@ typedef struct worker {
         execution_t **completed; /* all calls done, terminal record not yet attempted */
         size_t completed_count, completed_cap;
 
+        /* Partitions held back while the schema registry cannot resolve
+         * the schema id of their next message: paused, their position set
+         * back to that message (the elements' offsets), resumed at
+         * registry_retry_at (intake.c). */
+        rd_kafka_topic_partition_list_t *registry_held;
+        int64_t registry_retry_at;
+
         int64_t next_heartbeat, next_commit;
         uint64_t finished, dead_lettered, retries, rate_limit_waits, breaker_rejections;
 } worker_t;

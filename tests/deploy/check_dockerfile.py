@@ -199,7 +199,8 @@ def ignored(rel):
     return out
 
 
-for rel in ("build/x", "build-asan/x", ".runfleet/venv/x", ".git/HEAD", "kafka/lib/x.jar"):
+for rel in ("build/x", "build-asan/x", ".runfleet/venv/x", ".git/HEAD", "kafka/lib/x.jar", "registry/app/quarkus-run.jar",
+            "registry/jdk/bin/python"):
     c.check(ignored(rel), ".dockerignore does not exclude %s" % rel.split("/")[0])
 r = subprocess.run(["git", "-C", dl.SRC, "ls-files", "--cached", "--others", "--exclude-standard"],
                    capture_output=True, text=True)

@@ -72,6 +72,51 @@ static void url_with_db(const char *url, const char *db, char *out, size_t size)
         snprintf(out, size, "%.*s/%s%s", (int)(slash - url), url, db, query ? query : "");
 }
 
+static char registry_url_seen[256]; /* a second itest_init() finds the variable unset */
+
+void itest_require_registry(itest_t *t) {
+        itest_reply_t r;
+        char url[300];
+        bool required = getenv("RUNFLEET_REQUIRE_SERVICES") && strcmp(getenv("RUNFLEET_REQUIRE_SERVICES"), "1") == 0;
+
+        if (!t->registry_url[0]) {
+                fprintf(stderr,
+                        "%s: RUNFLEET_SCHEMA_REGISTRY_URL is not set (scripts/services start schema-registry)\n",
+                        required ? "FAIL" : "SKIP");
+                exit(required ? 1 : SKIP);
+        }
+        snprintf(url, sizeof(url), "%s/subjects", t->registry_url);
+        itest_http("GET", url, &r);
+        if (r.status != 200) {
+                fprintf(stderr, "%s: the schema registry at %s does not answer (HTTP %ld)\n",
+                        required ? "FAIL" : "SKIP", t->registry_url, r.status);
+                free(r.body);
+                exit(required ? 1 : SKIP);
+        }
+        free(r.body);
+}
+
+int itest_start_registry(itest_t *t, int port) {
+        char root[512];
+
+        itest_source_root(t, root, sizeof(root));
+        t->own_registry_port = port;
+        return itest_sh("RUNFLEET_STATE_DIR='%s/registry' SCHEMA_REGISTRY_PORT=%d '%s/scripts/schema-registry' start "
+                        ">>'%s/registry-script.log' 2>&1",
+                        t->dir, port, root, t->dir);
+}
+
+int itest_stop_registry(itest_t *t) {
+        char root[512];
+
+        if (!t->own_registry_port)
+                return 0;
+        itest_source_root(t, root, sizeof(root));
+        return itest_sh("RUNFLEET_STATE_DIR='%s/registry' SCHEMA_REGISTRY_PORT=%d '%s/scripts/schema-registry' stop "
+                        ">>'%s/registry-script.log' 2>&1",
+                        t->dir, t->own_registry_port, root, t->dir);
+}
+
 void itest_init(itest_t *t, const char *name) {
         char errstr[512], sql[256], suffix[16], uuid[37];
         rf_pg_t *admin = NULL;
@@ -84,8 +129,16 @@ void itest_init(itest_t *t, const char *name) {
         snprintf(t->fake_url, sizeof(t->fake_url), "%s", env_or_missing("RUNFLEET_FAKE_SCRAPER_URL"));
         snprintf(t->bin_dir, sizeof(t->bin_dir), "%s", env_or_missing("RUNFLEET_BUILD_ROOT"));
 
+        if (getenv("RUNFLEET_SCHEMA_REGISTRY_URL"))
+                snprintf(t->registry_url, sizeof(t->registry_url), "%s", getenv("RUNFLEET_SCHEMA_REGISTRY_URL"));
+        else
+                snprintf(t->registry_url, sizeof(t->registry_url), "%s", registry_url_seen);
+        snprintf(registry_url_seen, sizeof(registry_url_seen), "%s", t->registry_url);
+
         /* the test's config files name their own database and topics; the
-         * shared services' variables must not override them */
+         * shared services' variables must not override them (nor the
+         * registry's: only the tests of the framing use one) */
+        unsetenv("RUNFLEET_SCHEMA_REGISTRY_URL");
         unsetenv("RUNFLEET_KAFKA_BROKERS");
         unsetenv("RUNFLEET_DATABASE_URL");
         unsetenv("RUNFLEET_CONFIG");
@@ -843,6 +896,7 @@ int itest_cleanup(itest_t *t, int failures) {
                 bad++;
         }
         bad += valgrind_reports(t);
+        itest_stop_registry(t);
         failures += bad;
         rf_pg_destroy(t->pg);
         /* RUNFLEET_ITEST_KEEP_DB=1 keeps a passing test's database too

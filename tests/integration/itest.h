@@ -23,8 +23,9 @@ typedef struct itest {
         char brokers[256];
         char admin_url[512]; /* the services' database */
         char db_name[96];
-        char db_url[640];   /* this test's own database */
-        char fake_url[256]; /* fake scraper base URL */
+        char db_url[640];       /* this test's own database */
+        char fake_url[256];     /* fake scraper base URL */
+        char registry_url[256]; /* RUNFLEET_SCHEMA_REGISTRY_URL of the services, "" when unset */
         char bin_dir[256];
         char topic[128], dlq_topic[128], group[128];
         char config[600]; /* path of the config written last */
@@ -33,6 +34,7 @@ typedef struct itest {
         pid_t procs[ITEST_MAX_PROCS];
         char proc_logs[ITEST_MAX_PROCS][600];
         int proc_count;
+        int own_registry_port; /* itest_start_registry()'s, 0: none */
 } itest_t;
 
 /* Sets up the test or exits 77 (skip) / 1. */
@@ -54,6 +56,19 @@ FILE *itest_config_open_kafka(itest_t *t);
 /* Fills @p names with @p count workflow names whose Kafka keys land on
  * different partitions of a @p partitions-partition topic (count <= partitions). */
 void itest_workflow_names(int partitions, int count, char names[][32]);
+
+/* For tests of the Schema Registry framing: fails the test (skips it
+ * without RUNFLEET_REQUIRE_SERVICES=1) unless t->registry_url is set and
+ * answers. itest_init() keeps the variable from the programs it starts:
+ * a test that wants the registry names it in its configuration. */
+void itest_require_registry(itest_t *t);
+
+/* Starts a Schema Registry of this test's own (scripts/schema-registry,
+ * its state under the test's directory) on @p port, for a test that
+ * stops and restarts it; 0 when it answers. itest_stop_registry() stops it
+ * (also called by itest_cleanup()). */
+int itest_start_registry(itest_t *t, int port);
+int itest_stop_registry(itest_t *t);
 
 /* Runs `runfleet-producer migrate` and fails the test if it does not succeed. */
 void itest_migrate(itest_t *t);

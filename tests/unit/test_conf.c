@@ -560,10 +560,12 @@ static void test_help_walk(void) {
                                 rf_conf_destroy(conf);
                         }
                 } else if (strcmp(type, "string") == 0) {
-                        bool url = strstr(name, "webhook_url") != NULL;
+                        bool url = strstr(name, "webhook_url") != NULL || strcmp(name, "schema_registry.url") == 0;
+                        bool secret = strcmp(name, "schema_registry.password") == 0;
                         const char *v = strcmp(name, "producer.timezone") == 0         ? "Asia/Tokyo"
                                         : strcmp(name, "log.level") == 0               ? "error"
                                         : strcmp(name, "kafka.group_protocol") == 0    ? "consumer"
+                                        : strcmp(name, "kafka.value_format") == 0      ? "single-object"
                                         : strcmp(name, "producer.catchup") == 0        ? "all"
                                         : strcmp(name, "producer.catchup_window") == 0 ? "6h"
                                         : strcmp(name, "producer.overlap") == 0        ? "buffer_one"
@@ -579,9 +581,12 @@ static void test_help_walk(void) {
                         setenv(env, v, 1);
                         CHECK(rf_conf_load(CONF_DIR "good.cfg", &conf, err, sizeof(err)) == 0);
                         out = conf ? print_to_string(conf) : NULL;
-                        /* a webhook URL's path may be its credential: printed masked */
+                        /* a webhook URL's path may be its credential: printed masked;
+                         * a password is never printed */
                         snprintf(want_line, sizeof(want_line), "  %s = \"%s\";\n", strchr(name, '.') + 1,
-                                 url ? "http://walk.example/****" : v);
+                                 url      ? "http://walk.example/****"
+                                 : secret ? "****"
+                                          : v);
                         CHECK_CONTAINS(out, want_line);
                         free(out);
                         rf_conf_destroy(conf);
@@ -589,8 +594,8 @@ static void test_help_walk(void) {
                         CHECK(!"unexpected type with an environment variable");
                 unsetenv(env);
         }
-        CHECK(rows == 46 + 9 + 14);
-        CHECK(env_rows == 45);
+        CHECK(rows == 52 + 9 + 14);
+        CHECK(env_rows == 51);
         free(buf);
 }
 
