@@ -12,6 +12,7 @@
  *   - a worker that has the id cached keeps running framed messages while
  *     the registry is down again. */
 #include <librdkafka/rdkafka.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,7 @@ int main(void) {
         itest_reply_t r;
         rf_conf_t *conf = NULL;
         int port, http_port, reaper_port, avoid[3];
+        pid_t worker;
 
         itest_init(&t, "registry_down");
         itest_require_registry(&t); /* the shared one proves the app is installed and runs */
@@ -106,7 +108,7 @@ int main(void) {
         /* a fresh worker: cannot resolve the id; holds, dead-letters nothing */
         snprintf(http_env, sizeof(http_env), "RUNFLEET_HTTP_PORT=%d", http_port);
         snprintf(readyz, sizeof(readyz), "http://127.0.0.1:%d/readyz", http_port);
-        itest_spawn_env(&t, "worker", worker_env, "runfleet-worker", NULL);
+        worker = itest_spawn_env(&t, "worker", worker_env, "runfleet-worker", NULL);
         {
                 bool named = false;
 
@@ -136,9 +138,14 @@ int main(void) {
         }
 
         /* back (empty: in-memory), migrated again: the same id; the worker
-         * runs the held message and the reaper produces the other */
+         * runs the held message and the reaper produces the other. The
+         * worker is frozen until the schema is registered again: an empty
+         * registry answers 404 for id 1, which is a real unknown id (a dead
+         * letter), not the outage this test is about */
+        CHECK(kill(worker, SIGSTOP) == 0);
         CHECK(itest_start_registry(&t, port) == 0);
         CHECK(itest_run(&t, out, sizeof(out), 120000, NULL, "runfleet-producer", "migrate", NULL) == 0);
+        CHECK(kill(worker, SIGCONT) == 0);
         CHECK(itest_wait_for(&t, 2, 90000, "SELECT count(*) FROM runfleet.executions WHERE status = 'SUCCEEDED'"));
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE delivered_at IS NULL") == 0);
         itest_http("GET", readyz, &r);
