@@ -140,7 +140,7 @@ void execution_free(worker_t *w, execution_t *ex) {
         timers_stop(&w->timers, &ex->db_timer);
         calls_abort(w, ex, "execution released");
         /* released while running (lease lost, drain bound, exit): its span ends unrecorded */
-        spans_execution_end(ex, "ABANDONED", "execution released before its terminal record");
+        spans_execution_end(ex, "ABANDONED", false, "execution released before its terminal record");
         free(ex->calls);
         free(ex->records);
         rf_decision_destroy(ex->d);
@@ -205,7 +205,8 @@ void execution_finished(worker_t *w, execution_t *ex, rf_exec_status_t status, c
                             rf_exec_status_name(status));
         }
         metrics_execution_ended(ex, recorded ? rf_exec_status_name(status) : "FENCED", took);
-        spans_execution_end(ex, recorded ? rf_exec_status_name(status) : "FENCED", error);
+        spans_execution_end(ex, recorded ? rf_exec_status_name(status) : "FENCED",
+                            recorded && status == RF_EXEC_SUCCEEDED, error);
         w->finished++;
         execution_release(w, ex);
 }

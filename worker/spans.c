@@ -13,11 +13,10 @@ void spans_execution_begin(execution_t *ex) {
         ex->span_ended = false;
 }
 
-void spans_execution_end(execution_t *ex, const char *status, const char *error) {
+void spans_execution_end(execution_t *ex, const char *status, bool succeeded, const char *error) {
         rf_tracer_t *tracer = rf_tracer_default();
         char parent[RF_SPAN_ID_HEX], name[160];
         rf_span_t span;
-        bool ok = strcmp(status, "SUCCEEDED") == 0;
 
         if (!tracer || ex->span_ended || !ex->started_ns)
                 return;
@@ -35,7 +34,7 @@ void spans_execution_end(execution_t *ex, const char *status, const char *error)
         rf_span_attr_int(&span, "messaging.kafka.destination.partition", ex->partition);
         rf_span_attr_int(&span, "messaging.kafka.message.offset", ex->offset);
         rf_span_attr_int(&span, "runfleet.scrapers", (int64_t)ex->call_count);
-        rf_span_set_status(&span, ok ? RF_SPAN_STATUS_OK : RF_SPAN_STATUS_ERROR, error ? error : status);
+        rf_span_set_status(&span, succeeded ? RF_SPAN_STATUS_OK : RF_SPAN_STATUS_ERROR, error ? error : status);
         rf_tracer_submit(tracer, &span);
 }
 

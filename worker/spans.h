@@ -17,9 +17,10 @@
 /* Gives @p ex its trace id (from its decision) and a fresh span id. */
 void spans_execution_begin(execution_t *ex);
 
-/* Ends @p ex's span with @p status (SUCCEEDED is OK; anything else an
- * error, @p error its message). Once per execution; later calls do nothing. */
-void spans_execution_end(execution_t *ex, const char *status, const char *error);
+/* Ends @p ex's span with @p status (the name recorded; OK when
+ * @p succeeded, else an error with @p error its message). Once per
+ * execution; later calls do nothing. */
+void spans_execution_end(execution_t *ex, const char *status, bool succeeded, const char *error);
 
 /* Gives the try @p c is about to send a fresh span id and writes its
  * traceparent header value into @p ret. */
