@@ -4,7 +4,7 @@
 build/bench/bench_scenarios (and wrk), prints one table, and writes it as
 CSV and Markdown under bench/results/. Figures, never assertions.
 
-    bench/bench.py [--quick] [--build DIR] [--brokers N] [a] [b] [c] [d] [e] [g] [scale] [base] [limits]
+    bench/bench.py [--quick] [--build DIR] [--brokers N] [a] [b] [c] [d] [e] [g] [features] [scale] [base] [limits]
 
 Expects the services of scripts/services (RUNFLEET_* from .runfleet/local.env);
 bench/run sets everything up and calls this.
@@ -21,7 +21,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SELECTABLE = ["a", "b", "c", "d", "e", "g", "scale", "base", "limits"]
+SELECTABLE = ["a", "b", "c", "d", "e", "g", "features", "scale", "base", "limits"]
 
 # a_runs: (a) is run that many times and the run of median rate reported;
 # one run on this shared 2-core machine swings by a fifth either way.
@@ -266,6 +266,46 @@ def update_docs(results_md):
     log("wrote the figures of %s into %s" % (os.path.relpath(results_md, ROOT), os.path.relpath(DOCS, ROOT)))
 
 
+# --- features: (a) with the registry format and with tracing ------------------
+
+def start_collector(build):
+    """The tests' OpenTelemetry Collector (scripts/build-otelcol) on a free
+    loopback port, spans to a scratch file; (process, endpoint) or None."""
+    import socket
+    import tempfile
+    try:
+        binary = subprocess.run([os.path.join(ROOT, "scripts", "build-otelcol")], capture_output=True, text=True,
+                                timeout=900).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired) as e:
+        log("no collector for the tracing variant: %s" % e)
+        return None
+    if not binary or not os.access(binary, os.X_OK):
+        log("no collector for the tracing variant (scripts/build-otelcol gave none)")
+        return None
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    d = tempfile.mkdtemp(prefix="bench-otelcol-", dir=os.path.join(build, "bench-logs"))
+    cfg = os.path.join(d, "otelcol.yaml")
+    with open(cfg, "w") as f:
+        f.write("receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:%d\n"
+                "exporters:\n  rfjson:\n    path: %s\n"
+                "service:\n  telemetry:\n    metrics:\n      level: none\n"
+                "  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [rfjson]\n"
+                % (port, os.devnull))
+    proc = subprocess.Popen([binary, "--config", cfg], stdout=open(os.path.join(d, "otelcol.log"), "w"),
+                            stderr=subprocess.STDOUT)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, "http://127.0.0.1:%d/v1/traces" % port
+        except OSError:
+            time.sleep(0.1)
+    proc.terminate()
+    log("the collector did not start; see %s" % d)
+    return None
+
+
 # --- (g): the evaluator at N workflows ----------------------------------------
 
 G_TARGET_EVAL_MS, G_TARGET_CONFIG_MS = 1000, 200
@@ -361,24 +401,24 @@ def main():
         by[row.id] = row
         return row
 
-    def measure(rid, scenario, config, *argv, nominal=None, engine="runfleet"):
+    def measure(rid, scenario, config, *argv, nominal=None, engine="runfleet", env=None):
         log("%s: %s" % (scenario, config))
         t0 = time.time()
-        res = R.call("run", *argv)
+        res = R.call("run", *argv, env=env)
         log("  done in %.0f s" % (time.time() - t0))
         return Row(rid, scenario, config, res, nominal=nominal, engine=engine)
 
     def run(rid, scenario, config, *argv, nominal=None, engine="runfleet"):
         return add(measure(rid, scenario, config, *argv, nominal=nominal, engine=engine))
 
-    def run_median(rid, scenario, config, times, *argv):
-        runs = sorted((measure(rid, scenario, config, *argv) for _ in range(times)), key=lambda r: r.rate or 0)
+    def run_median(rid, scenario, config, times, *argv, env=None):
+        runs = sorted((measure(rid, scenario, config, *argv, env=env) for _ in range(times)), key=lambda r: r.rate or 0)
         row = runs[len(runs) // 2]
         if times > 1:
             row.config += "; median of %d runs (%s–%s /s)" % (times, fnum(runs[0].rate), fnum(runs[-1].rate))
         return add(row)
 
-    if want & {"a", "b", "c", "d", "e"}:
+    if want & {"a", "b", "c", "d", "e", "features"}:
         # Services bench/run has just started are cold: the broker's JVM has
         # compiled little, PostgreSQL's caches are empty. The first scenario
         # would pay for that alone (seen: (a) a tenth slower than with the
@@ -427,6 +467,27 @@ def main():
             run("base_b_" + eng, "baseline (b): " + label, "Python, table walk, 3 scrapers × 1 s each",
                 "--engine", eng, "--decisions", n, "--scrapers", 3, "--delay-ms", 1000, "--baseline", baseline,
                 nominal=P["b"], engine=eng)
+    if "features" in want:
+        # (a) again with each optional feature on, in the same run, so the
+        # cost of each is read against (a) from one machine state
+        variants = [("f_registry", "(a) with kafka.value_format schema-registry",
+                     "as (a), decisions framed with the registry's id (Apicurio on this machine)",
+                     {"RUNFLEET_BENCH_VALUE_FORMAT": "schema-registry"})]
+        collector = start_collector(args.build)
+        if collector:
+            variants.append(("f_tracing", "(a) with tracing on",
+                             "as (a), spans exported over OTLP/HTTP to an OpenTelemetry Collector on this machine",
+                             {"RUNFLEET_TRACING_OTLP_ENDPOINT": collector[1],
+                              "RUNFLEET_TRACING_QUEUE_SIZE": "16384", "RUNFLEET_TRACING_BATCH_SIZE": "1024"}))
+        try:
+            for rid, scenario, config, env in variants:
+                r = run_median(rid, scenario, config, P["a_runs"], "--workers", 3, "--decisions", P["a"], env=env)
+                if "a" in by and by["a"].rate and r.rate:
+                    r.vs = "(a) %s" % fratio(ratio(r.rate, by["a"].rate))
+        finally:
+            if collector:
+                collector[0].terminate()
+                collector[0].wait()
     evaluator = []
     if "g" in want:
         G = Runner(os.path.abspath(args.build), logfile, driver="bench_evaluator")
