@@ -4,7 +4,7 @@
 build/bench/bench_scenarios (and wrk), prints one table, and writes it as
 CSV and Markdown under bench/results/. Figures, never assertions.
 
-    bench/bench.py [--quick] [--build DIR] [--brokers N] [a] [b] [c] [d] [e] [g] [features] [scale] [base] [limits]
+    bench/bench.py [--quick] [--build DIR] [--brokers N] [a] [b] [c] [d] [e] [g] [h] [features] [scale] [base] [limits]
 
 Expects the services of scripts/services (RUNFLEET_* from .runfleet/local.env);
 bench/run sets everything up and calls this.
@@ -21,16 +21,16 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SELECTABLE = ["a", "b", "c", "d", "e", "g", "features", "scale", "base", "limits"]
+SELECTABLE = ["a", "b", "c", "d", "e", "g", "h", "features", "scale", "base", "limits"]
 
 # a_runs: (a) is run that many times and the run of median rate reported;
 # one run on this shared 2-core machine swings by a fifth either way.
 FULL = dict(scale_rate=500, scale_secs=10, a=20000, a_runs=5, b=3000, c_rate=1000, c_secs=60, c_store_secs=10, d=1000,
             base_a=2000, base_b_seq=30, base_b_thr=30, pg_secs=10, kafka_msgs=300000, wrk_secs=5,
-            g=(100, 1000, 10000))
+            g=(100, 1000, 10000), h=(10000, 100000))
 QUICK = dict(scale_rate=300, scale_secs=5, a=2000, a_runs=1, b=300, c_rate=1000, c_secs=10, c_store_secs=5, d=1000,
              base_a=300, base_b_seq=5, base_b_thr=6, pg_secs=3, kafka_msgs=100000, wrk_secs=3,
-             g=(100, 1000))
+             g=(100, 1000), h=(10000,))
 PG_CLIENTS, PG_BATCH = 8, 1000
 
 
@@ -266,6 +266,35 @@ def update_docs(results_md):
     log("wrote the figures of %s into %s" % (os.path.relpath(results_md, ROOT), os.path.relpath(DOCS, ROOT)))
 
 
+# --- (h): backfill and replay at the broker's pace -----------------------------
+
+H_TARGET_RATE = 20000
+
+
+def history_md(results):
+    def rate(r, k):
+        n, ms = r.get("decisions"), r.get(k)
+        return fnum(n / (ms / 1000.0)) if n and ms and ms > 0 else "—"
+
+    def mb(kb):
+        return "%s MB" % fnum(kb / 1024.0, 1) if kb else "—"
+
+    out = ["## (h) Backfill and replay", "",
+           "| decisions | `backfill --mode all` | decisions/s | peak RSS | `replay` of them | decisions/s | peak RSS |",
+           "|---|---|---|---|---|---|---|"]
+    for r in results:
+        out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+            fnum(r.get("decisions")), fsecs((r.get("backfill_ms") or 0) / 1000.0) if r.get("backfill_ms") else "—",
+            rate(r, "backfill_ms"), mb(r.get("backfill_rss_kb")),
+            fsecs((r.get("replay_ms") or 0) / 1000.0) if r.get("replay_ms") else "—", rate(r, "replay_ms"),
+            mb(r.get("replay_rss_kb"))))
+    out += ["", "- (h): in a fresh database and topic, `backfill --mode all` of N one-second ticks, then `replay`"
+            " of the range those N decisions were produced in; each from exec to exit (every decision recorded"
+            " and acknowledged by Kafka), with its process's peak RSS. Target: %s decisions/s each, memory"
+            " bounded (the same peak at 10,000 and 100,000)." % fnum(H_TARGET_RATE)]
+    return out
+
+
 # --- features: (a) with the registry format and with tracing ------------------
 
 def start_collector(build):
@@ -488,6 +517,12 @@ def main():
             if collector:
                 collector[0].terminate()
                 collector[0].wait()
+    history = []
+    if "h" in want:
+        H = Runner(os.path.abspath(args.build), logfile, driver="bench_history")
+        for n in P["h"]:
+            log("(h) backfill and replay of %s decisions" % fnum(n))
+            history.append(H.call("--decisions", n, timeout=3600) or {"decisions": n})
     evaluator = []
     if "g" in want:
         G = Runner(os.path.abspath(args.build), logfile, driver="bench_evaluator")
@@ -641,6 +676,8 @@ def main():
         md += [""] + scale_md
     if evaluator:
         md += [""] + evaluator_md(evaluator)
+    if history:
+        md += [""] + history_md(history)
     text = "\n".join(md) + "\n"
 
     os.makedirs(args.results, exist_ok=True)
