@@ -214,11 +214,18 @@ static int record_delivered(rf_pg_t *pg, rf_decision_t *const *decisions, const 
                 goto out;
         {
                 const char *params[] = { text };
+                /* Rows a worker's claim has locked are skipped, not waited
+                 * for: the claim sets delivered_at itself (begin_executions),
+                 * and waiting could deadlock, the batch locking its rows in
+                 * another order than a claim or a finish does (seen). */
                 r = rf_pg_exec(pg,
                                "UPDATE runfleet.decisions d SET delivered_at = now()"
-                               "  FROM jsonb_to_recordset($1::jsonb) AS x(decision_id uuid, attempt integer)"
-                               " WHERE d.decision_id = x.decision_id AND d.attempt = x.attempt"
-                               "   AND d.delivered_at IS NULL",
+                               "  FROM (SELECT o.decision_id FROM runfleet.decisions o"
+                               "          JOIN jsonb_to_recordset($1::jsonb) AS x(decision_id uuid, attempt integer)"
+                               "            ON o.decision_id = x.decision_id AND o.attempt = x.attempt"
+                               "         WHERE o.delivered_at IS NULL"
+                               "         ORDER BY o.decision_id FOR UPDATE OF o SKIP LOCKED) l"
+                               " WHERE d.decision_id = l.decision_id",
                                1, params, NULL, errstr, errstr_size);
         }
 out:

@@ -85,8 +85,10 @@ int main(void) {
                         CHECK(0);
                 }
         }
-        CHECK(rf_store_publish(rk, pg, conf->kafka.topic, ds, DECISIONS, 30000, &delivered, errstr, sizeof(errstr)) ==
-              0);
+        if (rf_store_publish(rk, pg, conf->kafka.topic, ds, DECISIONS, 30000, &delivered, errstr, sizeof(errstr)) < 0) {
+                fprintf(stderr, "publish: %s\n", errstr);
+                CHECK(0);
+        }
         CHECK(delivered == DECISIONS);
 
         CHECK(itest_wait_for(&t, DECISIONS, 90000,
