@@ -86,18 +86,6 @@ static struct {
         size_t n_by_id; /* writers added for a registry id (bounded too) */
 } reg = { .once = PTHREAD_ONCE_INIT, .lock = PTHREAD_RWLOCK_INITIALIZER };
 
-static void seterr(char *errstr, size_t errstr_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *errstr, size_t errstr_size, const char *fmt, ...) {
-        va_list ap;
-
-        if (!errstr || errstr_size == 0)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(errstr, errstr_size, fmt, ap);
-        va_end(ap);
-}
-
 /* avro-c's last error as one line (avro_strerror() may hold newlines). */
 static const char *avro_error_line(char *buf, size_t size) {
         snprintf(buf, size, "%s", avro_strerror());
@@ -146,18 +134,18 @@ static int writer_new(const char *json, const char *label, writer_t **ret, char 
         snprintf(w->label, sizeof(w->label), "%s", label);
         r = rf_avro_fingerprint(json, &w->fingerprint, msg, sizeof(msg));
         if (r < 0) {
-                seterr(errstr, errstr_size, "%s: %s", label, msg);
+                rf_seterr(errstr, errstr_size, "%s: %s", label, msg);
                 goto fail;
         }
         if (avro_schema_from_json_length(json, strlen(json), &w->schema) != 0) {
-                seterr(errstr, errstr_size, "%s: avro-c rejects the schema: %s", label,
-                       avro_error_line(aerr, sizeof(aerr)));
+                rf_seterr(errstr, errstr_size, "%s: avro-c rejects the schema: %s", label,
+                          avro_error_line(aerr, sizeof(aerr)));
                 w->schema = NULL;
                 r = -EINVAL;
                 goto fail;
         }
         if (!is_avro_record(w->schema)) {
-                seterr(errstr, errstr_size, "%s: not a record schema", label);
+                rf_seterr(errstr, errstr_size, "%s: not a record schema", label);
                 r = -EINVAL;
                 goto fail;
         }
@@ -232,8 +220,8 @@ static int check_same_kind(avro_schema_t w, avro_schema_t r, const char *where, 
         int n;
 
         if (wt != rt && !promotes(wt, rt)) {
-                seterr(errstr, errstr_size, "%s: writer type %s does not resolve to reader type %s", where,
-                       avro_schema_type_name(w), avro_schema_type_name(r));
+                rf_seterr(errstr, errstr_size, "%s: writer type %s does not resolve to reader type %s", where,
+                          avro_schema_type_name(w), avro_schema_type_name(r));
                 return -EINVAL;
         }
         switch (wt) {
@@ -247,7 +235,7 @@ static int check_same_kind(avro_schema_t w, avro_schema_t r, const char *where, 
                                         errstr, errstr_size);
         case AVRO_FIXED:
                 if (!avro_schema_equal(w, r)) {
-                        seterr(errstr, errstr_size, "%s: fixed types differ in name or size", where);
+                        rf_seterr(errstr, errstr_size, "%s: fixed types differ in name or size", where);
                         return -EINVAL;
                 }
                 return 0;
@@ -255,12 +243,12 @@ static int check_same_kind(avro_schema_t w, avro_schema_t r, const char *where, 
                 n = avro_schema_enum_number_of_symbols(w);
                 if (strcmp(avro_schema_name(w), avro_schema_name(r)) != 0 ||
                     n != avro_schema_enum_number_of_symbols(r)) {
-                        seterr(errstr, errstr_size, "%s: enums differ in name or symbols", where);
+                        rf_seterr(errstr, errstr_size, "%s: enums differ in name or symbols", where);
                         return -EINVAL;
                 }
                 for (int i = 0; i < n; i++)
                         if (strcmp(avro_schema_enum_get(w, i), avro_schema_enum_get(r, i)) != 0) {
-                                seterr(errstr, errstr_size, "%s: enum symbol %d differs", where, i);
+                                rf_seterr(errstr, errstr_size, "%s: enum symbol %d differs", where, i);
                                 return -EINVAL;
                         }
                 return 0;
@@ -268,8 +256,8 @@ static int check_same_kind(avro_schema_t w, avro_schema_t r, const char *where, 
                 size_t rn = avro_schema_record_size(r);
 
                 if (strcmp(avro_schema_name(w), avro_schema_name(r)) != 0) {
-                        seterr(errstr, errstr_size, "%s: writer record %s is not reader record %s", where,
-                               avro_schema_name(w), avro_schema_name(r));
+                        rf_seterr(errstr, errstr_size, "%s: writer record %s is not reader record %s", where,
+                                  avro_schema_name(w), avro_schema_name(r));
                         return -EINVAL;
                 }
                 for (size_t i = 0; i < rn; i++) {
@@ -279,8 +267,8 @@ static int check_same_kind(avro_schema_t w, avro_schema_t r, const char *where, 
 
                         snprintf(sub, sizeof(sub), "%s.%s", where, name);
                         if (wi < 0) {
-                                seterr(errstr, errstr_size,
-                                       "%s: reader field missing from the writer (avro-c applies no defaults)", sub);
+                                rf_seterr(errstr, errstr_size,
+                                          "%s: reader field missing from the writer (avro-c applies no defaults)", sub);
                                 return -EINVAL;
                         }
                         res = check_resolvable(avro_schema_record_field_get_by_index(w, wi),
@@ -309,7 +297,7 @@ static int check_resolvable(avro_schema_t w, avro_schema_t r, const char *where,
                 if (p->w == w && p->r == r)
                         return 0;
         if (depth > MAX_DEPTH) {
-                seterr(errstr, errstr_size, "%s: schemas nest too deeply", where);
+                rf_seterr(errstr, errstr_size, "%s: schemas nest too deeply", where);
                 return -EINVAL;
         }
         here = (pair_t){ .w = w, .r = r, .up = up };
@@ -333,8 +321,8 @@ static int check_resolvable(avro_schema_t w, avro_schema_t r, const char *where,
                         if (same_kind(w, b))
                                 return check_same_kind(w, b, where, &here, depth + 1, errstr, errstr_size);
                 }
-                seterr(errstr, errstr_size, "%s: writer type %s matches no branch of the reader union", where,
-                       avro_schema_type_name(w));
+                rf_seterr(errstr, errstr_size, "%s: writer type %s matches no branch of the reader union", where,
+                          avro_schema_type_name(w));
                 return -EINVAL;
         }
         return check_same_kind(w, r, where, &here, depth, errstr, errstr_size);
@@ -345,16 +333,16 @@ static int writer_resolve(writer_t *w, const writer_t *reader, char *errstr, siz
 
         if (check_resolvable(w->schema, reader->schema, avro_schema_name(reader->schema), NULL, 0, why, sizeof(why)) <
             0) {
-                seterr(errstr, errstr_size,
-                       "%s (fingerprint 0x%016" PRIx64 ") cannot be resolved to the reader schema %s: %s", w->label,
-                       w->fingerprint, reader->label, why);
+                rf_seterr(errstr, errstr_size,
+                          "%s (fingerprint 0x%016" PRIx64 ") cannot be resolved to the reader schema %s: %s", w->label,
+                          w->fingerprint, reader->label, why);
                 return -EINVAL;
         }
         w->resolver = avro_resolved_writer_new(w->schema, reader->schema);
         if (!w->resolver) {
-                seterr(errstr, errstr_size,
-                       "%s (fingerprint 0x%016" PRIx64 ") cannot be resolved to the reader schema %s: %s", w->label,
-                       w->fingerprint, reader->label, avro_error_line(aerr, sizeof(aerr)));
+                rf_seterr(errstr, errstr_size,
+                          "%s (fingerprint 0x%016" PRIx64 ") cannot be resolved to the reader schema %s: %s", w->label,
+                          w->fingerprint, reader->label, avro_error_line(aerr, sizeof(aerr)));
                 return -EINVAL;
         }
         return 0;
@@ -390,16 +378,16 @@ static char *read_schema_file(const char *path, char *errstr, size_t errstr_size
         size_t n;
 
         if (!f) {
-                seterr(errstr, errstr_size, "%s: cannot open: %s", strrchr(path, '/') ? strrchr(path, '/') + 1 : path,
-                       strerror(errno));
+                rf_seterr(errstr, errstr_size, "%s: cannot open: %s",
+                          strrchr(path, '/') ? strrchr(path, '/') + 1 : path, strerror(errno));
                 return NULL;
         }
         buf = malloc(SCHEMA_FILE_MAX + 1);
         if (!buf)
-                seterr(errstr, errstr_size, "out of memory");
+                rf_seterr(errstr, errstr_size, "out of memory");
         else if ((n = fread(buf, 1, SCHEMA_FILE_MAX + 1, f)) > SCHEMA_FILE_MAX || ferror(f)) {
-                seterr(errstr, errstr_size, "%s: cannot read, or larger than %d bytes",
-                       strrchr(path, '/') ? strrchr(path, '/') + 1 : path, SCHEMA_FILE_MAX);
+                rf_seterr(errstr, errstr_size, "%s: cannot read, or larger than %d bytes",
+                          strrchr(path, '/') ? strrchr(path, '/') + 1 : path, SCHEMA_FILE_MAX);
                 free(buf);
                 buf = NULL;
         } else
@@ -416,8 +404,8 @@ static void registry_load_dir(const char *dir) {
         char why[sizeof(reg.dir_errstr)];
 
         if (!d) {
-                seterr(reg.dir_errstr, sizeof(reg.dir_errstr), "%s=%s: cannot open: %s", SCHEMA_DIR_ENV, dir,
-                       strerror(errno));
+                rf_seterr(reg.dir_errstr, sizeof(reg.dir_errstr), "%s=%s: cannot open: %s", SCHEMA_DIR_ENV, dir,
+                          strerror(errno));
                 return;
         }
         while ((e = readdir(d))) {
@@ -447,8 +435,8 @@ static void registry_load_dir(const char *dir) {
                 writer_free(w);
                 /* why names the file; the directory is in the environment */
                 if (!reg.dir_errstr[0])
-                        seterr(reg.dir_errstr, sizeof(reg.dir_errstr), "%s: skipped %s", SCHEMA_DIR_ENV,
-                               r == -ENOMEM ? "a file: out of memory" : why);
+                        rf_seterr(reg.dir_errstr, sizeof(reg.dir_errstr), "%s: skipped %s", SCHEMA_DIR_ENV,
+                                  r == -ENOMEM ? "a file: out of memory" : why);
         }
         closedir(d);
         /* it becomes part of DLQ headers and log lines: printable ASCII only */
@@ -469,7 +457,7 @@ static void registry_init(void) {
                         newest = f;
                 }
         if (!newest) {
-                seterr(reg.errstr, sizeof(reg.errstr), "no embedded " SCHEMA_PREFIX "N" SCHEMA_SUFFIX);
+                rf_seterr(reg.errstr, sizeof(reg.errstr), "no embedded " SCHEMA_PREFIX "N" SCHEMA_SUFFIX);
                 r = -ENOENT;
                 goto out;
         }
@@ -486,7 +474,7 @@ static void registry_init(void) {
         w = NULL;
         reg.reader_class = avro_generic_class_from_schema(reg.reader->schema);
         if (!reg.reader_class) {
-                seterr(reg.errstr, sizeof(reg.errstr), "%s: avro-c cannot build a value class", newest->name);
+                rf_seterr(reg.errstr, sizeof(reg.errstr), "%s: avro-c cannot build a value class", newest->name);
                 r = -ENOMEM;
                 goto out;
         }
@@ -498,7 +486,7 @@ static void registry_init(void) {
                 if (r < 0)
                         goto out;
                 if (writers_find(w->fingerprint)) {
-                        seterr(reg.errstr, sizeof(reg.errstr), "%s has the fingerprint of another version", f->name);
+                        rf_seterr(reg.errstr, sizeof(reg.errstr), "%s has the fingerprint of another version", f->name);
                         r = -EINVAL;
                         goto out;
                 }
@@ -515,14 +503,14 @@ static void registry_init(void) {
 out:
         writer_free(w);
         if (r == -ENOMEM && !reg.errstr[0])
-                seterr(reg.errstr, sizeof(reg.errstr), "out of memory loading the decision schemas");
+                rf_seterr(reg.errstr, sizeof(reg.errstr), "out of memory loading the decision schemas");
         reg.error = r;
 }
 
 static int registry_get(char *errstr, size_t errstr_size) {
         pthread_once(&reg.once, registry_init);
         if (reg.error < 0) {
-                seterr(errstr, errstr_size, "decision schemas unusable: %s", reg.errstr);
+                rf_seterr(errstr, errstr_size, "decision schemas unusable: %s", reg.errstr);
                 return reg.error;
         }
         return 0;
@@ -560,21 +548,28 @@ bool rf_decision_schema_id_known(int32_t id) {
         return w != NULL;
 }
 
+/* A writer for a schema a caller hands over (a registry's, a test's),
+ * once the embedded ones are loaded. */
+static int writer_given(const char *schema_json, const char *label, writer_t **ret, char *errstr, size_t errstr_size) {
+        int r = registry_get(errstr, errstr_size);
+
+        if (r < 0)
+                return r;
+        if (!schema_json) {
+                rf_seterr(errstr, errstr_size, "no schema given");
+                return -EINVAL;
+        }
+        return writer_new(schema_json, label, ret, errstr, errstr_size);
+}
+
 int rf_decision_add_schema_id(int32_t id, const char *schema_json, char *errstr, size_t errstr_size) {
         writer_t *w = NULL;
         const writer_t *known;
         char label[64];
         int r;
 
-        r = registry_get(errstr, errstr_size);
-        if (r < 0)
-                return r;
-        if (!schema_json) {
-                seterr(errstr, errstr_size, "no schema given");
-                return -EINVAL;
-        }
         snprintf(label, sizeof(label), "registry schema id %" PRId32, id);
-        r = writer_new(schema_json, label, &w, errstr, errstr_size);
+        r = writer_given(schema_json, label, &w, errstr, errstr_size);
         if (r < 0)
                 return r;
         pthread_rwlock_wrlock(&reg.lock);
@@ -594,14 +589,14 @@ int rf_decision_add_schema_id(int32_t id, const char *schema_json, char *errstr,
                 /* A registry (or whoever controls it) could hand out endless
                  * distinct schemas; writers are never freed, so bound them. */
                 if (reg.n_by_id >= RF_DECISION_MAX_SCHEMA_IDS) {
-                        seterr(errstr, errstr_size, "%s: more than %d distinct writer schemas from the registry", label,
-                               RF_DECISION_MAX_SCHEMA_IDS);
+                        rf_seterr(errstr, errstr_size, "%s: more than %d distinct writer schemas from the registry",
+                                  label, RF_DECISION_MAX_SCHEMA_IDS);
                         r = -ENOSPC;
                         goto unlock;
                 }
                 r = writers_add(w);
                 if (r < 0) {
-                        seterr(errstr, errstr_size, "out of memory");
+                        rf_seterr(errstr, errstr_size, "out of memory");
                         goto unlock;
                 }
                 reg.n_by_id++;
@@ -646,14 +641,7 @@ int rf_decision_register_writer_schema(const char *schema_json, char *errstr, si
         writer_t *w = NULL;
         int r;
 
-        r = registry_get(errstr, errstr_size);
-        if (r < 0)
-                return r;
-        if (!schema_json) {
-                seterr(errstr, errstr_size, "no schema given");
-                return -EINVAL;
-        }
-        r = writer_new(schema_json, "registered", &w, errstr, errstr_size);
+        r = writer_given(schema_json, "registered", &w, errstr, errstr_size);
         if (r < 0)
                 return r;
         if (registry_find(w->fingerprint)) {
@@ -675,7 +663,7 @@ int rf_decision_register_writer_schema(const char *schema_json, char *errstr, si
         }
         pthread_rwlock_unlock(&reg.lock);
         if (r < 0)
-                seterr(errstr, errstr_size, "out of memory");
+                rf_seterr(errstr, errstr_size, "out of memory");
 out:
         writer_free(w);
         return r;
@@ -702,9 +690,9 @@ static size_t walk_left(const walk_t *w) {
 
 /* A value starting at @p at needs @p need bytes where fewer are left. */
 static int walk_truncated(walk_t *w, const unsigned char *at, const char *what, int64_t need) {
-        seterr(w->errstr, w->errstr_size,
-               "truncated Avro body: %s of %" PRId64 " bytes at byte %zu, only %zu left (field %s)", what, need,
-               walk_offset(w, at), walk_left(w), w->field);
+        rf_seterr(w->errstr, w->errstr_size,
+                  "truncated Avro body: %s of %" PRId64 " bytes at byte %zu, only %zu left (field %s)", what, need,
+                  walk_offset(w, at), walk_left(w), w->field);
         return -EBADMSG;
 }
 
@@ -718,8 +706,8 @@ static int walk_malformed(walk_t *w, const unsigned char *at, const char *fmt, .
         va_start(ap, fmt);
         vsnprintf(what, sizeof(what), fmt, ap);
         va_end(ap);
-        seterr(w->errstr, w->errstr_size, "malformed Avro body: %s at byte %zu (field %s)", what, walk_offset(w, at),
-               w->field);
+        rf_seterr(w->errstr, w->errstr_size, "malformed Avro body: %s at byte %zu (field %s)", what, walk_offset(w, at),
+                  w->field);
         return -EBADMSG;
 }
 
@@ -732,9 +720,9 @@ static int walk_long(walk_t *w, int64_t *ret) {
                 unsigned char b;
 
                 if (w->p == w->end) {
-                        seterr(w->errstr, w->errstr_size,
-                               "truncated Avro body: varint at byte %zu runs past the end (field %s)",
-                               walk_offset(w, at), w->field);
+                        rf_seterr(w->errstr, w->errstr_size,
+                                  "truncated Avro body: varint at byte %zu runs past the end (field %s)",
+                                  walk_offset(w, at), w->field);
                         return -EBADMSG;
                 }
                 b = *w->p++;
@@ -822,10 +810,10 @@ static int walk_blocks(walk_t *w, avro_schema_t s, int depth) {
                  * bounds those too, so avro-c never allocates more items
                  * than the message has bytes. */
                 if ((uint64_t)count > walk_left(w) || (uint64_t)count > w->items_left) {
-                        seterr(w->errstr, w->errstr_size,
-                               "truncated Avro body: %s block of %" PRId64
-                               " items at byte %zu, only %zu bytes left (field %s)",
-                               kind, count, walk_offset(w, at), walk_left(w), w->field);
+                        rf_seterr(w->errstr, w->errstr_size,
+                                  "truncated Avro body: %s block of %" PRId64
+                                  " items at byte %zu, only %zu bytes left (field %s)",
+                                  kind, count, walk_offset(w, at), walk_left(w), w->field);
                         return -EBADMSG;
                 }
                 w->items_left -= (size_t)count;
@@ -947,8 +935,8 @@ static int validate_body(const writer_t *wr, const unsigned char *body, size_t l
         if (r < 0)
                 return r;
         if (w.p != w.end) {
-                seterr(errstr, errstr_size, "trailing bytes: %zu after the Avro body ends at byte %zu", walk_left(&w),
-                       walk_offset(&w, w.p));
+                rf_seterr(errstr, errstr_size, "trailing bytes: %zu after the Avro body ends at byte %zu",
+                          walk_left(&w), walk_offset(&w, w.p));
                 return -EBADMSG;
         }
         return 0;
@@ -1032,44 +1020,45 @@ static int check_decision(const rf_decision_t *d, char *errstr, size_t errstr_si
                 if (!v) {
                         if (strcmp(strings[i].name, "replay_of") == 0)
                                 continue;
-                        seterr(errstr, errstr_size, "%s is not set", strings[i].name);
+                        rf_seterr(errstr, errstr_size, "%s is not set", strings[i].name);
                         return -EINVAL;
                 }
                 if (!utf8_valid((const unsigned char *)v, strlen(v))) {
-                        seterr(errstr, errstr_size, "%s is not valid UTF-8", strings[i].name);
+                        rf_seterr(errstr, errstr_size, "%s is not valid UTF-8", strings[i].name);
                         return -EINVAL;
                 }
         }
         if (!rf_uuid_valid(d->decision_id)) {
-                seterr(errstr, errstr_size, "decision_id \"%s\" is not a UUID", excerpt(d->decision_id, ex));
+                rf_seterr(errstr, errstr_size, "decision_id \"%s\" is not a UUID", excerpt(d->decision_id, ex));
                 return -EINVAL;
         }
         if (d->replay_of && !rf_uuid_valid(d->replay_of)) {
-                seterr(errstr, errstr_size, "replay_of \"%s\" is not a UUID", excerpt(d->replay_of, ex));
+                rf_seterr(errstr, errstr_size, "replay_of \"%s\" is not a UUID", excerpt(d->replay_of, ex));
                 return -EINVAL;
         }
         if (!*d->workflow) {
-                seterr(errstr, errstr_size, "workflow is empty");
+                rf_seterr(errstr, errstr_size, "workflow is empty");
                 return -EINVAL;
         }
         if (d->scraper_count == 0 || d->scraper_count > RF_DECISION_MAX_SCRAPERS || !d->scrapers) {
-                seterr(errstr, errstr_size, "%zu scrapers, need 1 to %d", d->scraper_count, RF_DECISION_MAX_SCRAPERS);
+                rf_seterr(errstr, errstr_size, "%zu scrapers, need 1 to %d", d->scraper_count,
+                          RF_DECISION_MAX_SCRAPERS);
                 return -EINVAL;
         }
         for (size_t i = 0; i < d->scraper_count; i++) {
                 const char *s = d->scrapers[i];
 
                 if (!s || !*s || !utf8_valid((const unsigned char *)s, strlen(s))) {
-                        seterr(errstr, errstr_size, "scraper %zu has an empty or invalid name", i);
+                        rf_seterr(errstr, errstr_size, "scraper %zu has an empty or invalid name", i);
                         return -EINVAL;
                 }
         }
         if (d->attempt < 1) {
-                seterr(errstr, errstr_size, "attempt %" PRId32 " is below 1", d->attempt);
+                rf_seterr(errstr, errstr_size, "attempt %" PRId32 " is below 1", d->attempt);
                 return -EINVAL;
         }
         if (d->deadline_ms <= 0) {
-                seterr(errstr, errstr_size, "deadline_ms %" PRId64 " is not positive", d->deadline_ms);
+                rf_seterr(errstr, errstr_size, "deadline_ms %" PRId64 " is not positive", d->deadline_ms);
                 return -EINVAL;
         }
         return 0;
@@ -1160,38 +1149,40 @@ static int encode_framed(const rf_decision_t *d, const unsigned char *hdr, size_
         if (r < 0)
                 return r;
         if (!d) {
-                seterr(errstr, errstr_size, "invalid decision: none given");
+                rf_seterr(errstr, errstr_size, "invalid decision: none given");
                 return -EINVAL;
         }
         r = check_decision(d, msg, sizeof(msg));
         if (r < 0) {
-                seterr(errstr, errstr_size, "invalid decision: %s", msg);
+                rf_seterr(errstr, errstr_size, "invalid decision: %s", msg);
                 return r;
         }
         if (avro_generic_value_new(reg.reader_class, &rec) != 0) {
-                seterr(errstr, errstr_size, "out of memory");
+                rf_seterr(errstr, errstr_size, "out of memory");
                 return -ENOMEM;
         }
         if (fill_value(&rec, d) != 0 || avro_value_sizeof(&rec, &size) != 0) {
-                seterr(errstr, errstr_size, "avro-c cannot build the message: %s", avro_error_line(aerr, sizeof(aerr)));
+                rf_seterr(errstr, errstr_size, "avro-c cannot build the message: %s",
+                          avro_error_line(aerr, sizeof(aerr)));
                 r = -EIO;
                 goto out;
         }
         buf = malloc(hdr_len + size);
         if (!buf) {
-                seterr(errstr, errstr_size, "out of memory");
+                rf_seterr(errstr, errstr_size, "out of memory");
                 r = -ENOMEM;
                 goto out;
         }
         memcpy(buf, hdr, hdr_len);
         aw = avro_writer_memory((const char *)buf + hdr_len, (int64_t)size);
         if (!aw) {
-                seterr(errstr, errstr_size, "out of memory");
+                rf_seterr(errstr, errstr_size, "out of memory");
                 r = -ENOMEM;
                 goto out;
         }
         if (avro_value_write(aw, &rec) != 0 || avro_writer_tell(aw) != (int64_t)size) {
-                seterr(errstr, errstr_size, "avro-c cannot write the message: %s", avro_error_line(aerr, sizeof(aerr)));
+                rf_seterr(errstr, errstr_size, "avro-c cannot write the message: %s",
+                          avro_error_line(aerr, sizeof(aerr)));
                 r = -EIO;
                 goto out;
         }
@@ -1224,7 +1215,7 @@ int rf_decision_encode_confluent(const rf_decision_t *d, int32_t schema_id, void
         unsigned char hdr[RF_CONFLUENT_HEADER_LEN];
 
         if (schema_id < 0) {
-                seterr(errstr, errstr_size, "invalid schema id %" PRId32, schema_id);
+                rf_seterr(errstr, errstr_size, "invalid schema id %" PRId32, schema_id);
                 return -EINVAL;
         }
         hdr[0] = 0;
@@ -1330,7 +1321,8 @@ int rf_decision_decode(const void *buf, size_t len, rf_decision_t **ret_decision
                 w = ids_find(id);
                 pthread_rwlock_unlock(&reg.lock);
                 if (!w) {
-                        seterr(errstr, errstr_size, "schema id %" PRId32 " not resolved from the schema registry", id);
+                        rf_seterr(errstr, errstr_size, "schema id %" PRId32 " not resolved from the schema registry",
+                                  id);
                         return -ENOKEY;
                 }
                 body = m + RF_CONFLUENT_HEADER_LEN;
@@ -1338,23 +1330,23 @@ int rf_decision_decode(const void *buf, size_t len, rf_decision_t **ret_decision
                 goto have_writer;
         }
         if (!m || len < RF_SOE_HEADER_LEN) {
-                seterr(errstr, errstr_size,
-                       "not an Avro single-object message: %zu bytes, shorter than the %d-byte header", m ? len : 0,
-                       RF_SOE_HEADER_LEN);
+                rf_seterr(errstr, errstr_size,
+                          "not an Avro single-object message: %zu bytes, shorter than the %d-byte header", m ? len : 0,
+                          RF_SOE_HEADER_LEN);
                 return -EBADMSG;
         }
         if (memcmp(m, soe_marker, sizeof(soe_marker)) != 0) {
-                seterr(errstr, errstr_size, "not an Avro single-object message: marker %02x %02x, expected c3 01", m[0],
-                       m[1]);
+                rf_seterr(errstr, errstr_size, "not an Avro single-object message: marker %02x %02x, expected c3 01",
+                          m[0], m[1]);
                 return -EBADMSG;
         }
         fp = get_le64(m + 2);
         w = registry_find(fp);
         if (!w) {
-                seterr(errstr, errstr_size,
-                       "unknown schema fingerprint 0x%016" PRIx64 " (the reader knows run_decision up to 0x%016" PRIx64
-                       ")%s%s",
-                       fp, reg.reader->fingerprint, reg.dir_errstr[0] ? "; " : "", reg.dir_errstr);
+                rf_seterr(errstr, errstr_size,
+                          "unknown schema fingerprint 0x%016" PRIx64
+                          " (the reader knows run_decision up to 0x%016" PRIx64 ")%s%s",
+                          fp, reg.reader->fingerprint, reg.dir_errstr[0] ? "; " : "", reg.dir_errstr);
                 return -EBADMSG;
         }
         body = m + RF_SOE_HEADER_LEN;
@@ -1366,19 +1358,19 @@ have_writer:
 
         d = rf_decision_new();
         if (!d || avro_generic_value_new(reg.reader_class, &dest) != 0) {
-                seterr(errstr, errstr_size, "out of memory");
+                rf_seterr(errstr, errstr_size, "out of memory");
                 r = -ENOMEM;
                 goto out;
         }
         ar = avro_reader_memory((const char *)body, (int64_t)body_len);
         if (!ar) {
-                seterr(errstr, errstr_size, "out of memory");
+                rf_seterr(errstr, errstr_size, "out of memory");
                 r = -ENOMEM;
                 goto out;
         }
         if (w->resolver) {
                 if (avro_resolved_writer_new_value(w->resolver, &resolved) != 0) {
-                        seterr(errstr, errstr_size, "out of memory");
+                        rf_seterr(errstr, errstr_size, "out of memory");
                         r = -ENOMEM;
                         goto out;
                 }
@@ -1388,19 +1380,19 @@ have_writer:
                 r = avro_value_read(ar, &dest);
         if (r != 0) {
                 /* Not expected after validate_body(); reported, not trusted. */
-                seterr(errstr, errstr_size, "Avro body rejected by avro-c: %s", avro_error_line(aerr, sizeof(aerr)));
+                rf_seterr(errstr, errstr_size, "Avro body rejected by avro-c: %s", avro_error_line(aerr, sizeof(aerr)));
                 r = -EBADMSG;
                 goto out;
         }
         r = extract(&dest, d);
         if (r < 0) {
-                seterr(errstr, errstr_size,
-                       r == -ENOMEM ? "out of memory" : "decoded value does not have the reader schema's shape");
+                rf_seterr(errstr, errstr_size,
+                          r == -ENOMEM ? "out of memory" : "decoded value does not have the reader schema's shape");
                 goto out;
         }
         r = check_decision(d, msg, sizeof(msg));
         if (r < 0) {
-                seterr(errstr, errstr_size, "invalid decision: %s", msg);
+                rf_seterr(errstr, errstr_size, "invalid decision: %s", msg);
                 r = -EBADMSG;
                 goto out;
         }

@@ -17,7 +17,6 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,18 +42,6 @@ typedef struct body {
         bool too_big;
 } body_t;
 
-static void seterr(char *errstr, size_t errstr_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *errstr, size_t errstr_size, const char *fmt, ...) {
-        va_list ap;
-
-        if (!errstr || errstr_size == 0)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(errstr, errstr_size, fmt, ap);
-        va_end(ap);
-}
-
 static char *dup_or_null(const char *s) {
         return s && *s ? strdup(s) : NULL;
 }
@@ -65,7 +52,7 @@ int rf_sr_new(const char *url, const char *username, const char *password, const
         size_t n;
 
         if (!url || !*url) {
-                seterr(errstr, errstr_size, "schema registry: no URL");
+                rf_seterr(errstr, errstr_size, "schema registry: no URL");
                 return -EINVAL;
         }
         sr = calloc(1, sizeof(*sr));
@@ -89,7 +76,7 @@ int rf_sr_new(const char *url, const char *username, const char *password, const
         return 0;
 nomem:
         rf_sr_destroy(sr);
-        seterr(errstr, errstr_size, "out of memory");
+        rf_seterr(errstr, errstr_size, "out of memory");
         return -ENOMEM;
 }
 
@@ -139,10 +126,10 @@ static void answer_error(const char *what, long status, const body_t *b, char *e
         json_int_t code = j ? json_integer_value(json_object_get(j, "error_code")) : 0;
 
         if (msg)
-                seterr(errstr, errstr_size, "%s: HTTP %ld (error %" JSON_INTEGER_FORMAT "): %.300s", what, status, code,
-                       msg);
+                rf_seterr(errstr, errstr_size, "%s: HTTP %ld (error %" JSON_INTEGER_FORMAT "): %.300s", what, status,
+                          code, msg);
         else
-                seterr(errstr, errstr_size, "%s: HTTP %ld", what, status);
+                rf_seterr(errstr, errstr_size, "%s: HTTP %ld", what, status);
         json_decref(j);
 }
 
@@ -161,12 +148,12 @@ static int request(rf_sr_t *sr, const char *method, const char *path, json_t *pa
         snprintf(what, sizeof(what), "schema registry %s: %s %s", sr->url, method, path);
         if (asprintf(&url, "%s%s", sr->url, path) < 0) {
                 url = NULL;
-                seterr(errstr, errstr_size, "out of memory");
+                rf_seterr(errstr, errstr_size, "out of memory");
                 return -ENOMEM;
         }
         if (payload && !(data = json_dumps(payload, JSON_COMPACT))) {
                 free(url);
-                seterr(errstr, errstr_size, "out of memory");
+                rf_seterr(errstr, errstr_size, "out of memory");
                 return -ENOMEM;
         }
         hdrs = curl_slist_append(hdrs, "Accept: " CONTENT_TYPE ", application/json");
@@ -202,9 +189,9 @@ static int request(rf_sr_t *sr, const char *method, const char *path, json_t *pa
 
         if (cc != CURLE_OK) {
                 if (b.too_big)
-                        seterr(errstr, errstr_size, "%s: answer larger than %d bytes", what, MAX_RESPONSE);
+                        rf_seterr(errstr, errstr_size, "%s: answer larger than %d bytes", what, MAX_RESPONSE);
                 else
-                        seterr(errstr, errstr_size, "%s: %s", what, cerr[0] ? cerr : curl_easy_strerror(cc));
+                        rf_seterr(errstr, errstr_size, "%s: %s", what, cerr[0] ? cerr : curl_easy_strerror(cc));
                 r = b.too_big ? -EPROTO : -EAGAIN;
                 goto out;
         }
@@ -213,8 +200,8 @@ static int request(rf_sr_t *sr, const char *method, const char *path, json_t *pa
                 json_t *j = json_loadb(b.b ? b.b : "", b.len, 0, &je);
 
                 if (!j) {
-                        seterr(errstr, errstr_size, "%s: HTTP %ld with a body that is not JSON: %s", what, status,
-                               je.text);
+                        rf_seterr(errstr, errstr_size, "%s: HTTP %ld with a body that is not JSON: %s", what, status,
+                                  je.text);
                         r = -EPROTO;
                         goto out;
                 }
@@ -248,22 +235,23 @@ static int id_of(json_t *j, int32_t *ret_id, const char *what, char *errstr, siz
         json_t *id = json_object_get(j, "id");
 
         if (!json_is_integer(id) || json_integer_value(id) < 0 || json_integer_value(id) > INT32_MAX) {
-                seterr(errstr, errstr_size, "schema registry: %s: the answer has no valid \"id\"", what);
+                rf_seterr(errstr, errstr_size, "schema registry: %s: the answer has no valid \"id\"", what);
                 return -EPROTO;
         }
         *ret_id = (int32_t)json_integer_value(id);
         return 0;
 }
 
-int rf_sr_register(rf_sr_t *sr, const char *subject, const char *schema_json, int32_t *ret_id, char *errstr,
-                   size_t errstr_size) {
+/* POSTs @p schema_json to @p path (under @p subject) and reads the id the
+ * answer names: registering a version and looking one up differ only in
+ * the path. */
+static int post_schema(rf_sr_t *sr, const char *path, const char *schema_json, int32_t *ret_id, char *errstr,
+                       size_t errstr_size) {
         json_t *p = schema_payload(schema_json), *j = NULL;
-        char path[512];
         int r;
 
         if (!p)
                 return -ENOMEM;
-        snprintf(path, sizeof(path), "/subjects/%s/versions", subject);
         r = request(sr, "POST", path, p, &j, errstr, errstr_size);
         json_decref(p);
         if (r < 0)
@@ -273,22 +261,20 @@ int rf_sr_register(rf_sr_t *sr, const char *subject, const char *schema_json, in
         return r;
 }
 
+int rf_sr_register(rf_sr_t *sr, const char *subject, const char *schema_json, int32_t *ret_id, char *errstr,
+                   size_t errstr_size) {
+        char path[512];
+
+        snprintf(path, sizeof(path), "/subjects/%s/versions", subject);
+        return post_schema(sr, path, schema_json, ret_id, errstr, errstr_size);
+}
+
 int rf_sr_lookup(rf_sr_t *sr, const char *subject, const char *schema_json, int32_t *ret_id, char *errstr,
                  size_t errstr_size) {
-        json_t *p = schema_payload(schema_json), *j = NULL;
         char path[512];
-        int r;
 
-        if (!p)
-                return -ENOMEM;
         snprintf(path, sizeof(path), "/subjects/%s", subject);
-        r = request(sr, "POST", path, p, &j, errstr, errstr_size);
-        json_decref(p);
-        if (r < 0)
-                return r;
-        r = id_of(j, ret_id, path, errstr, errstr_size);
-        json_decref(j);
-        return r;
+        return post_schema(sr, path, schema_json, ret_id, errstr, errstr_size);
 }
 
 int rf_sr_set_compatibility(rf_sr_t *sr, const char *subject, const char *level, char *errstr, size_t errstr_size) {
@@ -325,7 +311,7 @@ int rf_sr_test_compatibility(rf_sr_t *sr, const char *subject, const char *schem
                 return r;
         ok = json_object_get(j, "is_compatible");
         if (!json_is_boolean(ok)) {
-                seterr(errstr, errstr_size, "schema registry: %s: the answer has no \"is_compatible\"", path);
+                rf_seterr(errstr, errstr_size, "schema registry: %s: the answer has no \"is_compatible\"", path);
                 json_decref(j);
                 return -EPROTO;
         }
@@ -335,7 +321,7 @@ int rf_sr_test_compatibility(rf_sr_t *sr, const char *subject, const char *schem
                 if (json_is_array(msgs) && json_array_size(msgs) > 0) {
                         char *text = json_dumps(msgs, JSON_COMPACT);
 
-                        seterr(errstr, errstr_size, "%.400s", text ? text : "incompatible");
+                        rf_seterr(errstr, errstr_size, "%.400s", text ? text : "incompatible");
                         free(text);
                 } else if (errstr && errstr_size)
                         errstr[0] = '\0';
@@ -356,7 +342,7 @@ int rf_sr_get_schema(rf_sr_t *sr, int32_t id, char **ret_json, char *errstr, siz
                 return r;
         s = json_string_value(json_object_get(j, "schema"));
         if (!s) {
-                seterr(errstr, errstr_size, "schema registry: %s: the answer has no \"schema\"", path);
+                rf_seterr(errstr, errstr_size, "schema registry: %s: the answer has no \"schema\"", path);
                 json_decref(j);
                 return -EPROTO;
         }
@@ -431,7 +417,7 @@ static bool may_ask(char *errstr, size_t errstr_size) {
         pthread_mutex_lock(&g.lock);
         ok = !g.failing || rf_mono_ms() >= g.retry_at;
         if (!ok)
-                seterr(errstr, errstr_size, "%s (retrying within %d ms)", g.why, g.backoff_ms);
+                rf_seterr(errstr, errstr_size, "%s (retrying within %d ms)", g.why, g.backoff_ms);
         pthread_mutex_unlock(&g.lock);
         return ok;
 }
@@ -470,22 +456,22 @@ static int producer_id(int32_t *ret_id, char *errstr, size_t errstr_size) {
                 return 0;
         }
         if (!may_ask(why, sizeof(why))) {
-                seterr(errstr, errstr_size, "no schema id for %s: %s", g.subject, why);
+                rf_seterr(errstr, errstr_size, "no schema id for %s: %s", g.subject, why);
                 return -EAGAIN;
         }
         r = rf_sr_lookup(g.client, g.subject, rf_decision_schema_json(), &id, why, sizeof(why));
         note(r == -EAGAIN ? r : 0, why);
         if (r == -ENOENT) {
-                seterr(errstr, errstr_size,
-                       "the decision schema is not registered under %s (run 'runfleet-producer migrate'): %s",
-                       g.subject, why);
+                rf_seterr(errstr, errstr_size,
+                          "the decision schema is not registered under %s (run 'runfleet-producer migrate'): %s",
+                          g.subject, why);
                 pthread_mutex_lock(&g.lock);
                 snprintf(g.why, sizeof(g.why), "%s", errstr);
                 pthread_mutex_unlock(&g.lock);
                 return r;
         }
         if (r < 0) {
-                seterr(errstr, errstr_size, "no schema id for %s: %s", g.subject, why);
+                rf_seterr(errstr, errstr_size, "no schema id for %s: %s", g.subject, why);
                 return r;
         }
         pthread_mutex_lock(&g.lock);
@@ -541,44 +527,46 @@ static int resolve_id(int32_t id, char *errstr, size_t errstr_size) {
         if (rf_decision_schema_id_known(id))
                 return 0;
         if (!g.client) {
-                seterr(errstr, errstr_size,
-                       "schema registry framing (schema id %" PRId32 ") but no schema_registry.url is configured", id);
+                rf_seterr(errstr, errstr_size,
+                          "schema registry framing (schema id %" PRId32 ") but no schema_registry.url is configured",
+                          id);
                 return -EBADMSG;
         }
         if (refused_id(id)) {
-                seterr(errstr, errstr_size, "schema id %" PRId32 " is unknown to the schema registry", id);
+                rf_seterr(errstr, errstr_size, "schema id %" PRId32 " is unknown to the schema registry", id);
                 return -EBADMSG;
         }
         if (!may_ask(why, sizeof(why))) {
-                seterr(errstr, errstr_size, "schema id %" PRId32 " not resolved: %s", id, why);
+                rf_seterr(errstr, errstr_size, "schema id %" PRId32 " not resolved: %s", id, why);
                 return -EAGAIN;
         }
         r = rf_sr_get_schema(g.client, id, &json, why, sizeof(why));
         note(r == -EAGAIN ? r : 0, why);
         if (r == -ENOENT) {
                 refuse_id(id);
-                seterr(errstr, errstr_size, "schema id %" PRId32 " is unknown to the schema registry (%s)", id, why);
+                rf_seterr(errstr, errstr_size, "schema id %" PRId32 " is unknown to the schema registry (%s)", id, why);
                 return -EBADMSG;
         }
         if (r == -EAGAIN || r == -ENOMEM) {
-                seterr(errstr, errstr_size, "schema id %" PRId32 " not resolved: %s", id, why);
+                rf_seterr(errstr, errstr_size, "schema id %" PRId32 " not resolved: %s", id, why);
                 return -EAGAIN;
         }
         if (r < 0) {
                 /* 401/403 or an answer we cannot use: the registry's or our
                  * configuration's fault, not the message's; retried */
                 note(-EAGAIN, why);
-                seterr(errstr, errstr_size, "schema id %" PRId32 " not resolved: %s", id, why);
+                rf_seterr(errstr, errstr_size, "schema id %" PRId32 " not resolved: %s", id, why);
                 return -EAGAIN;
         }
         r = rf_decision_add_schema_id(id, json, why, sizeof(why));
         free(json);
         if (r == -ENOMEM || r == -ENOSPC) {
-                seterr(errstr, errstr_size, "schema id %" PRId32 ": %s", id, why);
+                rf_seterr(errstr, errstr_size, "schema id %" PRId32 ": %s", id, why);
                 return r == -ENOMEM ? -EAGAIN : -EBADMSG;
         }
         if (r < 0) {
-                seterr(errstr, errstr_size, "schema id %" PRId32 " is not a readable run_decision schema: %s", id, why);
+                rf_seterr(errstr, errstr_size, "schema id %" PRId32 " is not a readable run_decision schema: %s", id,
+                          why);
                 return -EBADMSG;
         }
         return 0;
@@ -604,10 +592,10 @@ int rf_sr_readiness(char *why, size_t why_size) {
 
         pthread_mutex_lock(&g.lock);
         if (g.client && g.failing) {
-                seterr(why, why_size, "%s", g.why);
+                rf_seterr(why, why_size, "%s", g.why);
                 r = -EAGAIN;
         } else if (g.framed && g.id < 0 && g.why[0]) {
-                seterr(why, why_size, "%s", g.why);
+                rf_seterr(why, why_size, "%s", g.why);
                 r = -EAGAIN;
         }
         pthread_mutex_unlock(&g.lock);

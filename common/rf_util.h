@@ -47,3 +47,7 @@ size_t rf_utf8_char_length(const char *s, size_t avail);
 
 /* An id for this process: "<host>-<pid>-<4 hex>", into @p buf. */
 void rf_process_id(char *buf, size_t size);
+
+/* Formats into the caller's @p errstr (nothing when it is NULL or empty),
+ * the errstr convention of every function that can fail. */
+void rf_seterr(char *errstr, size_t errstr_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
