@@ -123,20 +123,9 @@ static int by_time(const void *a, const void *b) {
 
 /* Keeps the first message of each original decision, in time order. */
 static void fold_duplicates(collect_t *c) {
-        size_t k = 0;
-
-        if (c->n == 0)
-                return; /* items may be NULL: qsort's array must not be, even for no elements */
-        qsort(c->items, c->n, sizeof(*c->items), by_root_then_time);
-        for (size_t i = 0; i < c->n; i++) {
-                if (k > 0 && strcmp(c->items[k - 1].root, c->items[i].root) == 0) {
-                        rf_decision_destroy(c->items[i].d);
-                        continue;
-                }
-                c->items[k++] = c->items[i];
-        }
-        c->n = k;
-        qsort(c->items, c->n, sizeof(*c->items), by_time);
+        c->n = replay_fold(c->items, c->n, by_root_then_time);
+        if (c->n > 0)
+                qsort(c->items, c->n, sizeof(*c->items), by_time);
 }
 
 static void warn_undecodable(const collect_t *c) {

@@ -40,21 +40,20 @@ static int by_root_then_scan_order(const void *a, const void *b) {
         return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
-/* Drops the chunk's later messages of an original it holds twice. */
-static void fold_chunk(replay_recorder_t *rr) {
+size_t replay_fold(replay_item_t *items, size_t n, int (*order)(const void *, const void *)) {
         size_t k = 0;
 
-        if (rr->n == 0)
-                return;
-        qsort(rr->chunk, rr->n, sizeof(rr->chunk[0]), by_root_then_scan_order);
-        for (size_t i = 0; i < rr->n; i++) {
-                if (k > 0 && strcmp(rr->chunk[k - 1].root, rr->chunk[i].root) == 0) {
-                        rf_decision_destroy(rr->chunk[i].d);
+        if (n == 0)
+                return 0; /* items may be NULL: qsort's array must not be, even for no elements */
+        qsort(items, n, sizeof(*items), order);
+        for (size_t i = 0; i < n; i++) {
+                if (k > 0 && strcmp(items[k - 1].root, items[i].root) == 0) {
+                        rf_decision_destroy(items[i].d);
                         continue;
                 }
-                rr->chunk[k++] = rr->chunk[i];
+                items[k++] = items[i];
         }
-        rr->n = k;
+        return k;
 }
 
 /* Drops the originals an earlier chunk of this replay recorded already. */
@@ -80,7 +79,7 @@ static int drop_recorded(replay_recorder_t *rr, char *errstr, size_t errstr_size
         }
         if (r < 0)
                 goto out;
-        /* both sorted: the chunk by root (fold_chunk), the answer by uuid text */
+        /* both sorted: the chunk by root (replay_fold), the answer by uuid text */
         for (size_t i = 0, j = 0; i < rr->n; i++) {
                 while (j < (size_t)PQntuples(res) && strcmp(PQgetvalue(res, (int)j, 0), rr->chunk[i].root) < 0)
                         j++;
@@ -162,7 +161,8 @@ out:
 int replay_recorder_flush(replay_recorder_t *rr, char *errstr, size_t errstr_size) {
         int r;
 
-        fold_chunk(rr);
+        /* the chunk's later messages of an original it holds twice */
+        rr->n = replay_fold(rr->chunk, rr->n, by_root_then_scan_order);
         r = rr->n ? drop_recorded(rr, errstr, errstr_size) : 0;
         if (r == 0 && rr->n)
                 r = insert_chunk(rr, errstr, errstr_size);

@@ -53,5 +53,11 @@ void replay_recorder_clear(replay_recorder_t *rr);
 int replay_publish(rd_kafka_t *rk, rf_pg_t *pg, const rf_conf_t *conf, const char *replay_id, size_t *ret_total,
                    size_t *ret_delivered, char *errstr, size_t errstr_size);
 
+/* Keeps the first message of each original among @p n @p items, first by
+ * @p order (which sorts by root, then by what makes a message first), and
+ * destroys the others' decisions. Returns how many are left, sorted by
+ * @p order. */
+size_t replay_fold(replay_item_t *items, size_t n, int (*order)(const void *, const void *));
+
 /* The new decision replaying @p it; the caller owns it. */
 rf_decision_t *replay_decision(const replay_item_t *it, const char *replay_id);
