@@ -58,6 +58,11 @@ static const char *const sql_pauses =
         "  FROM runfleet.pauses WHERE unpaused_at IS NULL AND workflow = ANY ($1::text[])"
         " ORDER BY workflow COLLATE \"C\"";
 
+typedef struct job_name {
+        const char *name;
+        size_t job;
+} job_name_t;
+
 typedef struct round {
         rf_pg_t *pg;
         const char *tz;
@@ -74,31 +79,19 @@ typedef struct round {
          * one decision at a time always did) */
         policy_run_t *made;
         bool *has_made;
-        size_t *by_name; /* job indexes sorted by workflow name */
+        job_name_t *by_name; /* the jobs by workflow name */
 } round_t;
 
-static const round_t *sorting; /* qsort() has no context argument */
-
-static int by_job_name(const void *a, const void *b) {
-        return strcmp(sorting->jobs[*(const size_t *)a].w->name, sorting->jobs[*(const size_t *)b].w->name);
+static int by_name(const void *a, const void *b) {
+        return strcmp(((const job_name_t *)a)->name, ((const job_name_t *)b)->name);
 }
 
 /* The job of @p workflow in this round, or -1. */
 static long job_of(const round_t *rd, const char *workflow) {
-        size_t lo = 0, hi = rd->count;
+        const job_name_t key = { .name = workflow }, *hit;
 
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                int c = strcmp(rd->jobs[rd->by_name[mid]].w->name, workflow);
-
-                if (c == 0)
-                        return (long)rd->by_name[mid];
-                if (c < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        return -1;
+        hit = bsearch(&key, rd->by_name, rd->count, sizeof(*rd->by_name), by_name);
+        return hit ? (long)hit->job : -1;
 }
 
 /* The workflows of the round and those they run after, as a text[]
@@ -364,10 +357,8 @@ int decide_round(rf_pg_t *pg, const char *tz, decide_job_t *jobs, size_t count, 
         if (!rd.decided || !rd.made || !rd.has_made || !rd.by_name || !verdicts)
                 goto out;
         for (size_t i = 0; i < count; i++)
-                rd.by_name[i] = i;
-        sorting = &rd;
-        qsort(rd.by_name, count, sizeof(*rd.by_name), by_job_name);
-        sorting = NULL;
+                rd.by_name[i] = (job_name_t){ jobs[i].w->name, i };
+        qsort(rd.by_name, count, sizeof(*rd.by_name), by_name);
         r = load_decided(&rd, errstr, errstr_size);
         if (r == 0)
                 r = load_history(&rd, errstr, errstr_size);
