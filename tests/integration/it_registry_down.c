@@ -33,6 +33,23 @@ static int dead_letters(itest_t *t) {
         return n;
 }
 
+/* Polls @p url every 250 ms, at most @p tries times, until it answers 503
+ * naming the schema registry; prints the last answer as @p what. */
+static bool not_ready_naming_registry(const char *url, int tries, const char *what) {
+        itest_reply_t r;
+        bool named = false;
+
+        for (int i = 0; i < tries && !named; i++) {
+                itest_sleep_ms(250);
+                itest_http("GET", url, &r);
+                named = r.status == 503 && r.body && strstr(r.body, "schema registry");
+                if (named || i == tries - 1)
+                        printf("# %s while down: %ld %s\n", what, r.status, r.body ? r.body : "");
+                free(r.body);
+        }
+        return named;
+}
+
 int main(void) {
         itest_t t;
         char out[16384], url[200], http_env[64], readyz[64], *worker_env[] = { http_env, NULL };
@@ -91,37 +108,13 @@ int main(void) {
         snprintf(reaper_http_env, sizeof(reaper_http_env), "RUNFLEET_HTTP_PORT=%d", reaper_port);
         snprintf(reaper_readyz, sizeof(reaper_readyz), "http://127.0.0.1:%d/readyz", reaper_port);
         itest_spawn_env(&t, "reaper", reaper_env, "runfleet-reaper", NULL);
-        {
-                bool named = false;
-
-                for (int i = 0; i < 80 && !named; i++) {
-                        itest_sleep_ms(250);
-                        itest_http("GET", reaper_readyz, &r);
-                        named = r.status == 503 && strstr(r.body, "schema registry");
-                        if (named || i == 79)
-                                printf("# reaper /readyz while down: %ld %s\n", r.status, r.body);
-                        free(r.body);
-                }
-                CHECK(named);
-        }
+        CHECK(not_ready_naming_registry(reaper_readyz, 80, "reaper /readyz"));
 
         /* a fresh worker: cannot resolve the id; holds, dead-letters nothing */
         snprintf(http_env, sizeof(http_env), "RUNFLEET_HTTP_PORT=%d", http_port);
         snprintf(readyz, sizeof(readyz), "http://127.0.0.1:%d/readyz", http_port);
         worker = itest_spawn_env(&t, "worker", worker_env, "runfleet-worker", NULL);
-        {
-                bool named = false;
-
-                for (int i = 0; i < 60 && !named; i++) {
-                        itest_sleep_ms(250);
-                        itest_http("GET", readyz, &r);
-                        named = r.status == 503 && strstr(r.body, "schema registry");
-                        if (named || i == 59)
-                                printf("# /readyz while down: %ld %s\n", r.status, r.body);
-                        free(r.body);
-                }
-                CHECK(named);
-        }
+        CHECK(not_ready_naming_registry(readyz, 60, "/readyz"));
         itest_sleep_ms(4000);
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions") == 0);
         CHECK(dead_letters(&t) == 0);

@@ -13,20 +13,6 @@
 #include "rf_store.h"
 #include "rf_util.h"
 
-/* A decision id printed by `trigger` (its whole output's last line). */
-static void trigger(itest_t *t, const char *workflow, char id[37]) {
-        char out[4096];
-        const char *nl;
-
-        CHECK(itest_run(t, out, sizeof(out), 60000, NULL, "runfleet-producer", "trigger", workflow, NULL) == 0);
-        nl = out + strlen(out);
-        while (nl > out && nl[-1] == '\n')
-                nl--;
-        while (nl > out && nl[-1] != '\n')
-                nl--;
-        snprintf(id, 37, "%.36s", nl);
-}
-
 /* Produces decision @p id again as attempt 2, as the reaper would. */
 static void reproduce(itest_t *t, const char *id) {
         const char *params[] = { id };
@@ -63,19 +49,19 @@ int main(void) {
         itest_migrate(&t);
         itest_spawn(&t, "worker", "runfleet-worker", NULL);
 
-        trigger(&t, "alpha", a_before);
+        CHECK(itest_trigger(&t, "alpha", a_before) == 0);
         itest_sleep_ms(1500);
         rf_time_format(rf_now_ms(), from, sizeof(from));
         itest_sleep_ms(200);
-        trigger(&t, "alpha", a1);
-        trigger(&t, "beta", b1);
-        trigger(&t, "alpha", a2);
+        CHECK(itest_trigger(&t, "alpha", a1) == 0);
+        CHECK(itest_trigger(&t, "beta", b1) == 0);
+        CHECK(itest_trigger(&t, "alpha", a2) == 0);
         CHECK(itest_wait_for(&t, 4, 60000, "SELECT count(*) FROM runfleet.decisions WHERE state = 'SUCCEEDED'"));
         reproduce(&t, a1); /* a duplicate of a1 in the range: replayed once */
         itest_sleep_ms(200);
         rf_time_format(rf_now_ms(), to, sizeof(to));
         itest_sleep_ms(1500);
-        trigger(&t, "alpha", a_after);
+        CHECK(itest_trigger(&t, "alpha", a_after) == 0);
         CHECK(itest_wait_for(&t, 5, 60000, "SELECT count(*) FROM runfleet.decisions WHERE state = 'SUCCEEDED'"));
         printf("# range %s .. %s\n", from, to);
 

@@ -174,19 +174,6 @@ static json_t *find_span(json_t *spans, const char *name, const char *key, const
         return NULL;
 }
 
-static void trigger(itest_t *t, const char *workflow, char id[37]) {
-        char out[8192];
-        const char *nl;
-
-        CHECK(itest_run(t, out, sizeof(out), 60000, NULL, "runfleet-producer", "trigger", workflow, NULL) == 0);
-        nl = out + strlen(out);
-        while (nl > out && nl[-1] == '\n')
-                nl--;
-        while (nl > out && nl[-1] != '\n')
-                nl--;
-        snprintf(id, 37, "%.36s", nl);
-}
-
 static void outage(itest_t *t, const char *prefix, bool on) {
         char url[600];
         itest_reply_t r = { 0, NULL, 0 };
@@ -395,7 +382,7 @@ int main(void) {
                 snprintf(p, sizeof(p), "/%s/flaky", t.topic);
                 outage(&t, p, true);
                 rf_time_format(rf_now_ms() - 1000, from, sizeof(from));
-                trigger(&t, "retried", d1);
+                CHECK(itest_trigger(&t, "retried", d1) == 0);
                 for (int i = 0; i < 200 && itest_fake_path_count(&t, "flaky") < 2; i++)
                         itest_sleep_ms(50);
                 outage(&t, p, false);
@@ -411,7 +398,7 @@ int main(void) {
                 char p[300];
                 snprintf(p, sizeof(p), "/%s/down", t.topic);
                 outage(&t, p, true);
-                trigger(&t, "reattempted", d2);
+                CHECK(itest_trigger(&t, "reattempted", d2) == 0);
                 CHECK(itest_wait_for(&t, 1, 60000,
                                      "SELECT count(*) FROM runfleet.executions WHERE decision_id = '%s'"
                                      " AND attempt = 1 AND status = 'FAILED'",
@@ -492,7 +479,7 @@ int main(void) {
 
         /* 4. the collector down: executions succeed, spans are dropped and counted */
         collector_stop(&c);
-        trigger(&t, "retried", d3);
+        CHECK(itest_trigger(&t, "retried", d3) == 0);
         CHECK(itest_wait_for(&t, 1, 60000,
                              "SELECT count(*) FROM runfleet.decisions WHERE decision_id = '%s'"
                              " AND state = 'SUCCEEDED'",

@@ -456,6 +456,20 @@ long long itest_query_ll(itest_t *t, const char *fmt, ...) {
         return v;
 }
 
+int itest_trigger(itest_t *t, const char *workflow, char id[37]) {
+        char out[8192];
+        const char *nl;
+        int code = itest_run(t, out, sizeof(out), 60000, NULL, "runfleet-producer", "trigger", workflow, NULL);
+
+        nl = out + strlen(out);
+        while (nl > out && nl[-1] == '\n')
+                nl--;
+        while (nl > out && nl[-1] != '\n')
+                nl--;
+        snprintf(id, 37, "%.36s", nl);
+        return code;
+}
+
 const char *itest_query_str(itest_t *t, const char *sql) {
         static char buf[1024];
         char errstr[512];

@@ -94,6 +94,11 @@ char *itest_read_log(itest_t *t, pid_t pid);
  * number (or -1 when there is no row / an error, logged). */
 long long itest_query_ll(itest_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Runs `runfleet-producer trigger @p workflow` and copies the decision id
+ * it prints last into @p id. Returns its exit status as itest_run() does:
+ * the caller CHECKs it is 0 (CHECK counts in the test's own file). */
+int itest_trigger(itest_t *t, const char *workflow, char id[37]);
+
 /* The first column of the first row of @p sql as text, in a static buffer
  * (valid until the next call): "" when there is no row or on an error
  * (logged). */
