@@ -76,9 +76,8 @@ typedef struct round {
         size_t scratch_cap;
         /* by job: the RUN it made, for the jobs after it that run after its
          * workflow (a workflow listed before another is decided first, as
-         * one decision at a time always did) */
+         * one decision at a time always did); workflow NULL: none */
         policy_run_t *made;
-        bool *has_made;
         job_name_t *by_name; /* the jobs by workflow name */
 } round_t;
 
@@ -234,7 +233,7 @@ static int gather(round_t *rd, const char *workflow, bool with_made, size_t *n) 
         for (; i >= 0 && (size_t)i < rd->run_count && strcmp(rd->runs[i].workflow, workflow) == 0; i++)
                 if (scratch_add(rd, &rd->runs[i], n) < 0)
                         return -ENOMEM;
-        if (j >= 0 && rd->has_made[j])
+        if (j >= 0 && rd->made[j].workflow)
                 return scratch_add(rd, &rd->made[j], n);
         return 0;
 }
@@ -280,7 +279,6 @@ static int decide_job(round_t *rd, decide_job_t *j, policy_verdict_t *v) {
                                               .state_at_ms = j->tick_ms,
                                               .state = RF_DECISION_PENDING,
                                               .waiting = j->waiting };
-                rd->has_made[i] = true;
         }
         return 0;
 }
@@ -351,10 +349,9 @@ int decide_round(rf_pg_t *pg, const char *tz, decide_job_t *jobs, size_t count, 
                 return 0;
         rd.decided = calloc(count, sizeof(*rd.decided));
         rd.made = calloc(count, sizeof(*rd.made));
-        rd.has_made = calloc(count, sizeof(*rd.has_made));
         rd.by_name = calloc(count, sizeof(*rd.by_name));
         verdicts = calloc(count, sizeof(*verdicts));
-        if (!rd.decided || !rd.made || !rd.has_made || !rd.by_name || !verdicts)
+        if (!rd.decided || !rd.made || !rd.by_name || !verdicts)
                 goto out;
         for (size_t i = 0; i < count; i++)
                 rd.by_name[i] = (job_name_t){ jobs[i].w->name, i };
@@ -383,7 +380,6 @@ out:
         free(verdicts);
         free(rd.decided);
         free(rd.made);
-        free(rd.has_made);
         free(rd.by_name);
         free(rd.runs);
         free(rd.scratch);
