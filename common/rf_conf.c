@@ -180,6 +180,13 @@ static const prop_t props[] = {
         C_STR("reaper.alert_after", reaper.alert_after, NULL, "RUNFLEET_REAPER_ALERT_AFTER", 0, check_duration,
               "default of workflows[].alert_after (a duration, \"30m\"); unset or \"0\": no LATE alerts"),
 
+        C_INT("retention.days", retention.days, 0, 36500, 30, "RUNFLEET_RETENTION_DAYS",
+              "days of history kept: older days of decisions, executions and calls are dropped whole by the "
+              "reaper (never a day holding an open decision); 0 keeps everything"),
+        C_INT("retention.interval_ms", retention.interval_ms, 60000, 86400000, 3600000,
+              "RUNFLEET_RETENTION_INTERVAL_MS",
+              "how often the reaper makes the coming days' partitions and applies retention.days"),
+
         C_STR("scraping.base_url", scraping.base_url, NULL, "RUNFLEET_SCRAPING_BASE_URL", 0, check_base_url,
               "http(s) URL that scraper URLs starting with '/' are relative to (one place to move every scraper)"),
 

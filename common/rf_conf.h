@@ -145,6 +145,11 @@ typedef struct rf_conf {
         } reaper;
 
         struct {
+                int days;        /* days of history kept, 30; 0: all (no pruning) */
+                int interval_ms; /* the reaper's partition upkeep period, 3600000 */
+        } retention;
+
+        struct {
                 char *base_url; /* scraper URLs "/..." are relative to it; NULL = none */
         } scraping;
 

@@ -14,6 +14,7 @@
 
 #include "rf_embedded.h"
 #include "rf_migrate.h"
+#include "rf_partitions.h"
 
 static bool is_migration(const char *name) {
         size_t len = strlen(name);
@@ -211,6 +212,8 @@ int rf_migrate_apply(rf_pg_t *pg, int *ret_applied, char *errstr, size_t errstr_
         }
         if (r == 0)
                 r = apply_definitions(pg, errstr, errstr_size);
+        if (r == 0)
+                r = rf_partitions_create(pg, NULL, errstr, errstr_size);
         if (rf_pg_ok(pg)) {
                 char ignored[256];
                 rf_pg_exec(pg, "SELECT pg_advisory_unlock($1::bigint)", 1, params, NULL, ignored, sizeof(ignored));

@@ -56,20 +56,29 @@ fail:
 }
 
 /* Fills in what a new decision lacks: its id, trace id, decision time and
- * attempt. */
-static int complete_new(rf_decision_t *d) {
+ * attempt. A row that takes its tick's one place (a tick, and not a
+ * backfill's deliberate second decision) gets the tick's own id, whatever
+ * it had: that id, the primary key, is what keeps a tick decided once
+ * (rf_uuid.h). Any other id is time-ordered by decided_at, so the row lands
+ * in its day's partition. */
+static int complete_new(rf_store_new_t *row) {
+        rf_decision_t *d = row->d;
         char id[37];
 
-        if (!d->decision_id) {
-                rf_uuid_new(id);
+        if (d->decided_at_ms <= 0)
+                d->decided_at_ms = rf_now_ms();
+        if (row->tick_ms >= 0 && !row->backfill_of) {
+                rf_uuid_tick(d->workflow, row->tick_ms, id);
+                free(d->decision_id);
+                d->decision_id = strdup(id);
+        } else if (!d->decision_id) {
+                rf_uuid_at(d->decided_at_ms, id);
                 d->decision_id = strdup(id);
         }
         if (!d->trace_id) {
                 rf_uuid_new(id);
                 d->trace_id = strdup(id);
         }
-        if (d->decided_at_ms <= 0)
-                d->decided_at_ms = rf_now_ms();
         if (d->attempt < 1)
                 d->attempt = 1;
         return d->decision_id && d->trace_id ? 0 : -ENOMEM;
@@ -97,8 +106,8 @@ static json_t *row_json(const rf_store_new_t *row) {
 
 /* The one INSERT of decisions: a batch in one statement, its rows in one
  * JSON parameter whatever the batch's size. A tick decided already is left
- * alone (ON CONFLICT on the unique (workflow, tick) index); RETURNING says
- * which rows went in. */
+ * alone (ON CONFLICT on the primary key: a tick's decision has the tick's
+ * id); RETURNING says which rows went in. */
 static const char *const sql_insert =
         "INSERT INTO runfleet.decisions (decision_id, workflow, action, reason, decided_at, tick, scrapers,"
         " deadline_ms, attempt, replay_of, trace_id, state, backfill_of, backfill_id)"
@@ -108,7 +117,7 @@ static const char *const sql_insert =
         "  FROM jsonb_to_recordset($1::jsonb) AS x(decision_id uuid, workflow text, action text, reason text,"
         "       decided_ms bigint, tick_ms bigint, scrapers text[], deadline_ms bigint, attempt integer,"
         "       replay_of uuid, trace_id text, backfill_of uuid, backfill_id uuid)"
-        " ON CONFLICT (workflow, tick) WHERE tick IS NOT NULL AND backfill_of IS NULL DO NOTHING"
+        " ON CONFLICT (decision_id) DO NOTHING"
         " RETURNING decision_id::text";
 
 static int by_decision_id(const void *a, const void *b) {
@@ -128,7 +137,7 @@ int rf_store_insert_decisions(rf_pg_t *pg, rf_store_new_t *rows, size_t count, c
                 json_t *o;
 
                 rows[i].inserted = false;
-                if (complete_new(rows[i].d) < 0 || !(o = row_json(&rows[i])) || json_array_append_new(batch, o) < 0)
+                if (complete_new(&rows[i]) < 0 || !(o = row_json(&rows[i])) || json_array_append_new(batch, o) < 0)
                         goto oom;
                 sorted[i] = &rows[i];
         }

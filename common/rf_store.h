@@ -23,14 +23,17 @@ int rf_store_decision_from_row(PGresult *res, int row, rf_decision_t **ret_decis
 
 /* One decision of a batch rf_store_insert_decisions() inserts. */
 typedef struct rf_store_new {
-        rf_decision_t *d;   /* decision_id, trace_id, decided_at and attempt filled in when empty */
+        /* decision_id, trace_id, decided_at and attempt filled in when empty;
+         * a tick's decision (tick_ms >= 0, backfill_of NULL) always gets the
+         * tick's own id (rf_uuid_tick), whatever decision_id held */
+        rf_decision_t *d;
         const char *action; /* "RUN" or "SKIP" */
         int64_t tick_ms;    /* the schedule tick it answers, -1: none */
         /* a backfill's decision: @backfill_id names its runfleet.backfills
          * row, @backfill_of (NULL: none) the decision of the same tick it
-         * runs again. With backfill_of NULL a tick is still decided once;
-         * with it, the row is the tick's deliberate second decision, which
-         * the unique (workflow, tick) index lets through. */
+         * runs again. With backfill_of NULL a tick is still decided once
+         * (the row has the tick's id); with it, the row is the tick's
+         * deliberate second decision, with an id of its own. */
         const char *backfill_of;
         const char *backfill_id;
         bool inserted; /* out: false when its tick was decided already (another evaluator) */

@@ -5,7 +5,7 @@
  * scraper calls, and the traceparent header that carries them.
  *
  * A decision's trace_id is made once, when the decision is recorded
- * (rf_store.c, or gen_random_uuid() in SQL): a random (version 4) UUID.
+ * (rf_store.c): a time-ordered random (version 7) UUID (rf_uuid.h).
  * Its 32 hex digits without the dashes are the W3C trace id, so the id an
  * operator greps in the logs, the database and the Kafka headers is the one
  * a tracing backend shows. rf_trace_id_of() is the only place that mapping

@@ -5,10 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
-#include <uuid/uuid.h>
 
 #include "rf_cron.h"
 #include "rf_util.h"
@@ -25,48 +23,6 @@ int64_t rf_mono_ms(void) {
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Version 4 UUIDs from the kernel's random bytes, fetched a page at a
- * time. libuuid's uuid_generate_random reseeds libc's random() on every
- * call, which cost 9,000 instructions per UUID: 3 % of a worker's
- * instructions per execution (callgrind). The pool is per thread, and
- * refilled in a forked child, so no two processes hand out the same bytes. */
-void rf_uuid_new(char out[37]) {
-        static _Thread_local unsigned char pool[4096];
-        static _Thread_local size_t used = sizeof(pool);
-        static _Thread_local pid_t filled_by;
-        uuid_t u;
-
-        if (used + sizeof(u) > sizeof(pool) || filled_by != getpid()) {
-                if (getrandom(pool, sizeof(pool), 0) != (ssize_t)sizeof(pool)) {
-                        uuid_generate_random(u);
-                        uuid_unparse_lower(u, out);
-                        return;
-                }
-                used = 0;
-                filled_by = getpid();
-        }
-        memcpy(u, pool + used, sizeof(u));
-        used += sizeof(u);
-        u[6] = (unsigned char)((u[6] & 0x0f) | 0x40); /* version 4 */
-        u[8] = (unsigned char)((u[8] & 0x3f) | 0x80); /* variant: RFC 4122 */
-        uuid_unparse_lower(u, out);
-}
-
-bool rf_uuid_valid(const char *s) {
-        if (strlen(s) != 36)
-                return false;
-        for (int i = 0; i < 36; i++) {
-                char c = s[i];
-
-                if (i == 8 || i == 13 || i == 18 || i == 23) {
-                        if (c != '-')
-                                return false;
-                } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
-                        return false;
-        }
-        return true;
 }
 
 int rf_duration_parse(const char *text, int64_t *ret_ms) {
@@ -202,7 +158,7 @@ void rf_process_id(char *buf, size_t size) {
         gethostname(host, sizeof(host) - 1);
         host[sizeof(host) - 1] = '\0';
         rf_uuid_new(uuid);
-        snprintf(buf, size, "%s-%d-%.4s", host, (int)getpid(), uuid);
+        snprintf(buf, size, "%s-%d-%.4s", host, (int)getpid(), rf_uuid_short(uuid));
 }
 
 size_t rf_utf8_char_length(const char *s, size_t avail) {

@@ -12,11 +12,7 @@ int64_t rf_now_ms(void);
 /* Monotonic milliseconds, for timeouts and intervals. */
 int64_t rf_mono_ms(void);
 
-/* A random (v4) UUID in lower-case text form into @p out (37 bytes). */
-void rf_uuid_new(char out[37]);
-
-/* Whether @p s is a UUID in text form: 8-4-4-4-12 hex digits, either case. */
-bool rf_uuid_valid(const char *s);
+#include "rf_uuid.h"
 
 /* Parses "250ms", "30s", "5m", "1h", "2d" (a bare number is seconds) into
  * milliseconds. Returns 0 or -EINVAL. */

@@ -211,11 +211,11 @@ static void print_tick(const request_t *rq, const tick_t *t) {
         if (t->create && !*t->latest)
                 printf("    %s  create  (no decision yet)\n", when);
         else if (t->create)
-                printf("    %s  create  (again after %.8s %s %s)\n", when, t->latest, t->action, t->state);
+                printf("    %s  create  (again after %s %s %s)\n", when, rf_uuid_short(t->latest), t->action, t->state);
         else if (t->mine)
                 printf("    %s  keep    (created by this backfill already)\n", when);
         else
-                printf("    %s  keep    (%.8s %s %s)\n", when, t->latest, t->action, t->state);
+                printf("    %s  keep    (%s %s %s)\n", when, rf_uuid_short(t->latest), t->action, t->state);
 }
 
 /* The first pass: what each workflow's ticks would become, nothing written.
@@ -258,11 +258,12 @@ static rf_decision_t *backfill_decision(const request_t *rq, const rf_workflow_c
 
         local_time(rq, t->ms, when, sizeof(when));
         if (!*t->latest)
-                snprintf(reason, sizeof(reason), "backfill %.8s (%s): tick %s had no decision", rq->id,
+                snprintf(reason, sizeof(reason), "backfill %s (%s): tick %s had no decision", rf_uuid_short(rq->id),
                          mode_names[rq->mode], when);
         else
-                snprintf(reason, sizeof(reason), "backfill %.8s (%s): tick %s again after decision %.8s (%s %s)",
-                         rq->id, mode_names[rq->mode], when, t->latest, t->action, t->state);
+                snprintf(reason, sizeof(reason), "backfill %s (%s): tick %s again after decision %s (%s %s)",
+                         rf_uuid_short(rq->id), mode_names[rq->mode], when, rf_uuid_short(t->latest), t->action,
+                         t->state);
         return workflow_decision_new(w, reason);
 }
 
@@ -294,8 +295,8 @@ static int wait_for_room(rf_pg_t *pg, const request_t *rq, long long planned, lo
                         return 0;
                 }
                 if (active != last_active || rf_mono_ms() - last_print >= PROGRESS_MS) {
-                        printf("backfill %.8s: %lld of %lld created, %lld active (--max-active %d); waiting\n", rq->id,
-                               created, planned, active, rq->max_active);
+                        printf("backfill %s: %lld of %lld created, %lld active (--max-active %d); waiting\n",
+                               rf_uuid_short(rq->id), created, planned, active, rq->max_active);
                         fflush(stdout);
                         last_active = active;
                         last_print = rf_mono_ms();
@@ -431,7 +432,7 @@ static int produce(rd_kafka_t **rk, rf_pg_t *pg, const rf_program_t *prog, const
         }
         rf_log_info("backfill.produced",
                     json_pack("{s:s, s:s, s:i}", "backfill_id", rq->id, "workflow", w->name, "decisions", (int)n),
-                    "backfill %.8s: %zu decisions of %s recorded and delivered", rq->id, n, w->name);
+                    "backfill %s: %zu decisions of %s recorded and delivered", rf_uuid_short(rq->id), n, w->name);
         return 0;
 }
 

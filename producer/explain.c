@@ -163,15 +163,16 @@ static void outcome(const history_t *h, const rf_conf_t *conf, const hist_decisi
         }
 }
 
-/* The decision a reason names as "(decision 1f3a9c2e", in @p h. */
+/* The decision a reason names as "(decision 1f3a9c2e" (its short id,
+ * rf_uuid_short), in @p h. */
 static const hist_decision_t *named(const history_t *h, const hist_decision_t *d) {
         const char *p = strstr(d->reason, "(decision ");
-        char prefix[9];
+        char suffix[RF_UUID_SHORT_LEN + 1];
         const hist_decision_t *found;
 
-        if (!p || sscanf(p + 10, "%8[0-9a-f]", prefix) != 1 || strlen(prefix) != 8)
+        if (!p || sscanf(p + 10, "%8[0-9a-f]", suffix) != 1 || strlen(suffix) != RF_UUID_SHORT_LEN)
                 return NULL;
-        found = history_find(h, d->workflow, prefix);
+        found = history_find(h, d->workflow, suffix);
         return found && found != d ? found : NULL;
 }
 
@@ -194,7 +195,7 @@ static void explain_decision(const history_t *h, const rf_conf_t *conf, const hi
         if (ref) {
                 span_clock(&h->span, ref->tick_ms >= 0 ? ref->tick_ms : ref->decided_ms, at, sizeof(at));
                 outcome(h, conf, ref, what, sizeof(what));
-                printf("     decision %.8s named above (%s%s at %s): %s\n", ref->decision_id,
+                printf("     decision %s named above (%s%s at %s): %s\n", rf_uuid_short(ref->decision_id),
                        rf_decision_action_name(ref->action), kind_of(ref), at, what);
         }
 }

@@ -87,6 +87,7 @@ void history_free(history_t *h);
  * reaper took to notice); -1 while it runs. */
 int64_t hist_execution_ms(const hist_execution_t *e);
 
-/* The decision of @p h whose id starts with @p prefix and whose workflow is
- * @p workflow, or NULL (reasons name decisions by their first 8 characters). */
-const hist_decision_t *history_find(const history_t *h, const char *workflow, const char *prefix);
+/* The decision of @p h whose id ends with @p suffix and whose workflow is
+ * @p workflow, or NULL (reasons name decisions by their short id,
+ * rf_uuid_short: the last 8 characters). */
+const hist_decision_t *history_find(const history_t *h, const char *workflow, const char *suffix);

@@ -60,6 +60,11 @@ static const struct {
         { "unpause", producer_unpause,
           "  unpause (WORKFLOW... | --all) [--by NAME]\n"
           "                                 evaluate the workflows' ticks normally again" },
+        { "prune", producer_prune,
+          "  prune [--dry-run] [--keep-days N]\n"
+          "                                 retention: drop the days of history older than\n"
+          "                                 retention.days (what the reaper does hourly), or say\n"
+          "                                 what would go; a day with open decisions is kept" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

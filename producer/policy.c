@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "rf_uuid.h"
 #include "policy.h"
 
 typedef struct local {
@@ -164,12 +165,13 @@ int policy_decide(const rf_workflow_conf_t *w, const char *tz, int64_t tick_ms, 
         if (w->max_runs_per_day > 0 && own.succeeded + own.running >= w->max_runs_per_day) {
                 if (w->max_runs_per_day == 1 && own.last_succeeded) {
                         hhmm(tz, own.last_succeeded->state_at_ms, when);
-                        snprintf(v.reason, sizeof(v.reason), "already succeeded today at %s (decision %.8s)", when,
-                                 own.last_succeeded->decision_id);
+                        snprintf(v.reason, sizeof(v.reason), "already succeeded today at %s (decision %s)", when,
+                                 rf_uuid_short(own.last_succeeded->decision_id));
                 } else if (w->max_runs_per_day == 1) {
                         hhmm(tz, own.last_running->at_ms, when);
-                        snprintf(v.reason, sizeof(v.reason), "run in progress since %s (decision %.8s, %s)", when,
-                                 own.last_running->decision_id, rf_decision_state_name(own.last_running->state));
+                        snprintf(v.reason, sizeof(v.reason), "run in progress since %s (decision %s, %s)", when,
+                                 rf_uuid_short(own.last_running->decision_id),
+                                 rf_decision_state_name(own.last_running->state));
                 } else
                         snprintf(v.reason, sizeof(v.reason),
                                  "max_runs_per_day (%d) reached: %d succeeded, %d in progress today",
@@ -230,10 +232,10 @@ int policy_decide(const rf_workflow_conf_t *w, const char *tz, int64_t tick_ms, 
         if (own.last_failed) {
                 hhmm(tz, own.last_failed->at_ms, when);
                 snprintf(v.reason, sizeof(v.reason),
-                         "scheduled: tick %s %s; previous run today %s (decision %.8s, %s) does not count, "
+                         "scheduled: tick %s %s; previous run today %s (decision %s, %s) does not count, "
                          "running again%s%s",
-                         at, zone, rf_decision_state_name(own.last_failed->state), own.last_failed->decision_id, when,
-                         extra, overlap);
+                         at, zone, rf_decision_state_name(own.last_failed->state),
+                         rf_uuid_short(own.last_failed->decision_id), when, extra, overlap);
         } else
                 snprintf(v.reason, sizeof(v.reason), "scheduled: tick %s %s%s%s", at, zone, extra, overlap);
 out:

@@ -16,3 +16,4 @@ int producer_backfill(const rf_program_t *prog, const rf_conf_t *conf, int argc,
 int producer_dlq(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv);
 int producer_pause(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv);
 int producer_unpause(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv);
+int producer_prune(const rf_program_t *prog, const rf_conf_t *conf, int argc, char **argv);

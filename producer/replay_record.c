@@ -16,7 +16,8 @@ rf_decision_t *replay_decision(const replay_item_t *it, const char *replay_id) {
         if (!d)
                 return NULL;
         rf_time_format(it->d->decided_at_ms, when, sizeof(when));
-        snprintf(reason, sizeof(reason), "replay %.8s of decision %.8s (decided %s)", replay_id, it->root, when);
+        snprintf(reason, sizeof(reason), "replay %s of decision %s (decided %s)", rf_uuid_short(replay_id),
+                 rf_uuid_short(it->root), when);
         d->workflow = strdup(it->d->workflow);
         d->reason = strdup(reason);
         d->replay_of = strdup(it->root);

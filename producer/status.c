@@ -37,7 +37,7 @@ static const char *const sql_day =
         "                                               ELSE coalesce(e.finished_at, now()) END"
         "                                          - e.started_at)) * 1000)::text, '-'),"
         "       coalesce(to_char(e.finished_at AT TIME ZONE $2, 'HH24:MI:SS'), '-'),"
-        "       left(d.decision_id::text, 8), coalesce(left(d.replay_of::text, 8), ''), d.reason,"
+        "       right(d.decision_id::text, 8), coalesce(right(d.replay_of::text, 8), ''), d.reason,"
         "       (SELECT count(*) FROM runfleet.executions fx WHERE fx.decision_id = d.decision_id"
         "         AND fx.status IN ('FAILED', 'TIMED_OUT', 'ABANDONED'))::text"
         "  FROM runfleet.decisions d"
@@ -87,7 +87,7 @@ static const char *const sql_paused =
  * "running" until every decision it created is SUCCEEDED, DEAD or
  * CANCELLED, and "finished". */
 static const char *const sql_backfills =
-        "SELECT left(b.backfill_id::text, 8), array_to_string(b.workflows, ','), b.mode,"
+        "SELECT right(b.backfill_id::text, 8), array_to_string(b.workflows, ','), b.mode,"
         "       to_char(b.from_ts AT TIME ZONE $1, 'YYYY-MM-DD HH24:MI:SS') || ' to ' ||"
         "       to_char(b.to_ts AT TIME ZONE $1, 'YYYY-MM-DD HH24:MI:SS'),"
         "       b.requested_by, b.planned::text, b.created::text,"

@@ -184,10 +184,10 @@ static void print_decision(const history_t *h, const hist_decision_t *d) {
         printf("  %-8s  %-8s  %-6s  %-9s  %s\n", at, decision_kind(d), rf_decision_action_name(d->action),
                rf_decision_state_name(d->state), d->reason);
         if (d->replay_of)
-                printf("      replay of decision %.8s\n", d->replay_of);
+                printf("      replay of decision %s\n", rf_uuid_short(d->replay_of));
         if (d->backfill_of || d->backfill_id)
-                printf("      backfill %.8s%s%.8s\n", d->backfill_id ? d->backfill_id : "-",
-                       d->backfill_of ? " of decision " : "", d->backfill_of ? d->backfill_of : "");
+                printf("      backfill %s%s%s\n", d->backfill_id ? rf_uuid_short(d->backfill_id) : "-",
+                       d->backfill_of ? " of decision " : "", d->backfill_of ? rf_uuid_short(d->backfill_of) : "");
         if (d->state == RF_DECISION_CANCELLED) {
                 span_clock(&h->span, d->state_ms, when, sizeof(when));
                 printf("      cancelled at %s by %s: %s\n", when, d->cancelled_by ? d->cancelled_by : "?",

@@ -67,6 +67,7 @@ static void metrics_init(const rf_conf_t *conf) {
         rf_metrics_inc(metrics.reproduced, 0, "retry");
         reaper_late_metrics_init(conf);
         rf_metrics_inc(metrics.reproduced, 0, "released");
+        reaper_retention_metrics_init();
         metrics.paused =
                 rf_metrics_counter("runfleet_reaper_workflows_paused_total",
                                    "Workflows paused after pause_after_failures DEAD decisions in a row.", NULL);
@@ -122,13 +123,26 @@ static int sweep_and_log(const rf_conf_t *conf, rf_pg_t *pg, rd_kafka_t *rk) {
         rf_log(st.abandoned + st.unexecuted + st.retried + st.dead + st.late + st.released + st.paused ? RF_LOG_INFO
                                                                                                        : RF_LOG_DEBUG,
                "reaper.sweep",
-               json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "abandoned", st.abandoned, "unexecuted",
+               json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I}", "abandoned", st.abandoned, "unexecuted",
                          st.unexecuted, "retried", st.retried, "dead", st.dead, "late", st.late, "released",
-                         st.released, "paused", st.paused, "delivered", st.delivered),
+                         st.released, "paused", st.paused, "delivered", st.delivered, "duration_ms",
+                         (json_int_t)(rf_mono_ms() - started)),
                "sweep: %d abandoned, %d unexecuted and %d failed re-produced, %d dead, %d late, %d waiting released, "
                "%d workflows paused",
                st.abandoned, st.unexecuted, st.retried, st.dead, st.late, st.released, st.paused);
         return 0;
+}
+
+/* Partition upkeep when it is due (and at start), logged when it fails:
+ * the next turn tries again. */
+static void retention_when_due(const rf_conf_t *conf, rf_pg_t *pg, int64_t *next_ms) {
+        char errstr[1024];
+
+        if (rf_mono_ms() < *next_ms)
+                return;
+        *next_ms = rf_mono_ms() + conf->retention.interval_ms;
+        if (reaper_retention(conf, pg, errstr, sizeof(errstr)) < 0)
+                rf_log_error("reaper.retention_failed", NULL, "partition upkeep: %s", errstr);
 }
 
 /* After the sweep's transaction: the alerts it (or an earlier sweep, or a
@@ -148,13 +162,16 @@ static void alerts_and_log(const rf_conf_t *conf, rf_pg_t *pg) {
 int main(int argc, char **argv) {
         static const char *const flags[] = { "once", NULL };
         rf_program_t prog = { .name = "runfleet-reaper",
-                              .usage = "[--once]\n\n  --once    sweep once and exit (status 1 if the sweep failed)",
+                              .usage =
+                                      "[--once]\n\n  --once    sweep once, make the coming days' partitions and apply\n"
+                                      "            retention.days, then exit (status 1 if any failed)",
                               .flags = flags };
         rf_conf_t *conf;
         rf_pg_t *pg = NULL;
         rd_kafka_t *rk = NULL;
         rf_http_t *http = NULL;
         char errstr[1024];
+        int64_t next_retention_ms = 0; /* due at once: the coming days first */
         int first, once, code = RF_EXIT_OK;
 
         first = rf_program_options(&prog, &argc, argv);
@@ -178,6 +195,10 @@ int main(int argc, char **argv) {
         if (once) {
                 code = sweep_and_log(conf, pg, rk) < 0 ? RF_EXIT_FAILURE : RF_EXIT_OK;
                 alerts_and_log(conf, pg);
+                if (reaper_retention(conf, pg, errstr, sizeof(errstr)) < 0) {
+                        rf_log_error("reaper.retention_failed", NULL, "partition upkeep: %s", errstr);
+                        code = RF_EXIT_FAILURE;
+                }
                 goto out;
         }
         metrics_init(conf);
@@ -195,6 +216,7 @@ int main(int argc, char **argv) {
                 rf_kafka_producer_recover(&rk, conf, prog.name, rf_store_dr_cb);
                 sweep_and_log(conf, pg, rk);
                 alerts_and_log(conf, pg);
+                retention_when_due(conf, pg, &next_retention_ms);
                 if (http)
                         check_kafka(rk);
                 sleep_ms(conf->reaper.interval_ms);

@@ -58,3 +58,11 @@ typedef struct alert_stats {
  * set), a bounded number per call; see alerts.c. Returns 0, or a negative
  * errno from the database with the reason in @p errstr. */
 int reaper_alerts_send(const rf_conf_t *conf, rf_pg_t *pg, alert_stats_t *stats, char *errstr, size_t errstr_size);
+
+/* Partition upkeep (retention.c): makes the coming days' partitions and
+ * drops the days older than retention.days. Returns 0, or a negative errno
+ * with the reason in @p errstr. */
+int reaper_retention(const rf_conf_t *conf, rf_pg_t *pg, char *errstr, size_t errstr_size);
+
+/* Registers runfleet_reaper_partitions_total{action}. */
+void reaper_retention_metrics_init(void);

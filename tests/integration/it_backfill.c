@@ -120,7 +120,7 @@ int main(void) {
                 snprintf(line, sizeof(line), "%s  create  (no decision yet)", from);
                 CHECK_CONTAINS(out, line);
                 local(base + 2, ok1_at, sizeof(ok1_at));
-                snprintf(line, sizeof(line), "%s  keep    (%.8s RUN SUCCEEDED)", ok1_at, ok1);
+                snprintf(line, sizeof(line), "%s  keep    (%s RUN SUCCEEDED)", ok1_at, rf_uuid_short(ok1));
                 CHECK_CONTAINS(out, line);
         }
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.backfills") == 0);

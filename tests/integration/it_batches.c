@@ -218,6 +218,7 @@ int main(void) {
         /* migration 010: the key to decisions is checked at commit, and
          * still refuses an execution of an unknown decision */
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM pg_constraint WHERE conname = 'executions_decision_id_fkey'"
+                                 " AND conrelid = 'runfleet.executions'::regclass"
                                  " AND condeferrable AND condeferred") == 1);
         fprintf(stderr, "# expected below: a foreign key violation\n");
         CHECK(itest_query_ll(&t,

@@ -65,7 +65,7 @@ int main(void) {
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE workflow = 'ref' AND action = 'RUN'"
                                  " AND decision_id <> '" MORNING "' AND reason LIKE"
                                  " 'scheduled: tick __:__ America/New_York; previous run today FAILED"
-                                 " (decision 00000000, __:__) does not count, running again'") == 1);
+                                 " (decision 0000f001, __:__) does not count, running again'") == 1);
         CHECK_STR_EQ(
                 itest_query_str(&t, "SELECT action || ': ' || reason FROM runfleet.decisions WHERE workflow = 'gated'"),
                 "SKIP: waiting for ref (its run today is still in progress)");

@@ -59,7 +59,7 @@ int main(void) {
                              "SELECT count(*) FROM runfleet.decisions WHERE action = 'RUN'"
                              " AND state NOT IN ('SUCCEEDED', 'DEAD')"));
         itest_print_rows(
-                &t, "SELECT workflow, to_char(tick, 'MI:SS') tick, action, state, left(decision_id::text, 8) id,"
+                &t, "SELECT workflow, to_char(tick, 'MI:SS') tick, action, state, right(decision_id::text, 8) id,"
                     " to_char((SELECT min(started_at) FROM runfleet.executions x WHERE x.decision_id ="
                     " d.decision_id), 'MI:SS.MS') started, reason FROM runfleet.decisions d ORDER BY workflow, tick");
 

@@ -317,8 +317,8 @@ static void check_tree(json_t *spans, const char *id, const char *hex, int attem
                 foreign += strcmp(sget(sp, "traceId"), hex) != 0;
         }
         CHECK(in_trace >= 2 * attempts && foreign == 0);
-        printf("# decision %.8s: trace %s, %d attempt(s), %d call spans (%d failed)\n", id, hex, attempts, calls,
-               failed);
+        printf("# decision %s: trace %s, %d attempt(s), %d call spans (%d failed)\n", rf_uuid_short(id), hex, attempts,
+               calls, failed);
 }
 
 static double metric(int port, const char *series) {

@@ -144,7 +144,7 @@ void itest_init(itest_t *t, const char *name) {
         unsetenv("RUNFLEET_CONFIG");
 
         rf_uuid_new(uuid);
-        snprintf(suffix, sizeof(suffix), "%.8s", uuid);
+        snprintf(suffix, sizeof(suffix), "%s", rf_uuid_short(uuid));
         snprintf(t->db_name, sizeof(t->db_name), "itest_%s_%s", name, suffix);
         snprintf(t->topic, sizeof(t->topic), "itest.%s.%s", name, suffix);
         snprintf(t->dlq_topic, sizeof(t->dlq_topic), "itest.%s.%s.dlq", name, suffix);

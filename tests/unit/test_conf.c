@@ -594,8 +594,8 @@ static void test_help_walk(void) {
                         CHECK(!"unexpected type with an environment variable");
                 unsetenv(env);
         }
-        CHECK(rows == 52 + 9 + 14);
-        CHECK(env_rows == 51);
+        CHECK(rows == 54 + 9 + 14);
+        CHECK(env_rows == 53);
         free(buf);
 }
 

@@ -90,24 +90,24 @@ static void test_window(void) {
 
 static void test_failed_morning_run(void) {
         rf_workflow_conf_t w = wf("referee_discovery", NULL, 1, NULL, 0);
-        policy_run_t failed[] = { run("referee_discovery", "aaaaaaaa-1111", "2026-06-15T09:00:00-04:00", "FAILED",
-                                      "2026-06-15T09:01:00-04:00") };
+        policy_run_t failed[] = { run("referee_discovery", "0193aaaa-1111-7000-8000-00000000aaaa",
+                                      "2026-06-15T09:00:00-04:00", "FAILED", "2026-06-15T09:01:00-04:00") };
         policy_run_t dead[] = { run("referee_discovery", "bbbbbbbb-2222", "2026-06-15T09:00:00-04:00", "DEAD",
                                     "2026-06-15T09:20:00-04:00") };
         policy_run_t ok[] = { run("referee_discovery", "cccccccc-3333", "2026-06-15T13:00:00-04:00", "SUCCEEDED",
                                   "2026-06-15T13:30:00-04:00") };
-        policy_run_t busy[] = { run("referee_discovery", "dddddddd-4444", "2026-06-15T09:00:00-04:00", "RUNNING",
-                                    NULL) };
+        policy_run_t busy[] = { run("referee_discovery", "0193dddd-4444-7000-8000-00000000dddd",
+                                    "2026-06-15T09:00:00-04:00", "RUNNING", NULL) };
 
         /* the regression: a failed (or dead) morning run is not "already ran today" */
         EXPECT(&w, NY, "2026-06-15T10:00:00-04:00", failed, 1, true,
-               "previous run today FAILED (decision aaaaaaaa, 09:00) does not count, running again");
+               "previous run today FAILED (decision 0000aaaa, 09:00) does not count, running again");
         EXPECT(&w, NY, "2026-06-15T10:00:00-04:00", dead, 1, true, "previous run today DEAD");
         /* a success does count, and says when */
         EXPECT(&w, NY, "2026-06-15T14:00:00-04:00", ok, 1, false, "already succeeded today at 13:30");
         /* so does a run still in progress: no second run on top of it */
         EXPECT(&w, NY, "2026-06-15T10:00:00-04:00", busy, 1, false,
-               "run in progress since 09:00 (decision dddddddd, RUNNING)");
+               "run in progress since 09:00 (decision 0000dddd, RUNNING)");
         busy[0].state = RF_DECISION_PENDING;
         EXPECT(&w, NY, "2026-06-15T10:00:00-04:00", busy, 1, false, "PENDING");
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* rf_uuid_new: well-formed version 4 UUIDs, never the same twice, in one
- * process, across a pool refill, or in a parent and its forked child. */
+/* rf_uuid: well-formed version 7 UUIDs that begin with their time, never
+ * the same twice, in one process, across a pool refill, or in a parent and
+ * its forked child; a tick's id the same every time and only for it. */
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 
 #include "rf_test.h"
 #include "rf_util.h"
+#include "rf_uuid.h"
 
 #define COUNT 20000 /* several 4 KB pools of 16-byte UUIDs */
 
@@ -18,16 +20,20 @@ static int compare(const void *a, const void *b) {
 static void well_formed_and_unique(void) {
         static char ids[COUNT][37];
         int bad = 0, dup = 0;
+        int64_t before = rf_now_ms(), after;
 
         for (int i = 0; i < COUNT; i++) {
                 uuid_t u;
 
                 rf_uuid_new(ids[i]);
-                if (strlen(ids[i]) != 36 || uuid_parse(ids[i], u) != 0 || ids[i][14] != '4' ||
-                    !strchr("89ab", ids[i][19]) || uuid_type(u) != UUID_TYPE_DCE_RANDOM ||
-                    uuid_variant(u) != UUID_VARIANT_DCE)
+                if (strlen(ids[i]) != 36 || uuid_parse(ids[i], u) != 0 || ids[i][14] != '7' ||
+                    !strchr("89ab", ids[i][19]) || uuid_variant(u) != UUID_VARIANT_DCE)
                         bad++;
         }
+        after = rf_now_ms();
+        /* each begins with the time it was made: the partition of its day */
+        CHECK(rf_uuid_ms(ids[0]) >= before && rf_uuid_ms(ids[COUNT - 1]) <= after);
+        CHECK(rf_uuid_ms(ids[0]) <= rf_uuid_ms(ids[COUNT - 1]));
         qsort(ids, COUNT, sizeof(ids[0]), compare);
         for (int i = 1; i < COUNT; i++)
                 dup += strcmp(ids[i - 1], ids[i]) == 0;
@@ -74,8 +80,44 @@ static void validity(void) {
         CHECK(!rf_uuid_valid("{e8f2c3a-1b2c-4d5e-8f90-a1b2c3d4e5f6}"));
 }
 
+/* rf_uuid_at: the given time, in the first 48 bits, in the text's order. */
+static void at_a_time(void) {
+        char a[37], b[37], midnight[37];
+
+        rf_uuid_at(1796342400000LL, midnight); /* 2026-12-04T00:00:00Z */
+        CHECK(strncmp(midnight, "01a23e59-c400-7", 15) == 0);
+        CHECK(rf_uuid_ms(midnight) == 1796342400000LL);
+        rf_uuid_at(1796342400001LL, a);
+        rf_uuid_at(1796342399999LL, b);
+        /* ids sort by time as text and as PostgreSQL's uuid (bytewise): days are ranges */
+        CHECK(strcmp(b, midnight) < 0 && strcmp(midnight, a) < 0);
+        CHECK(rf_uuid_ms("not an id") == -1);
+}
+
+/* rf_uuid_tick: the same workflow and tick always give the same id; another
+ * tick or workflow another one; the tick's time leads. */
+static void tick_ids(void) {
+        char a[37], again[37], next[37], other[37];
+        uuid_t u;
+
+        rf_uuid_tick("nightly", 1796342400000LL, a);
+        rf_uuid_tick("nightly", 1796342400000LL, again);
+        rf_uuid_tick("nightly", 1796342460000LL, next);
+        rf_uuid_tick("hourly", 1796342400000LL, other);
+        CHECK(strcmp(a, again) == 0);
+        CHECK(strcmp(a, next) != 0 && strcmp(a, other) != 0);
+        CHECK(rf_uuid_ms(a) == 1796342400000LL && rf_uuid_ms(next) == 1796342460000LL);
+        CHECK(a[14] == '8' && strchr("89ab", a[19]));
+        CHECK(uuid_parse(a, u) == 0 && uuid_variant(u) == UUID_VARIANT_DCE);
+        /* the short ids people see differ between two ticks of one workflow */
+        CHECK(strcmp(rf_uuid_short(a), rf_uuid_short(next)) != 0);
+        CHECK(strlen(rf_uuid_short(a)) == RF_UUID_SHORT_LEN && strcmp(rf_uuid_short(a), a + 28) == 0);
+}
+
 int main(void) {
         validity();
+        at_a_time();
+        tick_ids();
         well_formed_and_unique();
         fork_does_not_repeat();
         return rf_test_finish();

@@ -25,7 +25,10 @@ BEGIN
         -- Each statement joins the batch to a table through its primary
         -- key, or looks rows up by an array of keys: never a join of two
         -- derived sets, which the planner may nest into a loop over both
-        -- (quadratic in the batch; seen at 500 items).
+        -- (quadratic in the batch; seen at 500 items). Every join also
+        -- names the array of the batch's decisions: a constant when the
+        -- statement is planned, from which the planner keeps only the day
+        -- partitions that hold them (018_partitioned_history.sql).
         SELECT array_agg(DISTINCT (item->>'decision_id')::uuid) INTO v_decisions
           FROM jsonb_array_elements(p_batch) AS item;
         PERFORM 1 FROM runfleet.decisions
@@ -41,7 +44,7 @@ BEGIN
                   FROM jsonb_to_recordset(p_batch)
                        AS i(i integer, decision_id uuid, attempt integer, execution_id uuid,
                             partition integer, "offset" bigint)
-                  JOIN runfleet.decisions d ON d.decision_id = i.decision_id
+                  JOIN runfleet.decisions d ON d.decision_id = i.decision_id AND d.decision_id = ANY (v_decisions)
                  WHERE d.state NOT IN ('SUCCEEDED', 'DEAD', 'SKIPPED', 'CANCELLED') AND i.attempt >= d.attempt
                  ORDER BY i.decision_id, i.attempt, i.i
                 ON CONFLICT (decision_id, attempt) DO NOTHING
@@ -52,7 +55,7 @@ BEGIN
                        attempt = greatest(d.attempt, c.attempt),
                        delivered_at = coalesce(d.delivered_at, now())
                   FROM (SELECT decision_id, max(attempt) AS attempt FROM claimed GROUP BY decision_id) c
-                 WHERE d.decision_id = c.decision_id)
+                 WHERE d.decision_id = c.decision_id AND d.decision_id = ANY (v_decisions))
         SELECT count(*) INTO v_started FROM claimed;
 
         -- Every item started (the common case): that is each one's verdict,
@@ -71,8 +74,9 @@ BEGIN
                     WHEN i.attempt < d.attempt THEN 'STALE'
                     ELSE 'TAKEN' END
           FROM jsonb_to_recordset(p_batch) AS i(i integer, decision_id uuid, attempt integer, execution_id uuid)
-          LEFT JOIN runfleet.decisions d ON d.decision_id = i.decision_id
-          LEFT JOIN runfleet.executions e ON e.execution_id = i.execution_id AND e.worker_id = p_worker;
+          LEFT JOIN runfleet.decisions d ON d.decision_id = i.decision_id AND d.decision_id = ANY (v_decisions)
+          LEFT JOIN runfleet.executions e ON e.execution_id = i.execution_id AND e.decision_id = i.decision_id
+                AND e.decision_id = ANY (v_decisions) AND e.worker_id = p_worker;
 END $$;
 
 -- force_custom_plan: each call plans its statements for the tables as they

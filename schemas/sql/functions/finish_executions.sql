@@ -15,7 +15,8 @@
 -- the batch is then done item by item with finish_execution_json, where
 -- that item alone is refused.
 --
--- p_batch: [{"i": n, "execution_id": uuid, "status": text, "error": text|null, "calls": [...]}, ...]
+-- p_batch: [{"i": n, "execution_id": uuid, "decision_id": uuid, "status": text, "error": text|null,
+--            "calls": [...]}, ...]
 -- Returns each item's index and whether it was recorded.
 --
 -- Re-applied by every `migrate` (schemas/sql/README.md).
@@ -23,12 +24,23 @@ CREATE OR REPLACE FUNCTION runfleet.finish_executions(p_worker text, p_batch jso
 RETURNS TABLE (idx integer, recorded boolean) LANGUAGE plpgsql AS $$
 DECLARE
         v_executions uuid[];
+        v_decisions uuid[];
         v_existing uuid[];
         v_owned uuid[];
         v_recorded uuid[];
 BEGIN
-        SELECT array_agg((item->>'execution_id')::uuid) INTO v_executions
+        -- The decisions name the day partitions to read (a constant when
+        -- each statement is planned: 018_partitioned_history.sql). A worker
+        -- from before 018 (a rolling update) does not send them: they are
+        -- looked up once, through every partition.
+        SELECT array_agg((item->>'execution_id')::uuid),
+               CASE WHEN bool_and(item ? 'decision_id') THEN array_agg(DISTINCT (item->>'decision_id')::uuid) END
+          INTO v_executions, v_decisions
           FROM jsonb_array_elements(p_batch) AS item;
+        IF v_decisions IS NULL THEN
+                SELECT array_agg(DISTINCT decision_id) INTO v_decisions
+                  FROM runfleet.executions WHERE execution_id = ANY (v_executions);
+        END IF;
         BEGIN
                 -- The fence, under lock: only this worker's RUNNING executions
                 -- change. Rows are found by primary key alone: a status
@@ -39,7 +51,7 @@ BEGIN
                 WITH locked AS MATERIALIZED (
                         SELECT execution_id, worker_id, status
                           FROM runfleet.executions
-                         WHERE execution_id = ANY (v_executions)
+                         WHERE execution_id = ANY (v_executions) AND decision_id = ANY (v_decisions)
                          ORDER BY execution_id
                            FOR UPDATE)
                 SELECT array_agg(execution_id),
@@ -64,13 +76,15 @@ BEGIN
                            SET status = i.status, finished_at = now(), error = i.error
                           FROM jsonb_to_recordset(p_batch) AS i(execution_id uuid, status text, error text)
                          WHERE e.execution_id = i.execution_id AND e.execution_id = ANY (v_owned)
+                           AND e.decision_id = ANY (v_decisions)
                         RETURNING e.execution_id, e.decision_id, e.attempt, e.status),
                 settled AS (
                         UPDATE runfleet.decisions d
                            SET state = CASE WHEN f.status = 'SUCCEEDED' THEN 'SUCCEEDED' ELSE 'FAILED' END,
                                state_at = now()
                           FROM finished f
-                         WHERE d.decision_id = f.decision_id AND d.attempt = f.attempt AND d.state = 'RUNNING')
+                         WHERE d.decision_id = f.decision_id AND d.attempt = f.attempt AND d.state = 'RUNNING'
+                           AND d.decision_id = ANY (v_decisions))
                 SELECT array_agg(execution_id) INTO v_recorded FROM finished;
         EXCEPTION WHEN unique_violation THEN
                 SELECT array_agg((item->>'execution_id')::uuid)
