@@ -4,7 +4,7 @@
 build/bench/bench_scenarios (and wrk), prints one table, and writes it as
 CSV and Markdown under bench/results/. Figures, never assertions.
 
-    bench/bench.py [--quick] [--build DIR] [--brokers N] [a] [b] [c] [d] [e] [g] [h] [features] [scale] [base] [limits]
+    bench/bench.py [--quick] [--build DIR] [--brokers N] [a] [b] [c] [d] [e] [f] [g] [h] [features] [scale] [base] [limits]
 
 Expects the services of scripts/services (RUNFLEET_* from .runfleet/local.env);
 bench/run sets everything up and calls this.
@@ -21,16 +21,16 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SELECTABLE = ["a", "b", "c", "d", "e", "g", "h", "features", "scale", "base", "limits"]
+SELECTABLE = ["a", "b", "c", "d", "e", "f", "g", "h", "features", "scale", "base", "limits"]
 
 # a_runs: (a) is run that many times and the run of median rate reported;
 # one run on this shared 2-core machine swings by a fifth either way.
 FULL = dict(scale_rate=500, scale_secs=10, a=20000, a_runs=5, b=3000, c_rate=1000, c_secs=60, c_store_secs=10, d=1000,
             base_a=2000, base_b_seq=30, base_b_thr=30, pg_secs=10, kafka_msgs=300000, wrk_secs=5,
-            g=(100, 1000, 10000), h=(10000, 100000))
+            g=(100, 1000, 10000), h=(10000, 100000), f=(0, 1000000, 10000000))
 QUICK = dict(scale_rate=300, scale_secs=5, a=2000, a_runs=1, b=300, c_rate=1000, c_secs=10, c_store_secs=5, d=1000,
              base_a=300, base_b_seq=5, base_b_thr=6, pg_secs=3, kafka_msgs=100000, wrk_secs=3,
-             g=(100, 1000), h=(10000,))
+             g=(100, 1000), h=(10000,), f=(0, 200000))
 PG_CLIENTS, PG_BATCH = 8, 1000
 
 
@@ -295,6 +295,75 @@ def history_md(results):
     return out
 
 
+# --- (f): cost against history ---------------------------------------------
+
+F_TARGET_A_SHARE, F_TARGET_SWEEP_P99_MS, F_TARGET_DAY_MS = 0.9, 50, 300
+
+
+def grown_md(results):
+    base = next((r for r in results if not r.get("preload")), None)
+
+    def vs(r, k):
+        if not base or not base.get(k) or not r.get(k) or r is base:
+            return ""
+        return " (×%.2f)" % (r[k] / base[k])
+
+    out = ["## (f) Cost against history", "",
+           "| history (decisions) | (a) decisions/s | reaper sweep p50 / p99 | `status --day` | `timeline --day` |"
+           " `evaluate`, 100 workflows | preload |",
+           "|---|---|---|---|---|---|---|"]
+    for r in results:
+        out.append("| %s | %s%s | %s / %s ms | %s ms%s | %s ms%s | %s ms%s | %s |" % (
+            fnum(r.get("preload")), fnum(r.get("a_rate")), vs(r, "a_rate"),
+            fnum(r.get("sweep_p50_ms"), 1), fnum(r.get("sweep_p99_ms"), 1), fnum(r.get("status_ms")),
+            vs(r, "status_ms"), fnum(r.get("timeline_ms")), vs(r, "timeline_ms"), fnum(r.get("evaluate_ms")),
+            vs(r, "evaluate_ms"), fsecs(r.get("preload_s")) if r.get("preload_s") else "—"))
+    out += ["", "- (f): N decisions of history (with their executions and calls, generated in SQL by"
+            " bench/preload_history.sql) over the 30 days before today, then the same work at every N: (a) once"
+            " (20,000 decisions, 3 workers) in one database; in another, 1,000 decisions executed today, then"
+            " `status --day` and `timeline --day` of today (median of 3, exec to exit), one `evaluate` of 100"
+            " workflows on one tick, and a reaper sweeping every 100 ms for 10 s (each sweep's duration from its"
+            " log). In brackets: against the empty-history figure of the same run. Targets: (a) within 10 %% of"
+            " empty; sweep p99 ≤ %s ms; one day's `status`/`timeline` ≤ %s ms; evaluation unchanged." %
+            (fnum(F_TARGET_SWEEP_P99_MS), fnum(F_TARGET_DAY_MS))]
+    return out
+
+
+def plot_grown(results, path):
+    """Cost against history size, as a PNG beside the results."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log("no matplotlib (python3-matplotlib, scripts/install-deps): %s not drawn" % os.path.basename(path))
+        return
+    pts = [r for r in results if r.get("status_ms") is not None]
+    if not pts:
+        return
+    xs = [max(r.get("preload") or 0, 1e4) for r in pts]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    for key, label in (("status_ms", "status --day"), ("timeline_ms", "timeline --day"),
+                       ("evaluate_ms", "evaluate, 100 workflows"), ("sweep_p99_ms", "reaper sweep p99")):
+        ax1.plot(xs, [r.get(key) for r in pts], marker="o", label=label)
+    ax1.set_xscale("log")
+    ax1.set_xlabel("decisions of history (0 drawn at 10^4)")
+    ax1.set_ylabel("ms")
+    ax1.set_title("(f) commands and sweep against history")
+    ax1.legend(fontsize=8)
+    ax2.plot(xs, [r.get("a_rate") for r in pts], marker="o", color="C4", label="(a) decisions/s")
+    ax2.set_xscale("log")
+    ax2.set_ylim(bottom=0)
+    ax2.set_xlabel("decisions of history (0 drawn at 10^4)")
+    ax2.set_ylabel("decisions/s")
+    ax2.set_title("(a) against history")
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    log("wrote %s" % os.path.relpath(path, ROOT))
+
+
 # --- features: (a) with the registry format and with tracing ------------------
 
 def start_collector(build):
@@ -523,6 +592,16 @@ def main():
         for n in P["h"]:
             log("(h) backfill and replay of %s decisions" % fnum(n))
             history.append(H.call("--decisions", n, timeout=3600) or {"decisions": n})
+    grown = []
+    if "f" in want:
+        F = Runner(os.path.abspath(args.build), logfile, driver="bench_grown")
+        for n in P["f"]:
+            log("(f) history of %s decisions: the commands and the sweep" % fnum(n))
+            r = F.call("--preload", n, timeout=7200) or {"preload": n}
+            a = measure("f_a_%d" % n, "(f) (a) with %s decisions of history" % fnum(n), "as (a), once",
+                        "--workers", 3, "--decisions", P["a"], "--preload", n)
+            r["a_rate"] = a.rate
+            grown.append(r)
     evaluator = []
     if "g" in want:
         G = Runner(os.path.abspath(args.build), logfile, driver="bench_evaluator")
@@ -674,6 +753,8 @@ def main():
     ]
     if scale_md:
         md += [""] + scale_md
+    if grown:
+        md += [""] + grown_md(grown)
     if evaluator:
         md += [""] + evaluator_md(evaluator)
     if history:
@@ -708,6 +789,8 @@ def main():
                         info["commit"], args.brokers])
     if evaluator:
         plot_evaluator(evaluator, base + "-g.png")
+    if grown:
+        plot_grown(grown, base + "-f.png")
     print(text)
     log("wrote %s.md and %s.csv" % (os.path.relpath(base, ROOT), os.path.relpath(base, ROOT)))
     if args.docs:

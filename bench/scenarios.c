@@ -57,6 +57,7 @@
 #include "rf_conf.h"
 #include "rf_kafka.h"
 #include "rf_store.h"
+#include "preload.h"
 #include "rf_util.h"
 
 #define PARTITIONS 6
@@ -70,6 +71,7 @@ typedef struct opts {
         int workers, decisions, scrapers, delay_ms, in_flight, rate, seconds;
         int overlap, evaluator_path;
         int clients, batch, messages, size;
+        long long preload; /* (f): decisions of history generated before the run (bench/preload.h) */
 } opts_t;
 
 static bool registry_framed(void) {
@@ -503,6 +505,17 @@ static int run(const opts_t *o) {
         itest_init(&t, baseline ? "bench_baseline" : "bench_run");
         write_config(&t, o);
         itest_migrate(&t);
+        if (o->preload > 0) {
+                double secs = bench_preload(&t, o->preload);
+
+                if (secs < 0) {
+                        json_decref(out);
+                        itest_finish(&t);
+                        return 1;
+                }
+                json_object_set_new(out, "preload", json_integer(o->preload));
+                json_object_set_new(out, "preload_s", json_real(secs));
+        }
 
         if (o->rate > 0) {
                 /* latency: warm workers, then decisions offered at a steady rate */
@@ -968,14 +981,23 @@ static int kafka_limit(const opts_t *o) {
 
 int main(int argc, char **argv) {
         static const struct option long_opts[] = {
-                { "engine", required_argument, NULL, 'e' },    { "workers", required_argument, NULL, 'w' },
-                { "decisions", required_argument, NULL, 'n' }, { "scrapers", required_argument, NULL, 'k' },
-                { "delay-ms", required_argument, NULL, 'd' },  { "in-flight", required_argument, NULL, 'f' },
-                { "rate", required_argument, NULL, 'r' },      { "seconds", required_argument, NULL, 's' },
-                { "baseline", required_argument, NULL, 'b' },  { "overlap", no_argument, NULL, 'o' },
-                { "clients", required_argument, NULL, 'c' },   { "batch", required_argument, NULL, 'B' },
-                { "messages", required_argument, NULL, 'm' },  { "size", required_argument, NULL, 'z' },
-                { "evaluator-path", no_argument, NULL, 'E' },  { NULL, 0, NULL, 0 },
+                { "engine", required_argument, NULL, 'e' },
+                { "workers", required_argument, NULL, 'w' },
+                { "decisions", required_argument, NULL, 'n' },
+                { "scrapers", required_argument, NULL, 'k' },
+                { "delay-ms", required_argument, NULL, 'd' },
+                { "in-flight", required_argument, NULL, 'f' },
+                { "rate", required_argument, NULL, 'r' },
+                { "seconds", required_argument, NULL, 's' },
+                { "baseline", required_argument, NULL, 'b' },
+                { "overlap", no_argument, NULL, 'o' },
+                { "clients", required_argument, NULL, 'c' },
+                { "batch", required_argument, NULL, 'B' },
+                { "messages", required_argument, NULL, 'm' },
+                { "size", required_argument, NULL, 'z' },
+                { "evaluator-path", no_argument, NULL, 'E' },
+                { "preload", required_argument, NULL, 'P' },
+                { NULL, 0, NULL, 0 },
         };
         opts_t o = { .engine = "runfleet",
                      .baseline = "bench/baseline/original.py",
@@ -1042,6 +1064,9 @@ int main(int argc, char **argv) {
                         break;
                 case 'z':
                         o.size = atoi(optarg);
+                        break;
+                case 'P':
+                        o.preload = atoll(optarg);
                         break;
                 default:
                         return 2;

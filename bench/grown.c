@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* bench_grown: bench scenario (f), what the operator's commands and the
+ * reaper cost as history grows, one measurement per invocation, for
+ * bench/run:
+ *
+ *   bench_grown --preload N
+ *
+ * In a fresh database: N decisions of history over the 30 days before
+ * today (bench/preload_history.sql), then today's work, the same at every
+ * N: 1,000 decisions executed by a worker. Then, each timed from exec to
+ * exit, median of 3: `status --day` and `timeline --day` of today; one
+ * `evaluate` of 100 workflows on one tick (once: a tick is decided once);
+ * and 10 s of a reaper sweeping every 100 ms, each sweep's duration from its
+ * log. Prints one JSON line. (a) against the same history is `bench_scenarios
+ * run --preload N`. */
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "itest.h"
+#include "preload.h"
+#include "rf_util.h"
+
+#define TODAY 1000
+#define EVALUATED 100
+#define SWEEP_SECONDS 10
+
+static int by_value(const void *a, const void *b) {
+        double x = *(const double *)a, y = *(const double *)b;
+
+        return x < y ? -1 : x > y;
+}
+
+/* The median of three runs of the producer with @p args, in ms; -1 when one failed. */
+static double median_ms(itest_t *t, const char *what, const char *a1, const char *a2) {
+        static char out[1 << 20];
+        double ms[3];
+
+        for (int i = 0; i < 3; i++) {
+                int64_t t0 = rf_mono_ms();
+                int r = itest_run(t, out, sizeof(out), 600000, NULL, "runfleet-producer", what, a1, a2, NULL);
+
+                if (r != 0) {
+                        fprintf(stderr, "# runfleet-producer %s: exit %d: %.500s\n", what, r, out);
+                        return -1;
+                }
+                ms[i] = (double)(rf_mono_ms() - t0);
+        }
+        qsort(ms, 3, sizeof(ms[0]), by_value);
+        return ms[1];
+}
+
+/* The reaper sweeping every 100 ms for SWEEP_SECONDS: each sweep's
+ * duration_ms from its reaper.sweep log lines, sorted, into @p ret. */
+static size_t sweeps(itest_t *t, double *ret, size_t cap) {
+        char *env[] = { "RUNFLEET_REAPER_INTERVAL_MS=100", "RUNFLEET_LOG_LEVEL=debug", NULL };
+        pid_t pid = itest_spawn_env(t, "reaper", env, "runfleet-reaper", NULL);
+        size_t n = 0;
+        char *log, *p;
+
+        itest_sleep_ms(SWEEP_SECONDS * 1000);
+        kill(pid, SIGTERM);
+        itest_wait(pid, 30000);
+        log = itest_read_log(t, pid);
+        for (p = log; p && n < cap && (p = strstr(p, "\"event\":\"reaper.sweep\"")) != NULL; p++) {
+                const char *d = strstr(p, "\"duration_ms\":");
+                const char *eol = strchr(p, '\n');
+
+                if (d && (!eol || d < eol))
+                        ret[n++] = strtod(d + 14, NULL);
+        }
+        free(log);
+        qsort(ret, n, sizeof(ret[0]), by_value);
+        return n;
+}
+
+static char *workflows(void) {
+        size_t size = EVALUATED * 90 + 64, len = 0;
+        char *s = malloc(size);
+
+        if (!s)
+                return NULL;
+        for (int i = 0; i < EVALUATED; i++)
+                len += (size_t)snprintf(s + len, size - len,
+                                        "%s{ name = \"w%05d\"; schedule = \"* * * * *\"; scrapers = [\"s\"]; }\n",
+                                        i ? "," : "", i);
+        return s;
+}
+
+int main(int argc, char **argv) {
+        static const struct option opts[] = { { "preload", required_argument, NULL, 'n' }, { NULL, 0, NULL, 0 } };
+        static double d[SWEEP_SECONDS * 20];
+        long long rows = 0;
+        double preload_s, status_ms, timeline_ms, eval_ms;
+        char day[16], *list, *s;
+        size_t n;
+        int64_t t0;
+        itest_t t;
+        pid_t worker;
+        json_t *o;
+        int c;
+
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+                if (c != 'n')
+                        return 2;
+                rows = atoll(optarg);
+        }
+        if (rows < 0 || rows > 100000000) {
+                fprintf(stderr, "--preload 0..100000000\n");
+                return 2;
+        }
+        list = workflows();
+        if (!list)
+                return 1;
+        itest_init(&t, "bench_grown");
+        itest_config(&t, "scrapers = ( { name = \"s\"; url = \"@FAKE@/bench/zero\"; } );\nworkflows = (\n%s);\n", list);
+        free(list);
+        itest_migrate(&t);
+        preload_s = bench_preload(&t, rows);
+        if (preload_s < 0) {
+                itest_finish(&t);
+                return 1;
+        }
+
+        /* today: the same work at every history size */
+        t0 = rf_mono_ms();
+        worker = itest_spawn(&t, "worker", "runfleet-worker", NULL);
+        itest_decide(&t, "w00000", TODAY, NULL);
+        itest_wait_for(&t, TODAY, 600000,
+                       "SELECT count(*) FROM runfleet.decisions WHERE state = 'SUCCEEDED'"
+                       " AND reason <> 'preloaded history'");
+        kill(worker, SIGTERM);
+        itest_wait(worker, 30000);
+        fprintf(stderr, "# today's %d decisions executed in %.1f s\n", TODAY, (double)(rf_mono_ms() - t0) / 1000.0);
+
+        snprintf(day, sizeof(day), "%s", itest_query_str(&t, "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD')"));
+        status_ms = median_ms(&t, "status", "--day", day);
+        timeline_ms = median_ms(&t, "timeline", "--day", day);
+        {
+                static char out[1 << 16];
+
+                t0 = rf_mono_ms();
+                eval_ms = itest_run(&t, out, sizeof(out), 600000, NULL, "runfleet-producer", "evaluate", NULL) == 0
+                                  ? (double)(rf_mono_ms() - t0)
+                                  : -1;
+        }
+        n = sweeps(&t, d, sizeof(d) / sizeof(d[0]));
+
+        o = json_pack("{s:I, s:f, s:f, s:f, s:f, s:i, s:f, s:f, s:I}", "preload", (json_int_t)rows, "preload_s",
+                      preload_s, "status_ms", status_ms, "timeline_ms", timeline_ms, "evaluate_ms", eval_ms, "sweeps",
+                      (int)n, "sweep_p50_ms", n ? d[n / 2] : -1.0, "sweep_p99_ms",
+                      n ? d[(size_t)((double)(n - 1) * 0.99)] : -1.0, "history_rows",
+                      (json_int_t)itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions"));
+        s = json_dumps(o, JSON_COMPACT);
+        printf("%s\n", s);
+        free(s);
+        json_decref(o);
+        return itest_finish(&t);
+}
