@@ -6,10 +6,16 @@
 
 #include "rf_pg.h"
 
+/* Statements rf_pg_exec_prepared() prepared on the current connection,
+ * known by their text's address (each is a static string of its caller). */
+#define PREPARED_MAX 32
+
 struct rf_pg {
         PGconn *conn;
-        char *password; /* masked out of libpq's messages; NULL when none */
-        char *url;      /* kept for rf_pg_connect_start(): a new connection, any host of a list */
+        const char *prepared[PREPARED_MAX];
+        size_t prepared_count; /* 0 again on every new connection: its statements went with the old one */
+        char *password;        /* masked out of libpq's messages; NULL when none */
+        char *url;             /* kept for rf_pg_connect_start(): a new connection, any host of a list */
         char *application_name;
 };
 
@@ -162,6 +168,7 @@ int rf_pg_connect_start(rf_pg_t *pg, char *errstr, size_t errstr_size) {
         CONNECT_OPTIONS(pg);
 
         PQfinish(pg->conn);
+        pg->prepared_count = 0;
         pg->conn = PQconnectStartParams(keys, values, 1);
         if (!pg->conn || PQstatus(pg->conn) == CONNECTION_BAD) {
                 copy_conn_error(pg, pg->conn, errstr, errstr_size);
@@ -205,6 +212,7 @@ static int ensure_connected(rf_pg_t *pg, char *errstr, size_t errstr_size) {
         if (PQstatus(pg->conn) == CONNECTION_OK)
                 return 0;
         PQreset(pg->conn);
+        pg->prepared_count = 0;
         if (PQstatus(pg->conn) != CONNECTION_OK) {
                 copy_conn_error(pg, pg->conn, errstr, errstr_size);
                 return -ENOTCONN;
@@ -213,17 +221,11 @@ static int ensure_connected(rf_pg_t *pg, char *errstr, size_t errstr_size) {
         return 0;
 }
 
-int rf_pg_exec(rf_pg_t *pg, const char *sql, int nparams, const char *const *params, PGresult **ret_res, char *errstr,
-               size_t errstr_size) {
-        PGresult *res;
-        ExecStatusType st;
+/* The result of a statement: 0 with *ret_res (or cleared), or the error. */
+static int take_result(rf_pg_t *pg, PGresult *res, PGresult **ret_res, char *errstr, size_t errstr_size) {
+        ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
         int r;
 
-        r = ensure_connected(pg, errstr, errstr_size);
-        if (r < 0)
-                return r;
-        res = PQexecParams(pg->conn, sql, nparams, NULL, params, NULL, NULL, 0);
-        st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
         if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
                 if (ret_res)
                         *ret_res = res;
@@ -234,6 +236,40 @@ int rf_pg_exec(rf_pg_t *pg, const char *sql, int nparams, const char *const *par
         r = rf_pg_error(pg, res, errstr, errstr_size);
         PQclear(res);
         return r;
+}
+
+int rf_pg_exec(rf_pg_t *pg, const char *sql, int nparams, const char *const *params, PGresult **ret_res, char *errstr,
+               size_t errstr_size) {
+        int r = ensure_connected(pg, errstr, errstr_size);
+
+        if (r < 0)
+                return r;
+        return take_result(pg, PQexecParams(pg->conn, sql, nparams, NULL, params, NULL, NULL, 0), ret_res, errstr,
+                           errstr_size);
+}
+
+int rf_pg_exec_prepared(rf_pg_t *pg, const char *sql, int nparams, const char *const *params, PGresult **ret_res,
+                        char *errstr, size_t errstr_size) {
+        char name[32];
+        size_t i;
+        int r;
+
+        r = ensure_connected(pg, errstr, errstr_size);
+        if (r < 0)
+                return r;
+        for (i = 0; i < pg->prepared_count && pg->prepared[i] != sql; i++)
+                ;
+        if (i == PREPARED_MAX) /* more statements than kept: planned each time, as rf_pg_exec() */
+                return rf_pg_exec(pg, sql, nparams, params, ret_res, errstr, errstr_size);
+        snprintf(name, sizeof(name), "rf_prepared_%zu", i);
+        if (i == pg->prepared_count) {
+                r = take_result(pg, PQprepare(pg->conn, name, sql, nparams, NULL), NULL, errstr, errstr_size);
+                if (r < 0)
+                        return r;
+                pg->prepared[pg->prepared_count++] = sql;
+        }
+        return take_result(pg, PQexecPrepared(pg->conn, name, nparams, params, NULL, NULL, 0), ret_res, errstr,
+                           errstr_size);
 }
 
 int rf_pg_try_advisory_lock(rf_pg_t *pg, long long key, char *errstr, size_t errstr_size) {

@@ -150,7 +150,7 @@ int reaper_late(const rf_conf_t *conf, rf_pg_t *pg, PGresult **ret_fired, char *
         params[0] = names;
         params[1] = delays;
         params[2] = conf->reaper.webhook_url ? "true" : "false";
-        r = rf_pg_exec(pg, sql_late, 3, params, &res, errstr, errstr_size);
+        r = rf_pg_exec_prepared(pg, sql_late, 3, params, &res, errstr, errstr_size);
         if (r < 0)
                 goto out;
         *ret_fired = res;

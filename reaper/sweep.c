@@ -180,13 +180,13 @@ int reaper_sweep(const rf_conf_t *conf, rf_pg_t *pg, rd_kafka_t *rk, sweep_stats
         }
         PQclear(res);
 
-        r = rf_pg_exec(pg, sql_abandon, 0, NULL, &res, errstr, errstr_size);
+        r = rf_pg_exec_prepared(pg, sql_abandon, 0, NULL, &res, errstr, errstr_size);
         if (r < 0)
                 goto rollback;
         stats->abandoned = PQntuples(res);
         PQclear(res);
 
-        r = rf_pg_exec(pg, sql_dead, 2, dead_params, &res, errstr, errstr_size);
+        r = rf_pg_exec_prepared(pg, sql_dead, 2, dead_params, &res, errstr, errstr_size);
         if (r < 0)
                 goto rollback;
         stats->dead = PQntuples(res);
@@ -201,10 +201,10 @@ int reaper_sweep(const rf_conf_t *conf, rf_pg_t *pg, rd_kafka_t *rk, sweep_stats
                 goto rollback;
 
         /* released before the grace rule runs, so it does not see them */
-        r = rf_pg_exec(pg, sql_release, 0, NULL, &released, errstr, errstr_size);
+        r = rf_pg_exec_prepared(pg, sql_release, 0, NULL, &released, errstr, errstr_size);
         if (r < 0)
                 goto rollback;
-        r = rf_pg_exec(pg, sql_reproduce, 3, repro_params, &res, errstr, errstr_size);
+        r = rf_pg_exec_prepared(pg, sql_reproduce, 3, repro_params, &res, errstr, errstr_size);
         if (r < 0) {
                 PQclear(released);
                 goto rollback;
