@@ -837,6 +837,16 @@ static double pgbench(itest_t *t, const char *script_name, const char *script, c
         return tps;
 }
 
+/* Ids as the programs make them, beginning with their time (rf_uuid.h), so
+ * the rows land in today's partitions as the programs' do: from now(), or
+ * from the script's :ms with a tail from @p kind, the client and batch. */
+#define NOW_ID(tail)                                                                                                   \
+        "(lpad(to_hex((extract(epoch FROM now()) * 1000)::bigint), 12, '0') || '7' || substr(md5(" tail                \
+        "), 1, 19))::uuid"
+#define AT_ID(kind)                                                                                                    \
+        "(lpad(to_hex(:ms::bigint), 12, '0') || '7' || substr(md5(" kind                                               \
+        " || :client_id || '-' || :b || '-' || i), 1, 19))::uuid"
+
 static int pg_limit(const opts_t *o) {
         itest_t t;
         char batch[4096];
@@ -854,43 +864,48 @@ static int pg_limit(const opts_t *o) {
                 &t, "one_per_round_trip",
                 "INSERT INTO runfleet.decisions (decision_id, workflow, action, reason, decided_at, tick, scrapers,"
                 " deadline_ms, attempt, replay_of, trace_id, state)"
-                " VALUES (gen_random_uuid(), 'flow_0', 'RUN', 'pgbench', now(), NULL, '{s1}', 600000, 1, NULL,"
-                " gen_random_uuid()::text, 'PENDING')"
-                " ON CONFLICT (workflow, tick) WHERE tick IS NOT NULL AND backfill_of IS NULL DO NOTHING"
-                " RETURNING decision_id AS d, gen_random_uuid() AS e\n"
-                "\\gset\n"
-                "SELECT * FROM runfleet.begin_executions('pgbench', 30000, 'topic', jsonb_build_array("
-                "jsonb_build_object('i', 0, 'decision_id', :d::text, 'attempt', 1, 'execution_id', :e::text,"
-                " 'partition', 0, 'offset', 0)));\n"
-                "SELECT * FROM runfleet.finish_executions('pgbench', jsonb_build_array(jsonb_build_object("
-                "'i', 0, 'execution_id', :e::text, 'status', 'SUCCEEDED', 'error', NULL, 'calls',"
-                " jsonb_build_array(jsonb_build_object('scraper', 's1', 'try', 1, 'http_status', 200,"
-                " 'outcome', 'OK', 'started_ms', (extract(epoch FROM now()) * 1000)::bigint,"
-                " 'duration_ms', 1, 'error', NULL)))));\n",
+                " VALUES (" NOW_ID(
+                        "gen_random_uuid()::text") ", 'flow_0', 'RUN', 'pgbench', now(), NULL, '{s1}',"
+                                                   " 600000, 1, NULL, gen_random_uuid()::text, 'PENDING')"
+                                                   " ON CONFLICT (decision_id) DO NOTHING"
+                                                   " RETURNING decision_id AS d, " NOW_ID(
+                                                           "gen_random_uuid()::text") " AS e\n"
+                                                                                      "\\gset\n"
+                                                                                      "SELECT * FROM runfleet.begin_executions('pgbench', 30000, 'topic', jsonb_build_array("
+                                                                                      "jsonb_build_object('i', 0, 'decision_id', :d::text, 'attempt', 1, 'execution_id', :e::text,"
+                                                                                      " 'partition', 0, 'offset', 0)));\n"
+                                                                                      "SELECT * FROM runfleet.finish_executions('pgbench', jsonb_build_array(jsonb_build_object("
+                                                                                      "'i', 0, 'execution_id', :e::text, 'status', 'SUCCEEDED', 'error', NULL, 'calls',"
+                                                                                      " jsonb_build_array(jsonb_build_object('scraper', 's1', 'try', 1, 'http_status', 200,"
+                                                                                      " 'outcome', 'OK', 'started_ms', (extract(epoch FROM now()) * 1000)::bigint,"
+                                                                                      " 'duration_ms', 1, 'error', NULL)))));\n",
                 o);
         /* the same rows and state changes, B decisions per statement */
         snprintf(
                 batch, sizeof(batch),
                 "\\set b random(1, 1000000000000)\n"
+                "SELECT (extract(epoch FROM now()) * 1000)::bigint AS ms\n"
+                "\\gset\n"
                 "INSERT INTO runfleet.decisions (decision_id, workflow, action, reason, scrapers, deadline_ms, attempt,"
                 " trace_id, state)"
-                " SELECT md5('d' || :client_id || '-' || :b || '-' || i)::uuid, 'flow_' || (i %% 6), 'RUN', 'pgbench',"
-                " '{s1}', 600000, 1, gen_random_uuid()::text, 'PENDING' FROM generate_series(1, %d) i;\n"
-                "WITH ids AS (SELECT md5('d' || :client_id || '-' || :b || '-' || i)::uuid AS d,"
-                " md5('e' || :client_id || '-' || :b || '-' || i)::uuid AS e FROM generate_series(1, %d) i),"
-                " x AS (INSERT INTO runfleet.executions (execution_id, decision_id, attempt, worker_id, status,"
-                " lease_until, kafka_topic, kafka_partition, kafka_offset)"
-                " SELECT e, d, 1, 'pgbench', 'RUNNING', now() + interval '30 s', 'topic', 0, 0 FROM ids)"
-                " UPDATE runfleet.decisions SET state = 'RUNNING', state_at = now(),"
-                " delivered_at = coalesce(delivered_at, now()) WHERE decision_id IN (SELECT d FROM ids);\n"
-                "WITH ids AS (SELECT md5('d' || :client_id || '-' || :b || '-' || i)::uuid AS d,"
-                " md5('e' || :client_id || '-' || :b || '-' || i)::uuid AS e FROM generate_series(1, %d) i),"
-                " c AS (INSERT INTO runfleet.scraper_calls (execution_id, scraper, try, http_status, outcome,"
-                " duration_ms) SELECT e, 's1', 1, 200, 'OK', 1 FROM ids),"
-                " x AS (UPDATE runfleet.executions SET status = 'SUCCEEDED', finished_at = now()"
-                " WHERE execution_id IN (SELECT e FROM ids))"
-                " UPDATE runfleet.decisions SET state = 'SUCCEEDED', state_at = now()"
-                " WHERE decision_id IN (SELECT d FROM ids);\n",
+                " SELECT " AT_ID(
+                        "'d'") ", 'flow_' || (i %% 6), 'RUN', 'pgbench',"
+                               " '{s1}', 600000, 1, gen_random_uuid()::text, 'PENDING' FROM generate_series(1, %d) i;\n"
+                               "WITH ids AS (SELECT " AT_ID("'d'") " AS d, " AT_ID(
+                                       "'e'") " AS e FROM generate_series(1, %d) i),"
+                                              " x AS (INSERT INTO runfleet.executions (execution_id, decision_id, attempt, worker_id, status,"
+                                              " lease_until, kafka_topic, kafka_partition, kafka_offset)"
+                                              " SELECT e, d, 1, 'pgbench', 'RUNNING', now() + interval '30 s', 'topic', 0, 0 FROM ids)"
+                                              " UPDATE runfleet.decisions SET state = 'RUNNING', state_at = now(),"
+                                              " delivered_at = coalesce(delivered_at, now()) WHERE decision_id IN (SELECT d FROM ids);\n"
+                                              "WITH ids AS (SELECT " AT_ID("'d'") " AS d, " AT_ID(
+                                                      "'e'") " AS e FROM generate_series(1, %d) i),"
+                                                             " c AS (INSERT INTO runfleet.scraper_calls (execution_id, scraper, try, http_status, outcome,"
+                                                             " duration_ms) SELECT e, 's1', 1, 200, 'OK', 1 FROM ids),"
+                                                             " x AS (UPDATE runfleet.executions SET status = 'SUCCEEDED', finished_at = now()"
+                                                             " WHERE execution_id IN (SELECT e FROM ids))"
+                                                             " UPDATE runfleet.decisions SET state = 'SUCCEEDED', state_at = now()"
+                                                             " WHERE decision_id IN (SELECT d FROM ids);\n",
                 o->batch, o->batch, o->batch);
         many = pgbench(&t, "batched", batch, o) * o->batch;
         out = json_pack("{s:o, s:o, s:i, s:i}", "pg_one_per_round_trip", num(row), "pg_batched", num(many), "batch",
