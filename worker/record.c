@@ -124,6 +124,9 @@ int record_finish_send(worker_t *w, const db_batch_t *b, rf_pg_async_done_fn *do
                 rf_json_text_int(&batch, (long long)i);
                 rf_json_text_key(&batch, "execution_id");
                 rf_json_text_string(&batch, b->exs[i]->execution_id);
+                /* names the day partition of the execution (018_partitioned_history.sql) */
+                rf_json_text_key(&batch, "decision_id");
+                rf_json_text_string(&batch, b->exs[i]->d->decision_id);
                 rf_json_text_key(&batch, "status");
                 rf_json_text_string(&batch, rf_exec_status_name(b->statuses[i]));
                 rf_json_text_key(&batch, "error");
@@ -149,33 +152,46 @@ void record_finish_read(const db_batch_t *b, const PGresult *res, bool *ret_reco
 
 int record_renew_send(worker_t *w, db_batch_t *b, rf_pg_async_done_fn *done) {
         char **ids = malloc((w->in_flight + 1) * sizeof(char *));
-        char lease[16], *list = NULL;
+        char **decisions = malloc((w->in_flight + 1) * sizeof(char *));
+        char lease[16], *list = NULL, *decision_list = NULL;
         size_t n = 0;
         int r;
 
-        if (!ids)
+        if (!ids || !decisions) {
+                free(ids);
+                free(decisions);
                 return -ENOMEM;
+        }
         b->renew_gen = ++w->renew_gen;
         for (execution_t *ex = w->head; ex && n < w->in_flight; ex = ex->next)
                 if (ex->phase == PHASE_RUNNING || ex->phase == PHASE_FINISHING) {
+                        decisions[n] = ex->d->decision_id;
                         ids[n++] = ex->execution_id;
                         ex->renew_gen = b->renew_gen;
                 }
         if (n == 0) {
                 free(ids);
+                free(decisions);
                 return -ENODATA;
         }
         snprintf(lease, sizeof(lease), "%d", w->conf->worker.lease_ms);
         list = rf_pg_array_literal(ids, n);
+        /* the executions' decisions name their day partitions (018_partitioned_history.sql) */
+        decision_list = rf_pg_array_literal(decisions, n);
         free(ids);
-        if (!list)
+        free(decisions);
+        if (!list || !decision_list) {
+                free(list);
+                free(decision_list);
                 return -ENOMEM;
+        }
         {
-                const char *params[] = { list, w->id, lease };
-                r = rf_pg_async_send(w->db, "SELECT * FROM runfleet.renew_leases($1::uuid[], $2, $3)", 3, params, done,
-                                     w);
+                const char *params[] = { list, w->id, lease, decision_list };
+                r = rf_pg_async_send(w->db, "SELECT * FROM runfleet.renew_leases($1::uuid[], $2, $3, $4::uuid[])", 4,
+                                     params, done, w);
         }
         free(list);
+        free(decision_list);
         return r;
 }
 
