@@ -331,12 +331,8 @@ def grown_md(results):
 
 def plot_grown(results, path):
     """Cost against history size, as a PNG beside the results."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        log("no matplotlib (python3-matplotlib, scripts/install-deps): %s not drawn" % os.path.basename(path))
+    plt = pyplot(path)
+    if not plt:
         return
     pts = [r for r in results if r.get("status_ms") is not None]
     if not pts:
@@ -426,14 +422,22 @@ def evaluator_md(results):
     return out
 
 
-def plot_evaluator(results, path):
-    """Cost against the number of workflows, as a PNG beside the results."""
+def pyplot(path):
+    """matplotlib's pyplot for drawing @path, or None (said) without it."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         log("no matplotlib (python3-matplotlib, scripts/install-deps): %s not drawn" % os.path.basename(path))
+        return None
+    return plt
+
+
+def plot_evaluator(results, path):
+    """Cost against the number of workflows, as a PNG beside the results."""
+    plt = pyplot(path)
+    if not plt:
         return
     pts = [r for r in results if r.get("evaluate_ms") is not None and r.get("config_ms") is not None]
     if not pts:

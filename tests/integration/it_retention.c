@@ -26,19 +26,10 @@
 #define LEGACY_PENDING "22222222-2222-4222-8222-222222222222"
 #define LEGACY_OLD "33333333-3333-4333-8333-333333333333"
 
-static void exec_sql(itest_t *t, const char *sql) {
-        char errstr[512] = "";
-        int r = rf_pg_exec(t->pg, sql, 0, NULL, NULL, errstr, sizeof(errstr));
-
-        CHECK(r == 0);
-        if (r < 0)
-                printf("# %s: %s\n", sql, errstr);
-}
-
 /* The database as runfleet before 018 left it: migrations 001-017, recorded. */
 static void migrate_to_017(itest_t *t) {
-        exec_sql(t, "CREATE TABLE public.runfleet_migrations (name text PRIMARY KEY,"
-                    " applied_at timestamptz NOT NULL DEFAULT now(), checksum text)");
+        CHECK(itest_exec(t, "CREATE TABLE public.runfleet_migrations (name text PRIMARY KEY,"
+                            " applied_at timestamptz NOT NULL DEFAULT now(), checksum text)") == 0);
         for (const rf_embedded_file_t *f = rf_embedded_files; f->name; f++) {
                 char sql[256];
 
@@ -56,7 +47,7 @@ static void migrate_to_017(itest_t *t) {
                 snprintf(sql, sizeof(sql),
                          "INSERT INTO public.runfleet_migrations (name, checksum) VALUES ('%s', '%s')", f->name,
                          f->sha256);
-                exec_sql(t, sql);
+                CHECK(itest_exec(t, sql) == 0);
         }
         CHECK(itest_query_ll(t, "SELECT count(*) FROM public.runfleet_migrations") == 17);
 }
@@ -83,7 +74,7 @@ static void insert_day(itest_t *t, int days_ago, int n, const char *action, cons
                  "   duration_ms)"
                  " SELECT execution_id, 's', 1, 200, 'OK', started_at, 5 FROM e",
                  days_ago, action, days_ago, state, n, state);
-        exec_sql(t, sql);
+        CHECK(itest_exec(t, sql) == 0);
 }
 
 static long long partitions(itest_t *t, const char *parent) {
@@ -113,18 +104,20 @@ int main(void) {
 
         /* 1. upgrade from 017 with history */
         migrate_to_017(&t);
-        exec_sql(&t, "INSERT INTO runfleet.decisions (decision_id, workflow, action, reason, decided_at, scrapers,"
-                     " state, produced_at, delivered_at, trace_id) VALUES"
-                     " ('" LEGACY_DONE "', 'w', 'RUN', 'before 018', now() - interval '2 hours', '{s}', 'SUCCEEDED',"
-                     "  now() - interval '2 hours', now() - interval '2 hours', 't'),"
-                     " ('" LEGACY_PENDING "', 'w', 'RUN', 'before 018', now() - interval '1 hour', '{s}', 'PENDING',"
-                     "  now() - interval '1 hour', now() - interval '1 hour', 't'),"
-                     " ('" LEGACY_OLD "', 'w', 'RUN', 'before 018', now() - interval '40 days', '{s}', 'SUCCEEDED',"
-                     "  now() - interval '40 days', now() - interval '40 days', 't')");
-        exec_sql(&t, "INSERT INTO runfleet.executions (execution_id, decision_id, attempt, worker_id, status,"
-                     " lease_until, finished_at) VALUES"
-                     " (gen_random_uuid(), '" LEGACY_DONE "', 1, 'w-old', 'SUCCEEDED', now(), now()),"
-                     " (gen_random_uuid(), '" LEGACY_OLD "', 1, 'w-old', 'SUCCEEDED', now(), now())");
+        CHECK(itest_exec(
+                      &t,
+                      "INSERT INTO runfleet.decisions (decision_id, workflow, action, reason, decided_at, scrapers,"
+                      " state, produced_at, delivered_at, trace_id) VALUES"
+                      " ('" LEGACY_DONE "', 'w', 'RUN', 'before 018', now() - interval '2 hours', '{s}', 'SUCCEEDED',"
+                      "  now() - interval '2 hours', now() - interval '2 hours', 't'),"
+                      " ('" LEGACY_PENDING "', 'w', 'RUN', 'before 018', now() - interval '1 hour', '{s}', 'PENDING',"
+                      "  now() - interval '1 hour', now() - interval '1 hour', 't'),"
+                      " ('" LEGACY_OLD "', 'w', 'RUN', 'before 018', now() - interval '40 days', '{s}', 'SUCCEEDED',"
+                      "  now() - interval '40 days', now() - interval '40 days', 't')") == 0);
+        CHECK(itest_exec(&t, "INSERT INTO runfleet.executions (execution_id, decision_id, attempt, worker_id, status,"
+                             " lease_until, finished_at) VALUES"
+                             " (gen_random_uuid(), '" LEGACY_DONE "', 1, 'w-old', 'SUCCEEDED', now(), now()),"
+                             " (gen_random_uuid(), '" LEGACY_OLD "', 1, 'w-old', 'SUCCEEDED', now(), now())") == 0);
         itest_migrate(&t);
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM pg_class WHERE oid = 'runfleet.decisions'::regclass"
                                  " AND relkind = 'p'") == 1);
@@ -167,15 +160,15 @@ int main(void) {
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions_before_018") == 3);
 
         /* 3. retention: three old days, the middle one with an open decision */
-        exec_sql(&t, "SELECT runfleet.create_partitions(current_date - 40, 3)");
+        CHECK(itest_exec(&t, "SELECT runfleet.create_partitions(current_date - 40, 3)") == 0);
         CHECK(has_day(&t, 40) && has_day(&t, 39) && has_day(&t, 38));
         insert_day(&t, 40, 50, "RUN", "SUCCEEDED");
         insert_day(&t, 39, 20, "RUN", "SUCCEEDED");
         insert_day(&t, 39, 1, "RUN", "PENDING");
         insert_day(&t, 38, 30, "SKIP", "SKIPPED");
-        exec_sql(&t, "INSERT INTO runfleet.alerts (decision_id, kind, sent_at)"
-                     " SELECT decision_id, 'DEAD', now() FROM runfleet.decisions"
-                     "  WHERE decided_at < now() - interval '39 days 12 hours' LIMIT 1");
+        CHECK(itest_exec(&t, "INSERT INTO runfleet.alerts (decision_id, kind, sent_at)"
+                             " SELECT decision_id, 'DEAD', now() FROM runfleet.decisions"
+                             "  WHERE decided_at < now() - interval '39 days 12 hours' LIMIT 1") == 0);
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.alerts") == 1);
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions_before_018") == 3);
 
@@ -207,7 +200,9 @@ int main(void) {
         CHECK(itest_query_ll(&t, "%s", sql) == 1);
 
         /* the open decision ends: its day goes at the next prune */
-        exec_sql(&t, "UPDATE runfleet.decisions SET state = 'DEAD' WHERE reason = 'old' AND state = 'PENDING'");
+        CHECK(itest_exec(&t,
+                         "UPDATE runfleet.decisions SET state = 'DEAD' WHERE reason = 'old' AND state = 'PENDING'") ==
+              0);
         CHECK(itest_run(&t, out, sizeof(out), 30000, env, "runfleet-producer", "prune", NULL) == 0);
         printf("%s", out);
         CHECK_CONTAINS(out, "dropped");

@@ -28,15 +28,6 @@ static bool line_with(const char *out, const char *what, char *line, size_t size
         return true;
 }
 
-static void exec_sql(itest_t *t, const char *sql) {
-        char errstr[512] = "";
-        int r = rf_pg_exec(t->pg, sql, 0, NULL, NULL, errstr, sizeof(errstr));
-
-        CHECK(r == 0);
-        if (r < 0)
-                printf("# %s: %s\n", sql, errstr);
-}
-
 int main(void) {
         itest_t t;
         char out[16384], line[512], day[16] = "";
@@ -50,23 +41,25 @@ int main(void) {
                          "reaper = { max_failed_executions = 8; };\n");
         itest_migrate(&t);
         /* decided 20 minutes ago; the day status shows is that one's (UTC) */
-        exec_sql(&t, "INSERT INTO runfleet.decisions (decision_id, workflow, action, reason, decided_at, scrapers,"
-                     " attempt, state, trace_id) VALUES"
-                     " ('11111111-1111-4111-8111-111111111111', 'lost', 'RUN', 'by hand', now() - interval '20 min',"
-                     "  '{s}', 1, 'FAILED', 't1'),"
-                     " ('22222222-2222-4222-8222-222222222222', 'busy', 'RUN', 'by hand', now() - interval '20 min',"
-                     "  '{s}', 9, 'SUCCEEDED', 't2')");
-        exec_sql(&t, "INSERT INTO runfleet.executions (execution_id, decision_id, attempt, worker_id, status,"
-                     " started_at, heartbeat_at, lease_until, finished_at, error) VALUES"
-                     " (gen_random_uuid(), '11111111-1111-4111-8111-111111111111', 1, 'w-1', 'ABANDONED',"
-                     "  now() - interval '900 s', now() - interval '888 s', now() - interval '858 s',"
-                     "  now() - interval '98 s', 'lease expired (worker w-1)'),"
-                     " (gen_random_uuid(), '22222222-2222-4222-8222-222222222222', 2, 'w-2', 'FAILED',"
-                     "  now() - interval '600 s', now() - interval '598 s', now() - interval '570 s',"
-                     "  now() - interval '597 s', 'HTTP 500'),"
-                     " (gen_random_uuid(), '22222222-2222-4222-8222-222222222222', 9, 'w-2', 'SUCCEEDED',"
-                     "  now() - interval '60 s', now() - interval '57 s', now() - interval '30 s',"
-                     "  now() - interval '55 s', NULL)");
+        CHECK(itest_exec(
+                      &t,
+                      "INSERT INTO runfleet.decisions (decision_id, workflow, action, reason, decided_at, scrapers,"
+                      " attempt, state, trace_id) VALUES"
+                      " ('11111111-1111-4111-8111-111111111111', 'lost', 'RUN', 'by hand', now() - interval '20 min',"
+                      "  '{s}', 1, 'FAILED', 't1'),"
+                      " ('22222222-2222-4222-8222-222222222222', 'busy', 'RUN', 'by hand', now() - interval '20 min',"
+                      "  '{s}', 9, 'SUCCEEDED', 't2')") == 0);
+        CHECK(itest_exec(&t, "INSERT INTO runfleet.executions (execution_id, decision_id, attempt, worker_id, status,"
+                             " started_at, heartbeat_at, lease_until, finished_at, error) VALUES"
+                             " (gen_random_uuid(), '11111111-1111-4111-8111-111111111111', 1, 'w-1', 'ABANDONED',"
+                             "  now() - interval '900 s', now() - interval '888 s', now() - interval '858 s',"
+                             "  now() - interval '98 s', 'lease expired (worker w-1)'),"
+                             " (gen_random_uuid(), '22222222-2222-4222-8222-222222222222', 2, 'w-2', 'FAILED',"
+                             "  now() - interval '600 s', now() - interval '598 s', now() - interval '570 s',"
+                             "  now() - interval '597 s', 'HTTP 500'),"
+                             " (gen_random_uuid(), '22222222-2222-4222-8222-222222222222', 9, 'w-2', 'SUCCEEDED',"
+                             "  now() - interval '60 s', now() - interval '57 s', now() - interval '30 s',"
+                             "  now() - interval '55 s', NULL)") == 0);
         CHECK(rf_pg_exec(t.pg, "SELECT to_char((now() - interval '20 min') AT TIME ZONE 'UTC', 'YYYY-MM-DD')", 0, NULL,
                          &res, errstr, sizeof(errstr)) == 0);
         if (res && PQntuples(res) == 1)

@@ -406,6 +406,15 @@ void itest_migrate(itest_t *t) {
         }
 }
 
+int itest_exec(itest_t *t, const char *sql) {
+        char errstr[512] = "";
+
+        if (rf_pg_exec(t->pg, sql, 0, NULL, NULL, errstr, sizeof(errstr)) == 0)
+                return 0;
+        printf("# %s: %s\n", sql, errstr);
+        return -1;
+}
+
 __attribute__((format(printf, 2, 0))) static long long query_v(itest_t *t, const char *fmt, va_list ap) {
         char *sql = NULL, errstr[512];
         PGresult *res = NULL;

@@ -90,6 +90,11 @@ int itest_wait(pid_t pid, int timeout_ms);
 /* The log file of a spawned process, read whole (free()). */
 char *itest_read_log(itest_t *t, pid_t pid);
 
+/* Runs @p sql (one statement, no parameters) on the test database.
+ * Returns 0, or -1 with the statement and the database's reason printed
+ * (the caller CHECKs: CHECK counts per test file). */
+int itest_exec(itest_t *t, const char *sql);
+
 /* A query on the test database whose first column of the first row is a
  * number (or -1 when there is no row / an error, logged). */
 long long itest_query_ll(itest_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
