@@ -3,10 +3,12 @@
 """deploy/k8s on a real cluster (tests/k8s/run prepares the cluster, the
 image and the suite's Kafka, PostgreSQL and fake scraper on the host).
 
-1. KEDA's CRDs, then `kubectl apply -k tests/k8s/overlay` (the base plus
-   namespace, Secret, image, addresses) is accepted without a warning under
-   Pod Security "restricted"; the migrate Job completes; the evaluator, both
-   reapers and two workers become Ready through their own probes.
+1. `kubectl apply -k tests/k8s/overlay` (the base plus namespace, Secret,
+   image, addresses) is accepted without a warning under Pod Security
+   "restricted"; the migrate Job completes; KEDA (scripts/k8s runs it beside
+   the cluster) scales the workers to its minReplicaCount, 2; the
+   evaluator, both reapers and the workers become Ready through their own
+   probes.
 2. Decisions triggered in the evaluator's pod are executed: all SUCCEEDED.
 3. `kubectl drain` of the node under load: the PodDisruptionBudget lets one
    worker go and refuses the second while the first has no Ready
@@ -15,12 +17,15 @@ image and the suite's Kafka, PostgreSQL and fake scraper on the host).
 5. A worker with executions in flight killed with `kubectl delete
    --grace-period=0 --force`: the reaper marks them ABANDONED and their
    decisions still end SUCCEEDED, once. Nothing lost.
+6. A backlog raises the group's lag: KEDA scales the workers up from 2 and
+   new workers consume; once the lag is gone, back down to 2, with no
+   execution abandoned by the scale-down. Nothing lost. Prints the time
+   from the backlog to the first execution by a new worker.
    Nothing lost = every RUN decision ends SUCCEEDED or DEAD, exactly one
    SUCCEEDED execution per SUCCEEDED decision, the orphans view empty, no
    execution left RUNNING, and the workers' group has committed every
    message of the decisions topic.
 """
-import glob
 import json
 import os
 import subprocess
@@ -34,7 +39,6 @@ NODE = "rf-k8s"
 IMAGE = "docker.io/library/runfleet:k8s-test"
 CTR = ["ctr", "--address", os.environ.get("RUNFLEET_K8S_CTR_SOCK", ""), "-n", "k8s.io"]
 PSQL = ["psql", "-X", "-h", "127.0.0.1", "-p", "17432", "-U", "postgres", "-d", "runfleet", "-v", "ON_ERROR_STOP=1", "-Atc"]
-KEDA_VERSION = "v2.20.2"   # the CRDs (config/crd/bases of its Go module)
 SETTLE_S = 300
 WORKER = "app.kubernetes.io/component=worker"
 failures = 0
@@ -192,40 +196,23 @@ def nothing_lost(phase):
           "%s: the evaluator Ready again" % phase)
 
 
-def keda_crds():
-    """KEDA's CRD files, from its Go module (downloaded through the module proxy)."""
-    r = run(["go", "mod", "download", "-json", "github.com/kedacore/keda/v2@" + KEDA_VERSION], check_rc=False,
-            timeout=600)
-    try:
-        d = json.loads(r.stdout)["Dir"]
-    except (ValueError, KeyError):
-        raise RuntimeError("go mod download of KEDA %s failed: %s" % (KEDA_VERSION, (r.stdout + r.stderr)[-500:]))
-    return sorted(glob.glob(os.path.join(d, "config", "crd", "bases", "keda.sh_*.yaml")))
-
-
 def wait_workers(n, timeout=240):
     return wait_for("workers", lambda: ready_count(WORKER) == n and len(pods(WORKER)) == n, timeout)
 
 
 def main():
     # ------------------------------------------------------------ 1. apply
-    crds = keda_crds()
-    r = run(["kubectl", "apply", "--server-side"] + sum((["-f", c] for c in crds), []), check_rc=False)
-    check(r.returncode == 0 and len(crds) == 4, "KEDA %s CRDs applied (%d files)" % (KEDA_VERSION, len(crds)))
-    wait_for("CRDs", lambda: run(["kubectl", "get", "crd", "scaledobjects.keda.sh", "-o",
-                                  "jsonpath={.status.conditions[?(@.type=='Established')].status}"],
-                                 check_rc=False).stdout == "True", 60, every=1)
     t0 = time.monotonic()
     r = run(["kubectl", "apply", "-k", os.path.join(ROOT, "tests/k8s/overlay")], check_rc=False)
     check(r.returncode == 0, "kubectl apply -k tests/k8s/overlay" + ("" if r.returncode == 0 else ": " + r.stderr[-1500:]))
     check("Warning" not in r.stderr, "apply: no warning (Pod Security \"restricted\" enforced)%s" % (
         "" if "Warning" not in r.stderr else ": " + r.stderr[-1500:]))
-    # KEDA's minReplicaCount, until its operator runs here
-    k("scale", "deployment/runfleet-worker", "--replicas=2")
     done = k("wait", "--for=condition=complete", "job/runfleet-migrate", "--timeout=300s", check_rc=False)
     if not check(done.returncode == 0, "the migrate Job completes"):
         dump("app.kubernetes.io/component=migrate")
         return
+    hpa = wait_for("hpa", lambda: k("get", "hpa", "keda-hpa-runfleet-worker", check_rc=False).returncode == 0, 120)
+    check(hpa, "KEDA made the HorizontalPodAutoscaler of the ScaledObject (keda-hpa-runfleet-worker)")
     for comp, n in (("evaluator", 1), ("reaper", 2), ("worker", 2)):
         ok = wait_for(comp, lambda: ready_count("app.kubernetes.io/component=" + comp) == n, 300)
         if not check(ok, "%d %s pod(s) Ready through their probes" % (n, comp)):
@@ -300,7 +287,9 @@ def main():
         if check(wait_for("busy worker", busy, 120, every=1), "a worker with executions in flight"):
             k("delete", "pod", victim[0], "--grace-period=0", "--force")
             log("force-deleted %s" % victim[0])
-            check(wait_workers(2), "the Deployment replaces the force-deleted worker")
+            check(wait_for("replaced", lambda: ready_count(WORKER) >= 2
+                           and victim[0] not in [p["metadata"]["name"] for p in pods(WORKER)], 240),
+                  "the Deployment replaces the force-deleted worker")
             time.sleep(10)
     nothing_lost("force delete")
     if victim[0]:
@@ -312,6 +301,52 @@ def main():
                        " WHERE e.status = 'ABANDONED' AND e.worker_id LIKE '%s-%%' AND d.state <> 'SUCCEEDED'"
                        % victim[0]) == 0,
               "every decision the killed worker had in flight ended SUCCEEDED")
+
+    # ------------------------------------------------------------ 6. KEDA on lag
+    check(wait_workers(2, 420), "before the backlog: KEDA back at minReplicaCount, 2 workers")
+    initial = [p["metadata"]["name"] for p in pods(WORKER)]
+    abandoned0 = psql_int("SELECT count(*) FROM runfleet.executions WHERE status = 'ABANDONED'")
+    t0 = psql("SELECT now()")
+    not_initial = " AND ".join("worker_id NOT LIKE '%s-%%'" % n for n in initial)
+    most = [2]
+
+    def trigger(n):
+        k("exec", "deploy/runfleet-evaluator", "--", "sh", "-c",
+          "for i in $(seq %d); do runfleet-producer trigger --reason k8s-backlog backlog_k8s >/dev/null; done" % n,
+          check_rc=False, timeout=900)
+    triggers = [threading.Thread(target=trigger, args=(100,)) for _ in range(4)]
+    for t in triggers:
+        t.start()
+    first_new = [None]
+
+    def scaled():
+        most[0] = max(most[0], ready_count(WORKER))
+        if first_new[0] is None:
+            v = psql("SELECT extract(epoch FROM min(started_at) - '%s'::timestamptz) FROM runfleet.executions"
+                     " WHERE started_at > '%s' AND %s" % (t0, t0, not_initial))
+            first_new[0] = float(v) if v else None
+        return first_new[0] is not None and most[0] >= 4
+    up = wait_for("scale up", scaled, 300)
+    for t in triggers:
+        t.join(900)
+    check(up, "KEDA scales the workers up on the lag (most Ready: %d) and new workers consume" % most[0])
+    if first_new[0] is not None:
+        log("KEDA: %.0f s from the backlog's start to the first execution by a new worker" % first_new[0])
+    def backlog_done():
+        most[0] = max(most[0], ready_count(WORKER))
+        return psql_int("SELECT count(*) FROM runfleet.decisions WHERE action = 'RUN'"
+                        " AND state NOT IN ('SUCCEEDED', 'DEAD')") == 0
+    settled = wait_for("backlog done", backlog_done, SETTLE_S)
+    check(settled, "the backlog is executed")
+    log("KEDA: at most %d workers Ready during the backlog" % most[0])
+    t1 = time.monotonic()
+    down = wait_for("scale down", lambda: ready_count(WORKER) == 2 and len(pods(WORKER)) == 2, 420)
+    check(down, "KEDA scales the workers back down to 2 once the lag is gone")
+    if down:
+        log("KEDA: back to 2 workers %.0f s after the backlog was done" % (time.monotonic() - t1))
+    check(psql_int("SELECT count(*) FROM runfleet.executions WHERE status = 'ABANDONED'") == abandoned0,
+          "no execution abandoned by the scale-down (the workers drained)")
+    nothing_lost("KEDA scale up and down")
 
 
 if __name__ == "__main__":
