@@ -313,3 +313,17 @@ char *rf_pg_array_literal(char *const *items, size_t count) {
         *p = '\0';
         return out;
 }
+
+char *rf_pg_column_array(const PGresult *res, int col) {
+        int n = PQntuples(res);
+        char **items = malloc(((size_t)n + 1) * sizeof(*items));
+        char *list;
+
+        if (!items)
+                return NULL;
+        for (int i = 0; i < n; i++)
+                items[i] = PQgetvalue(res, i, col);
+        list = rf_pg_array_literal(items, (size_t)n);
+        free(items);
+        return list;
+}

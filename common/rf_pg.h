@@ -63,6 +63,12 @@ int rf_pg_try_advisory_lock(rf_pg_t *pg, long long key, char *errstr, size_t err
 /* Formats a text[] literal ("{a,b}") of @p items into a new string (free()). */
 char *rf_pg_array_literal(char *const *items, size_t count);
 
+/* Column @p col of every row of @p res as an array literal, as
+ * rf_pg_array_literal() makes it (malloc()ed; NULL: out of memory). To
+ * send the ids one query returned to the next as one parameter, which the
+ * planner knows when it plans (it prunes partitions by it). */
+char *rf_pg_column_array(const PGresult *res, int col);
+
 /* Advisory lock keys, one per singleton role. */
 #define RF_LOCK_MIGRATE 0x72666d01LL
 #define RF_LOCK_REAPER 0x72666d02LL

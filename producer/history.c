@@ -25,31 +25,28 @@ static const char *const sql_decisions = "SELECT d.decision_id::text, d.workflow
                                               " WHERE" IN_RANGE(
                                                       "d") " ORDER BY d.workflow, coalesce(d.tick, d.decided_at), d.decided_at, d.decision_id";
 
-/* A range's executions and calls are found from its decisions as arrays
- * of ids, each looked up in its day's index (the planner keeps only the
- * partitions that can hold the ids, once for the whole array). As plain
- * joins the planner preferred a hash join over a sequential scan of all
+/* A range's executions and calls are found from its decisions: the ids
+ * the previous query returned, sent back as one array parameter, which
+ * the planner knows when it plans, so it keeps only the day partitions
+ * that can hold them and looks each id up in their indexes. As plain joins
+ * the planner preferred a hash join over a sequential scan of all
  * executions once a range held a few thousand decisions (seen with 200,000
- * rows); as a lateral subquery per decision, each lookup paid for choosing
- * among every day's partition again (80 µs a decision with 40 days: bench
- * (f)). */
-#define DECISIONS_OF_RANGE "ARRAY(SELECT d.decision_id FROM runfleet.decisions d WHERE" IN_RANGE("d") ")"
-#define EXECUTIONS_OF_RANGE                                                                                            \
-        "ARRAY(SELECT x.execution_id FROM runfleet.executions x WHERE x.decision_id = ANY (" DECISIONS_OF_RANGE "))"
-
+ * rows); as a subquery per decision, each lookup chose among every day's
+ * partition again (80 us a decision with 40 days); as an array made by a
+ * subquery of the same statement, unknown when planned, nothing was pruned
+ * and the big days were read whole (11 s with 10 million rows: bench (f)). */
 static const char *const sql_executions =
         "SELECT e.decision_id::text, e.execution_id::text, e.attempt, e.worker_id, e.status,"
         "       " MS("e.started_at") ", coalesce(" MS("e.finished_at") ", 0), " MS(
                 "e.heartbeat_at") ","
                                   "       coalesce(e.error, '')"
-                                  "  FROM runfleet.executions e WHERE e.decision_id = ANY (" DECISIONS_OF_RANGE ")"
+                                  "  FROM runfleet.executions e WHERE e.decision_id = ANY ($1::uuid[])"
                                   " ORDER BY e.decision_id, e.attempt";
 
 static const char *const sql_calls =
         "SELECT c.execution_id::text, c.scraper, c.try, coalesce(c.http_status, 0), c.outcome,"
         "       " MS("c.started_at") ", c.duration_ms, coalesce(c.error, '')"
-                                     "  FROM runfleet.scraper_calls c WHERE c.execution_id = ANY (" EXECUTIONS_OF_RANGE
-                                     ")"
+                                     "  FROM runfleet.scraper_calls c WHERE c.execution_id = ANY ($1::uuid[])"
                                      " ORDER BY c.execution_id, c.started_at, c.scraper, c.try";
 
 #define FROM_TS "to_timestamp($1::bigint / 1000.0)"
@@ -249,8 +246,7 @@ static int fill(history_t *h, char *errstr, size_t errstr_size) {
 
 int history_load(rf_pg_t *pg, const span_t *span, const char *tz, char *const *workflows, size_t workflow_count,
                  history_t *ret_history, char *errstr, size_t errstr_size) {
-        static const char *const queries[] = { sql_decisions, sql_executions, sql_calls, sql_events };
-        char from[32], to[32], *list = NULL;
+        char from[32], to[32], *list = NULL, *ids = NULL;
         history_t h = { .span = *span };
         PGresult *res = NULL;
         int r = 0;
@@ -266,9 +262,24 @@ int history_load(rf_pg_t *pg, const span_t *span, const char *tz, char *const *w
                 /* one snapshot: a decision and its executions as of one moment */
                 r = rf_pg_exec(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, NULL, errstr,
                                errstr_size);
-                for (size_t i = 0; r == 0 && i < sizeof(queries) / sizeof(queries[0]); i++)
-                        r = rf_pg_exec(pg, queries[i], i == 3 ? 4 : 3, params, &h.res[i], errstr, errstr_size);
+                if (r == 0)
+                        r = rf_pg_exec(pg, sql_decisions, 3, params, &h.res[0], errstr, errstr_size);
+                /* the executions of those decisions, then the calls of those executions */
+                for (int i = 1; r == 0 && i <= 2; i++) {
+                        const char *of[1];
+
+                        free(ids);
+                        ids = rf_pg_column_array(h.res[i - 1], i == 1 ? 0 : 1);
+                        of[0] = ids;
+                        r = ids ? rf_pg_exec(pg, i == 1 ? sql_executions : sql_calls, 1, of, &h.res[i], errstr,
+                                             errstr_size)
+                                : -ENOMEM;
+                }
+                if (r == 0)
+                        r = rf_pg_exec(pg, sql_events, 4, params, &h.res[3], errstr, errstr_size);
         }
+        if (r == -ENOMEM)
+                snprintf(errstr, errstr_size, "out of memory");
         if (r == 0)
                 r = rf_pg_exec(pg, "SELECT count(*) FROM runfleet.orphans", 0, NULL, &res, errstr, errstr_size);
         if (r == 0) {
@@ -280,6 +291,7 @@ int history_load(rf_pg_t *pg, const span_t *span, const char *tz, char *const *w
         }
         PQclear(res);
         free(list);
+        free(ids);
         if (r == 0)
                 r = fill(&h, errstr, errstr_size);
         if (r < 0) {
