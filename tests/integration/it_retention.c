@@ -210,6 +210,18 @@ int main(void) {
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.decisions WHERE reason = 'old'") == 0);
         CHECK(has_day(&t, 0));
 
+        /* a day whose executions partition was never made keeps its
+         * decisions, said so, and the prune goes on */
+        CHECK(itest_exec(&t, "SELECT runfleet.create_partitions(current_date - 45, 2)") == 0);
+        CHECK(itest_exec(&t, "DO $$ BEGIN EXECUTE format('DROP TABLE runfleet.%I',"
+                             " 'executions_' || to_char(current_date - 45, 'YYYYMMDD')); END $$") == 0);
+        insert_day(&t, 45, 3, "SKIP", "SKIPPED");
+        insert_day(&t, 44, 3, "SKIP", "SKIPPED");
+        CHECK(itest_run(&t, out, sizeof(out), 30000, env, "runfleet-producer", "prune", NULL) == 0);
+        printf("%s", out);
+        CHECK_CONTAINS(out, "kept: relation");
+        CHECK(has_day(&t, 45) && !has_day(&t, 44));
+
         /* 4. bad input */
         CHECK(itest_run(&t, out, sizeof(out), 30000, NULL, "runfleet-producer", "prune", "--keep-days", "0", NULL) ==
               2);

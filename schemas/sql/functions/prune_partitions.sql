@@ -78,8 +78,14 @@ BEGIN
                                  WHERE decision_id >= runfleet.day_id(day) AND decision_id < runfleet.day_id(day + 1);
                                 action := 'dropped';
                         END IF;
-                EXCEPTION WHEN lock_not_available THEN
-                        action := 'busy: left to the next prune';
+                EXCEPTION
+                        WHEN lock_not_available THEN
+                                action := 'busy: left to the next prune';
+                        -- the day's executions partition was never made (its rows
+                        -- went to the default one): its decisions stay until
+                        -- they can go with their executions
+                        WHEN undefined_table OR foreign_key_violation THEN
+                                action := 'kept: ' || SQLERRM;
                 END;
                 RETURN NEXT;
         END LOOP;
