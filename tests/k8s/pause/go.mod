@@ -1,3 +1,0 @@
-module runfleet.local/pause
-
-go 1.21
