@@ -354,10 +354,7 @@ def plot_grown(results, path):
     ax2.set_ylabel("decisions/s")
     ax2.set_title("(a) against history")
     ax2.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    log("wrote %s" % os.path.relpath(path, ROOT))
+    save_figure(plt, fig, path)
 
 
 # --- features: (a) with the registry format and with tracing ------------------
@@ -434,6 +431,14 @@ def pyplot(path):
     return plt
 
 
+def save_figure(plt, fig, path):
+    """Writes @fig as the PNG @path and closes it."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    log("wrote %s" % os.path.relpath(path, ROOT))
+
+
 def plot_evaluator(results, path):
     """Cost against the number of workflows, as a PNG beside the results."""
     plt = pyplot(path)
@@ -452,10 +457,7 @@ def plot_evaluator(results, path):
     ax.set_ylabel("ms")
     ax.set_title("(g) the evaluator's cost against its workflows")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    log("wrote %s" % os.path.relpath(path, ROOT))
+    save_figure(plt, fig, path)
 
 
 # --- the run ------------------------------------------------------------------

@@ -19,20 +19,7 @@
 
 #include "itest.h"
 #include "rf_util.h"
-
-/* The configuration's workflows: "w00000" ... on one scraper. */
-static char *workflows(int n) {
-        size_t size = (size_t)n * 80 + 64, len = 0;
-        char *s = malloc(size);
-
-        if (!s)
-                return NULL;
-        for (int i = 0; i < n; i++)
-                len += (size_t)snprintf(s + len, size - len,
-                                        "%s{ name = \"w%05d\"; schedule = \"* * * * *\"; scrapers = [\"s\"]; }\n",
-                                        i ? "," : "", i);
-        return s;
-}
+#include "workflows.h"
 
 /* Runs the producer with @p args, its output discarded; the wall time in
  * ms, or -1 when it failed. */
@@ -66,7 +53,7 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "--workflows 1..100000\n");
                 return 2;
         }
-        list = workflows(n);
+        list = bench_workflows(n);
         if (!list)
                 return 1;
         itest_init(&t, "bench_evaluator");

@@ -23,6 +23,7 @@
 #include "itest.h"
 #include "preload.h"
 #include "rf_util.h"
+#include "workflows.h"
 
 #define TODAY 1000
 #define EVALUATED 100
@@ -77,19 +78,6 @@ static size_t sweeps(itest_t *t, double *ret, size_t cap) {
         return n;
 }
 
-static char *workflows(void) {
-        size_t size = EVALUATED * 90 + 64, len = 0;
-        char *s = malloc(size);
-
-        if (!s)
-                return NULL;
-        for (int i = 0; i < EVALUATED; i++)
-                len += (size_t)snprintf(s + len, size - len,
-                                        "%s{ name = \"w%05d\"; schedule = \"* * * * *\"; scrapers = [\"s\"]; }\n",
-                                        i ? "," : "", i);
-        return s;
-}
-
 int main(int argc, char **argv) {
         static const struct option opts[] = { { "preload", required_argument, NULL, 'n' }, { NULL, 0, NULL, 0 } };
         static double d[SWEEP_SECONDS * 20];
@@ -112,7 +100,7 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "--preload 0..100000000\n");
                 return 2;
         }
-        list = workflows();
+        list = bench_workflows(EVALUATED);
         if (!list)
                 return 1;
         itest_init(&t, "bench_grown");

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "workflows.h"
+
+char *bench_workflows(int n) {
+        size_t size = (size_t)n * 80 + 64, len = 0;
+        char *s = malloc(size);
+
+        if (!s)
+                return NULL;
+        s[0] = '\0';
+        for (int i = 0; i < n; i++)
+                len += (size_t)snprintf(s + len, size - len,
+                                        "%s{ name = \"w%05d\"; schedule = \"* * * * *\"; scrapers = [\"s\"]; }\n",
+                                        i ? "," : "", i);
+        return s;
+}
