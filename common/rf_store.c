@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
@@ -237,37 +238,54 @@ static const char *delivery_error(int result) {
  * one statement for the whole batch. The ids go as an array parameter, not
  * in a JSON document, so the planner knows them and reads only the day
  * partitions that can hold them (a join to a set it learns only when it
- * runs probes every day's index for every row). */
+ * runs probes every day's index for every row). Each one's attempt is
+ * matched as the text "id/attempt" in a second array, which the server
+ * hashes: a join to unnest(ids, attempts) was planned, on a fresh table
+ * with no statistics, as a nested loop over both arrays (10,000 rows:
+ * 10^8 comparisons, 16 s instead of 0.3 s). The rows the subquery locked
+ * are found again by id alone, one probe per partition: an array there
+ * made each row's probe sort the whole array again (3 s for 10,000), and
+ * a range of ids let the planner scan a whole partition per row (60 s
+ * for 100,000). The plans seen since are linear in the batch. */
 static int record_delivered(rf_pg_t *pg, rf_decision_t *const *decisions, const int *results, size_t count,
                             char *errstr, size_t errstr_size) {
-        char *ids = malloc(count * 37 + 3), *attempts = malloc(count * 12 + 3);
-        size_t at_i = 0, at_a = 0, n = 0;
+        char *ids = malloc(count * 37 + 3), *pairs = malloc(count * 49 + 3);
+        size_t at_i = 0, at_p = 0, n = 0;
         int r = -ENOMEM;
 
-        if (!ids || !attempts)
+        if (!ids || !pairs)
                 goto out;
         ids[at_i++] = '{';
-        attempts[at_a++] = '{';
+        pairs[at_p++] = '{';
         for (size_t i = 0; i < count; i++) {
+                const char *id = decisions[i]->decision_id;
+
                 if (results[i] != RD_KAFKA_RESP_ERR_NO_ERROR)
                         continue;
-                if (strlen(decisions[i]->decision_id) != 36) {
+                if (strlen(id) != 36) {
                         r = -EINVAL;
-                        snprintf(errstr, errstr_size, "decision id '%s' is not a uuid", decisions[i]->decision_id);
+                        snprintf(errstr, errstr_size, "decision id '%s' is not a uuid", id);
                         goto out;
                 }
                 if (n++) {
                         ids[at_i++] = ',';
-                        attempts[at_a++] = ',';
+                        pairs[at_p++] = ',';
                 }
-                memcpy(ids + at_i, decisions[i]->decision_id, 36);
+                /* lower case, as the server writes a uuid as text */
+                for (size_t k = 0; k < 36; k++)
+                        ids[at_i + k] = pairs[at_p + k] = (char)tolower((unsigned char)id[k]);
                 at_i += 36;
-                at_a += (size_t)sprintf(attempts + at_a, "%d", (int)decisions[i]->attempt);
+                at_p += 36;
+                at_p += (size_t)sprintf(pairs + at_p, "/%d", (int)decisions[i]->attempt);
         }
         memcpy(ids + at_i, "}", 2);
-        memcpy(attempts + at_a, "}", 2);
+        memcpy(pairs + at_p, "}", 2);
+        if (n == 0) {
+                r = 0;
+                goto out;
+        }
         {
-                const char *params[] = { ids, attempts };
+                const char *params[] = { ids, pairs };
                 /* Rows a worker's claim has locked are skipped, not waited
                  * for: the claim sets delivered_at itself (begin_executions),
                  * and waiting could deadlock, the batch locking its rows in
@@ -275,18 +293,17 @@ static int record_delivered(rf_pg_t *pg, rf_decision_t *const *decisions, const 
                 r = rf_pg_exec(pg,
                                "UPDATE runfleet.decisions d SET delivered_at = now()"
                                "  FROM (SELECT o.decision_id FROM runfleet.decisions o"
-                               "          JOIN unnest($1::uuid[], $2::integer[]) AS x(decision_id, attempt)"
-                               "            ON o.decision_id = x.decision_id AND o.attempt = x.attempt"
                                "         WHERE o.decision_id = ANY ($1::uuid[]) AND o.delivered_at IS NULL"
+                               "           AND o.decision_id::text || '/' || o.attempt::text = ANY ($2::text[])"
                                "         ORDER BY o.decision_id FOR UPDATE OF o SKIP LOCKED) l"
-                               " WHERE d.decision_id = l.decision_id AND d.decision_id = ANY ($1::uuid[])",
+                               " WHERE d.decision_id = l.decision_id",
                                2, params, NULL, errstr, errstr_size);
         }
 out:
         if (r == -ENOMEM)
                 snprintf(errstr, errstr_size, "out of memory");
         free(ids);
-        free(attempts);
+        free(pairs);
         return r;
 }
 
