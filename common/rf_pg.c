@@ -278,6 +278,22 @@ int rf_pg_exec_prepared(rf_pg_t *pg, const char *sql, int nparams, const char *c
                            errstr_size);
 }
 
+int rf_pg_send(rf_pg_t *pg, const char *sql, int nparams, const char *const *params, char *errstr, size_t errstr_size) {
+        /* no reconnect: a statement sent on its own is one of a transaction's, which a new connection does not have */
+        if (PQsendQueryParams(pg->conn, sql, nparams, NULL, params, NULL, NULL, 0) != 1)
+                return rf_pg_error(pg, NULL, errstr, errstr_size);
+        return 0;
+}
+
+int rf_pg_wait(rf_pg_t *pg, PGresult **ret_res, char *errstr, size_t errstr_size) {
+        PGresult *res = PQgetResult(pg->conn), *more;
+
+        /* one statement, one result; the NULL after it ends the query */
+        while ((more = PQgetResult(pg->conn)))
+                PQclear(more);
+        return take_result(pg, res, ret_res, errstr, errstr_size);
+}
+
 int rf_pg_try_advisory_lock(rf_pg_t *pg, long long key, char *errstr, size_t errstr_size) {
         char keybuf[32];
         const char *params[] = { keybuf };

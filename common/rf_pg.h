@@ -31,6 +31,18 @@ int rf_pg_exec(rf_pg_t *pg, const char *sql, int nparams, const char *const *par
 int rf_pg_exec_prepared(rf_pg_t *pg, const char *sql, int nparams, const char *const *params, PGresult **ret_res,
                         char *errstr, size_t errstr_size);
 
+/* Sends one statement as rf_pg_exec() runs it, and returns without its
+ * result, so the caller works while the server does (a replay reads its
+ * next messages while the server records the last ones). At most one
+ * statement is in flight: rf_pg_wait() takes its result before anything
+ * else uses @p pg. No reconnect (a lost connection is an error: its
+ * transaction went with it). Returns 0 or -ENOTCONN/-EIO with the reason. */
+int rf_pg_send(rf_pg_t *pg, const char *sql, int nparams, const char *const *params, char *errstr, size_t errstr_size);
+
+/* Waits for the result of the statement rf_pg_send() sent; returns as
+ * rf_pg_exec() does, with *ret_res (or NULL to discard). */
+int rf_pg_wait(rf_pg_t *pg, PGresult **ret_res, char *errstr, size_t errstr_size);
+
 /* Non-blocking (re)connection, for an event loop (rf_pg_async): drops the
  * connection and starts a new one to the same URL with PQconnectStartParams;
  * the caller drives it with PQconnectPoll on rf_pg_conn(). With several

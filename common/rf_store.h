@@ -68,6 +68,33 @@ int rf_store_publish_acked(rd_kafka_t *rk, rf_pg_t *pg, const char *topic, rf_de
                            size_t count, int timeout_ms, bool *ret_acked, size_t *ret_delivered, char *errstr,
                            size_t errstr_size);
 
+/* rf_store_publish_acked() in three steps, so a caller does other work
+ * (records its next batch) while Kafka acknowledges this one. At most one
+ * publish may be in flight on a producer handle: the wait waits for all of
+ * the handle's messages. */
+typedef struct rf_store_publish rf_store_publish_t;
+
+/* Queues @p count decisions for @p topic and returns without waiting;
+ * @p decisions must stay alive until rf_store_publish_finish(). A decision
+ * that cannot be queued is reported by the finish. The caller owns
+ * *ret_pub. Returns 0 or -ENOMEM. */
+int rf_store_publish_start(rd_kafka_t *rk, const char *topic, rf_decision_t *const *decisions, size_t count,
+                           int timeout_ms, rf_store_publish_t **ret_pub);
+
+/* Waits until Kafka acknowledged or refused every queued decision of
+ * @p pub, or its time (the start's @p timeout_ms) is up; no database.
+ * Returns 0 when all were delivered, else -EIO. */
+int rf_store_publish_wait(rf_store_publish_t *pub);
+
+/* After rf_store_publish_wait(): records delivered_at of the acknowledged
+ * decisions, as rf_store_publish_acked() does and with its results, and
+ * frees @p pub. */
+int rf_store_publish_finish(rf_store_publish_t *pub, rf_pg_t *pg, bool *ret_acked, size_t *ret_delivered, char *errstr,
+                            size_t errstr_size);
+
+/* Frees @p pub unfinished (waiting for its delivery reports first); NULL is fine. */
+void rf_store_publish_free(rf_store_publish_t *pub);
+
 /* A test-only fault point: when RUNFLEET_FAULT names @p point, the process
  * exits at once with status 86, as a crash there would. */
 void rf_fault_point(const char *point);

@@ -48,6 +48,15 @@ void rf_uuid_at(int64_t ms, char out[37]) {
         uuid_unparse_lower(u, out);
 }
 
+void rf_uuid_floor(int64_t ms, char out[37]) {
+        uuid_t u = { 0 };
+        uint64_t t = ms > 0 ? (uint64_t)ms : 0;
+
+        for (int i = 5; i >= 0; i--, t >>= 8)
+                u[i] = (unsigned char)(t & 0xff);
+        uuid_unparse_lower(u, out);
+}
+
 void rf_uuid_new(char out[37]) {
         rf_uuid_at(rf_now_ms(), out);
 }

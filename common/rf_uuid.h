@@ -17,6 +17,12 @@ void rf_uuid_new(char out[37]);
 /* A version 7 UUID for the time @p ms (a decision's decided_at). */
 void rf_uuid_at(int64_t ms, char out[37]);
 
+/* The smallest id of millisecond @p ms: its time, then zeros (what
+ * runfleet.day_id() is for a day). Every id made at @p ms or later sorts
+ * at or above it, so a range of them bounds a query's ids by time, which
+ * the planner prunes day partitions by. */
+void rf_uuid_floor(int64_t ms, char out[37]);
+
 /* The id of the decision of @p workflow's schedule tick @p tick_ms: the
  * tick's time, then 74 bits of a SHA-1 of the workflow's name and the tick
  * (version 8, "custom"). The same tick always has the same id, so the

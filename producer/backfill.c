@@ -145,28 +145,37 @@ static int collect_ticks(const request_t *rq, const rf_workflow_conf_t *w, int64
 
 /* Per tick: its latest decision (decided_at, the latest first), whether
  * this backfill made one already, and whether the mode wants a new one.
- * The modes' rules live here, once, in SQL next to the states they read. */
+ * The modes' rules live here, once, in SQL next to the states they read.
+ *
+ * The decisions of the batch's ticks are read in one range of the
+ * (workflow, tick) index per day partition ($5 to $6: the batch's first and
+ * last tick), not looked up tick by tick: a lookup per tick probes every
+ * day's partition, since a tick's decisions may have been made on any day
+ * after it (a re-run has an id of its own day), which for 2,000 ticks and
+ * ten partitions was 40,000 probes a batch. */
 static const char *const sql_plan =
-        "SELECT l.decision_id::text, l.action, l.state, coalesce(m.mine, false),"
-        "       NOT coalesce(m.mine, false) AND CASE $4"
+        "WITH h AS (SELECT d.tick, d.decision_id, d.action, d.state, d.decided_at, d.backfill_id"
+        "             FROM runfleet.decisions d"
+        "            WHERE d.workflow = $1 AND d.tick IS NOT NULL"
+        "              AND d.tick BETWEEN to_timestamp($5::bigint / 1000.0) AND to_timestamp($6::bigint / 1000.0)),"
+        " l AS (SELECT DISTINCT ON (h.tick) h.tick, h.decision_id, h.action, h.state FROM h"
+        "        ORDER BY h.tick, h.decided_at DESC, h.decision_id DESC),"
+        " m AS (SELECT DISTINCT h.tick FROM h WHERE h.backfill_id = $3::uuid)"
+        "SELECT l.decision_id::text, l.action, l.state, m.tick IS NOT NULL,"
+        "       m.tick IS NULL AND CASE $4"
         "         WHEN 'missing' THEN l.decision_id IS NULL OR l.action = 'MISSED'"
         "         WHEN 'failed' THEN l.action = 'RUN' AND l.state IN ('FAILED', 'DEAD')"
         "         ELSE true END"
         "  FROM unnest($2::bigint[]) WITH ORDINALITY AS t(ms, i)"
-        "  LEFT JOIN LATERAL (SELECT d.decision_id, d.action, d.state FROM runfleet.decisions d"
-        "                      WHERE d.workflow = $1 AND d.tick IS NOT NULL"
-        "                        AND d.tick = to_timestamp(t.ms / 1000.0)"
-        "                      ORDER BY d.decided_at DESC, d.decision_id DESC LIMIT 1) l ON true"
-        "  LEFT JOIN LATERAL (SELECT true AS mine FROM runfleet.decisions d"
-        "                      WHERE d.workflow = $1 AND d.tick IS NOT NULL"
-        "                        AND d.tick = to_timestamp(t.ms / 1000.0) AND d.backfill_id = $3::uuid"
-        "                      LIMIT 1) m ON true"
+        "  LEFT JOIN l ON l.tick = to_timestamp(t.ms / 1000.0)"
+        "  LEFT JOIN m ON m.tick = to_timestamp(t.ms / 1000.0)"
         " ORDER BY t.i";
 
-/* Plans @p n ticks of @p w: fills latest, action, state, mine and create. */
+/* Plans @p n (> 0) ticks of @p w: fills latest, action, state, mine and create. */
 static int plan_ticks(rf_pg_t *pg, const request_t *rq, const rf_workflow_conf_t *w, tick_t *ticks, size_t n,
                       char *errstr, size_t errstr_size) {
-        char *list = malloc(n * 22 + 3), *p;
+        char *list = malloc(n * 22 + 3), *p, first[24], last[24];
+        int64_t lo = ticks[0].ms, hi = ticks[0].ms;
         PGresult *res = NULL;
         int r;
 
@@ -174,13 +183,18 @@ static int plan_ticks(rf_pg_t *pg, const request_t *rq, const rf_workflow_conf_t
                 return -ENOMEM;
         p = list;
         *p++ = '{';
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
                 p += sprintf(p, "%s%lld", i ? "," : "", (long long)ticks[i].ms);
+                lo = ticks[i].ms < lo ? ticks[i].ms : lo;
+                hi = ticks[i].ms > hi ? ticks[i].ms : hi;
+        }
         *p++ = '}';
         *p = '\0';
+        snprintf(first, sizeof(first), "%lld", (long long)lo);
+        snprintf(last, sizeof(last), "%lld", (long long)hi);
         {
-                const char *params[] = { w->name, list, *rq->id ? rq->id : NULL, mode_names[rq->mode] };
-                r = rf_pg_exec(pg, sql_plan, 4, params, &res, errstr, errstr_size);
+                const char *params[] = { w->name, list, *rq->id ? rq->id : NULL, mode_names[rq->mode], first, last };
+                r = rf_pg_exec(pg, sql_plan, 6, params, &res, errstr, errstr_size);
         }
         free(list);
         if (r < 0)
@@ -317,13 +331,16 @@ static void rollback(rf_pg_t *pg) {
         rf_pg_exec(pg, "ROLLBACK", 0, NULL, NULL, ignored, sizeof(ignored));
 }
 
-/* One transaction: plans up to @p n ticks (already collected), inserts at
- * most @p room decisions and counts them on the request. ret_ds gets the
- * new decisions to produce (the caller owns them), *ret_handled how many of
- * the ticks were dealt with (the rest wait for room). */
+/* Opens a transaction that plans up to @p n ticks (already collected),
+ * inserts at most @p room decisions and counts them on the request, and
+ * leaves it for the caller to commit (on failure it is rolled back).
+ * ret_ds gets the new decisions to produce (the caller owns them),
+ * *ret_meanwhile how many ticks the evaluator decided after the plan,
+ * *ret_handled how many of the ticks were dealt with (the rest wait for
+ * room). */
 static int create_batch(rf_pg_t *pg, const request_t *rq, const rf_workflow_conf_t *w, tick_t *ticks, size_t n,
-                        long long room, rf_decision_t **ret_ds, size_t *ret_nds, size_t *ret_handled, counts_t *c,
-                        char *errstr, size_t errstr_size) {
+                        long long room, rf_decision_t **ret_ds, size_t *ret_nds, size_t *ret_handled,
+                        long long *ret_meanwhile, char *errstr, size_t errstr_size) {
         size_t nds = 0, handled = 0, nrows = 0;
         rf_store_new_t *rows = NULL;
         long long meanwhile = 0;
@@ -387,12 +404,9 @@ static int create_batch(rf_pg_t *pg, const request_t *rq, const rf_workflow_conf
                                "UPDATE runfleet.backfills SET created = created + $2::integer WHERE backfill_id = $1",
                                2, params, NULL, errstr, errstr_size);
         }
-        if (r == 0)
-                r = rf_pg_exec(pg, "COMMIT", 0, NULL, NULL, errstr, errstr_size);
         if (r < 0)
                 goto fail;
-        c->created += (long long)nds;
-        c->decided_meanwhile += meanwhile;
+        *ret_meanwhile = meanwhile;
         *ret_nds = nds;
         *ret_handled = handled;
         free(rows);
@@ -409,19 +423,47 @@ fail:
         return r;
 }
 
-/* Produces @p n recorded decisions; those Kafka does not acknowledge stay
- * PENDING for the reaper, and the backfill stops (-EIO). */
-static int produce(rd_kafka_t **rk, rf_pg_t *pg, const rf_program_t *prog, const request_t *rq,
-                   const rf_workflow_conf_t *w, rf_decision_t **ds, size_t n, counts_t *c, char *errstr,
-                   size_t errstr_size) {
-        size_t delivered = 0;
+/* A batch handed to Kafka and not yet acknowledged. */
+typedef struct inflight {
+        rf_store_publish_t *pub; /* NULL: none */
+        rf_decision_t **ds;      /* its decisions (owned) */
+        size_t n;
+} inflight_t;
+
+/* Hands the @p n recorded decisions of @p f to Kafka without waiting. */
+static int produce_start(rd_kafka_t **rk, const rf_program_t *prog, const request_t *rq, inflight_t *f, size_t n,
+                         char *errstr, size_t errstr_size) {
         int r;
 
+        f->n = n;
         if (n == 0)
                 return 0;
         rf_kafka_producer_recover(rk, rq->conf, prog->name, rf_store_dr_cb);
-        r = rf_store_publish(*rk, pg, rq->conf->kafka.topic, ds, n, rq->conf->kafka.delivery_timeout_ms + 5000,
-                             &delivered, errstr, errstr_size);
+        r = rf_store_publish_start(*rk, rq->conf->kafka.topic, f->ds, n, rq->conf->kafka.delivery_timeout_ms + 5000,
+                                   &f->pub);
+        if (r < 0)
+                snprintf(errstr, errstr_size, "out of memory");
+        return r;
+}
+
+/* Waits for Kafka's answer on the batch of @p f and records it; those Kafka
+ * does not acknowledge stay PENDING for the reaper, and the backfill stops
+ * (-EIO). Frees the batch's decisions. */
+static int produce_finish(rf_pg_t *pg, const request_t *rq, const rf_workflow_conf_t *w, inflight_t *f, counts_t *c,
+                          char *errstr, size_t errstr_size) {
+        size_t delivered = 0, n = f->n;
+        int r = 0;
+
+        if (f->pub)
+                r = rf_store_publish_finish(f->pub, pg, NULL, &delivered, errstr, errstr_size);
+        for (size_t i = 0; i < n; i++) {
+                rf_decision_destroy(f->ds[i]);
+                f->ds[i] = NULL;
+        }
+        f->n = 0;
+        if (!f->pub) /* nothing was handed over (or it could not be) */
+                return 0;
+        f->pub = NULL;
         c->delivered += (long long)delivered;
         if (r < 0) {
                 rf_log_error("backfill.produce_failed",
@@ -437,42 +479,89 @@ static int produce(rd_kafka_t **rk, rf_pg_t *pg, const rf_program_t *prog, const
 }
 
 /* The second pass over @p w: creates and produces its decisions batch by
- * batch, within --max-active. -EINTR when a stop was requested. */
+ * batch, within --max-active. -EINTR when a stop was requested.
+ *
+ * Kafka acknowledges batch k while batch k+1 is planned and inserted, and
+ * k+1 commits only once k is acknowledged: a batch Kafka refuses stops the
+ * backfill with nothing after it recorded, as if the two took turns, and a
+ * decision is still committed before it is produced. @p ds holds two
+ * batches, BATCH_TICKS each. */
 static int create_workflow(rf_pg_t *pg, rd_kafka_t **rk, const rf_program_t *prog, const request_t *rq,
                            const rf_workflow_conf_t *w, tick_t *ticks, rf_decision_t **ds, long long planned,
                            long long *created_total, counts_t *c, char *errstr, size_t errstr_size) {
+        inflight_t f[2] = { { .ds = ds }, { .ds = ds + BATCH_TICKS } };
         int64_t after_s = range_start_s(rq);
-        int r;
+        int cur = 0, r = 0;
 
         for (;;) {
-                long long room = BATCH_TICKS;
+                inflight_t *prev = &f[!cur], *next = &f[cur];
+                long long room = BATCH_TICKS, meanwhile = 0;
                 size_t n, nds = 0, handled = 0;
 
-                if (rf_stop_requested)
-                        return -EINTR;
+                if (rf_stop_requested) {
+                        r = -EINTR;
+                        break;
+                }
                 r = collect_ticks(rq, w, after_s, ticks, BATCH_TICKS, &n);
                 if (r < 0 || n == 0)
-                        return r;
+                        break;
                 if (rq->max_active > 0) {
                         r = wait_for_room(pg, rq, planned, *created_total, &room, errstr, errstr_size);
                         if (r < 0)
-                                return r;
+                                break;
                 }
-                r = create_batch(pg, rq, w, ticks, n, room, ds, &nds, &handled, c, errstr, errstr_size);
+                r = create_batch(pg, rq, w, ticks, n, room, next->ds, &nds, &handled, &meanwhile, errstr, errstr_size);
                 if (r < 0)
-                        return r;
+                        break;
+                next->n = nds;
+                if (prev->pub && rf_store_publish_wait(prev->pub) < 0) {
+                        /* the batch before was not all delivered: this one is not recorded */
+                        rollback(pg);
+                        for (size_t i = 0; i < nds; i++) {
+                                rf_decision_destroy(next->ds[i]);
+                                next->ds[i] = NULL;
+                        }
+                        next->n = 0;
+                        break;
+                }
+                r = rf_pg_exec(pg, "COMMIT", 0, NULL, NULL, errstr, errstr_size);
+                if (r < 0) {
+                        rollback(pg);
+                        for (size_t i = 0; i < nds; i++) {
+                                rf_decision_destroy(next->ds[i]);
+                                next->ds[i] = NULL;
+                        }
+                        next->n = 0;
+                        break;
+                }
+                c->created += (long long)nds;
+                c->decided_meanwhile += meanwhile;
                 *created_total += (long long)nds;
                 rf_fault_point("after-insert");
-                r = produce(rk, pg, prog, rq, w, ds, nds, c, errstr, errstr_size);
-                for (size_t i = 0; i < nds; i++) {
-                        rf_decision_destroy(ds[i]);
-                        ds[i] = NULL;
-                }
+                /* queued first, so Kafka works on it while the batch before is recorded as delivered */
+                r = produce_start(rk, prog, rq, next, nds, errstr, errstr_size);
+                if (r == 0)
+                        r = produce_finish(pg, rq, w, prev, c, errstr, errstr_size);
                 if (r < 0)
-                        return r;
+                        break;
                 if (handled > 0)
                         after_s = ticks[handled - 1].ms / 1000;
+                cur = !cur;
         }
+        /* what is still with Kafka: its outcome, or the first error's */
+        for (int i = 0; i < 2; i++) {
+                char why[1024];
+                int pr;
+
+                if (!f[i].pub && f[i].n == 0)
+                        continue;
+                pr = produce_finish(pg, rq, w, &f[i], c, why, sizeof(why));
+                if (pr < 0 && (r == 0 || r == -EINTR)) {
+                        snprintf(errstr, errstr_size, "%s", why);
+                        r = pr;
+                }
+        }
+        return r;
 }
 
 /* An unfinished request with the same workflows, range and mode: its id
@@ -725,7 +814,7 @@ int producer_backfill(const rf_program_t *prog, const rf_conf_t *conf, int argc,
         code = RF_EXIT_FAILURE;
         counts = calloc(rq.workflow_count, sizeof(*counts));
         ticks = calloc(BATCH_TICKS, sizeof(*ticks));
-        ds = calloc(BATCH_TICKS, sizeof(*ds));
+        ds = calloc(2 * BATCH_TICKS, sizeof(*ds)); /* two batches: one recorded while Kafka has the other */
         if (!counts || !ticks || !ds) {
                 rf_program_fail(prog, code, "backfill: out of memory");
                 goto out;

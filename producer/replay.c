@@ -232,6 +232,8 @@ static int record(rf_pg_t *pg, rd_kafka_t *reader, const rf_conf_t *conf, collec
                 goto out;
         }
 rollback:
+        /* a chunk may still be with the server (the scan failed meanwhile) */
+        replay_recorder_abandon(rr);
         rf_pg_exec(pg, "ROLLBACK", 0, NULL, NULL, ignored, sizeof(ignored));
 out:
         replay_recorder_clear(rr);
@@ -249,7 +251,7 @@ int producer_replay(const rf_program_t *prog, const rf_conf_t *conf, int argc, c
         char errstr[1024], from[32], to[32], replay_id[37], who[128], prior[256] = "";
         char *workflows = NULL;
         const char *from_text = NULL, *to_text = NULL;
-        int64_t from_ms = 0, to_ms = 0;
+        int64_t from_ms = 0, to_ms = 0, since_ms;
         bool dry_run = false, again = false;
         rf_pg_t *pg = NULL;
         rd_kafka_t *reader = NULL, *producer = NULL;
@@ -357,6 +359,7 @@ int producer_replay(const rf_program_t *prog, const rf_conf_t *conf, int argc, c
 
         rf_uuid_new(replay_id);
         rf_process_id(who, sizeof(who));
+        since_ms = rf_now_ms();
         r = record(pg, reader, conf, &c, replay_id, from_ms, to_ms, workflows, again, who, &recorded, errstr,
                    sizeof(errstr));
         if (r < 0) {
@@ -374,7 +377,8 @@ int producer_replay(const rf_program_t *prog, const rf_conf_t *conf, int argc, c
 
                 if (rf_kafka_producer_new(conf, prog->name, rf_store_dr_cb, NULL, &producer, errstr, sizeof(errstr)) <
                             0 ||
-                    replay_publish(producer, pg, conf, replay_id, &total, &delivered, errstr, sizeof(errstr)) < 0) {
+                    replay_publish(producer, pg, conf, replay_id, since_ms, &total, &delivered, errstr,
+                                   sizeof(errstr)) < 0) {
                         rf_program_fail(prog, code,
                                         "replay %s: %zu of %zu decisions delivered to Kafka (%s); the reaper will "
                                         "produce the rest",

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <librdkafka/rdkafka.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,12 @@ typedef struct replay_recorder {
         replay_item_t chunk[REPLAY_CHUNK];
         size_t n;        /* items waiting in chunk */
         size_t recorded; /* decisions recorded so far */
+        /* a chunk sent and not yet answered (replay_recorder_flush() takes
+         * the answer), and what its error message names */
+        bool sent;
+        size_t sent_n;
+        char sent_root[37];
+        char sent_workflow[128];
 } replay_recorder_t;
 
 /* Takes @p it (and its decision) over; records the chunk when it is full.
@@ -40,24 +47,29 @@ typedef struct replay_recorder {
  * dropped. Returns 0, or a negative errno with the reason in @p errstr. */
 int replay_recorder_add(replay_recorder_t *rr, replay_item_t it, char *errstr, size_t errstr_size);
 
-/* Records what is waiting. */
+/* Records what is waiting, and waits until everything added is recorded
+ * (a chunk is recorded while the next is read). After an error the
+ * transaction is to be rolled back. */
 int replay_recorder_flush(replay_recorder_t *rr, char *errstr, size_t errstr_size);
+
+/* After a failed scan: takes (and ignores) the answer to a chunk still in
+ * flight, so the connection can roll the transaction back, and frees what
+ * is waiting, unrecorded. */
+void replay_recorder_abandon(replay_recorder_t *rr);
 
 /* Frees what is waiting, unrecorded. */
 void replay_recorder_clear(replay_recorder_t *rr);
 
 /* Produces the decisions of replay @p replay_id, in the originals' order
  * within each partition, REPLAY_PAGE at a time, printing a line per
- * decision; *ret_total and *ret_delivered count them. Returns 0, or -EIO
+ * decision; *ret_total and *ret_delivered count them. The replay's
+ * decisions were made at @p since_ms or later. Returns 0, or -EIO
  * when some were not acknowledged (they stay for the reaper). */
-int replay_publish(rd_kafka_t *rk, rf_pg_t *pg, const rf_conf_t *conf, const char *replay_id, size_t *ret_total,
-                   size_t *ret_delivered, char *errstr, size_t errstr_size);
+int replay_publish(rd_kafka_t *rk, rf_pg_t *pg, const rf_conf_t *conf, const char *replay_id, int64_t since_ms,
+                   size_t *ret_total, size_t *ret_delivered, char *errstr, size_t errstr_size);
 
 /* Keeps the first message of each original among @p n @p items, first by
  * @p order (which sorts by root, then by what makes a message first), and
  * destroys the others' decisions. Returns how many are left, sorted by
  * @p order. */
 size_t replay_fold(replay_item_t *items, size_t n, int (*order)(const void *, const void *));
-
-/* The new decision replaying @p it; the caller owns it. */
-rf_decision_t *replay_decision(const replay_item_t *it, const char *replay_id);

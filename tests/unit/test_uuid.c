@@ -114,10 +114,27 @@ static void tick_ids(void) {
         CHECK(strlen(rf_uuid_short(a)) == RF_UUID_SHORT_LEN && strcmp(rf_uuid_short(a), a + 28) == 0);
 }
 
+/* rf_uuid_floor: below every id of its millisecond and above every id before it. */
+static void floor_of_a_time(void) {
+        char floor[37], at[37], before[37];
+
+        rf_uuid_floor(1796342400000LL, floor);
+        CHECK(strcmp(floor, "01a23e59-c400-0000-0000-000000000000") == 0);
+        CHECK(rf_uuid_ms(floor) == 1796342400000LL);
+        for (int i = 0; i < 100; i++) {
+                rf_uuid_at(1796342400000LL, at);
+                rf_uuid_at(1796342399999LL, before);
+                CHECK(strcmp(floor, at) <= 0 && strcmp(before, floor) < 0);
+        }
+        rf_uuid_tick("nightly", 1796342400000LL, at);
+        CHECK(strcmp(floor, at) <= 0);
+}
+
 int main(void) {
         validity();
         at_a_time();
         tick_ids();
+        floor_of_a_time();
         well_formed_and_unique();
         fork_does_not_repeat();
         return rf_test_finish();
