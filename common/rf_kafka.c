@@ -208,10 +208,9 @@ void rf_kafka_consumer_stats(rf_kafka_stats_cb_t *cb, int interval_ms) {
         consumer_stats_interval_ms = interval_ms;
 }
 
-int rf_kafka_consumer_new(const rf_conf_t *conf, const char *client_id,
-                          void (*rebalance_cb)(rd_kafka_t *, rd_kafka_resp_err_t, rd_kafka_topic_partition_list_t *,
-                                               void *),
-                          void *opaque, rd_kafka_t **ret_rk, char *errstr, size_t errstr_size) {
+int rf_kafka_consumer_new(const rf_conf_t *conf, const char *client_id, rf_kafka_partitions_cb_t *rebalance_cb,
+                          rf_kafka_partitions_cb_t *commit_cb, void *opaque, rd_kafka_t **ret_rk, char *errstr,
+                          size_t errstr_size) {
         rd_kafka_conf_t *kc;
         rd_kafka_t *rk;
         int r;
@@ -250,6 +249,8 @@ int rf_kafka_consumer_new(const rf_conf_t *conf, const char *client_id,
         }
         if (rebalance_cb)
                 rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
+        if (commit_cb)
+                rd_kafka_conf_set_offset_commit_cb(kc, commit_cb);
         rd_kafka_conf_set_opaque(kc, opaque);
         r = new_handle(RD_KAFKA_CONSUMER, kc, &rk, errstr, errstr_size);
         if (r < 0)

@@ -39,13 +39,17 @@ int rf_kafka_producer_recover(rd_kafka_t **rk, const rf_conf_t *conf, const char
  * producer's sequence would. Called after each message is queued. */
 void rf_kafka_fault_point(rd_kafka_t *rk);
 
+/* librdkafka's rebalance and offset commit callbacks share this shape. */
+typedef void rf_kafka_partitions_cb_t(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
+                                      void *opaque);
+
 /* A consumer in conf->kafka.group with auto-commit and auto offset store off,
- * cooperative-sticky assignment and @p rebalance_cb. The caller owns *ret_rk
+ * cooperative-sticky assignment, @p rebalance_cb and @p commit_cb (the
+ * outcome of every commit; either may be NULL). The caller owns *ret_rk
  * (rd_kafka_consumer_close() then rd_kafka_destroy()). */
-int rf_kafka_consumer_new(const rf_conf_t *conf, const char *client_id,
-                          void (*rebalance_cb)(rd_kafka_t *, rd_kafka_resp_err_t, rd_kafka_topic_partition_list_t *,
-                                               void *),
-                          void *opaque, rd_kafka_t **ret_rk, char *errstr, size_t errstr_size);
+int rf_kafka_consumer_new(const rf_conf_t *conf, const char *client_id, rf_kafka_partitions_cb_t *rebalance_cb,
+                          rf_kafka_partitions_cb_t *commit_cb, void *opaque, rd_kafka_t **ret_rk, char *errstr,
+                          size_t errstr_size);
 
 /* A consumer for reading a topic by explicit partition assignment (tools
  * such as replay and the DLQ commands): no group membership, no commits,

@@ -6,7 +6,17 @@
 #include <stdlib.h>
 
 #include "rf_log.h"
+#include "rf_metrics.h"
 #include "consumer.h"
+
+static rf_metric_t *commit_failures;
+
+void consumer_metrics_init(void) {
+        commit_failures = rf_metrics_counter(
+                "runfleet_offset_commit_failures_total",
+                "Partition offsets whose commit failed (sent again by the next commit pass while assigned).", NULL);
+        rf_metrics_inc(commit_failures, 0); /* shown from the start: rate() needs a beginning */
+}
 
 offset_track_t *consumer_track(worker_t *w, int32_t partition) {
         for (size_t i = 0; i < w->track_count; i++)
@@ -37,12 +47,42 @@ void consumer_commit(worker_t *w, rd_kafka_topic_partition_list_t *only, bool sy
                 rd_kafka_topic_partition_list_add(list, w->conf->kafka.topic, p)->offset = offset_track_committable(t);
                 offset_track_set_committed(t, offset_track_committable(t));
         }
+        /* the outcome, even of a synchronous commit, reaches consumer_on_commit();
+         * an error here means the request never went out */
         if (list->cnt > 0) {
                 err = rd_kafka_commit(w->consumer, list, !sync);
                 if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-                        rf_log_warn("kafka.commit_failed", NULL, "%s", rd_kafka_err2str(err));
+                        consumer_on_commit(w->consumer, err, list, w);
         }
         rd_kafka_topic_partition_list_destroy(list);
+}
+
+void consumer_on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *offsets,
+                        void *opaque) {
+        worker_t *w = opaque;
+
+        (void)rk;
+        if (err == RD_KAFKA_RESP_ERR__NO_OFFSET || !offsets)
+                return;
+        for (int i = 0; i < offsets->cnt; i++) {
+                rd_kafka_topic_partition_t *p = &offsets->elems[i];
+                rd_kafka_resp_err_t e = p->err ? p->err : err;
+                offset_track_t *t;
+                if (!e)
+                        continue;
+                /* a revoked partition has no tracker: its new owner starts
+                 * from the last commit that did succeed and redelivers */
+                t = consumer_track(w, p->partition);
+                if (t)
+                        offset_track_commit_failed(t, p->offset);
+                rf_metrics_inc(commit_failures, 1);
+                rf_log_warn("kafka.commit_failed",
+                            json_pack("{s:s, s:i, s:I, s:s, s:b}", "topic", p->topic, "partition", (int)p->partition,
+                                      "offset", (json_int_t)p->offset, "error", rd_kafka_err2name(e), "retried",
+                                      t != NULL),
+                            "commit of %s [%d] at offset %lld failed: %s%s", p->topic, (int)p->partition,
+                            (long long)p->offset, rd_kafka_err2str(e), t ? " (committed again next pass)" : "");
+        }
 }
 
 void consumer_set_paused(worker_t *w, bool paused) {

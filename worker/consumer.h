@@ -27,6 +27,14 @@ void consumer_set_paused(worker_t *w, bool paused);
 /* A paused worker resumes below 90 % of its bound. */
 bool consumer_may_resume(const worker_t *w);
 
+/* Registers the consumer's own series (called by metrics_init). */
+void consumer_metrics_init(void);
+
+/* librdkafka's offset commit callback (opaque: the worker): a partition
+ * whose commit failed is committed again by the next pass. */
+void consumer_on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *offsets,
+                        void *opaque);
+
 /* librdkafka's rebalance callback (opaque: the worker). */
 void consumer_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
                            void *opaque);

@@ -52,7 +52,8 @@ static int setup(worker_t *w, const rf_program_t *prog, char *errstr, size_t err
         r = rf_kafka_check_reachable(w->producer, 15000, errstr, errstr_size);
         if (r < 0)
                 return r;
-        r = rf_kafka_consumer_new(w->conf, w->id, consumer_on_rebalance, w, &w->consumer, errstr, errstr_size);
+        r = rf_kafka_consumer_new(w->conf, w->id, consumer_on_rebalance, consumer_on_commit, w, &w->consumer, errstr,
+                                  errstr_size);
         if (r < 0)
                 return r;
         {

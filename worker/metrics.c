@@ -52,6 +52,7 @@ void metrics_init(const rf_conf_t *conf) {
                 rf_metrics_gauge("runfleet_partitions_assigned", "Partitions assigned to this worker.", NULL);
         worker_metrics.paused = rf_metrics_gauge("runfleet_consumer_paused",
                                                  "1 while consumption is paused (in-flight limit or draining).", NULL);
+        consumer_metrics_init();
         worker_metrics.registry_waits = rf_metrics_counter(
                 "runfleet_registry_waits_total",
                 "Messages held back (their partition paused, retried) because the schema registry could not "

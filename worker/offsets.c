@@ -112,3 +112,8 @@ bool offset_track_dirty(const offset_track_t *t) {
 
         return c >= 0 && c > t->committed;
 }
+
+void offset_track_commit_failed(offset_track_t *t, int64_t offset) {
+        if (t->committed == offset)
+                t->committed = -1;
+}

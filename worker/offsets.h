@@ -35,3 +35,9 @@ size_t offset_track_pending(const offset_track_t *t);
  * the committable offset is ahead of it. */
 void offset_track_set_committed(offset_track_t *t, int64_t offset);
 bool offset_track_dirty(const offset_track_t *t);
+
+/* The commit of @p offset failed (a rebalance in progress, the coordinator
+ * moving): unless a later commit already went out, the partition is dirty
+ * again, so the next commit pass sends it. Without this, a partition that
+ * gets no new message keeps its lag for good. */
+void offset_track_commit_failed(offset_track_t *t, int64_t offset);

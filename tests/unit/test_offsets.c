@@ -37,6 +37,12 @@ static void in_order_and_out_of_order(void) {
         CHECK(offset_track_dirty(t));
         offset_track_set_committed(t, 105);
         CHECK(!offset_track_dirty(t));
+        /* a failed commit makes it dirty again; a failure of an older one does not */
+        offset_track_commit_failed(t, 104);
+        CHECK(!offset_track_dirty(t));
+        offset_track_commit_failed(t, 105);
+        CHECK(offset_track_dirty(t));
+        CHECK(offset_track_committable(t) == 105);
         offset_track_destroy(t);
         offset_track_destroy(NULL);
 }
