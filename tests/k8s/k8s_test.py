@@ -20,12 +20,16 @@ image and the suite's Kafka, PostgreSQL and fake scraper on the host).
 6. A backlog raises the group's lag: KEDA scales the workers up from 2 and
    new workers consume; once the lag is gone, back down to 2, with no
    execution abandoned by the scale-down. Nothing lost. Prints the time
-   from the backlog to the first execution by a new worker.
+   from the backlog to the first execution by a new worker. The backlog is
+   one `runfleet-producer backfill` of 16 workflows (25 past daily ticks
+   each: 400 decisions of 6 s within a second or two), spread over the
+   partitions by their keys, so the new workers have partitions with lag.
    Nothing lost = every RUN decision ends SUCCEEDED or DEAD, exactly one
    SUCCEEDED execution per SUCCEEDED decision, the orphans view empty, no
    execution left RUNNING, and the workers' group has committed every
    message of the decisions topic.
 """
+import datetime
 import json
 import os
 import subprocess
@@ -41,11 +45,20 @@ CTR = ["ctr", "--address", os.environ.get("RUNFLEET_K8S_CTR_SOCK", ""), "-n", "k
 PSQL = ["psql", "-X", "-h", "127.0.0.1", "-p", "17432", "-U", "postgres", "-d", "runfleet", "-v", "ON_ERROR_STOP=1", "-Atc"]
 SETTLE_S = 300
 WORKER = "app.kubernetes.io/component=worker"
+EVALUATOR = "app.kubernetes.io/component=evaluator"
+BACKLOG_WORKFLOWS = ["backlog_%d" % i for i in range(16)]   # tests/k8s/overlay/runfleet.cfg
+BACKLOG_TICKS = 25                                          # per workflow: 400 decisions
 failures = 0
+T0 = time.monotonic()
 
 
 def log(msg):
     print("# " + msg, flush=True)
+
+
+def phase_done(name, since):
+    log("phase %s: %.0f s (%.0f s since the test started)" % (name, time.monotonic() - since, time.monotonic() - T0))
+    return time.monotonic()
 
 
 def check(ok, what):
@@ -135,6 +148,7 @@ class Load:
                 time.sleep(1)
 
     def __enter__(self):
+        evaluator_ready()
         self.thread.start()
         return self
 
@@ -161,11 +175,26 @@ def group_offsets():
     return parts
 
 
-def nothing_lost(phase, offsets_s=120):
+evaluator_down = [None]   # the phase that scaled the evaluator to 0, until it is Ready again
+
+
+def evaluator_ready():
+    """After nothing_lost(): the evaluator (scaled back to 1 there, without
+    waiting) Ready again before the next phase execs into it."""
+    if evaluator_down[0] is None:
+        return
+    check(wait_for("evaluator", lambda: ready_count(EVALUATOR) == 1, 120),
+          "%s: the evaluator Ready again" % evaluator_down[0])
+    evaluator_down[0] = None
+
+
+def nothing_lost(phase, offsets_s=120, last=False):
     """Stops the evaluator (no new decisions), waits for the fleet to
     settle, checks the invariant and the committed offsets (within
-    offsets_s of the settling), starts it again."""
+    offsets_s of the settling), starts it again (the next phase waits for
+    it to be Ready) unless this is the last phase."""
     k("scale", "deployment/runfleet-evaluator", "--replicas=0")
+    evaluator_down[0] = phase
     settled = wait_for("settle", lambda: psql_int(
         "SELECT count(*) FROM runfleet.decisions WHERE action = 'RUN' AND state NOT IN ('SUCCEEDED', 'DEAD')") == 0,
         SETTLE_S)
@@ -195,9 +224,8 @@ def nothing_lost(phase, offsets_s=120):
     elif time.monotonic() - t0 > 15:
         log("%s: every offset committed %.0f s after the decisions settled" % (phase, time.monotonic() - t0))
     check(ok, "%s: the workers' group committed every message of runfleet.decisions (12 partitions)" % phase)
-    k("scale", "deployment/runfleet-evaluator", "--replicas=1")
-    check(wait_for("evaluator", lambda: ready_count("app.kubernetes.io/component=evaluator") == 1, 120),
-          "%s: the evaluator Ready again" % phase)
+    if not last:
+        k("scale", "deployment/runfleet-evaluator", "--replicas=1")
 
 
 def wait_workers(n, timeout=240):
@@ -207,6 +235,7 @@ def wait_workers(n, timeout=240):
 def main():
     # ------------------------------------------------------------ 1. apply
     t0 = time.monotonic()
+    tp = t0
     r = run(["kubectl", "apply", "-k", os.path.join(ROOT, "tests/k8s/overlay")], check_rc=False)
     check(r.returncode == 0, "kubectl apply -k tests/k8s/overlay" + ("" if r.returncode == 0 else ": " + r.stderr[-1500:]))
     check("Warning" not in r.stderr, "apply: no warning (Pod Security \"restricted\" enforced)%s" % (
@@ -225,6 +254,14 @@ def main():
     log("applied to all Ready: %.0f s" % (time.monotonic() - t0))
     uid = k("exec", "deploy/runfleet-worker", "--", "id", "-u").stdout.strip()
     check(uid == "10001", "a worker runs as uid 10001 (%s)" % uid)
+    # the cluster's DNS (CoreDNS, scripts/k8s): the pods above reached
+    # Kafka, PostgreSQL and the scraper by their Services' names; what a
+    # name resolves to: a headless Service's endpoint, a Service's ClusterIP
+    r = k("exec", "deploy/runfleet-worker", "--", "getent", "hosts", "kafka", "kubernetes.default", check_rc=False)
+    check(r.returncode == 0 and "10.213.0.1 " in r.stdout and "10.214.0.1 " in r.stdout,
+          "cluster DNS: in a pod, kafka resolves to the host (10.213.0.1) and kubernetes.default to its "
+          "ClusterIP (10.214.0.1): %s" % " | ".join((r.stdout + r.stderr).strip().splitlines()))
+    tp = phase_done("apply", tp)
 
     # ------------------------------------------------------------ 2. decisions flow
     with Load():
@@ -233,6 +270,7 @@ def main():
         "SELECT count(*) FROM runfleet.decisions WHERE action = 'RUN' AND state = 'SUCCEEDED'") >= 20, 180),
         "decisions triggered in the evaluator's pod are executed and SUCCEEDED")
     nothing_lost("flow")
+    tp = phase_done("flow", tp)
 
     # ------------------------------------------------------------ 3. drain and the PDB
     with Load():
@@ -246,6 +284,9 @@ def main():
                 except RuntimeError:
                     pass
                 time.sleep(0.5)
+        # 45 s: the first eviction, its worker's drain (the overlay's
+        # drain_timeout_ms is 20 s) and refusals of the second (its
+        # replacement cannot be scheduled on the cordoned node)
         drain = subprocess.Popen(["kubectl", "drain", NODE, "--pod-selector", WORKER, "--ignore-daemonsets",
                                   "--delete-emptydir-data", "--timeout=45s"],
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -262,6 +303,7 @@ def main():
         check(wait_workers(2), "uncordon: two workers Ready again")
         time.sleep(5)
     nothing_lost("drain")
+    tp = phase_done("drain", tp)
 
     # ------------------------------------------------------------ 4. rolling update
     run(CTR + ["images", "tag", "--force", IMAGE, IMAGE + "-2"])
@@ -274,6 +316,7 @@ def main():
         check(imgs == {IMAGE + "-2"} and wait_workers(2), "every Ready worker runs the new image (%s)" % imgs)
         time.sleep(5)
     nothing_lost("rolling update")
+    tp = phase_done("rolling update", tp)
 
     # ------------------------------------------------------------ 5. force delete
     abandoned0 = psql_int("SELECT count(*) FROM runfleet.executions WHERE status = 'ABANDONED'")
@@ -307,9 +350,11 @@ def main():
                        " WHERE e.status = 'ABANDONED' AND e.worker_id LIKE '%s-%%' AND d.state <> 'SUCCEEDED'"
                        % victim[0]) == 0,
               "every decision the killed worker had in flight ended SUCCEEDED")
+    tp = phase_done("force delete", tp)
 
     # ------------------------------------------------------------ 6. KEDA on lag
     check(wait_workers(2, 420), "before the backlog: KEDA back at minReplicaCount, 2 workers")
+    evaluator_ready()
     initial = [p["metadata"]["name"] for p in pods(WORKER)]
     abandoned0 = psql_int("SELECT count(*) FROM runfleet.executions WHERE status = 'ABANDONED'")
     t0 = psql("SELECT now()")
@@ -329,13 +374,18 @@ def main():
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
 
-    def trigger(n):
-        k("exec", "deploy/runfleet-evaluator", "--", "sh", "-c",
-          "for i in $(seq %d); do runfleet-producer trigger --reason k8s-backlog backlog_k8s >/dev/null; done" % n,
-          check_rc=False, timeout=900)
-    triggers = [threading.Thread(target=trigger, args=(100,)) for _ in range(4)]
-    for t in triggers:
-        t.start()
+    # the backlog: the last BACKLOG_TICKS daily ticks (03:00 in the
+    # producer's time zone) of each backlog workflow, ending two days ago
+    # (--to may not be in the future, in any time zone)
+    last = datetime.date.today() - datetime.timedelta(days=2)
+    first = last - datetime.timedelta(days=BACKLOG_TICKS - 1)
+    r = k("exec", "deploy/runfleet-evaluator", "--", "runfleet-producer", "backfill", *BACKLOG_WORKFLOWS,
+          "--from", "%s 00:00" % first, "--to", "%s 12:00" % last, "--mode", "missing", check_rc=False, timeout=300)
+    made = psql_int("SELECT count(*) FROM runfleet.decisions WHERE workflow LIKE 'backlog\\_%' AND action = 'RUN'")
+    log("backlog: %d decisions by one backfill in %.0f s: %s" % (
+        made, time.monotonic() - start, (r.stdout + r.stderr).strip().splitlines()[-1:]))
+    check(r.returncode == 0 and made == len(BACKLOG_WORKFLOWS) * BACKLOG_TICKS,
+          "backfill: %d decisions of the backlog workflows (%d)" % (len(BACKLOG_WORKFLOWS) * BACKLOG_TICKS, made))
     first_new = [None]
 
     def scaled():
@@ -345,8 +395,6 @@ def main():
             first_new[0] = float(v) if v else None
         return first_new[0] is not None and max((r for _, r, _ in samples), default=0) >= 4
     up = wait_for("scale up", scaled, 300)
-    for t in triggers:
-        t.join(900)
     check(up, "KEDA scales the workers up on the lag and new workers consume")
     if first_new[0] is not None:
         log("KEDA: %.0f s from the backlog's start to the first execution by a new worker" % first_new[0])
@@ -372,7 +420,8 @@ def main():
     check(most > 2 and t_two is not None, "KEDA: up from 2 (to %d) and back to 2" % most)
     check(psql_int("SELECT count(*) FROM runfleet.executions WHERE status = 'ABANDONED'") == abandoned0,
           "no execution abandoned by the scale-down (the workers drained)")
-    nothing_lost("KEDA scale up and down")
+    nothing_lost("KEDA scale up and down", last=True)
+    phase_done("KEDA", tp)
 
 
 if __name__ == "__main__":
