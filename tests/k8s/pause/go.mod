@@ -1,0 +1,3 @@
+module runfleet.local/pause
+
+go 1.21
