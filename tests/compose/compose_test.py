@@ -27,9 +27,12 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import fleet_checks  # noqa: E402
+from fleet_checks import check, log, run, wait_for  # noqa: E402
 
 ROOT = os.environ.get("RUNFLEET_SOURCE_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PROJECT = os.environ.get("RUNFLEET_COMPOSE_PROJECT", "runfleet-compose-test")
@@ -39,26 +42,6 @@ IMAGE = "runfleet:local"
 SERVICES = {"kafka", "postgres", "fake-scraper", "evaluator", "worker", "reaper", "prometheus"}
 UP_SERVICES = []   # what `up` names: all (empty), or all but grafana when its image cannot be had
 SETTLE_S = 420   # reaper.grace_ms 40 s, backoff, 5 attempts: far above what a settled fleet needs
-failures = 0
-
-
-def log(msg):
-    print("# " + msg, flush=True)
-
-
-def check(ok, what):
-    global failures
-    print(("ok: " if ok else "FAIL: ") + what, flush=True)
-    if not ok:
-        failures += 1
-    return ok
-
-
-def run(args, timeout=600, check_rc=True, quiet=False):
-    r = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
-    if check_rc and r.returncode != 0:
-        raise RuntimeError("%s exited %d:\n%s%s" % (" ".join(args), r.returncode, r.stdout[-3000:], r.stderr[-3000:]))
-    return r
 
 
 def dc(*args, **kw):
@@ -129,100 +112,26 @@ def psql_ll(sql):
     raise err
 
 
-def wait_for(what, fn, timeout):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        try:
-            if fn():
-                return True
-        except RuntimeError as e:
-            log("%s: %s" % (what, e))
-        time.sleep(2)
-    return False
+def exec_evaluator(script):
+    return dc("exec", "-T", "evaluator", "sh", "-c", script, check_rc=False, timeout=300)
 
 
-class Load:
-    """Decisions on demand: `runfleet-producer trigger` in the evaluator's
-    container, in a loop, on top of the evaluator's own every 15 s."""
-
-    def __init__(self, workflow="referee_discovery"):
-        self.workflow, self.stop_flag, self.ok, self.failed = workflow, False, 0, 0
-        self.last_error = ""
-        self.thread = threading.Thread(target=self.loop, daemon=True)
-
-    def loop(self):
-        # the options first: the producer's subcommands stop at the first operand
-        script = ("n=0; for i in 1 2 3 4 5 6 7 8 9 10; do runfleet-producer trigger --reason compose-load %s"
-                  " >/tmp/trigger.out 2>&1 && n=$((n+1)); done; echo $n; tail -1 /tmp/trigger.out"
-                  % self.workflow)
-        while not self.stop_flag:
-            r = dc("exec", "-T", "evaluator", "sh", "-c", script, check_rc=False, timeout=300)
-            try:
-                n = int(r.stdout.strip().splitlines()[0])
-            except (ValueError, IndexError):
-                n = 0
-            self.ok += n
-            self.failed += 10 - n
-            if n == 0:
-                self.last_error = (r.stdout + r.stderr).strip()[-300:]
-                time.sleep(1)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop_flag = True
-        self.thread.join(600)
-        log("load: %d decisions triggered, %d triggers refused (a service down)%s" % (
-            self.ok, self.failed, "; last refusal: " + self.last_error if self.last_error else ""))
-        check(self.ok >= 50, "load: decisions triggered while it ran (%d)" % self.ok)
+def Load(workflow="referee_discovery"):
+    """Decisions on demand in the evaluator's container, on top of the evaluator's own every 15 s."""
+    return fleet_checks.Load(exec_evaluator, "compose-load", 50, workflow)
 
 
-def group_lag():
-    """Per partition of the decisions topic: (committed, log end) of the workers' group."""
-    r = dc("exec", "-T", "kafka", "/opt/kafka/bin/kafka-consumer-groups.sh", "--bootstrap-server", "kafka:9092",
-           "--describe", "--group", "runfleet-workers", check_rc=False, timeout=120)
-    parts = {}
-    for line in r.stdout.splitlines():
-        f = line.split()
-        if len(f) >= 5 and f[1] == "runfleet.decisions" and f[2].isdigit():
-            parts[int(f[2])] = (f[3], f[4])
-    return parts
+def group_offsets():
+    return fleet_checks.group_offsets(dc(
+        "exec", "-T", "kafka", "/opt/kafka/bin/kafka-consumer-groups.sh", "--bootstrap-server", "kafka:9092",
+        "--describe", "--group", "runfleet-workers", check_rc=False, timeout=120).stdout)
 
 
 def nothing_lost(phase):
-    """Stops the evaluator (no new decisions), waits for the fleet to
-    settle, checks the invariant and the committed offsets, starts it again."""
+    """Stops the evaluator (no new decisions), checks that nothing was lost
+    once the fleet settles, starts it again."""
     dc("stop", "evaluator")
-    settled = wait_for("settle", lambda: psql_ll(
-        "SELECT count(*) FROM runfleet.decisions WHERE action = 'RUN' AND state NOT IN ('SUCCEEDED', 'DEAD')") == 0,
-        SETTLE_S)
-    if not settled:
-        log(psql("SELECT state, attempt, count(*) FROM runfleet.decisions WHERE action = 'RUN'"
-                 " GROUP BY 1, 2 ORDER BY 1, 2"))
-    check(settled, "%s: every RUN decision ends SUCCEEDED or DEAD" % phase)
-    total = psql_ll("SELECT count(*) FROM runfleet.decisions WHERE action = 'RUN'")
-    dead = psql_ll("SELECT count(*) FROM runfleet.decisions WHERE action = 'RUN' AND state = 'DEAD'")
-    log("%s: %d RUN decisions, %d DEAD, %d executions" % (
-        phase, total, dead, psql_ll("SELECT count(*) FROM runfleet.executions")))
-    check(psql_ll("SELECT count(*) FROM runfleet.decisions d WHERE d.state = 'SUCCEEDED' AND"
-                  " (SELECT count(*) FROM runfleet.executions e WHERE e.decision_id = d.decision_id"
-                  "   AND e.status = 'SUCCEEDED') <> 1") == 0,
-          "%s: exactly one SUCCEEDED execution per SUCCEEDED decision" % phase)
-    check(psql_ll("SELECT count(*) FROM runfleet.decisions d WHERE d.state = 'DEAD' AND"
-                  " EXISTS (SELECT 1 FROM runfleet.executions e WHERE e.decision_id = d.decision_id"
-                  "   AND e.status = 'SUCCEEDED')") == 0, "%s: no SUCCEEDED execution of a DEAD decision" % phase)
-    check(psql_ll("SELECT count(*) FROM runfleet.orphans") == 0, "%s: orphans view empty" % phase)
-    check(psql_ll("SELECT count(*) FROM runfleet.executions WHERE status = 'RUNNING'") == 0,
-          "%s: no execution left RUNNING" % phase)
-    lag = {}
-    ok = wait_for("offsets", lambda: (lambda p: lag.update(p) or (
-        len(p) == 12 and all(c == e or (c == "-" and e == "0") for c, e in p.values())
-        and any(e != "0" for c, e in p.values())))(group_lag()), 120)
-    if not ok:
-        log("committed/end per partition: %s" % lag)
-    check(ok, "%s: the workers' group committed every message of runfleet.decisions (12 partitions)" % phase)
+    fleet_checks.nothing_lost(phase, psql_ll, psql, group_offsets, SETTLE_S)
     dc("start", "evaluator")
 
 
@@ -239,7 +148,7 @@ def grafana_image():
     """Grafana's image is in the engine, or can be pulled: True."""
     import yaml
     image = yaml.safe_load(open(os.path.join(ROOT, "docker-compose.yml")))["services"]["grafana"]["image"]
-    if run(["docker", "image", "inspect", image], check_rc=False, quiet=True).returncode == 0:
+    if run(["docker", "image", "inspect", image], check_rc=False).returncode == 0:
         return True
     try:
         return run(["docker", "pull", "-q", image], check_rc=False, timeout=90).returncode == 0
@@ -379,5 +288,4 @@ if __name__ == "__main__":
         main()
     except (RuntimeError, subprocess.TimeoutExpired) as e:
         check(False, str(e))
-    print("compose: %s" % ("all checks passed" if failures == 0 else "%d checks failed" % failures))
-    sys.exit(1 if failures else 0)
+    sys.exit(fleet_checks.finish("compose"))

@@ -37,6 +37,10 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import fleet_checks  # noqa: E402
+from fleet_checks import check, log, run, wait_for  # noqa: E402
+
 ROOT = os.environ.get("RUNFLEET_SOURCE_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 NS = "runfleet-k8s-test"
 NODE = "rf-k8s"
@@ -48,32 +52,12 @@ WORKER = "app.kubernetes.io/component=worker"
 EVALUATOR = "app.kubernetes.io/component=evaluator"
 BACKLOG_WORKFLOWS = ["backlog_%d" % i for i in range(16)]   # tests/k8s/overlay/runfleet.cfg
 BACKLOG_TICKS = 25                                          # per workflow: 400 decisions
-failures = 0
 T0 = time.monotonic()
-
-
-def log(msg):
-    print("# " + msg, flush=True)
 
 
 def phase_done(name, since):
     log("phase %s: %.0f s (%.0f s since the test started)" % (name, time.monotonic() - since, time.monotonic() - T0))
     return time.monotonic()
-
-
-def check(ok, what):
-    global failures
-    print(("ok: " if ok else "FAIL: ") + what, flush=True)
-    if not ok:
-        failures += 1
-    return ok
-
-
-def run(args, timeout=600, check_rc=True, inp=None):
-    r = subprocess.run(args, capture_output=True, text=True, timeout=timeout, input=inp)
-    if check_rc and r.returncode != 0:
-        raise RuntimeError("%s exited %d:\n%s%s" % (" ".join(args), r.returncode, r.stdout[-3000:], r.stderr[-3000:]))
-    return r
 
 
 def k(*args, **kw):
@@ -86,18 +70,6 @@ def psql(sql):
 
 def psql_int(sql):
     return int(psql(sql) or -1)
-
-
-def wait_for(what, fn, timeout, every=2):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        try:
-            if fn():
-                return True
-        except RuntimeError as e:
-            log("%s: %s" % (what, str(e).strip()[-300:]))
-        time.sleep(every)
-    return False
 
 
 def pods(selector):
@@ -122,57 +94,22 @@ def dump(selector):
         log("logs:\n" + (r.stdout + r.stderr)[-2000:])
 
 
-class Load:
-    """Decisions on demand: `runfleet-producer trigger` in the evaluator's
-    pod (kubectl exec), in a loop."""
+def exec_evaluator(script):
+    return k("exec", "deploy/runfleet-evaluator", "--", "sh", "-c", script, check_rc=False, timeout=300)
 
-    def __init__(self, workflow="referee_discovery"):
-        self.workflow, self.stop_flag, self.ok, self.failed = workflow, False, 0, 0
-        self.last_error = ""
-        self.thread = threading.Thread(target=self.loop, daemon=True)
 
-    def loop(self):
-        # (the pod's root file system is read-only: the last output is kept in a variable)
-        script = ("n=0; for i in 1 2 3 4 5 6 7 8 9 10; do out=$(runfleet-producer trigger --reason k8s-load %s 2>&1)"
-                  " && n=$((n+1)); done; echo $n; printf '%%s\\n' \"$out\" | tail -1" % self.workflow)
-        while not self.stop_flag:
-            try:
-                r = k("exec", "deploy/runfleet-evaluator", "--", "sh", "-c", script, check_rc=False, timeout=300)
-                n = int(r.stdout.strip().splitlines()[0])
-            except (ValueError, IndexError, subprocess.TimeoutExpired):
-                r, n = None, 0
-            self.ok += n
-            self.failed += 10 - n
-            if n == 0:
-                self.last_error = ((r.stdout + r.stderr) if r else "timeout").strip()[-300:]
-                time.sleep(1)
-
-    def __enter__(self):
-        evaluator_ready()
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop_flag = True
-        self.thread.join(600)
-        log("load: %d decisions triggered, %d triggers refused%s" % (
-            self.ok, self.failed, "; last refusal: " + self.last_error if self.last_error else ""))
-        check(self.ok >= 20, "load: decisions triggered while it ran (%d)" % self.ok)
+def Load(workflow="referee_discovery"):
+    """Decisions on demand in the evaluator's pod (kubectl exec), once it is Ready again."""
+    return fleet_checks.Load(exec_evaluator, "k8s-load", 20, workflow, before=evaluator_ready)
 
 
 def group_offsets():
-    """Per partition of the decisions topic: (committed, log end) of the
-    workers' group, from Kafka's own ConsumerGroupCommand."""
+    """From Kafka's own ConsumerGroupCommand, run from the suite's Kafka install."""
     java = run(["bash", "-c", "source %s/scripts/lib.sh && rf_java" % ROOT]).stdout.strip()
-    r = run([java, "-Xmx256m", "-cp", os.path.join(ROOT, "kafka/lib/*"),
-             "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand", "--bootstrap-server", "127.0.0.1:17092",
-             "--describe", "--group", "runfleet-workers"], check_rc=False, timeout=120)
-    parts = {}
-    for line in r.stdout.splitlines():
-        f = line.split()
-        if len(f) >= 5 and f[1] == "runfleet.decisions" and f[2].isdigit():
-            parts[int(f[2])] = (f[3], f[4])
-    return parts
+    return fleet_checks.group_offsets(run(
+        [java, "-Xmx256m", "-cp", os.path.join(ROOT, "kafka/lib/*"),
+         "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand", "--bootstrap-server", "127.0.0.1:17092",
+         "--describe", "--group", "runfleet-workers"], check_rc=False, timeout=120).stdout)
 
 
 evaluator_down = [None]   # the phase that scaled the evaluator to 0, until it is Ready again
@@ -195,35 +132,8 @@ def nothing_lost(phase, offsets_s=120, last=False):
     it to be Ready) unless this is the last phase."""
     k("scale", "deployment/runfleet-evaluator", "--replicas=0")
     evaluator_down[0] = phase
-    settled = wait_for("settle", lambda: psql_int(
-        "SELECT count(*) FROM runfleet.decisions WHERE action = 'RUN' AND state NOT IN ('SUCCEEDED', 'DEAD')") == 0,
-        SETTLE_S)
-    if not settled:
-        log(psql("SELECT state, attempt, count(*) FROM runfleet.decisions WHERE action = 'RUN'"
-                 " GROUP BY 1, 2 ORDER BY 1, 2"))
-    check(settled, "%s: every RUN decision ends SUCCEEDED or DEAD" % phase)
-    total = psql_int("SELECT count(*) FROM runfleet.decisions WHERE action = 'RUN'")
-    dead = psql_int("SELECT count(*) FROM runfleet.decisions WHERE action = 'RUN' AND state = 'DEAD'")
-    log("%s: %d RUN decisions, %d DEAD, %d executions" % (
-        phase, total, dead, psql_int("SELECT count(*) FROM runfleet.executions")))
-    check(dead == 0, "%s: no decision DEAD (%d)" % (phase, dead))
-    check(psql_int("SELECT count(*) FROM runfleet.decisions d WHERE d.state = 'SUCCEEDED' AND"
-                   " (SELECT count(*) FROM runfleet.executions e WHERE e.decision_id = d.decision_id"
-                   "   AND e.status = 'SUCCEEDED') <> 1") == 0,
-          "%s: exactly one SUCCEEDED execution per SUCCEEDED decision" % phase)
-    check(psql_int("SELECT count(*) FROM runfleet.orphans") == 0, "%s: orphans view empty" % phase)
-    check(psql_int("SELECT count(*) FROM runfleet.executions WHERE status = 'RUNNING'") == 0,
-          "%s: no execution left RUNNING" % phase)
-    lag = {}
-    t0 = time.monotonic()
-    ok = wait_for("offsets", lambda: (lambda p: lag.update(p) or (
-        len(p) == 12 and all(c == e or (c == "-" and e == "0") for c, e in p.values())
-        and any(e != "0" for c, e in p.values())))(group_offsets()), offsets_s, every=5)
-    if not ok:
-        log("committed/end per partition: %s" % lag)
-    elif time.monotonic() - t0 > 15:
-        log("%s: every offset committed %.0f s after the decisions settled" % (phase, time.monotonic() - t0))
-    check(ok, "%s: the workers' group committed every message of runfleet.decisions (12 partitions)" % phase)
+    fleet_checks.nothing_lost(phase, psql_int, psql, group_offsets, SETTLE_S, offsets_s=offsets_s,
+                              offsets_every=5, no_dead=True)
     if not last:
         k("scale", "deployment/runfleet-evaluator", "--replicas=1")
 
@@ -434,5 +344,4 @@ if __name__ == "__main__":
         main()
     except (RuntimeError, subprocess.TimeoutExpired) as e:
         check(False, str(e))
-    print("k8s: %s" % ("all checks passed" if failures == 0 else "%d checks failed" % failures))
-    sys.exit(1 if failures else 0)
+    sys.exit(fleet_checks.finish("k8s"))
