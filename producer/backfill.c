@@ -478,6 +478,17 @@ static int produce_finish(rf_pg_t *pg, const request_t *rq, const rf_workflow_co
         return 0;
 }
 
+/* Drops the batch @p f inserted but not committed: rolls its transaction
+ * back and frees its decisions, which were never handed to Kafka. */
+static void drop_batch(rf_pg_t *pg, inflight_t *f) {
+        rollback(pg);
+        for (size_t i = 0; i < f->n; i++) {
+                rf_decision_destroy(f->ds[i]);
+                f->ds[i] = NULL;
+        }
+        f->n = 0;
+}
+
 /* The second pass over @p w: creates and produces its decisions batch by
  * batch, within --max-active. -EINTR when a stop was requested.
  *
@@ -516,22 +527,12 @@ static int create_workflow(rf_pg_t *pg, rd_kafka_t **rk, const rf_program_t *pro
                 next->n = nds;
                 if (prev->pub && rf_store_publish_wait(prev->pub) < 0) {
                         /* the batch before was not all delivered: this one is not recorded */
-                        rollback(pg);
-                        for (size_t i = 0; i < nds; i++) {
-                                rf_decision_destroy(next->ds[i]);
-                                next->ds[i] = NULL;
-                        }
-                        next->n = 0;
+                        drop_batch(pg, next);
                         break;
                 }
                 r = rf_pg_exec(pg, "COMMIT", 0, NULL, NULL, errstr, errstr_size);
                 if (r < 0) {
-                        rollback(pg);
-                        for (size_t i = 0; i < nds; i++) {
-                                rf_decision_destroy(next->ds[i]);
-                                next->ds[i] = NULL;
-                        }
-                        next->n = 0;
+                        drop_batch(pg, next);
                         break;
                 }
                 c->created += (long long)nds;

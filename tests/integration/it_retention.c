@@ -14,7 +14,11 @@
  *    days 40 and 38 whole (and their alerts), keeps day 39, deletes the old
  *    finished row of the default partition and keeps today's. Once the open
  *    decision ends, `prune` drops its day too.
- * 4. Bad input: `prune --keep-days 0` is refused. */
+ * 4. Bad input: `prune --keep-days 0` is refused.
+ * 5. Fillfactor (019_decisions_fillfactor.sql): every partition of
+ *    decisions, the DEFAULT one and each day create_partitions() makes,
+ *    leaves room for HOT updates; 019 gives it to a day that existed
+ *    before it; executions keep the default. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +29,8 @@
 #define LEGACY_DONE "11111111-1111-4111-8111-111111111111"
 #define LEGACY_PENDING "22222222-2222-4222-8222-222222222222"
 #define LEGACY_OLD "33333333-3333-4333-8333-333333333333"
+/* as in schemas/sql/019_decisions_fillfactor.sql */
+#define DECISIONS_FILLFACTOR "50"
 
 /* The database as runfleet before 018 left it: migrations 001-017, recorded. */
 static void migrate_to_017(itest_t *t) {
@@ -84,6 +90,15 @@ static long long partitions(itest_t *t, const char *parent) {
                               parent);
 }
 
+/* The partitions of @p parent without the fillfactor of a day of decisions. */
+static long long without_fillfactor(itest_t *t, const char *parent) {
+        return itest_query_ll(t,
+                              "SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                              " WHERE i.inhparent = 'runfleet.%s'::regclass"
+                              "   AND NOT coalesce(c.reloptions, '{}') @> '{fillfactor=" DECISIONS_FILLFACTOR "}'",
+                              parent);
+}
+
 static bool has_day(itest_t *t, int days_ago) {
         return itest_query_ll(t,
                               "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
@@ -130,6 +145,18 @@ int main(void) {
         /* migrate again: nothing new, nothing lost */
         itest_migrate(&t);
         CHECK(partitions(&t, "decisions") == 9);
+        /* 5. the default and the days made by create_partitions() leave room
+         * for HOT updates; a day from before 019 gets it from 019 */
+        CHECK(without_fillfactor(&t, "decisions") == 0);
+        CHECK(without_fillfactor(&t, "executions") == 10);
+        CHECK(itest_exec(&t, "ALTER TABLE runfleet.decisions_before_018 RESET (fillfactor)") == 0);
+        CHECK(itest_exec(&t, "DO $$ BEGIN EXECUTE format('ALTER TABLE runfleet.%I RESET (fillfactor)',"
+                             " 'decisions_' || to_char(current_date + 3, 'YYYYMMDD')); END $$") == 0);
+        CHECK(without_fillfactor(&t, "decisions") == 2);
+        CHECK(itest_exec(&t, "DELETE FROM public.runfleet_migrations WHERE name = '019_decisions_fillfactor.sql'") ==
+              0);
+        itest_migrate(&t);
+        CHECK(without_fillfactor(&t, "decisions") == 0);
 
         /* the pending decision from before 018 is re-produced and executed */
         worker = itest_spawn(&t, "worker", "runfleet-worker", NULL);

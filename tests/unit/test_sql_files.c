@@ -42,6 +42,7 @@ static const struct {
         { "016_timeline_indexes.sql", "793d3688457b6d6ac1467ee344dcfe84ec5c6b1bbeee8a14649d41bd5e931e47" },
         { "017_replay_pages.sql", "31f1cef7265585c5e738255a57126584b151a0cd3ee7479958bdbb310eb285bf" },
         { "018_partitioned_history.sql", "1e5f5236324340fc73571227aaaa610959246de3b0989d96034292303720157c" },
+        { "019_decisions_fillfactor.sql", "1a1db9ddfd09b6c81dead17bfb044d9269315b7d107a7dc272803659edc0ecd1" },
 };
 
 #define MAX_NAMES 64

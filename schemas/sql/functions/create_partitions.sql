@@ -8,6 +8,10 @@
 -- any more; its rows stay in the default, still found by every query.
 -- Returns each partition it created.
 --
+-- A day of decisions fills half of each page, so that setting
+-- delivered_at after Kafka's acknowledgement is a HOT update
+-- (019_decisions_fillfactor.sql says why; change the two together).
+--
 -- Re-applied by every `migrate` (schemas/sql/README.md).
 CREATE OR REPLACE FUNCTION runfleet.create_partitions(p_first date, p_days integer)
 RETURNS SETOF text LANGUAGE plpgsql AS $$
@@ -26,8 +30,10 @@ BEGIN
                         CONTINUE WHEN pg_catalog.to_regclass('runfleet.' || v_name) IS NOT NULL;
                         BEGIN
                                 EXECUTE pg_catalog.format('CREATE TABLE runfleet.%I PARTITION OF runfleet.%I'
-                                                          ' FOR VALUES FROM (%L) TO (%L)', v_name, v_table,
-                                                          runfleet.day_id(v_day), runfleet.day_id(v_day + 1));
+                                                          ' FOR VALUES FROM (%L) TO (%L)%s', v_name, v_table,
+                                                          runfleet.day_id(v_day), runfleet.day_id(v_day + 1),
+                                                          CASE v_table WHEN 'decisions'
+                                                                  THEN ' WITH (fillfactor = 50)' ELSE '' END);
                                 RETURN NEXT v_name;
                         EXCEPTION
                                 WHEN check_violation THEN
