@@ -1,15 +1,28 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The worker's database traffic, on one asynchronous connection
+/* The worker's database traffic, on two asynchronous connections
  * (rf_pg_async): the loop never waits on PostgreSQL, so scraper calls keep
  * running and finishing on time while the database is slow, stalled,
  * unreachable or failing over.
  *
- * One statement is in flight at a time; what waits meanwhile stays with
- * the executions themselves (PHASE_BEGIN: a claim to make; the completed
- * queue: a record to write), so the queue is bounded by max_in_flight and
- * nothing is lost while the connection is down: it all goes in the next
- * batches once a primary answers. An execution's offset is finished only
- * once its record is written (execution_finished), never on a send. */
+ * Claims have a connection of their own (DB_CLAIMS); records, lease
+ * renewals and the readiness probe share the other (DB_RECORDS). On one
+ * connection a claim waited behind whatever was in flight, most often a
+ * record batch and its commit, and the claim's own turn alternated with
+ * records': at 1,000 decisions/s that wait was about as long as the claim
+ * itself (docs/benchmarks.md, "Latency (c) and slow scrapers (b)"). The
+ * two never name the same execution at once (a claim precedes its calls,
+ * the record follows them), so their transactions touch different
+ * decisions rows; what they may still meet on (another attempt of the same
+ * decision, the reaper) two workers already meet on today, and a deadlock
+ * PostgreSQL breaks is an SQL error: the batch is sent again.
+ *
+ * One statement is in flight per connection; what waits meanwhile stays
+ * with the executions themselves (PHASE_BEGIN: a claim to make; the
+ * completed queue: a record to write), so the queue is bounded by
+ * max_in_flight and nothing is lost while a connection is down: it all
+ * goes in the next batches once a primary answers. An execution's offset
+ * is finished only once its record is written (execution_finished), never
+ * on a send; its calls start only once its claim has committed. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -88,16 +101,21 @@ static void finish_done(worker_t *w, db_batch_t *b, int err, const PGresult *res
 }
 
 static void on_done(void *arg, int err, const PGresult *res, const char *errstr) {
-        worker_t *w = arg;
-        db_batch_t *b = &w->batch;
+        db_conn_t *c = arg;
+        worker_t *w = c->w;
+        db_batch_t *b = &c->batch;
         db_kind_t kind = b->kind;
 
         b->kind = DB_NONE;
-        if (err != -ENOTCONN) {
-                w->db_last_answer = rf_mono_ms();
-                metrics_db_state(true, NULL);
-        } else {
-                metrics_db_state(false, errstr);
+        /* readiness follows the records connection, whose probe keeps it
+         * fresh; a claims connection that is down is logged (note_connection) */
+        if (c->role == DB_RECORDS) {
+                if (err != -ENOTCONN) {
+                        w->db_last_answer = rf_mono_ms();
+                        metrics_db_state(true, NULL);
+                } else {
+                        metrics_db_state(false, errstr);
+                }
         }
         switch (kind) {
         case DB_BEGIN:
@@ -161,40 +179,52 @@ static void mark(db_batch_t *b) {
                 b->exs[i]->in_batch = true;
 }
 
-/* The next statement for an idle connection: a due renewal first (leases
- * run out), then claims and records in turn (neither starves the other:
- * claims start work, records free offsets), then a readiness probe. */
-static void send_next(worker_t *w) {
-        db_batch_t *b = &w->batch;
+/* The next statement for the idle claims connection: a batch of the
+ * executions waiting for their claim. */
+static void send_claims(db_conn_t *c) {
+        worker_t *w = c->w;
+        db_batch_t *b = &c->batch;
+        int r;
+
+        if (!w->begin_due)
+                return;
+        b->sent_ms = rf_mono_ms();
+        b->kind = DB_BEGIN;
+        if (!take_begins(w, b)) {
+                b->kind = DB_NONE;
+                return;
+        }
+        r = record_begin_send(c, on_done);
+        if (r == 0) {
+                mark(b);
+                return;
+        }
+        if (r == -ENOMEM)
+                rf_log_error("worker.oom", NULL, "out of memory encoding a database batch; will retry");
+        untake(w, b);
+}
+
+/* The next statement for the idle records connection: a due renewal first
+ * (leases run out), then records, then a readiness probe. */
+static void send_records(db_conn_t *c) {
+        worker_t *w = c->w;
+        db_batch_t *b = &c->batch;
         int64_t now = rf_mono_ms();
-        bool want_begin = w->begin_due, want_finish = w->completed_count > 0;
         int r = -ENODATA;
 
         b->sent_ms = now;
         if (w->renew_due) {
                 w->renew_due = false;
                 b->kind = DB_RENEW;
-                r = record_renew_send(w, b, on_done);
+                r = record_renew_send(c, on_done);
                 if (r == 0)
                         return;
                 b->kind = DB_NONE;
         }
-        if (want_finish && (!want_begin || !w->begin_next)) {
-                w->begin_next = true;
+        if (w->completed_count > 0) {
                 b->kind = DB_FINISH;
                 if (take_finishes(w, b)) {
-                        r = record_finish_send(w, b, on_done);
-                        if (r == 0) {
-                                mark(b);
-                                return;
-                        }
-                        untake(w, b);
-                }
-        } else if (want_begin) {
-                w->begin_next = false;
-                b->kind = DB_BEGIN;
-                if (take_begins(w, b)) {
-                        r = record_begin_send(w, b, on_done);
+                        r = record_finish_send(c, on_done);
                         if (r == 0) {
                                 mark(b);
                                 return;
@@ -206,44 +236,59 @@ static void send_next(worker_t *w) {
                 rf_log_error("worker.oom", NULL, "out of memory encoding a database batch; will retry");
         if (r == -ENODATA && now - w->db_last_answer >= METRICS_DB_PROBE_MS) {
                 b->kind = DB_PROBE;
-                if (rf_pg_async_send(w->db, "SELECT 1", 0, NULL, on_done, w) < 0)
+                if (rf_pg_async_send(c->pg, "SELECT 1", 0, NULL, on_done, c) < 0)
                         b->kind = DB_NONE;
         }
 }
 
-/* Logs the connection's comings and goings, once each. */
-static void note_connection(worker_t *w) {
-        bool up = rf_pg_async_connected(w->db);
+/* Logs a connection's comings and goings, once each. */
+static void note_connection(db_conn_t *c) {
+        static const char *const names[] = { [DB_RECORDS] = "records", [DB_CLAIMS] = "claims" };
+        bool up = rf_pg_async_connected(c->pg);
         char server[300];
 
-        if (up == w->db_up)
+        if (up == c->up)
                 return;
-        w->db_up = up;
+        c->up = up;
         if (!up) {
-                metrics_db_state(false, rf_pg_async_error(w->db));
-                rf_log_warn("database.lost", NULL, "%s; reconnecting", rf_pg_async_error(w->db));
+                if (c->role == DB_RECORDS)
+                        metrics_db_state(false, rf_pg_async_error(c->pg));
+                rf_log_warn("database.lost", json_pack("{s:s}", "connection", names[c->role]),
+                            "%s connection: %s; reconnecting", names[c->role], rf_pg_async_error(c->pg));
                 return;
         }
-        rf_pg_async_server(w->db, server, sizeof(server));
-        rf_log_info("database.connected", json_pack("{s:s}", "server", server), "connected to PostgreSQL at %s",
-                    server);
+        rf_pg_async_server(c->pg, server, sizeof(server));
+        rf_log_info("database.connected", json_pack("{s:s, s:s}", "server", server, "connection", names[c->role]),
+                    "%s connection to PostgreSQL at %s", names[c->role], server);
 }
 
 void db_step(worker_t *w) {
-        int64_t due = rf_pg_async_due_ms(w->db);
+        for (int i = 0; i < DB_ROLES; i++) {
+                db_conn_t *c = &w->db[i];
+                int64_t due = rf_pg_async_due_ms(c->pg);
 
-        if (w->db_event || (due && rf_mono_ms() >= due)) {
-                w->db_event = false;
-                rf_pg_async_process(w->db);
+                if (c->event || (due && rf_mono_ms() >= due)) {
+                        c->event = false;
+                        rf_pg_async_process(c->pg);
+                }
         }
-        /* after a callback more may be ready: send while the connection takes it */
-        if (rf_pg_async_idle(w->db))
-                send_next(w);
-        note_connection(w);
+        /* after a callback more may be ready: send while a connection takes it */
+        if (rf_pg_async_idle(w->db[DB_CLAIMS].pg))
+                send_claims(&w->db[DB_CLAIMS]);
+        if (rf_pg_async_idle(w->db[DB_RECORDS].pg))
+                send_records(&w->db[DB_RECORDS]);
+        for (int i = 0; i < DB_ROLES; i++)
+                note_connection(&w->db[i]);
 }
 
 int64_t db_due_ms(const worker_t *w) {
-        if (rf_pg_async_idle(w->db) && (w->begin_due || w->completed_count > 0 || w->renew_due))
+        int64_t claims = rf_pg_async_due_ms(w->db[DB_CLAIMS].pg), records = rf_pg_async_due_ms(w->db[DB_RECORDS].pg);
+
+        if (rf_pg_async_idle(w->db[DB_CLAIMS].pg) && w->begin_due)
                 return w->now;
-        return rf_pg_async_due_ms(w->db);
+        if (rf_pg_async_idle(w->db[DB_RECORDS].pg) && (w->completed_count > 0 || w->renew_due))
+                return w->now;
+        if (!claims || (records && records < claims))
+                return records;
+        return claims;
 }

@@ -132,7 +132,8 @@ void execution_free(worker_t *w, execution_t *ex) {
         w->in_flight--;
         completion_forget(w, ex);
         if (ex->in_batch)
-                db_batch_forget(&w->batch, ex);
+                for (int i = 0; i < DB_ROLES; i++)
+                        db_batch_forget(&w->db[i].batch, ex);
         if (ex->holds_slot) {
                 w->active_runs[ex->workflow_index]--;
                 w->slot_freed = true;

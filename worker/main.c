@@ -32,19 +32,21 @@ static int setup(worker_t *w, const rf_program_t *prog, char *errstr, size_t err
                 snprintf(errstr, errstr_size, "pipe: %s", strerror(errno));
                 return -errno;
         }
-        {
-                /* the first connection blocks: a bad URL or a database away at
-                 * start fails the start, with libpq's reason */
+        for (int i = 0; i < DB_ROLES; i++) {
+                /* each first connect blocks: a bad URL or a database away at
+                 * start fails the start, with libpq's reason (db.c: why two) */
                 rf_pg_t *pg = NULL;
+                w->db[i].w = w;
+                w->db[i].role = (db_role_t)i;
                 r = rf_pg_connect(w->conf->database.url, prog->name, &pg, errstr, errstr_size);
                 if (r < 0)
                         return r;
-                r = rf_pg_async_new(pg, &w->db, errstr, errstr_size);
+                r = rf_pg_async_new(pg, &w->db[i].pg, errstr, errstr_size);
                 if (r < 0) {
                         rf_pg_destroy(pg);
                         return r;
                 }
-                w->db_up = rf_pg_async_connected(w->db);
+                w->db[i].up = rf_pg_async_connected(w->db[i].pg);
         }
         r = rf_kafka_producer_new(w->conf, w->id, dlq_on_delivery, w, &w->producer, errstr, errstr_size);
         if (r < 0)
@@ -114,7 +116,8 @@ static void teardown(worker_t *w) {
         sockets_cleanup(w);
         calls_cleanup(w);
         completion_cleanup(w);
-        rf_pg_async_destroy(w->db);
+        for (int i = 0; i < DB_ROLES; i++)
+                rf_pg_async_destroy(w->db[i].pg);
         if (w->wake_fds[0] > 0) {
                 close(w->wake_fds[0]);
                 close(w->wake_fds[1]);

@@ -18,7 +18,7 @@
 #include "record.h"
 
 /* Sends a batch function with (..., batch JSON text). Takes @p batch over. */
-static int send_batch(worker_t *w, const char *sql, const char *const *params, int nparams, rf_json_text_t *batch,
+static int send_batch(db_conn_t *c, const char *sql, const char *const *params, int nparams, rf_json_text_t *batch,
                       rf_pg_async_done_fn *done) {
         const char *all[4];
         char *text = rf_json_text_take(batch);
@@ -30,7 +30,7 @@ static int send_batch(worker_t *w, const char *sql, const char *const *params, i
                 all[i] = params[i];
         all[nparams] = text;
         /* libpq copies the parameters into its buffer: text may go now */
-        r = rf_pg_async_send(w->db, sql, nparams + 1, all, done, w);
+        r = rf_pg_async_send(c->pg, sql, nparams + 1, all, done, c);
         free(text);
         return r;
 }
@@ -42,7 +42,9 @@ static long row_index(const PGresult *res, int row, size_t n) {
         return i >= 0 && (size_t)i < n ? i : -1;
 }
 
-int record_begin_send(worker_t *w, const db_batch_t *b, rf_pg_async_done_fn *done) {
+int record_begin_send(db_conn_t *c, rf_pg_async_done_fn *done) {
+        const worker_t *w = c->w;
+        const db_batch_t *b = &c->batch;
         char lease[16];
         const char *params[] = { w->id, lease, w->conf->kafka.topic };
         rf_json_text_t batch = { 0 };
@@ -67,7 +69,7 @@ int record_begin_send(worker_t *w, const db_batch_t *b, rf_pg_async_done_fn *don
                 rf_json_text_lit(&batch, "}");
         }
         rf_json_text_lit(&batch, "]");
-        return send_batch(w, "SELECT idx, verdict FROM runfleet.begin_executions($1, $2, $3, $4::jsonb)", params, 3,
+        return send_batch(c, "SELECT idx, verdict FROM runfleet.begin_executions($1, $2, $3, $4::jsonb)", params, 3,
                           &batch, done);
 }
 
@@ -113,7 +115,9 @@ static void append_calls(rf_json_text_t *t, const execution_t *ex) {
         rf_json_text_lit(t, "]");
 }
 
-int record_finish_send(worker_t *w, const db_batch_t *b, rf_pg_async_done_fn *done) {
+int record_finish_send(db_conn_t *c, rf_pg_async_done_fn *done) {
+        const worker_t *w = c->w;
+        const db_batch_t *b = &c->batch;
         const char *params[] = { w->id };
         rf_json_text_t batch = { 0 };
 
@@ -136,7 +140,7 @@ int record_finish_send(worker_t *w, const db_batch_t *b, rf_pg_async_done_fn *do
                 rf_json_text_lit(&batch, "}");
         }
         rf_json_text_lit(&batch, "]");
-        return send_batch(w, "SELECT idx, recorded FROM runfleet.finish_executions($1, $2::jsonb)", params, 1, &batch,
+        return send_batch(c, "SELECT idx, recorded FROM runfleet.finish_executions($1, $2::jsonb)", params, 1, &batch,
                           done);
 }
 
@@ -150,7 +154,9 @@ void record_finish_read(const db_batch_t *b, const PGresult *res, bool *ret_reco
         }
 }
 
-int record_renew_send(worker_t *w, db_batch_t *b, rf_pg_async_done_fn *done) {
+int record_renew_send(db_conn_t *c, rf_pg_async_done_fn *done) {
+        worker_t *w = c->w;
+        db_batch_t *b = &c->batch;
         char **ids = malloc((w->in_flight + 1) * sizeof(char *));
         char **decisions = malloc((w->in_flight + 1) * sizeof(char *));
         char lease[16], *list = NULL, *decision_list = NULL;
@@ -187,8 +193,8 @@ int record_renew_send(worker_t *w, db_batch_t *b, rf_pg_async_done_fn *done) {
         }
         {
                 const char *params[] = { list, w->id, lease, decision_list };
-                r = rf_pg_async_send(w->db, "SELECT * FROM runfleet.renew_leases($1::uuid[], $2, $3, $4::uuid[])", 4,
-                                     params, done, w);
+                r = rf_pg_async_send(c->pg, "SELECT * FROM runfleet.renew_leases($1::uuid[], $2, $3, $4::uuid[])", 4,
+                                     params, done, c);
         }
         free(list);
         free(decision_list);

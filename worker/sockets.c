@@ -22,7 +22,7 @@
 /* An event's tag: the shard in the high half (1-based: 0 is the wake pipe),
  * the socket in the low half. */
 #define WAKE_TAG 0
-#define DB_TAG ((uint64_t)UINT32_MAX << 32) /* no shard has that index */
+#define DB_TAG ((uint64_t)UINT32_MAX << 32) /* no shard has that index; | the connection's db_role_t */
 static uint64_t socket_tag(const curl_shard_t *shard, curl_socket_t s) {
         return (uint64_t)(shard->index + 1) << 32 | (uint32_t)s;
 }
@@ -61,13 +61,18 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp) {
 
 int sockets_init(worker_t *w, char *errstr, size_t errstr_size) {
         struct epoll_event ev = { .events = EPOLLIN, .data.u64 = WAKE_TAG };
-        struct epoll_event db = { .events = EPOLLIN, .data.u64 = DB_TAG };
 
         w->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-        if (w->epoll_fd < 0 || epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, w->wake_fds[0], &ev) < 0 ||
-            epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, rf_pg_async_fd(w->db), &db) < 0) {
+        if (w->epoll_fd < 0 || epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, w->wake_fds[0], &ev) < 0) {
                 snprintf(errstr, errstr_size, "epoll: %s", strerror(errno));
                 return -errno;
+        }
+        for (int i = 0; i < DB_ROLES; i++) {
+                struct epoll_event db = { .events = EPOLLIN, .data.u64 = DB_TAG | (uint64_t)i };
+                if (epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, rf_pg_async_fd(w->db[i].pg), &db) < 0) {
+                        snprintf(errstr, errstr_size, "epoll: %s", strerror(errno));
+                        return -errno;
+                }
         }
         for (int i = 0; i < CURL_SHARDS; i++) {
                 curl_shard_t *shard = &w->shards[i];
@@ -104,8 +109,8 @@ void sockets_wait(worker_t *w, int timeout_ms) {
 
                 if (tag == WAKE_TAG)
                         continue; /* drained where the consumer is polled */
-                if (tag == DB_TAG) {
-                        w->db_event = true; /* db_step() reads it */
+                if ((tag & DB_TAG) == DB_TAG) {
+                        w->db[tag & ~DB_TAG].event = true; /* db_step() reads it */
                         continue;
                 }
                 if (events[i].events & (EPOLLIN | EPOLLHUP))

@@ -136,7 +136,7 @@ struct execution {
         bool span_ended;
 };
 
-/* The statement in flight on the worker's database connection (db.c). */
+/* The statement in flight on one of the worker's database connections (db.c). */
 typedef enum db_kind { DB_NONE, DB_BEGIN, DB_FINISH, DB_RENEW, DB_PROBE } db_kind_t;
 
 typedef struct db_batch {
@@ -149,19 +149,29 @@ typedef struct db_batch {
         uint64_t renew_gen;                          /* RENEW */
 } db_batch_t;
 
+/* The worker's database connections (db.c): claims have one of their
+ * own, so a claim never waits behind a record's commit; records, lease
+ * renewals and the readiness probe share the other. */
+typedef enum db_role { DB_RECORDS, DB_CLAIMS, DB_ROLES } db_role_t;
+
+typedef struct db_conn {
+        struct worker *w;
+        db_role_t role;
+        rf_pg_async_t *pg; /* never waited on: see db.c */
+        db_batch_t batch;  /* what is in flight on it */
+        bool event;        /* its descriptor was readable */
+        bool up;           /* connected at the end of the last db_step(), for logging changes */
+} db_conn_t;
+
 typedef struct worker {
         const rf_conf_t *conf;
         char id[96];
         rd_kafka_t *consumer;
         rd_kafka_t *producer;            /* DLQ */
         struct dlq_pending *dlq_pending; /* letters the producer would not take yet (dlq.c) */
-        rf_pg_async_t *db;               /* never waited on: see db.c */
-        db_batch_t batch;                /* what is in flight on it */
-        bool db_event;                   /* its descriptor was readable */
-        bool db_up;                      /* connected at the end of the last db_step(), for logging changes */
+        db_conn_t db[DB_ROLES];          /* indexed by db_role_t */
         bool renew_due;                  /* the heartbeat wants the leases renewed */
-        bool begin_next;                 /* claims' turn next when records wait too */
-        int64_t db_last_answer;          /* monotonic: the database last answered */
+        int64_t db_last_answer;          /* monotonic: the records connection last answered */
         uint64_t renew_gen;
         curl_shard_t shards[CURL_SHARDS];
         unsigned next_shard; /* the shard of the next try, round robin */

@@ -183,12 +183,12 @@ int main(void) {
                 free(log);
         }
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions WHERE status = 'SUCCEEDED'") == 1);
-        /* the worker's own session: its user, over TLS (the superuser sees every session's TLS state) */
+        /* the worker's own sessions (claims and records): its user, over TLS (the superuser sees every session's TLS state) */
         admin_query("postgres",
                     "SELECT count(*) FROM pg_stat_activity a JOIN pg_stat_ssl s ON s.pid = a.pid"
                     " WHERE a.application_name = 'runfleet-worker' AND a.usename = 'rf_worker' AND s.ssl",
                     state, sizeof(state));
-        CHECK_STR_EQ(state, "1");
+        CHECK_STR_EQ(state, "2");
         /* a few sweeps as the reaper's user: any missing right is a sweep_failed error */
         config_as(&t, "rf_reaper", REAPER_PW, "ca.pem", "verify-full");
         {

@@ -240,13 +240,16 @@ static void free_forgets(void) {
         w.active_runs[ex->workflow_index] = 1;
         ex->holds_slot = true;
         completion_push(&w, ex);
-        w.batch.exs[0] = ex;
-        w.batch.n = 1;
+        /* in a batch of each connection: it leaves both */
+        for (int i = 0; i < DB_ROLES; i++) {
+                w.db[i].batch.exs[0] = ex;
+                w.db[i].batch.n = 1;
+        }
         ex->in_batch = true;
         execution_db_retry(&w, ex, 1234);
         execution_free(&w, ex);
         CHECK(w.completed_count == 0);
-        CHECK(w.batch.exs[0] == NULL);
+        CHECK(w.db[DB_CLAIMS].batch.exs[0] == NULL && w.db[DB_RECORDS].batch.exs[0] == NULL);
         CHECK(w.active_runs[1] == 0 && w.slot_freed);
         CHECK(w.timers.heap.count == 0);
         CHECK(offset_track_pending(w.tracks[0]) == 1);
