@@ -25,18 +25,20 @@ static int count_in(const char *hay, const char *needle) {
 int main(void) {
         itest_t t;
         char out[8192], window[16];
-        long long minute;
+        long long second;
         pid_t ev[2];
         int hour;
 
         itest_init(&t, "evaluate");
         /* the failed run is placed 40 s back and must be "this morning", the
-         * same local day as the next ticks: stay clear of local midnight */
-        minute = itest_query_ll(&t, "SELECT (extract(hour FROM now() AT TIME ZONE 'America/New_York') * 60"
-                                    " + extract(minute FROM now() AT TIME ZONE 'America/New_York'))::bigint");
-        if (minute < 2 || minute > 1435) {
+         * same local day as the next ticks: from 40 s after local midnight
+         * (with a margin) to 2 minutes before the next, which the test needs
+         * at most. Outside that, wait for 00:01: at most 3 minutes, well
+         * within the test's timeout. */
+        second = itest_query_ll(&t, "SELECT extract(epoch FROM (now() AT TIME ZONE 'America/New_York')::time)::bigint");
+        if (second < 60 || second > 86400 - 120) {
                 printf("# waiting for local midnight to pass\n");
-                itest_sleep_ms(minute > 1435 ? (1442 - (int)minute) * 60000 : 120000);
+                itest_sleep_ms((int)((second < 60 ? 60 - second : 86400 - second + 60) * 1000));
         }
         hour = (int)(itest_query_ll(&t, "SELECT extract(hour FROM now() AT TIME ZONE 'America/New_York')::bigint"));
         snprintf(window, sizeof(window), "%02d:00-%02d:00", (hour + 2) % 24, (hour + 3) % 24);
