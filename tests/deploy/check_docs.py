@@ -93,14 +93,12 @@ elif m:
 
 # ---------------------------------------------------- 5. figures in one place
 bench = open(dl.path("docs", "benchmarks.md")).read()
-begin, end = "<!-- begin: written by bench/run --docs", "<!-- end: written by bench/run --docs -->"
-if c.check(begin in bench and end in bench, "docs/benchmarks.md has no block written by bench/run --docs"):
-    block = bench.split(begin, 1)[1].split(end, 1)[0]
+block = dl.bench_block(bench)
+if c.check(block is not None, "docs/benchmarks.md has no block written by bench/run --docs"):
     c.check("| (a) throughput |" in block, "the bench/run block of docs/benchmarks.md has no results table")
     # the decisions/s of (a), as the block has it: no other document may repeat it
-    m = re.search(r"^\| \(a\) throughput \|[^|]*\|[^|]*\|[^|]*\| ([\d,]+) \|", block, re.M)
-    if c.check(m is not None, "no (a) decisions/s in the bench/run block"):
-        rate = m.group(1)
+    rate = dl.bench_rate(block)
+    if c.check(rate is not None, "no (a) decisions/s in the bench/run block"):
         for f in [dl.path("README.md")] + docs:
             text = open(f).read()
             if f.endswith("benchmarks.md"):

@@ -175,6 +175,23 @@ def parse_libconfig(text):
     return settings(None)
 
 
+BENCH_BEGIN = "<!-- begin: written by bench/run --docs"
+BENCH_END = "<!-- end: written by bench/run --docs -->"
+
+
+def bench_block(text):
+    """The block of docs/benchmarks.md (its text) that bench/run --docs writes, or None."""
+    if BENCH_BEGIN not in text or BENCH_END not in text:
+        return None
+    return text.split(BENCH_BEGIN, 1)[1].split(BENCH_END, 1)[0]
+
+
+def bench_rate(block):
+    """The decisions/s of (a) as the block has it ("10,389"), or None."""
+    m = re.search(r"^\| \(a\) throughput \|[^|]*\|[^|]*\|[^|]*\| ([\d,]+) \|", block, re.M)
+    return m.group(1) if m else None
+
+
 def worker_exe():
     exe = os.path.join(BUILD, "worker", "runfleet-worker")
     if not os.access(exe, os.X_OK):
