@@ -61,7 +61,9 @@ int main(void) {
         CHECK(itest_wait_for(&t, 4, 60000, "SELECT count(*) FROM runfleet.executions WHERE status = 'SUCCEEDED'"));
 
         /* four decisions, two with replay_of; every field against PostgreSQL */
-        CHECK(itest_sh("PGDATABASE='%s' '%s' '%s/tests/integration/read_confluent.py' --brokers '%s' --topic '%s' "
+        /* the reader bounds its own waits; timeout(1) is the last resort */
+        CHECK(itest_sh("PGDATABASE='%s' timeout -k 10 180 '%s' '%s/tests/integration/read_confluent.py' "
+                       "--brokers '%s' --topic '%s' "
                        "--registry '%s' --expect 4 >'%s/reader.log' 2>&1",
                        t.db_name, python, root, t.brokers, t.topic, t.registry_url, t.dir) == 0);
         {

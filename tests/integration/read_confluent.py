@@ -17,6 +17,7 @@ decisions were read and all match, 1 otherwise (naming the difference).
 """
 import argparse
 import datetime
+import faulthandler
 import json
 import subprocess
 import sys
@@ -37,7 +38,7 @@ def db_row(decision_id):
         "FROM runfleet.decisions WHERE decision_id = '%s'" % uuid.UUID(str(decision_id))
     )
     out = subprocess.run(["psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql], check=True,
-                         capture_output=True, text=True).stdout.strip()
+                         capture_output=True, text=True, timeout=30).stdout.strip()
     return json.loads(out) if out else None
 
 
@@ -56,8 +57,13 @@ def main():
     ap.add_argument("--expect", type=int, required=True)
     ap.add_argument("--timeout", type=float, default=30.0)
     a = ap.parse_args()
+    # Nothing below may wait for ever: the client's HTTP requests have no
+    # timeout by default (one hung a CI run for the test's whole 300 s,
+    # printing nothing). Past the deadline, print every thread's stack and
+    # exit, so a stall names its place.
+    faulthandler.dump_traceback_later(a.timeout + 60, exit=True)
 
-    registry = SchemaRegistryClient({"url": a.registry})
+    registry = SchemaRegistryClient({"url": a.registry, "timeout": 10})
     consumer = DeserializingConsumer({
         "bootstrap.servers": a.brokers,
         "group.id": "read-confluent-%s" % uuid.uuid4(),
