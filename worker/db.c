@@ -107,15 +107,14 @@ static void on_done(void *arg, int err, const PGresult *res, const char *errstr)
         db_kind_t kind = b->kind;
 
         b->kind = DB_NONE;
-        /* readiness follows the records connection, whose probe keeps it
-         * fresh; a claims connection that is down is logged (note_connection) */
-        if (c->role == DB_RECORDS) {
-                if (err != -ENOTCONN) {
+        /* readiness wants both connections; the records one's probe keeps
+         * its answer fresh (send_records) */
+        if (err != -ENOTCONN) {
+                if (c->role == DB_RECORDS)
                         w->db_last_answer = rf_mono_ms();
-                        metrics_db_state(true, NULL);
-                } else {
-                        metrics_db_state(false, errstr);
-                }
+                metrics_db_state(c->role, true, NULL);
+        } else {
+                metrics_db_state(c->role, false, errstr);
         }
         switch (kind) {
         case DB_BEGIN:
@@ -174,9 +173,25 @@ static void untake(worker_t *w, db_batch_t *b) {
         b->n = 0;
 }
 
-static void mark(db_batch_t *b) {
-        for (size_t i = 0; i < b->n; i++)
-                b->exs[i]->in_batch = true;
+static void log_oom(void) {
+        rf_log_error("worker.oom", NULL, "out of memory encoding a database batch; will retry");
+}
+
+/* Sends the batch just taken into c->batch with @p send; a batch that
+ * could not be sent goes back where it came from. */
+static int send_or_untake(db_conn_t *c, int (*send)(db_conn_t *, rf_pg_async_done_fn *)) {
+        db_batch_t *b = &c->batch;
+        int r = send(c, on_done);
+
+        if (r == 0) {
+                for (size_t i = 0; i < b->n; i++)
+                        b->exs[i]->in_batch = true;
+                return 0;
+        }
+        if (r == -ENOMEM)
+                log_oom();
+        untake(c->w, b);
+        return r;
 }
 
 /* The next statement for the idle claims connection: a batch of the
@@ -184,7 +199,6 @@ static void mark(db_batch_t *b) {
 static void send_claims(db_conn_t *c) {
         worker_t *w = c->w;
         db_batch_t *b = &c->batch;
-        int r;
 
         if (!w->begin_due)
                 return;
@@ -194,14 +208,7 @@ static void send_claims(db_conn_t *c) {
                 b->kind = DB_NONE;
                 return;
         }
-        r = record_begin_send(c, on_done);
-        if (r == 0) {
-                mark(b);
-                return;
-        }
-        if (r == -ENOMEM)
-                rf_log_error("worker.oom", NULL, "out of memory encoding a database batch; will retry");
-        untake(w, b);
+        send_or_untake(c, record_begin_send);
 }
 
 /* The next statement for the idle records connection: a due renewal first
@@ -220,20 +227,15 @@ static void send_records(db_conn_t *c) {
                 if (r == 0)
                         return;
                 b->kind = DB_NONE;
+                if (r == -ENOMEM)
+                        log_oom();
         }
         if (w->completed_count > 0) {
                 b->kind = DB_FINISH;
-                if (take_finishes(w, b)) {
-                        r = record_finish_send(c, on_done);
-                        if (r == 0) {
-                                mark(b);
-                                return;
-                        }
-                        untake(w, b);
-                }
+                if (take_finishes(w, b) && (r = send_or_untake(c, record_finish_send)) == 0)
+                        return;
+                b->kind = DB_NONE;
         }
-        if (r == -ENOMEM)
-                rf_log_error("worker.oom", NULL, "out of memory encoding a database batch; will retry");
         if (r == -ENODATA && now - w->db_last_answer >= METRICS_DB_PROBE_MS) {
                 b->kind = DB_PROBE;
                 if (rf_pg_async_send(c->pg, "SELECT 1", 0, NULL, on_done, c) < 0)
@@ -250,9 +252,8 @@ static void note_connection(db_conn_t *c) {
         if (up == c->up)
                 return;
         c->up = up;
+        metrics_db_state(c->role, up, up ? NULL : rf_pg_async_error(c->pg));
         if (!up) {
-                if (c->role == DB_RECORDS)
-                        metrics_db_state(false, rf_pg_async_error(c->pg));
                 rf_log_warn("database.lost", json_pack("{s:s}", "connection", names[c->role]),
                             "%s connection: %s; reconnecting", names[c->role], rf_pg_async_error(c->pg));
                 return;

@@ -47,6 +47,7 @@ static int setup(worker_t *w, const rf_program_t *prog, char *errstr, size_t err
                         return r;
                 }
                 w->db[i].up = rf_pg_async_connected(w->db[i].pg);
+                metrics_db_state(w->db[i].role, w->db[i].up, NULL);
         }
         r = rf_kafka_producer_new(w->conf, w->id, dlq_on_delivery, w, &w->producer, errstr, errstr_size);
         if (r < 0)

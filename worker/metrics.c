@@ -17,6 +17,7 @@ worker_metrics_t worker_metrics;
 
 /* The loop records what it learns; the readiness callback only reads. */
 static rf_http_condition_t ready_db = RF_HTTP_CONDITION_INIT("database");
+static rf_http_condition_t ready_db_claims = RF_HTTP_CONDITION_INIT("database claims connection");
 static rf_http_condition_t ready_kafka = RF_HTTP_CONDITION_INIT("kafka");
 static atomic_bool ready_draining;
 static char ready_config[300]; /* why a scraper name does not resolve; written before the server starts */
@@ -127,8 +128,16 @@ int metrics_on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
         return 0;
 }
 
-void metrics_db_state(bool ok, const char *why) {
-        rf_http_condition_set(&ready_db, ok, why);
+void metrics_db_state(db_role_t role, bool ok, const char *why) {
+        char named[300];
+
+        if (role == DB_RECORDS) {
+                rf_http_condition_set(&ready_db, ok, why);
+                return;
+        }
+        /* a worker that cannot claim runs nothing: not ready either */
+        snprintf(named, sizeof(named), "claims connection lost: %s", why ? why : "down");
+        rf_http_condition_set(&ready_db_claims, ok, ok ? NULL : named);
 }
 
 /* Once per loop turn: liveness and gauges. Readiness's database part comes
@@ -160,7 +169,8 @@ void metrics_tick(worker_t *w) {
 }
 
 /* /readyz: not draining, the configuration resolves, PostgreSQL answered
- * the loop's last probe and a broker connection was up recently. */
+ * the loop's last probe, the claims connection is up and a broker
+ * connection was up recently. */
 int metrics_ready(void *opaque, char *reason, size_t size) {
         (void)opaque;
         if (atomic_load(&ready_draining)) {
@@ -172,6 +182,7 @@ int metrics_ready(void *opaque, char *reason, size_t size) {
                 return -ENOENT;
         }
         if (!rf_http_condition_ok(&ready_db, 3 * METRICS_DB_PROBE_MS, reason, size) ||
+            !rf_http_condition_ok(&ready_db_claims, 0, reason, size) ||
             !rf_http_condition_ok(&ready_kafka, 3 * METRICS_STATS_INTERVAL_MS, reason, size))
                 return -ENOTCONN;
         /* framed messages whose ids are not cached wait for it */

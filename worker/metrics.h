@@ -35,10 +35,11 @@ int metrics_on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque);
 /* Setup reached a broker: Kafka counts as up until statistics say otherwise. */
 void metrics_kafka_up(void);
 
-/* What the database connection last showed (db.c): @p ok when it
- * answered, else @p why. /readyz fails when it is not ok, or when nothing
- * was heard for three probe intervals (a stalled server). */
-void metrics_db_state(bool ok, const char *why);
+/* What database connection @p role last showed (db.c): @p ok when it
+ * answered, else @p why. /readyz fails while either connection is down, or
+ * when the records connection heard nothing for three probe intervals (a
+ * stalled server: only that connection probes). */
+void metrics_db_state(db_role_t role, bool ok, const char *why);
 
 /* Once per loop turn: liveness, gauges. */
 void metrics_tick(worker_t *w);
