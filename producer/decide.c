@@ -6,10 +6,12 @@
 #include <string.h>
 
 #include "decide.h"
+#include "decide_sql.h"
 #include "overlap.h"
 #include "rf_lifecycle.h"
 #include "rf_log.h"
 #include "rf_store.h"
+#include "rf_uuid.h"
 #include "workflow_decision.h"
 
 /* The jobs as the JSON array [{"i": index, "w": workflow, "t": tick_ms}]
@@ -28,30 +30,6 @@ static char *jobs_json(const decide_job_t *jobs, size_t count) {
         json_decref(a);
         return text;
 }
-
-/* The jobs whose tick has a decision already (another evaluator's, or one
- * recorded before a crash): their index, one row each. */
-static const char *const sql_decided =
-        "SELECT j.i FROM jsonb_to_recordset($1::jsonb) AS j(i integer, w text, t bigint)"
-        " WHERE EXISTS (SELECT 1 FROM runfleet.decisions d"
-        "                WHERE d.workflow = j.w AND d.tick = to_timestamp(j.t / 1000.0))";
-
-/* The RUN decisions of every workflow involved ($1, with the workflows
- * they run after) within a day and a bit either side of the round's ticks
- * ($2, $3): 26 h covers the longest local day (25 h) whatever the zone's
- * offset; decided_at >= tick, so its bound lets the index help. Sorted by
- * workflow as strcmp() sorts, for the lookups below. */
-static const char *const sql_history = "SELECT workflow, decision_id::text,"
-                                       " (extract(epoch FROM coalesce(tick, decided_at)) * 1000)::bigint,"
-                                       " (extract(epoch FROM state_at) * 1000)::bigint, state, replay_of IS NOT NULL,"
-                                       " waiting_for IS NOT NULL"
-                                       "  FROM runfleet.decisions"
-                                       " WHERE action = 'RUN' AND workflow = ANY ($1::text[])"
-                                       "   AND decided_at >= to_timestamp($2::bigint / 1000.0) - interval '27 hours'"
-                                       "   AND coalesce(tick, decided_at) BETWEEN"
-                                       "       to_timestamp($2::bigint / 1000.0) - interval '26 hours' AND"
-                                       "       to_timestamp($3::bigint / 1000.0) + interval '26 hours'"
-                                       " ORDER BY workflow COLLATE \"C\"";
 
 static const char *const sql_pauses =
         "SELECT workflow, paused_by, (extract(epoch FROM paused_at) * 1000)::bigint, reason, automatic"
@@ -114,16 +92,26 @@ static char *names_literal(const round_t *rd, bool with_after) {
         return list;
 }
 
+/* The earliest tick of the round, in ms. */
+static int64_t first_tick(const round_t *rd) {
+        int64_t lo = rd->jobs[0].tick_ms;
+
+        for (size_t i = 1; i < rd->count; i++)
+                lo = rd->jobs[i].tick_ms < lo ? rd->jobs[i].tick_ms : lo;
+        return lo;
+}
+
 static int load_decided(round_t *rd, char *errstr, size_t errstr_size) {
-        char *text = jobs_json(rd->jobs, rd->count);
+        char *text = jobs_json(rd->jobs, rd->count), min_id[37];
         PGresult *res = NULL;
         int r;
 
         if (!text)
                 return -ENOMEM;
+        rf_uuid_floor(first_tick(rd), min_id);
         {
-                const char *params[] = { text };
-                r = rf_pg_exec(rd->pg, sql_decided, 1, params, &res, errstr, errstr_size);
+                const char *params[] = { text, min_id };
+                r = rf_pg_exec(rd->pg, decide_sql_decided, 2, params, &res, errstr, errstr_size);
         }
         free(text);
         if (r < 0)
@@ -138,21 +126,20 @@ static int load_decided(round_t *rd, char *errstr, size_t errstr_size) {
 }
 
 static int load_history(round_t *rd, char *errstr, size_t errstr_size) {
-        char *list = names_literal(rd, true), from[32], to[32];
-        int64_t lo = rd->jobs[0].tick_ms, hi = rd->jobs[0].tick_ms;
+        char *list = names_literal(rd, true), from[32], to[32], min_id[37];
+        int64_t lo = first_tick(rd), hi = rd->jobs[0].tick_ms;
         int r, n;
 
         if (!list)
                 return -ENOMEM;
-        for (size_t i = 1; i < rd->count; i++) {
-                lo = rd->jobs[i].tick_ms < lo ? rd->jobs[i].tick_ms : lo;
+        for (size_t i = 1; i < rd->count; i++)
                 hi = rd->jobs[i].tick_ms > hi ? rd->jobs[i].tick_ms : hi;
-        }
         snprintf(from, sizeof(from), "%lld", (long long)lo);
         snprintf(to, sizeof(to), "%lld", (long long)hi);
+        rf_uuid_floor(lo - DECIDE_HISTORY_BEFORE_MS, min_id);
         {
-                const char *params[] = { list, from, to };
-                r = rf_pg_exec(rd->pg, sql_history, 3, params, &rd->hist, errstr, errstr_size);
+                const char *params[] = { list, from, to, min_id };
+                r = rf_pg_exec(rd->pg, decide_sql_history, 4, params, &rd->hist, errstr, errstr_size);
         }
         free(list);
         if (r < 0)

@@ -43,6 +43,7 @@ static const struct {
         { "017_replay_pages.sql", "31f1cef7265585c5e738255a57126584b151a0cd3ee7479958bdbb310eb285bf" },
         { "018_partitioned_history.sql", "1e5f5236324340fc73571227aaaa610959246de3b0989d96034292303720157c" },
         { "019_decisions_fillfactor.sql", "1a1db9ddfd09b6c81dead17bfb044d9269315b7d107a7dc272803659edc0ecd1" },
+        { "020_untimed_runs.sql", "6b3911430c9d277f33d51c60743adab78e67001301737c53f3edb01b7ddcfa42" },
 };
 
 #define MAX_NAMES 64

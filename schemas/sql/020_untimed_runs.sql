@@ -1,0 +1,17 @@
+-- runfleet schema, version 20: the decisions without a tick (manual
+-- triggers, replays) by workflow and time, for the evaluator.
+--
+-- The evaluator reads the RUN decisions of the workflows it decides within
+-- 26 h either side of the round's ticks (producer/decide.c, sql_history).
+-- Those with a tick have their index, (workflow, tick, decided_at) of 018;
+-- those without one had none by workflow, so PostgreSQL read every
+-- decision of yesterday since the bound through the decided_at index and
+-- kept the few of those workflows: 52 ms of each evaluation with a third
+-- of a million decisions a day (docs/benchmarks.md, (f)), growing with the
+-- fleet's day. Decisions without a tick are few (a person's trigger, a
+-- replay), so this index is small and costs the hot path nothing: a
+-- scheduled decision has a tick and never enters it.
+--
+-- Building it locks each day partition against writes while that day is
+-- read once (about 3 s for 10 million decisions on the bench machine).
+CREATE INDEX IF NOT EXISTS decisions_untimed ON runfleet.decisions (workflow, decided_at) WHERE tick IS NULL;
