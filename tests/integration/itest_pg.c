@@ -67,14 +67,29 @@ static int with_postmaster(itest_t *t, const itest_pg_t *pg, const char *action)
 }
 
 int itest_pg_signal(itest_t *t, const itest_pg_t *pg, int sig) {
-        char action[256];
+        char action[320];
 
-        /* the postmaster, then its children (the backends). A child may
-         * exit between pgrep and kill (a backend ending its session): that
-         * one is not an error, the postmaster's signal is what must work. */
-        snprintf(action, sizeof(action),
-                 "c=$(pgrep -P $pid); kill -%d $pid && { kill -%d $c 2>/dev/null; echo $((1 + $(echo $c | wc -w))); }",
-                 sig, sig);
+        /* A freeze and its thaw must count the same processes. SIGSTOP goes
+         * to the postmaster first, so no child is forked after the list is
+         * taken; SIGCONT to the children first, so the postmaster reaps none
+         * before it is thawed. Only the processes signalled are counted (a
+         * zombie counts both times: its stopped postmaster cannot reap it). */
+        if (sig == SIGSTOP)
+                snprintf(action, sizeof(action),
+                         "kill -STOP $pid && n=1 && for c in $(pgrep -P $pid); do"
+                         " kill -STOP $c 2>/dev/null && n=$((n + 1)); done; echo $n");
+        else if (sig == SIGCONT)
+                snprintf(action, sizeof(action),
+                         "n=1; for c in $(pgrep -P $pid); do kill -CONT $c 2>/dev/null && n=$((n + 1)); done;"
+                         " kill -CONT $pid && echo $n");
+        else
+                /* the postmaster, then its children (the backends). A child may
+                 * exit between pgrep and kill (a backend ending its session): that
+                 * one is not an error, the postmaster's signal is what must work. */
+                snprintf(
+                        action, sizeof(action),
+                        "c=$(pgrep -P $pid); kill -%d $pid && { kill -%d $c 2>/dev/null; echo $((1 + $(echo $c | wc -w))); }",
+                        sig, sig);
         return with_postmaster(t, pg, action);
 }
 
