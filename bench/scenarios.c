@@ -16,8 +16,9 @@
  *       producer loop records and produces R decisions/s for S seconds:
  *       each due batch recorded with one INSERT and queued on Kafka without
  *       waiting, or, with --evaluator-path, the way the evaluator does it
- *       (rf_store_insert_decision + rf_store_publish: a round trip per
- *       decision, then a wait for the acknowledgements). Latency is then
+ *       (one INSERT per batch, rf_store_insert_decisions, then
+ *       rf_store_publish: sent at once, then a wait for the
+ *       acknowledgements). Latency is then
  *       measured from each message's Kafka timestamp (the moment it was
  *       produced) to its execution's start and finish.
  *       seq / threads: the original design (Python, bench/baseline/) walks
@@ -399,22 +400,25 @@ static int kafka_latencies(itest_t *t, double out[4]) {
         return n > 0 ? 0 : -1;
 }
 
-/* Records and produces @p k decisions as the evaluator does. */
+/* Records and produces @p k decisions as the evaluator does: one INSERT
+ * for the batch (rf_store_insert_decisions, as producer/decide.c's round),
+ * then rf_store_publish, which sends at once and waits for Kafka's
+ * acknowledgements before it records delivered_at. */
 static int produce_like_evaluator(rf_conf_t *conf, rf_pg_t *pg, rd_kafka_t *rk, int first, int k, const char *reason) {
         rf_decision_t *ds[512];
+        rf_store_new_t rows[512];
         char errstr[1024];
         size_t delivered = 0;
-        int n = 0;
+        int n = k < 512 ? k : 512;
 
-        for (; n < k && n < 512; n++) {
-                ds[n] = new_decision(conf, first + n, reason);
-                if (rf_store_insert_decision(pg, ds[n], "RUN", -1, errstr, sizeof(errstr)) < 0) {
-                        fprintf(stderr, "# insert: %s\n", errstr);
-                        rf_decision_destroy(ds[n]);
-                        break;
-                }
+        for (int i = 0; i < n; i++) {
+                ds[i] = new_decision(conf, first + i, reason);
+                rows[i] = (rf_store_new_t){ .d = ds[i], .action = "RUN", .tick_ms = -1 };
         }
-        if (rf_store_publish(rk, pg, conf->kafka.topic, ds, (size_t)n, 30000, &delivered, errstr, sizeof(errstr)) < 0)
+        if (rf_store_insert_decisions(pg, rows, (size_t)n, errstr, sizeof(errstr)) < 0)
+                fprintf(stderr, "# insert: %s\n", errstr);
+        else if (rf_store_publish(rk, pg, conf->kafka.topic, ds, (size_t)n, 30000, &delivered, errstr, sizeof(errstr)) <
+                 0)
                 fprintf(stderr, "# publish: %s\n", errstr);
         for (int i = 0; i < n; i++)
                 rf_decision_destroy(ds[i]);

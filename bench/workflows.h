@@ -6,3 +6,7 @@
  * the same cron tick ("* * * * *") and the one scraper "s" (malloc()ed;
  * NULL: out of memory). */
 char *bench_workflows(int n);
+
+/* The same list with names "<prefix>00000" ... (a set never decided
+ * before, for one more measurement of the same work). */
+char *bench_workflows_named(int n, const char *prefix);
