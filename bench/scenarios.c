@@ -114,28 +114,6 @@ static double db_clock(itest_t *t) {
         return v;
 }
 
-/* utime + stime of a live process, in seconds (from /proc/<pid>/stat). */
-static double cpu_seconds(pid_t pid) {
-        char path[64], buf[2048];
-        unsigned long ut = 0, st = 0;
-        const char *p;
-        size_t n;
-        FILE *f;
-
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-        f = fopen(path, "r");
-        if (!f)
-                return NAN;
-        n = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        p = strrchr(buf, ')');
-        /* after "pid (comm)": state(3) ... utime(14) stime(15) */
-        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-                return NAN;
-        return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 static void scraper_url(const itest_t *t, const opts_t *o, int k, char *out, size_t size, bool placeholder) {
         const char *base = placeholder ? "@FAKE@" : t->fake_url;
 
@@ -631,7 +609,7 @@ static int run(const opts_t *o) {
                         rebalances = count_rebalances(&t, pids, nw) - rebalances;
                 for (int i = 0; i < nw; i++) {
                         long r = itest_peak_rss_kb(pids[i]);
-                        cpu += cpu_seconds(pids[i]);
+                        cpu += itest_cpu_seconds(pids[i]);
                         if (r > rss)
                                 rss = r;
                 }

@@ -182,6 +182,9 @@ void intake_poll(worker_t *w) {
                 if (now - w->full_since < CONSUMER_PAUSE_AFTER_MS)
                         return;
                 consumer_set_paused(w, true);
+                /* the pause is taken (or, failed, is tried again a full
+                 * second later): loop_wait_ms() must not keep waking for it */
+                w->full_since = 0;
         }
         if (w->in_flight < max)
                 w->full_since = 0;

@@ -194,7 +194,7 @@ typedef struct worker {
         size_t idle_easy_count, idle_easy_cap;
         bool slot_freed;         /* a max_active_runs slot was released: start waiting ones */
         bool begin_due;          /* executions wait in PHASE_BEGIN to be claimed */
-        int64_t full_since;      /* monotonic: in_flight reached max_in_flight, 0 = not full */
+        int64_t full_since;      /* monotonic: in_flight reached max_in_flight, not paused yet; 0 = neither */
         bool poll_again;         /* the last poll stopped early (POLL_BATCH, full): more may be queued */
         timers_t timers;         /* tries and database retries waiting for their time */
         int64_t now;             /* monotonic: the clock, read once per loop turn */

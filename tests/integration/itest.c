@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -394,6 +395,39 @@ char *itest_read_log(itest_t *t, pid_t pid) {
                         return buf;
                 }
         return strdup("");
+}
+
+bool itest_wait_log(itest_t *t, pid_t pid, const char *needle, int timeout_ms) {
+        for (int waited = 0;; waited += 100) {
+                char *log = itest_read_log(t, pid);
+                bool found = strstr(log, needle) != NULL;
+
+                free(log);
+                if (found || waited >= timeout_ms)
+                        return found;
+                itest_sleep_ms(100);
+        }
+}
+
+double itest_cpu_seconds(pid_t pid) {
+        char path[64], buf[2048];
+        unsigned long ut = 0, st = 0;
+        const char *p;
+        size_t n;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        f = fopen(path, "r");
+        if (!f)
+                return NAN;
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        p = strrchr(buf, ')');
+        /* after "pid (comm)": state(3) ... utime(14) stime(15) */
+        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+                return NAN;
+        return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 void itest_migrate(itest_t *t) {

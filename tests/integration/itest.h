@@ -90,6 +90,14 @@ int itest_wait(pid_t pid, int timeout_ms);
 /* The log file of a spawned process, read whole (free()). */
 char *itest_read_log(itest_t *t, pid_t pid);
 
+/* Polls the log of @p pid every 100 ms for at most @p timeout_ms until it
+ * holds @p needle. */
+bool itest_wait_log(itest_t *t, pid_t pid, const char *needle, int timeout_ms);
+
+/* utime + stime of the live process @p pid so far, in seconds (from
+ * /proc/<pid>/stat); NAN when it cannot be read. */
+double itest_cpu_seconds(pid_t pid);
+
 /* Runs @p sql (one statement, no parameters) on the test database.
  * Returns 0, or -1 with the statement and the database's reason printed
  * (the caller CHECKs: CHECK counts per test file). */
