@@ -621,10 +621,10 @@ def main():
         pg = R.call("pg-limit", "--seconds", P["pg_secs"], "--clients", PG_CLIENTS, "--batch", PG_BATCH) or {}
         limits.append(add(LimitRow("pg_row", "limit: PostgreSQL, row by row",
                                    "pgbench, %d clients; per decision: INSERT decision, begin_executions() and"
-                                   " finish_executions() with one item, a transaction each" % PG_CLIENTS, pg.get("pg_one_per_round_trip"))))
+                                   " finish_executions() with one item, a transaction each; the worker's session settings" % PG_CLIENTS, pg.get("pg_one_per_round_trip"))))
         limits.append(add(LimitRow("pg_batch", "limit: PostgreSQL, %s decisions per statement" % fnum(PG_BATCH),
-                                   "pgbench, %d clients: the same rows and state changes, 3 statements per batch"
-                                   % PG_CLIENTS, pg.get("pg_batched"))))
+                                   "pgbench, %d clients: the same rows and state changes, 3 statements per batch;"
+                                   " the worker's session settings" % PG_CLIENTS, pg.get("pg_batched"))))
         log("limit: Kafka (%s messages of 200 bytes)" % fnum(P["kafka_msgs"]))
         k = R.call("kafka-limit", "--messages", P["kafka_msgs"], "--size", 200) or {}
         limits.append(add(LimitRow("kafka_produce", "limit: Kafka produce",

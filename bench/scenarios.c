@@ -804,8 +804,10 @@ static double pgbench(itest_t *t, const char *script_name, const char *script, c
                 return NAN;
         fputs(script, f);
         fclose(f);
-        snprintf(cmd, sizeof(cmd), "pgbench -n -M prepared -c %d -j 2 -T %d -f '%s' '%s' 2>&1", o->clients, o->seconds,
-                 path, t->db_url);
+        /* the worker's session settings: its foreign key checks, too, run
+         * from a generic plan (worker/main.c) */
+        snprintf(cmd, sizeof(cmd), "PGOPTIONS='%s' pgbench -n -M prepared -c %d -j 2 -T %d -f '%s' '%s' 2>&1",
+                 RF_PG_GENERIC_PLANS, o->clients, o->seconds, path, t->db_url);
         f = popen(cmd, "r");
         if (!f)
                 return NAN;

@@ -17,6 +17,7 @@ struct rf_pg {
         char *password;        /* masked out of libpq's messages; NULL when none */
         char *url;             /* kept for rf_pg_connect_start(): a new connection, any host of a list */
         char *application_name;
+        char *options; /* the session's settings: SESSION_OPTIONS and the caller's */
 };
 
 /* Replaces every occurrence of @p secret in @p s with "****". */
@@ -122,16 +123,23 @@ static int parse_url(rf_pg_t *pg, const char *url, char *errstr, size_t errstr_s
  * keeps the first that fits, so a new connection finds the current primary.
  * connect_timeout bounds each host's try of a blocking connect only.
  *
- * "options" turns JIT compilation off for the session. Our statements are
- * short, but over a month of day partitions the planner's cost estimates add
- * up past jit_above_cost, and LLVM then spent 4 to 10 s compiling a statement
- * that runs in 10 ms (timeline of one day with 10 million decisions kept).
- * It comes before "dbname", so an options= in the URL replaces it. */
+ * "options" (SESSION_OPTIONS, then the caller's) turns JIT compilation off
+ * for the session. Our statements are short, but over a month of day
+ * partitions the planner's cost estimates add up past jit_above_cost, and
+ * LLVM then spent 4 to 10 s compiling a statement that runs in 10 ms
+ * (timeline of one day with 10 million decisions kept). It comes before
+ * "dbname", so an options= in the URL replaces it. */
+#define SESSION_OPTIONS "-c jit=off"
 #define CONNECT_OPTIONS(pg)                                                                                            \
         const char *keys[] = { "options", "dbname", "application_name", "connect_timeout", NULL };                     \
-        const char *values[] = { "-c jit=off", (pg)->url, (pg)->application_name, "10", NULL }
+        const char *values[] = { (pg)->options, (pg)->url, (pg)->application_name, "10", NULL }
 
 int rf_pg_connect(const char *url, const char *application_name, rf_pg_t **ret_pg, char *errstr, size_t errstr_size) {
+        return rf_pg_connect_with(url, application_name, NULL, ret_pg, errstr, errstr_size);
+}
+
+int rf_pg_connect_with(const char *url, const char *application_name, const char *options, rf_pg_t **ret_pg,
+                       char *errstr, size_t errstr_size) {
         rf_pg_t *pg = calloc(1, sizeof(*pg));
         int r;
 
@@ -139,7 +147,9 @@ int rf_pg_connect(const char *url, const char *application_name, rf_pg_t **ret_p
                 return -ENOMEM;
         pg->url = strdup(url);
         pg->application_name = strdup(application_name);
-        if (!pg->url || !pg->application_name) {
+        if (asprintf(&pg->options, "%s%s%s", SESSION_OPTIONS, options ? " " : "", options ? options : "") < 0)
+                pg->options = NULL;
+        if (!pg->url || !pg->application_name || !pg->options) {
                 rf_pg_destroy(pg);
                 return -ENOMEM;
         }
@@ -167,6 +177,7 @@ void rf_pg_destroy(rf_pg_t *pg) {
         free(pg->password);
         free(pg->url);
         free(pg->application_name);
+        free(pg->options);
         free(pg);
 }
 

@@ -12,6 +12,16 @@ typedef struct rf_pg rf_pg_t;
  * *ret_pg (rf_pg_destroy()). Returns 0 or -ENOTCONN with libpq's reason. */
 int rf_pg_connect(const char *url, const char *application_name, rf_pg_t **ret_pg, char *errstr, size_t errstr_size);
 
+/* Session options: prepared statements and kept plans use generic plans.
+ * For the worker's sessions (worker/main.c: why) and the bench's pgbench,
+ * which does the same work. */
+#define RF_PG_GENERIC_PLANS "-c plan_cache_mode=force_generic_plan"
+
+/* rf_pg_connect(), with @p options ("-c name=value ...", NULL: none) added
+ * to the session settings of this and every later connection of *ret_pg. */
+int rf_pg_connect_with(const char *url, const char *application_name, const char *options, rf_pg_t **ret_pg,
+                       char *errstr, size_t errstr_size);
+
 void rf_pg_destroy(rf_pg_t *pg);
 
 /* Runs one statement with text parameters (NULL entries are SQL NULL).
