@@ -118,17 +118,7 @@ int main(void) {
         itest_sleep_ms(4000);
         CHECK(itest_query_ll(&t, "SELECT count(*) FROM runfleet.executions") == 0);
         CHECK(dead_letters(&t) == 0);
-        {
-                char *log = NULL;
-
-                for (int i = 0; i < 20 && !(log && strstr(log, "registry.unavailable")); i++) {
-                        free(log);
-                        log = itest_read_log(&t, t.procs[t.proc_count - 1]);
-                        itest_sleep_ms(250);
-                }
-                CHECK_CONTAINS(log, "registry.unavailable");
-                free(log);
-        }
+        CHECK(itest_wait_log(&t, t.procs[t.proc_count - 1], "registry.unavailable", 5000));
 
         /* back (empty: in-memory), migrated again: the same id; the worker
          * runs the held message and the reaper produces the other. The
