@@ -23,16 +23,6 @@
 #include "metrics.h"
 #include "sockets.h"
 
-/* The worker's statements are calls of runfleet's functions, each planned
- * as its own SET plan_cache_mode says. What this setting reaches is the
- * foreign key check of executions.decision_id, run at commit
- * (schemas/sql/010_decision_key_checked_at_commit.sql) from a plan kept per
- * connection: since decisions is partitioned (018), PostgreSQL otherwise
- * chose a custom plan, planned anew for every execution claimed, about a
- * fifth of its CPU in bench scenario (a). The generic plan prunes the
- * partitions when it runs. */
-#define WORKER_SESSION_OPTIONS RF_PG_GENERIC_PLANS
-
 static int setup(worker_t *w, const rf_program_t *prog, char *errstr, size_t errstr_size) {
         int r;
 
@@ -48,7 +38,16 @@ static int setup(worker_t *w, const rf_program_t *prog, char *errstr, size_t err
                 rf_pg_t *pg = NULL;
                 w->db[i].w = w;
                 w->db[i].role = (db_role_t)i;
-                r = rf_pg_connect_with(w->conf->database.url, prog->name, WORKER_SESSION_OPTIONS, &pg, errstr,
+                /* Generic plans: the worker's statements are calls of
+                 * runfleet's functions, each planned as its own SET
+                 * plan_cache_mode says. What this reaches is the key check
+                 * of executions.decision_id, run at commit (schema 010) from
+                 * a plan kept per connection: since decisions is partitioned
+                 * (018), PostgreSQL otherwise chose a custom plan, planned
+                 * anew for every execution claimed, about a fifth of its CPU
+                 * in bench scenario (a). The generic plan prunes the
+                 * partitions when it runs. */
+                r = rf_pg_connect_with(w->conf->database.url, prog->name, RF_PG_GENERIC_PLANS, &pg, errstr,
                                        errstr_size);
                 if (r < 0)
                         return r;
